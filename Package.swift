@@ -1,0 +1,112 @@
+// swift-tools-version: 6.1
+//
+// Foresight — a streaming sensor-fusion daemon for sensing-assisted mmWave communications.
+//
+// The pipeline, module by module:
+//
+//   ZeroMQ SUB ─► ForesightWire (decode, validate) ─► ForesightSync (ApproximateTime + deadline)
+//        ─► ForesightPreprocess (camera | radar | lidar | gnss | rf actors)
+//        ─► ForesightInference (classical or learned predictor on OpenBLAS)
+//        ─► ForesightWire (encode) ─► ZeroMQ PUB
+//
+// ForesightBag (MCAP record/replay) and ForesightSim (testbed in a box) speak the same topics;
+// ForesightDaemon assembles the graph from a launch file. System libraries come from apt
+// (see Tools/setup.sh) and are reached through the small C shim targets below.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Foresight",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "foresight", targets: ["foresight"]),
+        .executable(name: "foresight-bench", targets: ["ForesightBenchmarks"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // MARK: System libraries (installed by Tools/setup.sh, never vendored)
+        .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ", pkgConfig: "libzmq",
+                       providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CMsgPack", path: "Sources/CMsgPack", pkgConfig: "msgpack",
+                       providers: [.apt(["libmsgpack-dev"])]),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3f",
+                       providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg",
+                       providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
+                       providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4",
+                       providers: [.apt(["liblz4-dev"])]),
+        // PCL cannot go through Swift's C++ interop: a C++ target behind an extern "C" header.
+        .target(
+            name: "CPCLShim",
+            path: "Sources/CPCLShim",
+            cxxSettings: [
+                .unsafeFlags(["-I/usr/include/pcl-1.13", "-I/usr/include/eigen3", "-O2", "-Wno-deprecated-declarations"]),
+            ],
+            linkerSettings: [
+                .linkedLibrary("pcl_common"),
+                .linkedLibrary("pcl_filters"),
+                .linkedLibrary("pcl_search"),
+                .linkedLibrary("pcl_kdtree"),
+                .linkedLibrary("stdc++"),
+            ]
+        ),
+
+        // MARK: Foresight modules
+        .target(name: "ForesightWire", swiftSettings: strict),
+        .target(name: "ForesightBus", dependencies: ["CZeroMQ", "ForesightWire",
+                                                     .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+        .target(name: "ForesightSite", dependencies: ["ForesightWire", "Yams"], swiftSettings: strict),
+        .target(name: "ForesightSync", dependencies: ["ForesightWire"], swiftSettings: strict),
+        .target(name: "ForesightPreprocess", dependencies: ["ForesightWire", "ForesightSite", "CFFTW", "CTurboJPEG", "CPCLShim"],
+                swiftSettings: strict),
+        .target(name: "ForesightInference", dependencies: ["COpenBLAS"], swiftSettings: strict),
+        .target(name: "ForesightBag", dependencies: ["ForesightWire", "CZstd", "CLZ4"], swiftSettings: strict),
+        .target(name: "ForesightSim", dependencies: ["ForesightWire", "ForesightSite", "CTurboJPEG"], swiftSettings: strict),
+        .target(name: "ForesightDaemon", dependencies: ["ForesightWire", "ForesightBus", "ForesightSync",
+                                                        "ForesightPreprocess", "ForesightInference", "ForesightSite",
+                                                        .product(name: "Logging", package: "swift-log"), "Yams"],
+                swiftSettings: strict),
+        .executableTarget(
+            name: "foresight",
+            dependencies: ["ForesightWire", "ForesightBus", "ForesightBag", "ForesightSim", "ForesightSync",
+                           "ForesightPreprocess", "ForesightDaemon", "ForesightSite",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "ForesightBenchmarks",
+            dependencies: ["ForesightWire", "ForesightBus", "ForesightBag", "ForesightSim", "ForesightSync",
+                           "ForesightPreprocess", "ForesightInference",
+                           .product(name: "Histogram", package: "hdrhistogram-swift"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/ForesightBenchmarks",
+            swiftSettings: strict
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "ForesightWireTests", dependencies: ["ForesightWire", "CMsgPack"]),
+        .testTarget(name: "ForesightBusTests", dependencies: ["ForesightBus", "ForesightWire"]),
+        .testTarget(name: "ForesightSyncTests", dependencies: ["ForesightSync", "ForesightWire"]),
+        .testTarget(name: "ForesightPreprocessTests", dependencies: ["ForesightPreprocess", "ForesightSite", "ForesightWire"]),
+        .testTarget(name: "ForesightInferenceTests", dependencies: ["ForesightInference"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "ForesightBagTests", dependencies: ["ForesightBag", "ForesightWire"]),
+        .testTarget(name: "ForesightSimTests", dependencies: ["ForesightSim", "ForesightSite", "ForesightWire"]),
+        .testTarget(name: "ForesightDaemonTests", dependencies: ["ForesightDaemon", "ForesightWire", "ForesightBus"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,2 @@
+/// Namespace of the ForesightBag module.
+public enum ForesightBag {}

@@ -1,0 +1,2 @@
+/// Namespace of the ForesightBus module.
+public enum ForesightBus {}

@@ -1,0 +1,2 @@
+/// Namespace of the ForesightDaemon module.
+public enum ForesightDaemon {}

@@ -1,0 +1,2 @@
+/// Namespace of the ForesightInference module.
+public enum ForesightInference {}

@@ -1,0 +1,2 @@
+/// Namespace of the ForesightPreprocess module.
+public enum ForesightPreprocess {}

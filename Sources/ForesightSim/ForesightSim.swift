@@ -1,0 +1,2 @@
+/// Namespace of the ForesightSim module.
+public enum ForesightSim {}

@@ -1,0 +1,2 @@
+/// Namespace of the ForesightSite module.
+public enum ForesightSite {}

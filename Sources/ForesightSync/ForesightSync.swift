@@ -1,0 +1,2 @@
+/// Namespace of the ForesightSync module.
+public enum ForesightSync {}

@@ -1,0 +1,2 @@
+/// Namespace of the ForesightWire module.
+public enum ForesightWire {}

@@ -1,0 +1,6 @@
+import Testing
+@testable import ForesightBag
+
+@Test func moduleLinks() {
+    _ = ForesightBag.self
+}

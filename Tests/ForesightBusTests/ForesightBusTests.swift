@@ -1,0 +1,6 @@
+import Testing
+@testable import ForesightBus
+
+@Test func moduleLinks() {
+    _ = ForesightBus.self
+}

@@ -1,0 +1,6 @@
+import Testing
+@testable import ForesightDaemon
+
+@Test func moduleLinks() {
+    _ = ForesightDaemon.self
+}

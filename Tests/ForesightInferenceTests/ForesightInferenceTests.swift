@@ -1,0 +1,6 @@
+import Testing
+@testable import ForesightInference
+
+@Test func moduleLinks() {
+    _ = ForesightInference.self
+}

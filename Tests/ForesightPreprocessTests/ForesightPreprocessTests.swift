@@ -1,0 +1,6 @@
+import Testing
+@testable import ForesightPreprocess
+
+@Test func moduleLinks() {
+    _ = ForesightPreprocess.self
+}

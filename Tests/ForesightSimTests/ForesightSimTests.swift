@@ -1,0 +1,6 @@
+import Testing
+@testable import ForesightSim
+
+@Test func moduleLinks() {
+    _ = ForesightSim.self
+}

@@ -1,0 +1,6 @@
+import Testing
+@testable import ForesightSite
+
+@Test func moduleLinks() {
+    _ = ForesightSite.self
+}

@@ -1,0 +1,6 @@
+import Testing
+@testable import ForesightSync
+
+@Test func moduleLinks() {
+    _ = ForesightSync.self
+}

@@ -1,0 +1,6 @@
+import Testing
+@testable import ForesightWire
+
+@Test func moduleLinks() {
+    _ = ForesightWire.self
+}
