@@ -25,4 +25,20 @@ public enum BLAS {
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
+
+    /// Row-major `C[m, n] = A[m, k] · B[k, n]` on whole arrays (for measuring the sgemm ceiling and
+    /// for callers outside the engine); returns `false` without computing when a size does not match.
+    @discardableResult
+    public static func multiply(_ a: [Float], _ b: [Float], into c: inout [Float], m: Int, n: Int, k: Int) -> Bool {
+        guard m > 0, n > 0, k > 0, a.count == m * k, b.count == k * n, c.count == m * n else { return false }
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    sgemm(m: m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!, ldb: n,
+                          c: pc.baseAddress!, ldc: n)
+                }
+            }
+        }
+        return true
+    }
 }

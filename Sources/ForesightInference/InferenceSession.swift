@@ -1,8 +1,20 @@
+import Dispatch
+
 /// The synchronous per-stream state: a token cache holding the window and reusable scratch buffers.
 ///
 /// Each ``push(_:)`` tokenizes only the new frame, slides the window and runs backbone and heads.
 /// Not thread-safe; ``StreamingPredictor`` wraps it on a dedicated thread for use from async code.
 public final class InferenceSession {
+    /// Wall-clock time of each stage of the last ``push(_:)``.
+    public struct StageTimings: Sendable, Equatable {
+        /// Tokenizing the new frame (ns).
+        public var tokenize: UInt64 = 0
+        /// Encoder + predictor + heads over the window (ns).
+        public var window: UInt64 = 0
+    }
+
+    /// Timings of the most recent push.
+    public private(set) var lastTimings = StageTimings()
     /// The model this session runs.
     public let model: MultiTaskModel
     /// How many top beams each step reports.
@@ -33,10 +45,14 @@ public final class InferenceSession {
 
     /// Adds a frame and returns the raw outputs with intermediates (used by the parity tests).
     public func pushRaw(_ frame: FrameInputs) throws(InputError) -> ModelOutputs {
+        let start = DispatchTime.now().uptimeNanoseconds
         let tokens = try model.tokenize(frame, scratch: scratch)
+        let tokenized = DispatchTime.now().uptimeNanoseconds
         window.removeFirst()
         window.append(tokens)
-        return model.run(window: window, scratch: scratch)
+        let outputs = model.run(window: window, scratch: scratch)
+        lastTimings = StageTimings(tokenize: tokenized - start, window: DispatchTime.now().uptimeNanoseconds - tokenized)
+        return outputs
     }
 
     /// Turns raw outputs into per-step predictions (softmax, top-k, chosen-beam power, sigmoid).

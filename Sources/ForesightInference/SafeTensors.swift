@@ -100,19 +100,20 @@ public struct SafeTensors: Sendable {
             guard offsets.count == 2, offsets[0] >= 0, offsets[1] >= offsets[0] else {
                 throw .badOffsets(tensor: name, reason: "expected [begin, end] with 0 ≤ begin ≤ end")
             }
+            guard offsets[1] <= available else {
+                throw .truncated(path: path, needed: dataStart + offsets[1], available: data.count)
+            }
+            let bytes = offsets[1] - offsets[0]
             var elements = 1
             for extent in shape {
                 let (product, overflow) = elements.multipliedReportingOverflow(by: extent)
-                guard !overflow, product <= available / 4 else {
-                    throw .badOffsets(tensor: name, reason: "shape \(shape) is larger than the file")
+                guard !overflow, product <= bytes / 4 else {
+                    throw .badOffsets(tensor: name, reason: "shape \(shape) needs more than the \(bytes) bytes given")
                 }
                 elements = product
             }
-            guard offsets[1] - offsets[0] == elements * 4 else {
-                throw .badOffsets(tensor: name, reason: "\(offsets[1] - offsets[0]) bytes for shape \(shape) (needs \(elements * 4))")
-            }
-            guard offsets[1] <= available else {
-                throw .truncated(path: path, needed: dataStart + offsets[1], available: data.count)
+            guard bytes == elements * 4 else {
+                throw .badOffsets(tensor: name, reason: "\(bytes) bytes for shape \(shape) (needs \(elements * 4))")
             }
             var values = [Float](repeating: 0, count: elements)
             values.withUnsafeMutableBytes { dst in

@@ -132,4 +132,17 @@ import Testing
             #expect(abs(step.blockageProbability - 1 / (1 + exp(-blockage[k]))) < 1e-5)
         }
     }
+
+    @Test("the comparison is sensitive: a 1e-3 change in one weight breaks parity")
+    func sensitivity() throws {
+        var weights = try SafeTensors(contentsOf: Fixture.directory.appendingPathComponent("model.safetensors")).tensors
+        var bias = try #require(weights["encoder.layers.1.mlp.fc2.bias"])
+        bias.storage[0] += 1e-3
+        weights["encoder.layers.1.mlp.fc2.bias"] = bias
+        let perturbed = try MultiTaskModel(config: model.config, tensors: weights)
+        let session = InferenceSession(model: perturbed)
+        var out: ModelOutputs?
+        for frame in try frames("full") { if let frame { out = try session.pushRaw(frame) } }
+        #expect(parityViolation(try #require(out).latents, try tensor("full.latents").storage) > 0)
+    }
 }
