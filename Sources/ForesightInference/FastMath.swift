@@ -7,8 +7,13 @@ enum FastMath {
 
     @inline(__always)
     static func exp(_ input: V) -> V {
-        let x = input.clamped(lowerBound: V(repeating: -87.3), upperBound: V(repeating: 88.3))
-        let fx = (x * 1.442_695_04).rounded(.toNearestOrEven)
+        // Clamp with masks (the generic `clamped` is not specialised and is slow here).
+        let low = V(repeating: -87.3), high = V(repeating: 88.3)
+        var x = input.replacing(with: low, where: input .< low)
+        x.replace(with: high, where: x .> high)
+        // Round to nearest with the 1.5·2²³ trick: the sum's low mantissa bits hold the integer.
+        let shifted = x * 1.442_695_04 + 12_582_912
+        let fx = shifted - 12_582_912
         var r = x - fx * 0.693_359_375
         r = r + fx * 2.121_944_4e-4
         var p = V(repeating: 1.987_569_15e-4)
@@ -18,7 +23,7 @@ enum FastMath {
         p = p * r + 0.166_666_66
         p = p * r + 0.5
         p = p * (r * r) + r + 1
-        let n = SIMD8<Int32>(fx, rounding: .towardZero) &+ 127
+        let n = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127
         let scale = unsafeBitCast(n &<< 23, to: V.self)
         return p * scale
     }
@@ -75,6 +80,31 @@ enum FastMath {
             for j in i..<n { base[j] = y[j - i]; total += y[j - i] }
         }
         return total
+    }
+
+    /// Largest element of a non-empty buffer.
+    static func maximum(_ base: UnsafePointer<Float>, count n: Int) -> Float {
+        var i = 0
+        var best = V(repeating: -.infinity)
+        while i + 8 <= n {
+            let x = UnsafeRawPointer(base + i).loadUnaligned(as: V.self)
+            best.replace(with: x, where: x .> best)
+            i += 8
+        }
+        var result = best.max()
+        while i < n { result = Swift.max(result, base[i]); i += 1 }
+        return result
+    }
+
+    /// Multiplies a buffer by a scalar in place.
+    static func scale(_ base: UnsafeMutablePointer<Float>, count n: Int, by factor: Float) {
+        var i = 0
+        while i + 8 <= n {
+            let x = UnsafeRawPointer(base + i).loadUnaligned(as: V.self)
+            UnsafeMutableRawPointer(base + i).storeBytes(of: x * factor, as: V.self)
+            i += 8
+        }
+        while i < n { base[i] *= factor; i += 1 }
     }
 
     /// Scalar logistic sigmoid.

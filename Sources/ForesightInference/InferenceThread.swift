@@ -7,12 +7,15 @@ public final class InferenceThread: SerialExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
     private var stopping = false
+    private var owner: pthread_t?
 
-    /// Starts the thread.
-    public init(name: String = "foresight.inference") {
+    /// Starts the thread. Linux limits thread names to 15 characters (longer names are ignored).
+    public init(name: String = "fs-inference") {
         // The thread keeps the executor alive until `shutdown()` ends its loop.
-        let thread = Thread { self.loop() }
-        thread.name = name
+        let thread = Thread { [name] in
+            Thread.current.name = name
+            self.loop()
+        }
         thread.stackSize = 8 << 20
         thread.start()
     }
@@ -39,7 +42,18 @@ public final class InferenceThread: SerialExecutor, @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Whether the caller is running on this executor's thread.
+    public var isCurrent: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard let owner else { return false }
+        return pthread_equal(owner, pthread_self()) != 0
+    }
+
     private func loop() {
+        condition.lock()
+        owner = pthread_self()
+        condition.unlock()
         while true {
             condition.lock()
             while jobs.isEmpty && !stopping { condition.wait() }
@@ -79,6 +93,12 @@ public actor StreamingPredictor {
 
     /// Clears the token cache (for example after a long gap in the stream).
     public func reset() { session.reset() }
+
+    /// Name of the OS thread this actor's code runs on (for checks and diagnostics).
+    var currentThreadName: String? { Thread.current.name }
+
+    /// Whether this actor's code is running on its dedicated thread (it always should).
+    var isOnInferenceThread: Bool { thread.isCurrent }
 
     /// Stops the dedicated thread after pending work (call when the predictor is no longer needed).
     public nonisolated func shutdown() { thread.shutdown() }

@@ -214,13 +214,15 @@ public final class MultiTaskModel: Sendable {
         positionTable.withUnsafeBufferPointer { pos in
             for i in 0..<(n * d) { seq[i] += pos[i] }
         }
+        // A full window needs no mask (cheaper softmax); otherwise empty frames are masked as keys.
+        let full = window.allSatisfy { $0 != nil }
         keyValid.withUnsafeBufferPointer { kv in
-            encoder(seq, rows: n, keyValid: kv.baseAddress, scratch: scratch)
+            encoder(seq, rows: n, keyValid: full ? nil : kv.baseAddress, scratch: scratch)
         }
         let context = Array(UnsafeBufferPointer(start: seq, count: n * d))
         futureQueries.withUnsafeBufferPointer { (seq + n * d).update(from: $0.baseAddress!, count: F * T * d) }
         keyValid.withUnsafeBufferPointer { kv in
-            predictor(seq, rows: total, keyValid: kv.baseAddress, scratch: scratch)
+            predictor(seq, rows: total, keyValid: full ? nil : kv.baseAddress, scratch: scratch)
         }
         let predictorOutput = Array(UnsafeBufferPointer(start: seq, count: total * d))
 

@@ -144,10 +144,8 @@ enum Ops {
                 let inv = 1 / total
                 for j in 0..<m { row[j] = keyValid[j] ? row[j] * inv : 0 }
             } else {
-                var peak = -Float.infinity
-                for j in 0..<m { peak = max(peak, row[j]) }
-                let inv = 1 / FastMath.expShifted(row, count: m, shift: peak)
-                for j in 0..<m { row[j] *= inv }
+                let peak = FastMath.maximum(row, count: m)
+                FastMath.scale(row, count: m, by: 1 / FastMath.expShifted(row, count: m, shift: peak))
             }
         }
     }
