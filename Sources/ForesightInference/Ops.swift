@@ -111,16 +111,36 @@ enum Ops {
     static func layerNorm(_ x: UnsafePointer<Float>, rows n: Int, dim d: Int,
                           gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
                           into y: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD8<Float>
+        let vectorEnd = d - d % 8
         for r in 0..<n {
             let src = x + r * d
             let dst = y + r * d
-            var mean: Float = 0
-            for i in 0..<d { mean += src[i] }
-            mean /= Float(d)
-            var variance: Float = 0
-            for i in 0..<d { let v = src[i] - mean; variance += v * v }
+            var acc = V(repeating: 0)
+            var i = 0
+            while i < vectorEnd { acc += UnsafeRawPointer(src + i).loadUnaligned(as: V.self); i += 8 }
+            var sum = acc.sum()
+            while i < d { sum += src[i]; i += 1 }
+            let mean = sum / Float(d)
+            acc = V(repeating: 0)
+            i = 0
+            while i < vectorEnd {
+                let v = UnsafeRawPointer(src + i).loadUnaligned(as: V.self) - mean
+                acc += v * v
+                i += 8
+            }
+            var variance = acc.sum()
+            while i < d { let v = src[i] - mean; variance += v * v; i += 1 }
             let inv = 1 / (variance / Float(d) + eps).squareRoot()
-            for i in 0..<d { dst[i] = (src[i] - mean) * inv * gamma[i] + beta[i] }
+            i = 0
+            while i < vectorEnd {
+                let v = UnsafeRawPointer(src + i).loadUnaligned(as: V.self)
+                let g = UnsafeRawPointer(gamma + i).loadUnaligned(as: V.self)
+                let b = UnsafeRawPointer(beta + i).loadUnaligned(as: V.self)
+                UnsafeMutableRawPointer(dst + i).storeBytes(of: (v - mean) * inv * g + b, as: V.self)
+                i += 8
+            }
+            while i < d { dst[i] = (src[i] - mean) * inv * gamma[i] + beta[i]; i += 1 }
         }
     }
 
