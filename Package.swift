@@ -98,8 +98,9 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .testTarget(name: "ForesightWireTests", dependencies: ["ForesightWire", "CMsgPack"]),
-        .testTarget(name: "ForesightBusTests", dependencies: ["ForesightBus", "ForesightWire"]),
+        .target(name: "ForesightTestSupport", path: "Tests/ForesightTestSupport"),
+        .testTarget(name: "ForesightWireTests", dependencies: ["ForesightWire", "CMsgPack", "CTurboJPEG", "ForesightTestSupport"]),
+        .testTarget(name: "ForesightBusTests", dependencies: ["ForesightBus", "ForesightWire", "ForesightTestSupport"]),
         .testTarget(name: "ForesightSyncTests", dependencies: ["ForesightSync", "ForesightWire"]),
         .testTarget(name: "ForesightPreprocessTests", dependencies: ["ForesightPreprocess", "ForesightSite", "ForesightWire"]),
         .testTarget(name: "ForesightInferenceTests", dependencies: ["ForesightInference"],

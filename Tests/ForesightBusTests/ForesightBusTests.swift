@@ -1,6 +1,1 @@
 import Testing
-@testable import ForesightBus
-
-@Test func moduleLinks() {
-    _ = ForesightBus.self
-}
