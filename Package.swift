@@ -75,7 +75,8 @@ let package = Package(
         .target(name: "ForesightInference", dependencies: ["COpenBLAS"], swiftSettings: strict),
         .target(name: "ForesightBag", dependencies: ["ForesightWire", "CZstd", "CLZ4"], swiftSettings: strict),
         .target(name: "ForesightSim", dependencies: ["ForesightWire", "ForesightSite", "CTurboJPEG"], swiftSettings: strict),
-        .target(name: "ForesightDaemon", dependencies: ["ForesightWire", "ForesightBus", "ForesightSync",
+        .target(name: "ForesightPredict", dependencies: ["ForesightWire", "ForesightSite"], swiftSettings: strict),
+        .target(name: "ForesightDaemon", dependencies: ["ForesightWire", "ForesightBus", "ForesightSync", "ForesightPredict",
                                                         "ForesightPreprocess", "ForesightInference", "ForesightSite",
                                                         .product(name: "Logging", package: "swift-log"), "Yams"],
                 swiftSettings: strict),
@@ -90,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "ForesightBenchmarks",
             dependencies: ["ForesightWire", "ForesightBus", "ForesightBag", "ForesightSim", "ForesightSync",
-                           "ForesightPreprocess", "ForesightInference",
+                           "ForesightPreprocess", "ForesightInference", "ForesightPredict",
                            .product(name: "Histogram", package: "hdrhistogram-swift"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/ForesightBenchmarks",
@@ -107,6 +108,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ForesightBagTests", dependencies: ["ForesightBag", "ForesightWire"]),
         .testTarget(name: "ForesightSimTests", dependencies: ["ForesightSim", "ForesightSite", "ForesightWire"]),
+        .testTarget(name: "ForesightPredictTests", dependencies: ["ForesightPredict", "ForesightSite", "ForesightWire", "ForesightTestSupport"]),
         .testTarget(name: "ForesightDaemonTests", dependencies: ["ForesightDaemon", "ForesightWire", "ForesightBus"]),
     ],
     swiftLanguageModes: [.v6]
