@@ -10,57 +10,39 @@
 /// topic, a pivot and candidate set, the age penalty, the maximum interval, the inter-message
 /// lower bounds and the queue size); it emits a set only when no later message can form a better
 /// one and uses every message at most once. See `docs/sync.md`.
+///
+/// Payloads wait in a slab of slots (bounded by the queue sizes) while the non-generic policy
+/// works on (stamp, seq, slot) entries.
 public struct ApproximateTimeSynchronizer<Payload: Sendable>: Sendable {
     /// Largest accepted stamp; larger (or negative) stamps are rejected so that stamp arithmetic
     /// never overflows.
-    public static var maxStamp: Int64 { Int64.max / 2 }
+    public static var maxStamp: Int64 { ApproximateTimePolicy.maxStamp }
 
-    /// The validated configuration.
-    public let config: SyncConfig
-    /// Every counter, per topic and per frame.
-    public private(set) var counters: SyncCounters
-    /// Stream time: the newest accepted stamp or `advance(to:)` time, `nil` before the first.
-    public private(set) var streamTime: Int64?
-
-    private typealias Entry = SyncMember<Payload>
-
-    private let topicCount: Int
-    private let ageFactor: Double
-    private let lowerBounds: [Int64]
-    private var firstStamp: Int64?
-    /// Messages not yet examined by the policy, per topic (ROS `deques_`).
-    private var deques: [RingBuffer<Entry>]
-    /// Messages tentatively passed over while searching for the best candidate (ROS `past_`).
-    private var past: [[Entry]]
-    private var nonEmptyDeques = 0
-    /// The pivot topic of the current candidate; `nil` when there is no candidate.
-    private var pivot: Int?
-    private var pivotTime: Int64 = 0
-    private var candidateStart: Int64 = 0
-    private var candidateEnd: Int64 = 0
-    private var hasDroppedMessages: [Bool]
-    /// Pivot stamp of the last deadline frame: anything at or before it arrives too late.
-    private var deadlineHorizon: Int64?
-    private var virtualMoves: [Int]
-    private var chosen: [Int]
+    private var policy: ApproximateTimePolicy
+    private var payloads: [Payload?] = []
+    private var freeSlots: [Int32] = []
 
     /// Creates a synchronizer; throws when the configuration is invalid.
     public init(config: SyncConfig) throws(SyncConfigError) {
-        try config.validate()
-        self.config = config
-        topicCount = config.topics.count
-        ageFactor = 1 + config.agePenalty
-        lowerBounds = config.topics.map(\.interMessageLowerBound)
-        counters = SyncCounters(topicCount: topicCount)
-        deques = Array(repeating: RingBuffer(capacity: config.queueSize + 1), count: topicCount)
-        past = Array(repeating: [], count: topicCount)
-        for i in 0..<topicCount { past[i].reserveCapacity(config.queueSize + 1) }
-        hasDroppedMessages = Array(repeating: false, count: topicCount)
-        virtualMoves = Array(repeating: 0, count: topicCount)
-        chosen = Array(repeating: -1, count: topicCount)
+        policy = try ApproximateTimePolicy(config: config)
     }
 
-    // MARK: - Input
+    /// The validated configuration.
+    public var config: SyncConfig { policy.config }
+    /// Every counter, per topic and per frame.
+    public var counters: SyncCounters { policy.counters }
+    /// Stream time: the newest accepted stamp or `advance(to:)` time, `nil` before the first.
+    public var streamTime: Int64? { policy.streamTime }
+    /// Number of accepted messages per topic still held (not yet emitted or discarded).
+    public var pendingCounts: [Int] { policy.pendingCounts }
+
+    /// The oldest stamp still held, if any.
+    public func oldestPendingStamp() -> Int64? { policy.oldestPendingStamp() }
+
+    /// Topics whose last accepted stamp is older than `now − silenceThreshold` (or that never
+    /// sent anything although the stream started more than `silenceThreshold` ago), ascending.
+    /// `now` defaults to the stream time.
+    public func silentTopics(now: Int64? = nil) -> [Int] { policy.silentTopics(now: now) }
 
     /// Offers one message; returns the frames that became ready (often none).
     ///
@@ -76,369 +58,67 @@ public struct ApproximateTimeSynchronizer<Payload: Sendable>: Sendable {
     /// Like ``add(topic:stamp:seq:payload:)`` but appends ready frames to `frames`.
     public mutating func add(topic: Int, stamp: Int64, seq: UInt32, payload: Payload,
                              into frames: inout [SyncedFrame<Payload>]) throws(SyncInputError) {
-        guard topic >= 0 && topic < topicCount else {
-            throw .unknownTopic(index: topic, topicCount: topicCount)
-        }
-        counters.topics[topic].received += 1
-        if stamp < 0 || stamp > Self.maxStamp {
-            counters.topics[topic].rejectedOutOfRange += 1
-            throw .stampOutOfRange(topic: config.topics[topic].name, stamp: stamp)
-        }
-        var violatesLowerBound = false
-        if let previous = counters.topics[topic].lastStamp {
-            if stamp <= previous {
-                counters.topics[topic].rejectedBackwards += 1
-                throw .stampNotIncreasing(topic: config.topics[topic].name, stamp: stamp, previous: previous)
-            }
-            violatesLowerBound = stamp - previous < lowerBounds[topic]
-        }
-        if let bound = config.futureBound, let newest = streamTime, stamp - newest > bound {
-            counters.topics[topic].rejectedFuture += 1
-            throw .stampTooFarAhead(topic: config.topics[topic].name, stamp: stamp, newest: newest, bound: bound)
-        }
-        counters.topics[topic].accepted += 1
-        if violatesLowerBound { counters.topics[topic].lowerBoundViolations += 1 }
-        counters.topics[topic].lastStamp = stamp
-        if firstStamp == nil { firstStamp = stamp }
-        streamTime = Swift.max(streamTime ?? stamp, stamp)
-
-        if let horizon = deadlineHorizon, stamp <= horizon {
-            counters.topics[topic].unmatched += 1
-            counters.topics[topic].late += 1
+        try policy.check(topic: topic, stamp: stamp)
+        let slot: Int32
+        if let free = freeSlots.popLast() {
+            slot = free
+            payloads[Int(free)] = payload
         } else {
-            enqueue(topic: topic, Entry(stamp: stamp, seq: seq, payload: payload), into: &frames)
+            slot = Int32(payloads.count)
+            payloads.append(payload)
         }
-        if let now = streamTime { enforceDeadline(now: now, into: &frames) }
+        policy.accept(topic: topic, ApproximateTimePolicy.Entry(stamp: stamp, seq: seq, slot: slot))
+        collect(into: &frames)
     }
 
     /// Moves stream time forward to `now` (same time base as the stamps; never backwards) and
     /// returns the frames the deadline forces out by then. Use it to keep frames flowing when
     /// every sensor is silent.
     public mutating func advance(to now: Int64) -> [SyncedFrame<Payload>] {
-        let clamped = Swift.min(Swift.max(now, 0), Self.maxStamp)
-        streamTime = Swift.max(streamTime ?? clamped, clamped)
+        policy.advance(to: now)
         var frames: [SyncedFrame<Payload>] = []
-        if let time = streamTime { enforceDeadline(now: time, into: &frames) }
+        collect(into: &frames)
         return frames
     }
 
     /// Forces out every pending message as deadline frames (end of a stream or shutdown).
     public mutating func flush() -> [SyncedFrame<Payload>] {
+        policy.flush()
         var frames: [SyncedFrame<Payload>] = []
-        while oldestPendingStamp() != nil {
-            forceFrame(into: &frames)
-            process(into: &frames)
-        }
+        collect(into: &frames)
         return frames
     }
 
-    // MARK: - Queries
-
-    /// Topics whose last accepted stamp is older than `now − silenceThreshold` (or that never
-    /// sent anything although the stream started more than `silenceThreshold` ago), ascending.
-    /// `now` defaults to the stream time.
-    public func silentTopics(now: Int64? = nil) -> [Int] {
-        guard let now = now ?? streamTime, let first = firstStamp else { return [] }
-        let threshold = config.silenceThreshold
-        return (0..<topicCount).filter { topic in
-            let last = counters.topics[topic].lastStamp ?? first
-            let silentFor = now.subtractingReportingOverflow(last)
-            return silentFor.overflow ? now > last : silentFor.partialValue > threshold
-        }
-    }
-
-    /// Number of accepted messages per topic still held (not yet emitted or discarded).
-    public var pendingCounts: [Int] {
-        (0..<topicCount).map { deques[$0].count + past[$0].count }
-    }
-
-    /// The oldest stamp still held, if any.
-    public func oldestPendingStamp() -> Int64? {
-        var oldest: Int64?
-        for i in 0..<topicCount {
-            guard let stamp = past[i].first?.stamp ?? deques[i].first?.stamp else { continue }
-            if oldest.map({ stamp < $0 }) ?? true { oldest = stamp }
-        }
-        return oldest
-    }
-
-    // MARK: - ApproximateTime (port of message_filters approximate_time.hpp)
-
-    /// ROS `add<i>`: queue the message, run the policy, enforce the queue size.
-    private mutating func enqueue(topic: Int, _ entry: Entry, into frames: inout [SyncedFrame<Payload>]) {
-        deques[topic].append(entry)
-        if deques[topic].count == 1 {
-            nonEmptyDeques += 1
-            if nonEmptyDeques == topicCount { process(into: &frames) }
-        }
-        if deques[topic].count + past[topic].count > config.queueSize {
-            nonEmptyDeques = 0
-            recoverAll()
-            deques[topic].removeFirst()
-            counters.topics[topic].dropped += 1
-            hasDroppedMessages[topic] = true
-            if pivot != nil {
-                pivot = nil
-                process(into: &frames)
-            }
-        }
-    }
-
-    /// Time penalized by the age factor, as ROS `Duration * (1 + age_penalty)` (truncating).
-    private func penalized(_ duration: Int64) -> Int64 {
-        let value = Double(duration) * ageFactor
-        if value >= 9.2e18 { return Int64.max }
-        if value <= -9.2e18 { return Int64.min }
-        return Int64(value)
-    }
-
-    private func frontStamp(_ topic: Int) -> Int64 { deques[topic][0].stamp }
-
-    /// ROS `getCandidateBoundary`: earliest (`end == false`) or latest front stamp; ties go to the
-    /// lowest index for the start and the highest index for the end, as upstream.
-    private func candidateBoundary(end: Bool) -> (index: Int, time: Int64) {
-        var index = 0
-        var time = frontStamp(0)
-        for i in 1..<topicCount {
-            let stamp = frontStamp(i)
-            if (stamp < time) != end {
-                time = stamp
-                index = i
-            }
-        }
-        return (index, time)
-    }
-
-    /// ROS `getVirtualTime`: the front stamp, or for an exhausted topic the earliest stamp its
-    /// next message could have (last stamp plus the lower bound, at least the pivot time).
-    private func virtualTime(_ topic: Int) -> Int64 {
-        if deques[topic].isEmpty {
-            guard let last = past[topic].last else { return pivotTime }
-            return Swift.max(last.stamp + lowerBounds[topic], pivotTime)
-        }
-        return frontStamp(topic)
-    }
-
-    private func virtualBoundary(end: Bool) -> (index: Int, time: Int64) {
-        var index = 0
-        var time = virtualTime(0)
-        for i in 0..<topicCount {
-            let stamp = virtualTime(i)
-            if (stamp < time) != end {
-                time = stamp
-                index = i
-            }
-        }
-        return (index, time)
-    }
-
-    private mutating func deleteFront(_ topic: Int) {
-        deques[topic].removeFirst()
-        counters.topics[topic].unmatched += 1
-        if deques[topic].isEmpty { nonEmptyDeques -= 1 }
-    }
-
-    private mutating func moveFrontToPast(_ topic: Int) {
-        past[topic].append(deques[topic].removeFirst())
-        if deques[topic].isEmpty { nonEmptyDeques -= 1 }
-    }
-
-    /// ROS `makeCandidate`: the fronts become the candidate; what was passed over is discarded.
-    private mutating func makeCandidate() {
-        for i in 0..<topicCount where !past[i].isEmpty {
-            counters.topics[i].unmatched += past[i].count
-            past[i].removeAll(keepingCapacity: true)
-        }
-    }
-
-    private mutating func recover(_ topic: Int, count: Int) {
-        for _ in 0..<Swift.min(count, past[topic].count) {
-            deques[topic].prepend(past[topic].removeLast())
-        }
-        if !deques[topic].isEmpty { nonEmptyDeques += 1 }
-    }
-
-    /// ROS `recoverAll()`: every passed-over message goes back to its queue.
-    /// The caller zeroes `nonEmptyDeques` first, as upstream does.
-    private mutating func recoverAll() {
-        for i in 0..<topicCount { recover(i, count: past[i].count) }
-    }
-
-    /// ROS `publishCandidate`: after recovery, the front of every queue is the candidate member.
-    private mutating func publishCandidate(into frames: inout [SyncedFrame<Payload>]) {
-        pivot = nil
-        nonEmptyDeques = 0
-        var members: [Entry?] = Array(repeating: nil, count: topicCount)
-        for i in 0..<topicCount {
-            recover(i, count: past[i].count)
-            if deques[i].isEmpty { continue }  // unreachable while a candidate exists
-            members[i] = deques[i].removeFirst()
-            counters.topics[i].matched += 1
-            if deques[i].isEmpty { nonEmptyDeques -= 1 }
-        }
-        emit(SyncedFrame(members: members, reason: .optimal), into: &frames)
-    }
-
-    /// ROS `process`: while every topic has a message, refine the candidate and publish it once
-    /// no future message can beat it.
-    private mutating func process(into frames: inout [SyncedFrame<Payload>]) {
-        while nonEmptyDeques == topicCount {
-            let (endIndex, endTime) = candidateBoundary(end: true)
-            let (startIndex, startTime) = candidateBoundary(end: false)
-            for i in 0..<topicCount where i != endIndex { hasDroppedMessages[i] = false }
-            if pivot == nil {
-                if let maxInterval = config.maxInterval, endTime - startTime > maxInterval {
-                    deleteFront(startIndex)
-                    continue
-                }
-                if hasDroppedMessages[endIndex] {
-                    deleteFront(startIndex)
-                    continue
-                }
-                makeCandidate()
-                candidateStart = startTime
-                candidateEnd = endTime
-                pivot = endIndex
-                pivotTime = endTime
-                moveFrontToPast(startIndex)
-            } else {
-                if penalized(endTime - candidateEnd) >= startTime - candidateStart {
-                    moveFrontToPast(startIndex)
-                } else {
-                    makeCandidate()
-                    candidateStart = startTime
-                    candidateEnd = endTime
-                    moveFrontToPast(startIndex)
-                }
-            }
-            let ageCheck = penalized(endTime - candidateEnd)
-            if startIndex == pivot {
-                publishCandidate(into: &frames)
-            } else if ageCheck >= pivotTime - candidateStart {
-                publishCandidate(into: &frames)
-            } else if nonEmptyDeques < topicCount {
-                virtualSearch(into: &frames)
-            }
-        }
-    }
-
-    /// ROS virtual search: assume each exhausted topic's next message arrives as early as its
-    /// lower bound allows and check whether the candidate can already be proven optimal.
-    private mutating func virtualSearch(into frames: inout [SyncedFrame<Payload>]) {
-        for i in 0..<topicCount { virtualMoves[i] = 0 }
-        while true {
-            let (_, endTime) = virtualBoundary(end: true)
-            let (startIndex, startTime) = virtualBoundary(end: false)
-            if penalized(endTime - candidateEnd) >= pivotTime - candidateStart {
-                publishCandidate(into: &frames)
-                return
-            }
-            if penalized(endTime - candidateEnd) < startTime - candidateStart || deques[startIndex].isEmpty {
-                nonEmptyDeques = 0
-                for i in 0..<topicCount { recover(i, count: virtualMoves[i]) }
-                return
-            }
-            moveFrontToPast(startIndex)
-            virtualMoves[startIndex] += 1
-        }
-    }
-
-    // MARK: - Deadline (Foresight extension)
-
-    private mutating func enforceDeadline(now: Int64, into frames: inout [SyncedFrame<Payload>]) {
-        guard let deadline = config.deadline else { return }
-        while let oldest = oldestPendingStamp(), now - oldest > deadline {
-            forceFrame(into: &frames)
-            process(into: &frames)
-        }
-    }
-
-    /// Emits the best set that the held messages allow, without waiting for absent topics.
-    ///
-    /// The pivot is the latest queue front (the earliest time by which every present topic has a
-    /// message). Every other present topic contributes its message nearest to the pivot (the
-    /// earlier one on a tie); while the set spans more than `maxInterval` the member farthest from
-    /// the pivot is left out. Messages at or before the pivot that were not chosen are discarded,
-    /// so every forced frame consumes the oldest pending message and output never stalls.
-    private mutating func forceFrame(into frames: inout [SyncedFrame<Payload>]) {
-        nonEmptyDeques = 0
-        recoverAll()
-        pivot = nil
-        var pivotTopic = -1
-        var pivotStamp = Int64.min
-        for i in 0..<topicCount where !deques[i].isEmpty {
-            let stamp = frontStamp(i)
-            if stamp >= pivotStamp {
-                pivotStamp = stamp
-                pivotTopic = i
-            }
-        }
-        guard pivotTopic >= 0 else { return }
-
-        for i in 0..<topicCount {
-            chosen[i] = -1
-            if deques[i].isEmpty { continue }
-            if i == pivotTopic {
-                chosen[i] = 0
-                continue
-            }
-            var before = 0
-            let count = deques[i].count
-            while before + 1 < count && deques[i][before + 1].stamp <= pivotStamp { before += 1 }
-            chosen[i] = before
-            if before + 1 < count,
-               deques[i][before + 1].stamp - pivotStamp < pivotStamp - deques[i][before].stamp {
-                chosen[i] = before + 1
-            }
-        }
-        if let maxInterval = config.maxInterval {
-            while true {
-                var low = pivotStamp, high = pivotStamp
-                var farthest = -1
-                var farthestDistance: Int64 = -1
-                for i in 0..<topicCount where chosen[i] >= 0 {
-                    let stamp = deques[i][chosen[i]].stamp
-                    low = Swift.min(low, stamp)
-                    high = Swift.max(high, stamp)
-                    let distance = stamp > pivotStamp ? stamp - pivotStamp : pivotStamp - stamp
-                    if i != pivotTopic && distance > farthestDistance {
-                        farthestDistance = distance
-                        farthest = i
+    /// Turns the policy's emitted entries into frames and frees the slots it released.
+    private mutating func collect(into frames: inout [SyncedFrame<Payload>]) {
+        for slot in policy.releasedSlots { release(slot) }
+        let reasons = policy.emittedReasons
+        if !reasons.isEmpty {
+            let topicCount = policy.config.topics.count
+            let entries = policy.emittedMembers
+            for (n, reason) in reasons.enumerated() {
+                var members: [SyncMember<Payload>?] = []
+                members.reserveCapacity(topicCount)
+                for entry in entries[(n * topicCount)..<((n + 1) * topicCount)] {
+                    guard let entry, let payload = release(entry.slot) else {
+                        members.append(nil)
+                        continue
                     }
+                    members.append(SyncMember(stamp: entry.stamp, seq: entry.seq, payload: payload))
                 }
-                if high - low <= maxInterval || farthest < 0 { break }
-                chosen[farthest] = -1
+                frames.append(SyncedFrame(members: members, reason: reason))
             }
         }
-
-        var members: [Entry?] = Array(repeating: nil, count: topicCount)
-        for i in 0..<topicCount where !deques[i].isEmpty {
-            if chosen[i] >= 0 {
-                for _ in 0..<chosen[i] {
-                    deques[i].removeFirst()
-                    counters.topics[i].unmatched += 1
-                }
-                members[i] = deques[i].removeFirst()
-                counters.topics[i].matched += 1
-            } else {
-                while let front = deques[i].first, front.stamp <= pivotStamp {
-                    deques[i].removeFirst()
-                    counters.topics[i].unmatched += 1
-                }
-            }
-        }
-        deadlineHorizon = pivotStamp
-        nonEmptyDeques = deques.reduce(0) { $0 + ($1.isEmpty ? 0 : 1) }
-        emit(SyncedFrame(members: members, reason: .deadline), into: &frames)
+        policy.drain()
     }
 
-    private mutating func emit(_ frame: SyncedFrame<Payload>, into frames: inout [SyncedFrame<Payload>]) {
-        counters.frames += 1
-        if frame.reason == .deadline {
-            counters.deadlineFrames += 1
-            if !frame.missing.isEmpty { counters.partialFrames += 1 }
-        }
-        for topic in frame.missing { counters.topics[topic].missing += 1 }
-        frames.append(frame)
+    @discardableResult
+    private mutating func release(_ slot: Int32) -> Payload? {
+        let index = Int(slot)
+        guard index >= 0 && index < payloads.count else { return nil }
+        let payload = payloads[index]
+        payloads[index] = nil
+        freeSlots.append(slot)
+        return payload
     }
 }
