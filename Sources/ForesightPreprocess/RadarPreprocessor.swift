@@ -71,17 +71,7 @@ public final class RadarPreprocessor {
     /// Processes one cube and writes the `[angleBins, samples]` map into `output`.
     public func process(cube: UnsafeRawBufferPointer, rx: Int, samples: Int, chirps: Int, type: RadarSampleType,
                         into output: UnsafeMutableBufferPointer<Float>) throws(PreprocessError) {
-        guard rx > 0, samples > 0, chirps > 0 else {
-            throw .badDimensions(modality: "radar", detail: "rx \(rx), samples \(samples), chirps \(chirps) must be positive")
-        }
-        guard rx <= parameters.angleBins else {
-            throw .badDimensions(modality: "radar", detail: "rx \(rx) exceeds the angle FFT length \(parameters.angleBins)")
-        }
-        let (rs, o1) = rx.multipliedReportingOverflow(by: samples)
-        let (elements, o2) = rs.multipliedReportingOverflow(by: chirps)
-        guard !o1, !o2, elements <= parameters.maxElements, elements <= Int(Int32.max) / parameters.angleBins else {
-            throw .badDimensions(modality: "radar", detail: "\(rx)x\(samples)x\(chirps) exceeds the limit of \(parameters.maxElements) samples")
-        }
+        let elements = try checkShape(rx: rx, samples: samples, chirps: chirps)
         let expected = elements * type.bytesPerSample
         guard cube.count == expected else { throw .sizeMismatch(modality: "radar", expected: expected, actual: cube.count) }
         guard output.count >= outputCount(samples: samples), let out = output.baseAddress else {
@@ -103,6 +93,7 @@ public final class RadarPreprocessor {
 
     /// Convenience: processes one cube into a new array.
     public func process(cube: [UInt8], rx: Int, samples: Int, chirps: Int, type: RadarSampleType) throws(PreprocessError) -> [Float] {
+        _ = try checkShape(rx: rx, samples: samples, chirps: chirps)
         var out = [Float](repeating: 0, count: outputCount(samples: samples))
         let result = cube.withUnsafeBytes { c in
             out.withUnsafeMutableBufferPointer { o in
@@ -113,6 +104,22 @@ public final class RadarPreprocessor {
         }
         try result.get()
         return out
+    }
+
+    /// Validates a cube shape against the limits and returns rx × samples × chirps.
+    private func checkShape(rx: Int, samples: Int, chirps: Int) throws(PreprocessError) -> Int {
+        guard rx > 0, samples > 0, chirps > 0 else {
+            throw .badDimensions(modality: "radar", detail: "rx \(rx), samples \(samples), chirps \(chirps) must be positive")
+        }
+        guard rx <= parameters.angleBins else {
+            throw .badDimensions(modality: "radar", detail: "rx \(rx) exceeds the angle FFT length \(parameters.angleBins)")
+        }
+        let (rs, o1) = rx.multipliedReportingOverflow(by: samples)
+        let (elements, o2) = rs.multipliedReportingOverflow(by: chirps)
+        guard !o1, !o2, elements <= parameters.maxElements, elements <= Int(Int32.max) / parameters.angleBins else {
+            throw .badDimensions(modality: "radar", detail: "\(rx)x\(samples)x\(chirps) exceeds the limit of \(parameters.maxElements) samples")
+        }
+        return elements
     }
 
     private func planSet(rx: Int, samples: Int, chirps: Int) throws(PreprocessError) -> RadarPlanSet {
