@@ -1,12 +1,5 @@
 import Foundation
-
-/// Unit of a beam power vector on the wire.
-public enum BeamPowerUnit: Sendable, Equatable {
-    /// Linear power in milliwatts.
-    case milliwatt
-    /// Logarithmic power in dBm.
-    case dBm
-}
+import ForesightWire
 
 /// How the dB vector is scaled (configured per site).
 public enum BeamPowerNormalization: Sendable, Equatable {
@@ -59,7 +52,7 @@ public struct BeamPowerPreprocessor: Sendable {
     }
 
     /// Processes `power` into `output` (same length).
-    public func process(power: UnsafeBufferPointer<Float>, unit: BeamPowerUnit,
+    public func process(power: UnsafeBufferPointer<Float>, unit: PowerUnit,
                         into output: UnsafeMutableBufferPointer<Float>) throws(PreprocessError) {
         let n = power.count
         guard n > 0, n <= parameters.maxBeams else {
@@ -71,8 +64,8 @@ public struct BeamPowerPreprocessor: Sendable {
             let v = power[i]
             let db: Float
             switch unit {
-            case .milliwatt: db = v > 0 && v.isFinite ? 10 * log10(v) : floor
-            case .dBm: db = v.isFinite ? v : floor
+            case .mw: db = v > 0 && v.isFinite ? 10 * log10(v) : floor
+            case .dbm: db = v.isFinite ? v : floor
             }
             output[i] = max(db, floor)
         }
@@ -93,7 +86,7 @@ public struct BeamPowerPreprocessor: Sendable {
     }
 
     /// Convenience: processes into a new array.
-    public func process(power: [Float], unit: BeamPowerUnit) throws(PreprocessError) -> [Float] {
+    public func process(power: [Float], unit: PowerUnit) throws(PreprocessError) -> [Float] {
         var out = [Float](repeating: 0, count: power.count)
         let result = power.withUnsafeBufferPointer { p in
             out.withUnsafeMutableBufferPointer { o in

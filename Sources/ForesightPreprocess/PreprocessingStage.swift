@@ -1,4 +1,5 @@
 import Foundation
+import ForesightWire
 
 /// A preprocessed modality: float32 values in row-major order with their shape.
 public struct PreprocessedTensor: Sendable, Equatable {
@@ -113,10 +114,10 @@ public struct BeamPowerInput: Sendable, Equatable {
     /// Power per beam.
     public var power: [Float]
     /// Unit of `power`.
-    public var unit: BeamPowerUnit
+    public var unit: PowerUnit
 
     /// Creates a beam power input.
-    public init(power: [Float], unit: BeamPowerUnit) { self.power = power; self.unit = unit }
+    public init(power: [Float], unit: PowerUnit) { self.power = power; self.unit = unit }
 }
 
 extension CameraPreprocessor: ModalityProcessing {

@@ -1,16 +1,6 @@
 import CFFTW
+import ForesightWire
 import Synchronization
-
-/// Sample type of a radar cube (the wire `dtype`).
-public enum RadarSampleType: Sendable, Equatable {
-    /// Complex float32: I and Q as little-endian float32 pairs (8 bytes per sample).
-    case cf32
-    /// Complex int16: I and Q as little-endian int16 pairs (4 bytes per sample), used unscaled.
-    case ci16
-
-    /// Bytes per complex sample.
-    public var bytesPerSample: Int { self == .cf32 ? 8 : 4 }
-}
 
 /// How the range-angle map is scaled after summation.
 public enum RadarMapNormalization: Sendable, Equatable {

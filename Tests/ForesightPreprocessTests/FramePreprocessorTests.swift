@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ForesightWire
 @testable import ForesightPreprocess
 
 @Suite struct FramePreprocessorTests {
@@ -39,7 +40,7 @@ import Testing
         defer { frontEnd.finish() }
         var frame = Self.frame(1)
         frame.lidar = LidarInput(data: [1, 2, 3], count: 1, fields: ["x", "y", "z"])
-        frame.beamPower = BeamPowerInput(power: [1, .nan, 0.5], unit: .milliwatt)
+        frame.beamPower = BeamPowerInput(power: [1, .nan, 0.5], unit: .mw)
         let out = await frontEnd.process(frame)
         #expect(out.failures[.lidar] == .sizeMismatch(modality: "lidar", expected: 12, actual: 3))
         #expect(Set(out.tensors.keys) == [.camera, .radar, .gnss, .beamPower])
@@ -80,5 +81,30 @@ import Testing
         for await frame in frontEnd.output { received.append(frame.seq) }
         #expect(received == Array(0..<20))
         #expect(frontEnd.statistics.droppedInput == 0 && frontEnd.statistics.droppedOutput == 0)
+    }
+}
+
+@Suite struct WireAdapterTests {
+    @Test func decodedWireMessagesBecomeAFrame() async throws {
+        let header = Header(stamp: 1_000, seq: 1, frameID: "bs")
+        let image = Image(header: header, width: 32, height: 24, encoding: .rgb8, data: FramePreprocessorTests.image)
+        let cube = RadarCube(header: header, rx: 4, samples: 32, chirps: 8, dtype: .cf32, data: FramePreprocessorTests.cube)
+        let cloud = PointCloud(header: header, fields: ["x", "y", "z", "intensity"], values: [10, 0, 0, 0.5, 0, 20, 1, 0.1])
+        let noFix = GnssFix(header: header, lat: 33.4, lon: -111.9, alt: 0, hdop: 1, fix: .none)
+        let power = BeamPower(header: header, power: [1, 0.5, .nan], unit: .mw)
+        // Through the codec, as the daemon receives them.
+        let decodedImage = try Image.decode(image.encoded(), topic: MessageType.image.defaultTopic)
+        let decodedCube = try RadarCube.decode(cube.encoded(), topic: MessageType.radarCube.defaultTopic)
+        let decodedCloud = try PointCloud.decode(cloud.encoded(), topic: MessageType.pointCloud.defaultTopic)
+        let frame = RawFrame(seq: 1, stamp: 1_000, image: decodedImage, radar: decodedCube, cloud: decodedCloud,
+                             fix: noFix, beamPower: power)
+        #expect(frame.present == [.camera, .radar, .lidar, .beamPower], "an unusable fix is absent, not an error")
+        let frontEnd = try FramePreprocessor(configuration: try FramePreprocessorTests.configuration())
+        defer { frontEnd.finish() }
+        let out = await frontEnd.process(frame)
+        #expect(out.failures.isEmpty)
+        #expect(out.tensors[.lidar].map { t in t.values.filter { $0 > 0 }.count } == 2)
+        let beams = out.tensors[.beamPower]?.values ?? []
+        #expect(beams.count == 3 && beams[0] == 0 && abs(beams[1] + 3.0103) < 1e-3 && beams[2] == -120)
     }
 }

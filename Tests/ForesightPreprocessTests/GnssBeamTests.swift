@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ForesightWire
 @testable import ForesightPreprocess
 
 @Suite struct GnssTests {
@@ -44,7 +45,7 @@ import Testing
         var params = BeamPowerParameters()
         params.normalization = normalization
         let beam = try BeamPowerPreprocessor(parameters: params)
-        let ours = try beam.process(power: Self.power, unit: .milliwatt)
+        let ours = try beam.process(power: Self.power, unit: .mw)
         let dir = try Reference.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let expected = try Reference.run(["beam", "--input", try Reference.write(Self.power.littleEndianBytes, "p.bin", in: dir),
@@ -56,11 +57,11 @@ import Testing
 
     @Test func floorsNaNZerosAndLowValues() throws {
         let beam = try BeamPowerPreprocessor()
-        let mw = try beam.process(power: [0, .nan, 1, 1e-20, 100], unit: .milliwatt)
+        let mw = try beam.process(power: [0, .nan, 1, 1e-20, 100], unit: .mw)
         #expect(mw == [-120, -120, 0, -120, 20])
-        let dbm = try beam.process(power: [-50, .nan, -200, 10], unit: .dBm)
+        let dbm = try beam.process(power: [-50, .nan, -200, 10], unit: .dbm)
         #expect(dbm == [-50, -120, -120, 10])
-        #expect(throws: PreprocessError.self) { try beam.process(power: [], unit: .dBm) }
+        #expect(throws: PreprocessError.self) { try beam.process(power: [], unit: .dbm) }
         var bad = BeamPowerParameters()
         bad.normalization = .minMax(min: 1, max: 1)
         #expect(throws: PreprocessError.self) { try BeamPowerPreprocessor(parameters: bad) }

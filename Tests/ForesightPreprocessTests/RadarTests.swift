@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ForesightWire
 @testable import ForesightPreprocess
 
 @Suite struct RadarTests {
