@@ -19,6 +19,8 @@ struct Foresight: AsyncParsableCommand {
             EchoCommand.self,
             PubCommand.self,
             SchemaCommand.self,
+            RunCommand.self,
+            EvalCommand.self,
         ]
     )
 }
