@@ -64,7 +64,7 @@ let package = Package(
         ),
 
         // MARK: Foresight modules
-        .target(name: "ForesightWire", swiftSettings: strict),
+        .target(name: "ForesightWire", dependencies: ["CTurboJPEG"], swiftSettings: strict),
         .target(name: "ForesightBus", dependencies: ["CZeroMQ", "ForesightWire",
                                                      .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
