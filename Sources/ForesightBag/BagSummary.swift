@@ -96,7 +96,7 @@ func formatBytes(_ n: UInt64) -> String {
         value /= 1024
         unit += 1
     }
-    return unit == 0 ? "\(n) B" : String(format: "%.2f %@ (%llu B)", value, units[unit], n)
+    return unit == 0 ? "\(n) B" : String(format: "%.2f ", value) + units[unit] + " (\(n) B)"
 }
 
 func formatTime(_ ns: UInt64) -> String {

@@ -19,6 +19,9 @@ struct Foresight: AsyncParsableCommand {
             EchoCommand.self,
             PubCommand.self,
             SchemaCommand.self,
+            RecordCommand.self,
+            ReplayCommand.self,
+            BagCommand.self,
         ]
     )
 }
