@@ -21,6 +21,9 @@ struct Foresight: AsyncParsableCommand {
             SchemaCommand.self,
             RunCommand.self,
             EvalCommand.self,
+            RecordCommand.self,
+            ReplayCommand.self,
+            BagCommand.self,
         ]
     )
 }
