@@ -48,7 +48,7 @@ public final class FusionPipeline: Sendable {
         let topics = LaunchFile.modalities.compactMap { launch.inputTopic($0) }
         stats = PipelineStats(topics: topics, silence: launch.sync.silence)
         ingest = IngestStage(assembler: try FrameAssembler(launch: launch, counters: stats.wire), stats: stats, logger: logger)
-        frontEnd = try FramePreprocessor(configuration: FrontEndSettings.configuration(for: launch))
+        frontEnd = try FramePreprocessor(configuration: try FrontEndSettings.configuration(for: launch))
         prediction = try PredictionStage(predictor: predictor, site: launch.site, settings: launch.predictor)
     }
 
@@ -256,9 +256,9 @@ actor IngestStage {
 
 /// Maps the launch file and site calibration onto the preprocessing front end's parameters.
 enum FrontEndSettings {
-    static func configuration(for launch: LaunchFile) -> FrontEndConfiguration {
+    static func configuration(for launch: LaunchFile) throws -> FrontEndConfiguration {
         let site = launch.site
-        var c = FrontEndConfiguration(gnss: GnssProjector(referenceLatitude: site.origin.latitude, referenceLongitude: site.origin.longitude))
+        var c = FrontEndConfiguration(gnss: try GnssProjector(referenceLatitude: site.origin.latitude, referenceLongitude: site.origin.longitude))
         c.lidar.fovUpDegrees = site.lidar.verticalFovDeg.upperBound
         c.lidar.fovDownDegrees = site.lidar.verticalFovDeg.lowerBound
         c.lidar.maxRange = site.lidar.maxRangeM

@@ -158,8 +158,7 @@ final class LiveMonitor: Sendable {
             return lines.joined(separator: "\n")
         }
         let tty = isatty(STDOUT_FILENO) == 1
-        print((tty ? "\u{1B}[2J\u{1B}[H" : "") + text + (tty ? "" : "\n"))
-        fflush(stdout)
+        FileHandle.standardOutput.write(Data(((tty ? "\u{1B}[2J\u{1B}[H" : "") + text + "\n").utf8))
     }
 
     static func percentiles(_ values: some Collection<Int64>) -> (Double, Double)? {
