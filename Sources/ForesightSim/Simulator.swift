@@ -111,6 +111,13 @@ public struct Simulator: Sendable {
         }
     }
 
+    /// Loads the site calibration and the scenario from files; `seed` nil uses the scenario's seed.
+    public init(sitePath: String, scenarioPath: String, seed: UInt64? = nil) throws(ConfigError) {
+        let site = try Site.load(path: sitePath)
+        let scenario = try Scenario.load(path: scenarioPath)
+        self.init(site: site, scenario: scenario, seed: seed ?? scenario.seed)
+    }
+
     /// Simulated time of the next acquisition, s since the start.
     public var nextTime: Double {
         pending.first?.time ?? clocks.map(\.nextTime).min() ?? 0
