@@ -1,5 +1,6 @@
 import ForesightSim
 import ForesightSite
+import ForesightWire
 import Foundation
 import Testing
 
@@ -95,5 +96,70 @@ import Testing
         #expect(stopped > 10)
         #expect(laneChanging > 10)
         #expect(directions.count == 2)
+    }
+}
+
+@Suite struct WireTests {
+    /// Decodes a payload with the protocol's own validation, by topic.
+    static func validate(_ message: SimWireMessage) throws {
+        switch message.topic {
+        case "sensor/camera": _ = try Image.decode(message.payload, topic: message.topic)
+        case "sensor/radar": _ = try RadarCube.decode(message.payload, topic: message.topic)
+        case "sensor/lidar": _ = try PointCloud.decode(message.payload, topic: message.topic)
+        case "sensor/gnss": _ = try GnssFix.decode(message.payload, topic: message.topic)
+        case "sensor/beam_power": _ = try BeamPower.decode(message.payload, topic: message.topic)
+        case "truth/ue": _ = try TruthUE.decode(message.payload, topic: message.topic)
+        case "truth/beam": _ = try TruthBeam.decode(message.payload, topic: message.topic)
+        case "truth/blockage": _ = try TruthBlockage.decode(message.payload, topic: message.topic)
+        default: Issue.record("unexpected topic \(message.topic)")
+        }
+    }
+
+    @Test func everyMessagePassesTheProtocolValidation() throws {
+        let site = try Fixtures.smallSite()
+        var sim = Simulator(site: site, scenario: try Fixtures.scenario(), seed: 3)
+        var topics = Set<String>()
+        for _ in 0..<120 {
+            let (event, messages) = try sim.nextMessages()
+            for message in messages {
+                try Self.validate(message)
+                topics.insert(message.topic)
+            }
+            switch event.payload {
+            case .camera:
+                let image = try Image.decode(messages[0].payload)
+                #expect(image.width == site.camera.width && image.height == site.camera.height)
+                #expect(image.header.frameID == "camera" && image.header.stamp == event.stamp)
+            case .radar(let cube):
+                let decoded = try RadarCube.decode(messages[0].payload)
+                #expect(decoded.dtype == .cf32 && decoded.rx == 4 && decoded.samples == site.radar.samples)
+                #expect(PackedArray.floats(decoded.data) == cube)
+            case .lidar:
+                let cloud = try PointCloud.decode(messages[0].payload)
+                #expect(cloud.fields == ["x", "y", "z", "intensity"] && cloud.count > 0)
+            case .gnss(let fix):
+                let decoded = try GnssFix.decode(messages[0].payload)
+                #expect(decoded.lat == fix.lat && decoded.fix == .threeD)
+            case .truth(let truth):
+                #expect(messages.count == 3)
+                let beam = try TruthBeam.decode(messages[1].payload)
+                #expect(beam.best == truth.bestBeam && beam.power == truth.power)
+                let blockage = try TruthBlockage.decode(messages[2].payload)
+                #expect(blockage.blocked == truth.blocked)
+            case .beamPower(let power):
+                let decoded = try BeamPower.decode(messages[0].payload)
+                #expect(decoded.power == power && decoded.unit == .mw)
+            }
+        }
+        #expect(topics == ["sensor/camera", "sensor/radar", "sensor/lidar", "sensor/gnss", "sensor/beam_power",
+                           "truth/ue", "truth/beam", "truth/blockage"])
+    }
+
+    @Test func sameSeedGivesByteIdenticalMessages() throws {
+        func bytes(_ seed: UInt64) throws -> [SimWireMessage] {
+            var sim = Simulator(site: try Fixtures.smallSite(), scenario: try Fixtures.scenario(), seed: seed)
+            return try (0..<80).flatMap { _ in try sim.nextMessages().messages }
+        }
+        #expect(try bytes(77) == bytes(77))
     }
 }
