@@ -19,6 +19,7 @@ struct Foresight: AsyncParsableCommand {
             EchoCommand.self,
             PubCommand.self,
             SchemaCommand.self,
+            SimCommand.self,
         ]
     )
 }
