@@ -42,6 +42,10 @@ struct ApproximateTimePolicy: Sendable {
     private var hasDroppedMessages: [Bool]
     /// Pivot stamp of the last deadline frame: anything at or before it arrives too late.
     private var deadlineHorizon: Int64?
+    /// Oldest stamp among messages discarded without being emitted (queue drops, policy
+    /// discards) since the last frame: the deadline counts from it too, so evictions cannot hide
+    /// a stall (e.g. a small queue, or a topic whose stamps never fall within `maxInterval`).
+    private var discardWatermark: Int64?
     private var virtualMoves: [Int]
     private var chosen: [Int]
 
@@ -171,7 +175,8 @@ struct ApproximateTimePolicy: Sendable {
         if deques[topic].count + past[topic].count > config.queueSize {
             nonEmptyDeques = 0
             recoverAll()
-            releasedSlots.append(deques[topic].removeFirst().slot)
+            let evicted = deques[topic].removeFirst()
+            noteDiscard(evicted)
             counters.topics[topic].dropped += 1
             hasDroppedMessages[topic] = true
             if pivot != nil {
@@ -230,9 +235,15 @@ struct ApproximateTimePolicy: Sendable {
     }
 
     private mutating func deleteFront(_ topic: Int) {
-        releasedSlots.append(deques[topic].removeFirst().slot)
+        noteDiscard(deques[topic].removeFirst())
         counters.topics[topic].unmatched += 1
         if deques[topic].isEmpty { nonEmptyDeques -= 1 }
+    }
+
+    /// Releases a discarded message's slot and lowers the discard watermark.
+    private mutating func noteDiscard(_ entry: Entry) {
+        releasedSlots.append(entry.slot)
+        discardWatermark = Swift.min(discardWatermark ?? entry.stamp, entry.stamp)
     }
 
     private mutating func moveFrontToPast(_ topic: Int) {
@@ -244,7 +255,7 @@ struct ApproximateTimePolicy: Sendable {
     private mutating func makeCandidate() {
         for i in 0..<topicCount where !past[i].isEmpty {
             counters.topics[i].unmatched += past[i].count
-            for entry in past[i] { releasedSlots.append(entry.slot) }
+            for entry in past[i] { noteDiscard(entry) }
             past[i].removeAll(keepingCapacity: true)
         }
     }
@@ -347,7 +358,9 @@ struct ApproximateTimePolicy: Sendable {
 
     private mutating func enforceDeadline(now: Int64) {
         guard let deadline = config.deadline else { return }
-        while let oldest = oldestPendingStamp(), now - oldest > deadline {
+        while let oldestPending = oldestPendingStamp() {
+            let oldest = Swift.min(oldestPending, discardWatermark ?? oldestPending)
+            if now - oldest <= deadline { break }
             forceFrame()
             process()
         }
@@ -447,5 +460,6 @@ struct ApproximateTimePolicy: Sendable {
             if missing > 0 { counters.partialFrames += 1 }
         }
         emittedReasons.append(reason)
+        discardWatermark = nil
     }
 }
