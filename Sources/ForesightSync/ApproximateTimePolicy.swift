@@ -46,6 +46,7 @@ struct ApproximateTimePolicy: Sendable {
     /// discards) since the last frame: the deadline counts from it too, so evictions cannot hide
     /// a stall (e.g. a small queue, or a topic whose stamps never fall within `maxInterval`).
     private var discardWatermark: Int64?
+    private var reportedSilent: [Bool]
     private var virtualMoves: [Int]
     private var chosen: [Int]
 
@@ -61,6 +62,7 @@ struct ApproximateTimePolicy: Sendable {
         for i in 0..<topicCount { past[i].reserveCapacity(config.queueSize + 1) }
         hasDroppedMessages = Array(repeating: false, count: topicCount)
         virtualMoves = Array(repeating: 0, count: topicCount)
+        reportedSilent = Array(repeating: false, count: topicCount)
         chosen = Array(repeating: -1, count: topicCount)
     }
 
@@ -146,6 +148,21 @@ struct ApproximateTimePolicy: Sendable {
             let silentFor = now.subtractingReportingOverflow(last)
             return silentFor.overflow ? now > last : silentFor.partialValue > threshold
         }
+    }
+
+    /// Topics whose silence state changed since the previous call (see ``SilenceChange``).
+    mutating func silenceChanges(now: Int64?) -> [SilenceChange] {
+        let silent = silentTopics(now: now)
+        var changes: [SilenceChange] = []
+        for topic in 0..<topicCount {
+            let isSilent = silent.contains(topic)
+            if isSilent != reportedSilent[topic] {
+                reportedSilent[topic] = isSilent
+                changes.append(SilenceChange(topic: topic, name: config.topics[topic].name, isSilent: isSilent,
+                                             lastStamp: counters.topics[topic].lastStamp))
+            }
+        }
+        return changes
     }
 
     /// Number of accepted messages per topic still held (not yet emitted or discarded).

@@ -47,6 +47,12 @@ public struct ApproximateTimeSynchronizer<Payload: Sendable>: Sendable {
     /// `now` defaults to the stream time.
     public func silentTopics(now: Int64? = nil) -> [Int] { policy.silentTopics(now: now) }
 
+    /// Topics that went silent or came back since the previous call, for one log line per
+    /// change. `now` defaults to the stream time.
+    public mutating func silenceChanges(now: Int64? = nil) -> [SilenceChange] {
+        policy.silenceChanges(now: now)
+    }
+
     /// Offers one message; returns the frames that became ready (often none).
     ///
     /// Throws (and counts) when the topic index is unknown or the stamp goes backwards, is out
