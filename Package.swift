@@ -64,7 +64,7 @@ let package = Package(
         ),
 
         // MARK: Foresight modules
-        .target(name: "ForesightWire", swiftSettings: strict),
+        .target(name: "ForesightWire", dependencies: ["CTurboJPEG"], swiftSettings: strict),
         .target(name: "ForesightBus", dependencies: ["CZeroMQ", "ForesightWire",
                                                      .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
@@ -75,7 +75,8 @@ let package = Package(
         .target(name: "ForesightInference", dependencies: ["COpenBLAS"], swiftSettings: strict),
         .target(name: "ForesightBag", dependencies: ["ForesightWire", "CZstd", "CLZ4"], swiftSettings: strict),
         .target(name: "ForesightSim", dependencies: ["ForesightWire", "ForesightSite", "CTurboJPEG"], swiftSettings: strict),
-        .target(name: "ForesightDaemon", dependencies: ["ForesightWire", "ForesightBus", "ForesightSync",
+        .target(name: "ForesightPredict", dependencies: ["ForesightWire", "ForesightSite"], swiftSettings: strict),
+        .target(name: "ForesightDaemon", dependencies: ["ForesightWire", "ForesightBus", "ForesightSync", "ForesightPredict",
                                                         "ForesightPreprocess", "ForesightInference", "ForesightSite",
                                                         .product(name: "Logging", package: "swift-log"), "Yams"],
                 swiftSettings: strict),
@@ -90,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "ForesightBenchmarks",
             dependencies: ["ForesightWire", "ForesightBus", "ForesightBag", "ForesightSim", "ForesightSync",
-                           "ForesightPreprocess", "ForesightInference",
+                           "ForesightPreprocess", "ForesightInference", "ForesightPredict",
                            .product(name: "Histogram", package: "hdrhistogram-swift"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/ForesightBenchmarks",
@@ -98,14 +99,16 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .testTarget(name: "ForesightWireTests", dependencies: ["ForesightWire", "CMsgPack"]),
-        .testTarget(name: "ForesightBusTests", dependencies: ["ForesightBus", "ForesightWire"]),
+        .target(name: "ForesightTestSupport", path: "Tests/ForesightTestSupport"),
+        .testTarget(name: "ForesightWireTests", dependencies: ["ForesightWire", "CMsgPack", "CTurboJPEG", "ForesightTestSupport"]),
+        .testTarget(name: "ForesightBusTests", dependencies: ["ForesightBus", "ForesightWire", "ForesightTestSupport"]),
         .testTarget(name: "ForesightSyncTests", dependencies: ["ForesightSync", "ForesightWire"]),
         .testTarget(name: "ForesightPreprocessTests", dependencies: ["ForesightPreprocess", "ForesightSite", "ForesightWire"]),
         .testTarget(name: "ForesightInferenceTests", dependencies: ["ForesightInference"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ForesightBagTests", dependencies: ["ForesightBag", "ForesightWire"]),
         .testTarget(name: "ForesightSimTests", dependencies: ["ForesightSim", "ForesightSite", "ForesightWire"]),
+        .testTarget(name: "ForesightPredictTests", dependencies: ["ForesightPredict", "ForesightSite", "ForesightWire", "ForesightTestSupport"]),
         .testTarget(name: "ForesightDaemonTests", dependencies: ["ForesightDaemon", "ForesightWire", "ForesightBus"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,2 @@
+/// Namespace of the ForesightPredict module.
+public enum ForesightPredict {}

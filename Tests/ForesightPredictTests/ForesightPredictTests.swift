@@ -1,0 +1,6 @@
+import Testing
+@testable import ForesightPredict
+
+@Test func moduleLinks() {
+    _ = ForesightPredict.self
+}
