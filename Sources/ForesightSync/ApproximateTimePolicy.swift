@@ -387,8 +387,8 @@ struct ApproximateTimePolicy: Sendable {
     ///
     /// The pivot is the latest queue front (the earliest time by which every present topic has a
     /// message). Every other present topic contributes its message nearest to the pivot (the
-    /// earlier one on a tie); while the set spans more than `maxInterval` the member farthest from
-    /// the pivot is left out. Messages at or before the pivot that were not chosen are discarded,
+    /// earlier one on a tie); while the set spans more than `maxInterval` (or, when that is
+    /// unbounded, the deadline) the member farthest from the pivot is left out. Messages at or before the pivot that were not chosen are discarded,
     /// so every forced frame consumes the oldest pending message and output never stalls.
     private mutating func forceFrame() {
         nonEmptyDeques = 0
@@ -421,7 +421,7 @@ struct ApproximateTimePolicy: Sendable {
                 chosen[i] = before + 1
             }
         }
-        if let maxInterval = config.maxInterval {
+        if let maxInterval = config.maxInterval ?? config.deadline {
             while true {
                 var low = pivotStamp, high = pivotStamp
                 var farthest = -1

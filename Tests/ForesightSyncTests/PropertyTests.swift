@@ -172,6 +172,9 @@ import ForesightSync
         var sync = try ApproximateTimeSynchronizer<Int>(config: config)
         var frames = try Self.feed(arrivals, into: &sync)
         frames += sync.flush()
+        // Deadline frames are bounded by the deadline when maxInterval is unbounded.
+        Self.checkCommonGuarantees(frames.filter { $0.reason == .deadline }, sync: sync,
+                                   maxInterval: maxInterval ?? config.deadline)
         Self.checkCommonGuarantees(frames, sync: sync, maxInterval: maxInterval)
         #expect(sync.pendingCounts.allSatisfy { $0 == 0 })
         for frame in frames where frame.reason == .optimal { #expect(frame.isComplete) }
