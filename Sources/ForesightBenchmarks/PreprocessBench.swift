@@ -42,10 +42,10 @@ let preprocessBenchmark = Benchmark(name: "preprocess") { report in
     var depth = [Float](repeating: 0, count: lidar.outputCount)
     try depth.withUnsafeMutableBufferPointer { out in
         try inputs.cloud.withUnsafeBytes { cloud in
-            report.recordLatency("lidar 20k pts -> 64x256 (projection only)", try measure(iterations: 100) {
+            report.recordLatency("lidar 20k pts -> 64x256 projection", try measure(iterations: 100) {
                 try lidar.process(points: cloud, count: 20_000, fields: ["x", "y", "z", "intensity"], into: out)
             })
-            report.recordLatency("lidar 20k pts voxel 0.2 m + SOR k=20 + projection", try measure(iterations: 30) {
+            report.recordLatency("lidar 20k pts voxel0.2+SOR20+projection", try measure(iterations: 30) {
                 try lidarFiltered.process(points: cloud, count: 20_000, fields: ["x", "y", "z", "intensity"], into: out)
             })
         }
@@ -109,9 +109,9 @@ private func runFrontEnd(inputs: PreprocessBenchInputs, report: BenchReport) thr
     done.wait()
     let (seconds, received, latencies) = result.withLock { $0 }
     let sorted = latencies.sorted()
-    report.record("front end frame latency p50 (all 5 modalities)", Double(sorted[sorted.count / 2]) / 1_000, "us")
-    report.record("front end frame latency p99 (all 5 modalities)", Double(sorted[sorted.count * 99 / 100]) / 1_000, "us")
-    report.record("front end throughput (\(frames) frames, 2 in flight)", Double(received) / seconds, "frames/s")
+    report.record("front end frame latency p50 (5 modalities)", Double(sorted[sorted.count / 2]) / 1_000, "us")
+    report.record("front end frame latency p99 (5 modalities)", Double(sorted[sorted.count * 99 / 100]) / 1_000, "us")
+    report.record("front end throughput, 2 frames in flight", Double(received) / seconds, "frames/s")
     report.record("front end frames dropped", Double(frontEnd.statistics.droppedInput + frontEnd.statistics.droppedOutput), "frames")
 }
 
