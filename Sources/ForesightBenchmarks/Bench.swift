@@ -11,6 +11,7 @@ struct Benchmark: Sendable {
 let allBenchmarks: [Benchmark] = [
     syncBenchmark,
     simBenchmark,
+    preprocessBenchmark,
 ]
 
 /// `foresight-bench` — run benchmark groups, print figures, write them to a JSON file.
