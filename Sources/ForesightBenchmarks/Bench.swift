@@ -12,6 +12,7 @@ let allBenchmarks: [Benchmark] = [
     syncBenchmark,
     simBenchmark,
     preprocessBenchmark,
+    inferenceBenchmark,
 ]
 
 /// `foresight-bench` — run benchmark groups, print figures, write them to a JSON file.
