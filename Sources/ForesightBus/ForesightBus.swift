@@ -1,2 +1,0 @@
-/// Namespace of the ForesightBus module.
-public enum ForesightBus {}

@@ -1,2 +1,0 @@
-/// Namespace of the ForesightWire module.
-public enum ForesightWire {}
