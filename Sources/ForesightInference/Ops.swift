@@ -43,10 +43,16 @@ enum Ops {
                             line.update(repeating: 0, count: wo)
                             continue
                         }
-                        let src = plane + iy * w
-                        for ox in 0..<wo {
-                            let ix = ox * s - p + kx
-                            line[ox] = (ix >= 0 && ix < w) ? src[ix] : 0
+                        // Output columns whose input column ix = ox·s − p + kx lies inside [0, w).
+                        let lo = min(wo, kx >= p ? 0 : (p - kx + s - 1) / s)
+                        let hi = max(lo, min(wo, w - 1 + p - kx < 0 ? 0 : (w - 1 + p - kx) / s + 1))
+                        if lo > 0 { line.update(repeating: 0, count: lo) }
+                        if hi < wo { (line + hi).update(repeating: 0, count: wo - hi) }
+                        let first = iy * w - p + kx   // plane index for ox = 0 (may be out of range; never read)
+                        if s == 1 {
+                            if hi > lo { (line + lo).update(from: plane + (first + lo), count: hi - lo) }
+                        } else {
+                            for ox in lo..<hi { line[ox] = plane[first + ox * s] }
                         }
                     }
                     row += 1
