@@ -96,6 +96,27 @@ import ForesightSync
         #expect(changes.first?.description.contains("silent") == true)
     }
 
+    /// A live daemon calls `advance(to:)` with its clock; a replay does not. As long as the clock
+    /// is not ahead of the stamps, both must produce identical frames.
+    @Test func advanceUpToTheNewestStampChangesNothing() throws {
+        let config = SyncConfig(topicNames: Self.names, queueSize: 10, maxInterval: 20 * Self.ms,
+                                deadline: 250 * Self.ms)
+        let input = Self.stream(until: 4_000, silent: 1, silentFrom: 1_500, resumeAt: 2_600)
+        var replay = try ApproximateTimeSynchronizer<Int>(config: config)
+        var live = try ApproximateTimeSynchronizer<Int>(config: config)
+        var replayFrames: [SyncedFrame<Int>] = []
+        var liveFrames: [SyncedFrame<Int>] = []
+        for (n, message) in input.enumerated() {
+            try replay.add(topic: message.topic, stamp: message.stamp, seq: UInt32(n), payload: n, into: &replayFrames)
+            try live.add(topic: message.topic, stamp: message.stamp, seq: UInt32(n), payload: n, into: &liveFrames)
+            liveFrames += live.advance(to: message.stamp - 5 * Self.ms)
+            liveFrames += live.advance(to: message.stamp)
+        }
+        #expect(replayFrames.count > 20)
+        #expect(liveFrames == replayFrames)
+        #expect(live.counters == replay.counters)
+    }
+
     @Test func advanceForcesFramesWhenEverySensorIsSilent() throws {
         let config = SyncConfig(topicNames: Self.names, queueSize: 10, deadline: 250 * Self.ms)
         var sync = try ApproximateTimeSynchronizer<Int>(config: config)
