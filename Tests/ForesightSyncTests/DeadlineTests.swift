@@ -34,6 +34,32 @@ import ForesightSync
         return (frames, sync)
     }
 
+    /// Five jittery 10 Hz sensors with the default configuration: the deadline never fires,
+    /// every frame is complete and optimal.
+    @Test func healthyJitteryStreamsNeverHitTheDeadline() throws {
+        let names = ["sensor/camera", "sensor/radar", "sensor/lidar", "sensor/gnss", "sensor/beam_power"]
+        var sync = try ApproximateTimeSynchronizer<Int>(config: .foresightDefault(topicNames: names))
+        var rng = SeededGenerator(seed: 7)
+        var frames: [SyncedFrame<Int>] = []
+        var pending: [(topic: Int, stamp: Int64)] = []
+        for k in 0..<300 {
+            for topic in 0..<5 {
+                let jitter = Int64.random(in: -5...5, using: &rng) * Self.ms
+                pending.append((topic, Int64(1_000 + 100 * k + topic) * Self.ms + jitter))
+            }
+            // Arrival order within a period is random (transport), per topic it stays in order.
+            pending.shuffle(using: &rng)
+            for message in pending {
+                try sync.add(topic: message.topic, stamp: message.stamp, seq: UInt32(k), payload: k, into: &frames)
+            }
+            pending.removeAll()
+        }
+        #expect(frames.count >= 298)
+        #expect(frames.allSatisfy { $0.isComplete && $0.reason == .optimal })
+        #expect(sync.counters.deadlineFrames == 0)
+        #expect(sync.counters.topics.allSatisfy { $0.dropped == 0 && $0.unmatched == 0 })
+    }
+
     @Test func pureApproximateTimeStallsWhenATopicIsSilent() throws {
         let config = SyncConfig(topicNames: Self.names, queueSize: 50, maxInterval: 20 * Self.ms)
         let (frames, _) = try Self.run(Self.stream(until: 4_000, silent: 2, silentFrom: 2_000), config: config)
