@@ -15,7 +15,7 @@ public struct TruthSample: Sendable, Equatable {
     public var heading: Double
     /// Index of the best beam (argmax of the noiseless power).
     public var bestBeam: Int
-    /// Noiseless power of every beam, in the site's beam-power unit.
+    /// Noiseless power of every beam, mW (the protocol's `truth/beam` unit).
     public var power: [Float]
     /// Whether a vehicle body blocks the line of sight.
     public var blocked: Bool
@@ -111,6 +111,13 @@ public struct Simulator: Sendable {
         }
     }
 
+    /// Loads the site calibration and the scenario from files; `seed` nil uses the scenario's seed.
+    public init(sitePath: String, scenarioPath: String, seed: UInt64? = nil) throws(ConfigError) {
+        let site = try Site.load(path: sitePath)
+        let scenario = try Scenario.load(path: scenarioPath)
+        self.init(site: site, scenario: scenario, seed: seed ?? scenario.seed)
+    }
+
     /// Simulated time of the next acquisition, s since the start.
     public var nextTime: Double {
         pending.first?.time ?? clocks.map(\.nextTime).min() ?? 0
@@ -187,7 +194,7 @@ public struct Simulator: Sendable {
             ?? (ChannelModel.blockage(site.mmwave.pose.position, snapshot.ueAntenna, blockers: blockers) > 0)
         let ue = snapshot.ue
         let truth = TruthSample(east: ue.east, north: ue.north, velocityEast: ue.velocityEast, velocityNorth: ue.velocityNorth,
-                                heading: ue.heading, bestBeam: best, power: powers.map { convert($0) }, blocked: blocked)
+                                heading: ue.heading, bestBeam: best, power: powers.map { Float($0) }, blocked: blocked)
         return (truth, powers)
     }
 
