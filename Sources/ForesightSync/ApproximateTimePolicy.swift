@@ -149,6 +149,22 @@ struct ApproximateTimePolicy: Sendable {
         }
     }
 
+    /// Flushes, then forgets every stamp (per-topic last stamps, stream time, deadline horizon)
+    /// while keeping the cumulative counters: for a clock jump or a publisher restart.
+    @usableFromInline
+    mutating func restart() {
+        flush()
+        for i in 0..<topicCount {
+            counters.topics[i].lastStamp = nil
+            hasDroppedMessages[i] = false
+        }
+        streamTime = nil
+        firstStamp = nil
+        deadlineHorizon = nil
+        discardWatermark = nil
+        pivot = nil
+    }
+
     // MARK: - Queries
 
     /// Topics whose last accepted stamp is older than `now − silenceThreshold` (or that never

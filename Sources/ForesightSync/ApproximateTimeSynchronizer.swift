@@ -102,6 +102,18 @@ public struct ApproximateTimeSynchronizer<Payload: Sendable>: Sendable {
         return frames
     }
 
+    /// Emits everything pending (as ``flush()``), then forgets every stamp — per-topic last
+    /// stamps, stream time, the deadline horizon — so that earlier stamps are accepted again,
+    /// while the cumulative counters are kept. Use it on a clock jump or a publisher restart
+    /// instead of creating a new synchronizer (which would lose the counters).
+    @inlinable
+    public mutating func restart() -> [SyncedFrame<Payload>] {
+        policy.restart()
+        var frames: [SyncedFrame<Payload>] = []
+        collect(into: &frames)
+        return frames
+    }
+
     /// Turns the policy's emitted entries into frames and frees the slots it released.
     @inlinable
     mutating func collect(into frames: inout [SyncedFrame<Payload>]) {

@@ -143,6 +143,23 @@ import ForesightSync
         #expect(live.counters == replay.counters)
     }
 
+    @Test func restartFlushesForgetsStampsAndKeepsCounters() throws {
+        let config = SyncConfig(topicNames: Self.names, queueSize: 10, deadline: 250 * Self.ms)
+        var sync = try ApproximateTimeSynchronizer<Int>(config: config)
+        _ = try sync.add(topic: 0, stamp: 5_000 * Self.ms, seq: 0, payload: 0)
+        _ = try sync.add(topic: 1, stamp: 5_001 * Self.ms, seq: 0, payload: 1)
+        let flushed = sync.restart()
+        #expect(flushed.count == 1 && flushed.first?.missing == [2])
+        #expect(sync.streamTime == nil)
+        #expect(sync.pendingCounts == [0, 0, 0])
+        // The clock jumped back: earlier stamps are accepted again, counters continue.
+        _ = try sync.add(topic: 0, stamp: 1_000 * Self.ms, seq: 1, payload: 2)
+        #expect(sync.counters.topics[0].received == 2)
+        #expect(sync.counters.topics[0].rejectedBackwards == 0)
+        #expect(sync.counters.topics[0].late == 0)
+        #expect(sync.counters.frames == 1)
+    }
+
     @Test func advanceForcesFramesWhenEverySensorIsSilent() throws {
         let config = SyncConfig(topicNames: Self.names, queueSize: 10, deadline: 250 * Self.ms)
         var sync = try ApproximateTimeSynchronizer<Int>(config: config)
