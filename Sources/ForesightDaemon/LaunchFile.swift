@@ -110,7 +110,8 @@ public struct LaunchFile: Sendable {
     /// Loads and validates a launch file.
     public static func load(path: String) throws(ConfigError) -> LaunchFile {
         let root = try ConfigNode.load(path: path).mapping()
-        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let base = URL(fileURLWithPath: absolute).deletingLastPathComponent()
         func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : base.appendingPathComponent(p).standardized.path }
 
         let name = try root.string("name", default: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
