@@ -225,7 +225,7 @@ public final class CameraPreprocessor {
         case .bgr8: (2, 1, 0)
         case .mono8: (0, 0, 0)
         }
-        let xs0 = t.x0.baseAddress!, xs1 = t.x1.baseAddress!, wxs = t.wx.baseAddress!
+        let xs0 = t.x0, xs1 = t.x1, wxs = t.wx
         for oy in 0..<oh {
             let r0 = inBase + (crop.y + t.y0[oy]) * rowStride
             let r1 = inBase + (crop.y + t.y1[oy]) * rowStride
