@@ -269,7 +269,7 @@ actor IngestStage {
 enum FrontEndSettings {
     static func configuration(for launch: LaunchFile) throws -> FrontEndConfiguration {
         let site = launch.site
-        var c = FrontEndConfiguration(gnss: try GnssProjector(referenceLatitude: site.origin.latitude, referenceLongitude: site.origin.longitude))
+        var c = try FrontEndConfiguration(site: site)
         c.lidar.fovUpDegrees = site.lidar.verticalFovDeg.upperBound
         c.lidar.fovDownDegrees = site.lidar.verticalFovDeg.lowerBound
         c.lidar.maxRange = site.lidar.maxRangeM
@@ -277,12 +277,6 @@ enum FrontEndSettings {
         if let lo = f.cropMin, let hi = f.cropMax { c.lidar.cropBox = AxisBox(min: lo, max: hi) }
         if let leaf = f.voxelLeaf { c.lidar.voxelLeaf = SIMD3(repeating: leaf) }
         if let k = f.outlierMeanK { c.lidar.outlierRemoval = OutlierRemoval(meanK: k, stddevMultiplier: f.outlierStddev ?? 2) }
-        c.beamPower.floorDBm = Float(site.beamPower.floorDbm)
-        switch site.beamPower.normalization {
-        case .none: c.beamPower.normalization = .none
-        case .max: c.beamPower.normalization = .perVectorMinMax
-        case .floor: c.beamPower.normalization = .minMax(min: Float(site.beamPower.floorDbm), max: Float(site.beamPower.floorDbm) + 100)
-        }
         return c
     }
 }
