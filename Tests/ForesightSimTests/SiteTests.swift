@@ -73,7 +73,9 @@ import Testing
     }
 
     @Test func rejectsMissingKeysAndInconsistentCodebook() throws {
-        let missing = try Self.mutated { $0.replacingOccurrences(of: "  fx: 620.0\n", with: "") }
+        let missing = try Self.mutated { text in
+            text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("  fx:") }.joined(separator: "\n")
+        }
         #expect(throws: ConfigError.missing(key: "camera.fx")) { try Site.parse(yaml: missing) }
         let codebook = try Self.mutated { $0.replacingOccurrences(of: "beams: 64, oversampling: 4", with: "beams: 60, oversampling: 4") }
         #expect(throws: ConfigError.self) { try Site.parse(yaml: codebook) }
