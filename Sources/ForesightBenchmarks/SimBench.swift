@@ -50,6 +50,18 @@ let simBenchmark = Benchmark(name: "sim") { report in
     report.record("CPU share at real time (10 Hz, all sensors)", cpu / simulated * 100, "% of one core")
     report.record("events per simulated second", Double(events) / simulated, "1/s")
     report.record("encoded bytes per simulated second", Double(bytes) / simulated / 1e6, "MB")
+    // the radar's two costs: thermal noise for the whole cube, and each point scatterer
+    let radar = sim.radarModel
+    var cube: [Float] = []
+    var random = SimRandom(seed: 1)
+    let noiseOnly = measure(iterations: 20) { radar.synthesize(scatterers: [], into: &cube, random: &random) }
+    report.recordLatency("radar noise fill (whole cube)", noiseOnly)
+    let scatterers = (0..<50).map { i in
+        RadarScatterer(position: SIMD3(Double(i % 10) - 5, 10 + Double(i), 1), velocity: SIMD3(5, 0, 0), rcs: 10)
+    }
+    let withTargets = measure(iterations: 20) { radar.synthesize(scatterers: scatterers, into: &cube, random: &random) }
+    report.record("radar cost per scatterer (p50, 50 scatterers)",
+                  Double(Int(withTargets.valueAtPercentile(50)) - Int(noiseOnly.valueAtPercentile(50))) / 50 / 1000, "us")
     for (key, histogram) in histograms.sorted(by: { $0.key < $1.key }) {
         report.recordLatency("\(key) step", histogram)
     }
