@@ -266,7 +266,7 @@ public struct Scenario: Sendable, Equatable {
         let sensors = try map.mapping("sensors")
         var timing: [SensorKind: SensorTiming] = [:]
         for (index, kind) in SensorKind.allCases.enumerated() {
-            timing[kind] = try readTiming(sensors, kind.rawValue, phase: Double(index) * 0.017)
+            timing[kind] = try readTiming(sensors, kind.rawValue, phase: Double(index) * 0.008)
         }
         try sensors.finish()
 
