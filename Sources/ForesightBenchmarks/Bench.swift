@@ -11,6 +11,8 @@ struct Benchmark: Sendable {
 let allBenchmarks: [Benchmark] = [
     syncBenchmark,
     simBenchmark,
+    preprocessBenchmark,
+    inferenceBenchmark,
 ]
 
 /// `foresight-bench` — run benchmark groups, print figures, write them to a JSON file.

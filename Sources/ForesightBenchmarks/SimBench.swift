@@ -2,13 +2,6 @@ import ForesightSim
 import Foundation
 import Histogram
 
-/// CPU time of this process, seconds.
-private func processCPUSeconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-}
-
 /// The simulator: how many simulated seconds it produces per wall second (all sensors at
 /// 10 Hz, as fast as possible, one thread, messages encoded as `foresight sim` publishes them)
 /// and the CPU it needs per simulated second.

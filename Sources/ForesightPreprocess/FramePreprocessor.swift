@@ -108,6 +108,9 @@ public struct FrontEndStatistics: Sendable, Equatable {
 /// The preprocessing front end: one actor per modality (each on its own thread; GNSS and beam
 /// power share one), a bounded drop-oldest input queue that never blocks the caller, and an
 /// ordered output stream. A frame is emitted when all of its present modalities are done.
+///
+/// Call `finish()` when done: the internal queue task (and so the stage threads) live until the
+/// input ends and the queue drains.
 public final class FramePreprocessor: Sendable {
     let camera: PreprocessingStage<CameraPreprocessor>
     private let radar: PreprocessingStage<RadarPreprocessor>

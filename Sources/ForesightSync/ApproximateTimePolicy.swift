@@ -42,6 +42,11 @@ struct ApproximateTimePolicy: Sendable {
     private var hasDroppedMessages: [Bool]
     /// Pivot stamp of the last deadline frame: anything at or before it arrives too late.
     private var deadlineHorizon: Int64?
+    /// Oldest stamp among messages discarded without being emitted (queue drops, policy
+    /// discards) since the last frame: the deadline counts from it too, so evictions cannot hide
+    /// a stall (e.g. a small queue, or a topic whose stamps never fall within `maxInterval`).
+    private var discardWatermark: Int64?
+    private var reportedSilent: [Bool]
     private var virtualMoves: [Int]
     private var chosen: [Int]
 
@@ -57,6 +62,7 @@ struct ApproximateTimePolicy: Sendable {
         for i in 0..<topicCount { past[i].reserveCapacity(config.queueSize + 1) }
         hasDroppedMessages = Array(repeating: false, count: topicCount)
         virtualMoves = Array(repeating: 0, count: topicCount)
+        reportedSilent = Array(repeating: false, count: topicCount)
         chosen = Array(repeating: -1, count: topicCount)
     }
 
@@ -144,6 +150,21 @@ struct ApproximateTimePolicy: Sendable {
         }
     }
 
+    /// Topics whose silence state changed since the previous call (see ``SilenceChange``).
+    mutating func silenceChanges(now: Int64?) -> [SilenceChange] {
+        let silent = silentTopics(now: now)
+        var changes: [SilenceChange] = []
+        for topic in 0..<topicCount {
+            let isSilent = silent.contains(topic)
+            if isSilent != reportedSilent[topic] {
+                reportedSilent[topic] = isSilent
+                changes.append(SilenceChange(topic: topic, name: config.topics[topic].name, isSilent: isSilent,
+                                             lastStamp: counters.topics[topic].lastStamp))
+            }
+        }
+        return changes
+    }
+
     /// Number of accepted messages per topic still held (not yet emitted or discarded).
     var pendingCounts: [Int] {
         (0..<topicCount).map { deques[$0].count + past[$0].count }
@@ -171,7 +192,8 @@ struct ApproximateTimePolicy: Sendable {
         if deques[topic].count + past[topic].count > config.queueSize {
             nonEmptyDeques = 0
             recoverAll()
-            releasedSlots.append(deques[topic].removeFirst().slot)
+            let evicted = deques[topic].removeFirst()
+            noteDiscard(evicted)
             counters.topics[topic].dropped += 1
             hasDroppedMessages[topic] = true
             if pivot != nil {
@@ -230,9 +252,15 @@ struct ApproximateTimePolicy: Sendable {
     }
 
     private mutating func deleteFront(_ topic: Int) {
-        releasedSlots.append(deques[topic].removeFirst().slot)
+        noteDiscard(deques[topic].removeFirst())
         counters.topics[topic].unmatched += 1
         if deques[topic].isEmpty { nonEmptyDeques -= 1 }
+    }
+
+    /// Releases a discarded message's slot and lowers the discard watermark.
+    private mutating func noteDiscard(_ entry: Entry) {
+        releasedSlots.append(entry.slot)
+        discardWatermark = Swift.min(discardWatermark ?? entry.stamp, entry.stamp)
     }
 
     private mutating func moveFrontToPast(_ topic: Int) {
@@ -244,7 +272,7 @@ struct ApproximateTimePolicy: Sendable {
     private mutating func makeCandidate() {
         for i in 0..<topicCount where !past[i].isEmpty {
             counters.topics[i].unmatched += past[i].count
-            for entry in past[i] { releasedSlots.append(entry.slot) }
+            for entry in past[i] { noteDiscard(entry) }
             past[i].removeAll(keepingCapacity: true)
         }
     }
@@ -347,7 +375,9 @@ struct ApproximateTimePolicy: Sendable {
 
     private mutating func enforceDeadline(now: Int64) {
         guard let deadline = config.deadline else { return }
-        while let oldest = oldestPendingStamp(), now - oldest > deadline {
+        while let oldestPending = oldestPendingStamp() {
+            let oldest = Swift.min(oldestPending, discardWatermark ?? oldestPending)
+            if now - oldest <= deadline { break }
             forceFrame()
             process()
         }
@@ -357,8 +387,8 @@ struct ApproximateTimePolicy: Sendable {
     ///
     /// The pivot is the latest queue front (the earliest time by which every present topic has a
     /// message). Every other present topic contributes its message nearest to the pivot (the
-    /// earlier one on a tie); while the set spans more than `maxInterval` the member farthest from
-    /// the pivot is left out. Messages at or before the pivot that were not chosen are discarded,
+    /// earlier one on a tie); while the set spans more than `maxInterval` (or, when that is
+    /// unbounded, the deadline) the member farthest from the pivot is left out. Messages at or before the pivot that were not chosen are discarded,
     /// so every forced frame consumes the oldest pending message and output never stalls.
     private mutating func forceFrame() {
         nonEmptyDeques = 0
@@ -391,7 +421,7 @@ struct ApproximateTimePolicy: Sendable {
                 chosen[i] = before + 1
             }
         }
-        if let maxInterval = config.maxInterval {
+        if let maxInterval = config.maxInterval ?? config.deadline {
             while true {
                 var low = pivotStamp, high = pivotStamp
                 var farthest = -1
@@ -447,5 +477,6 @@ struct ApproximateTimePolicy: Sendable {
             if missing > 0 { counters.partialFrames += 1 }
         }
         emittedReasons.append(reason)
+        discardWatermark = nil
     }
 }

@@ -36,6 +36,9 @@ public struct ApproximateTimeSynchronizer<Payload: Sendable>: Sendable {
     /// Number of accepted messages per topic still held (not yet emitted or discarded).
     public var pendingCounts: [Int] { policy.pendingCounts }
 
+    /// Number of payload slots allocated so far (bounded by the held messages; for tests).
+    var payloadSlotCount: Int { payloads.count }
+
     /// The oldest stamp still held, if any.
     public func oldestPendingStamp() -> Int64? { policy.oldestPendingStamp() }
 
@@ -43,6 +46,12 @@ public struct ApproximateTimeSynchronizer<Payload: Sendable>: Sendable {
     /// sent anything although the stream started more than `silenceThreshold` ago), ascending.
     /// `now` defaults to the stream time.
     public func silentTopics(now: Int64? = nil) -> [Int] { policy.silentTopics(now: now) }
+
+    /// Topics that went silent or came back since the previous call, for one log line per
+    /// change. `now` defaults to the stream time.
+    public mutating func silenceChanges(now: Int64? = nil) -> [SilenceChange] {
+        policy.silenceChanges(now: now)
+    }
 
     /// Offers one message; returns the frames that became ready (often none).
     ///
@@ -99,14 +108,18 @@ public struct ApproximateTimeSynchronizer<Payload: Sendable>: Sendable {
             for (n, reason) in reasons.enumerated() {
                 var members: [SyncMember<Payload>?] = []
                 members.reserveCapacity(topicCount)
-                for entry in entries[(n * topicCount)..<((n + 1) * topicCount)] {
-                    guard let entry, let payload = release(entry.slot) else {
+                var missing: [Int] = []
+                var latest: Int64 = 0
+                for topic in 0..<topicCount {
+                    guard let entry = entries[n * topicCount + topic], let payload = release(entry.slot) else {
                         members.append(nil)
+                        missing.append(topic)
                         continue
                     }
+                    latest = Swift.max(latest, entry.stamp)
                     members.append(SyncMember(stamp: entry.stamp, seq: entry.seq, payload: payload))
                 }
-                frames.append(SyncedFrame(members: members, reason: reason))
+                frames.append(SyncedFrame(stamp: latest, members: members, missing: missing, reason: reason))
             }
         }
         policy.drain()

@@ -104,6 +104,9 @@ public actor FrameSynchronizer<Payload: Sendable> {
     /// (default: stream time).
     public func silentTopics(now: Int64? = nil) -> [Int] { core.silentTopics(now: now) }
 
+    /// Topics that went silent or came back since the previous call (one log line each).
+    public func silenceChanges(now: Int64? = nil) -> [SilenceChange] { core.silenceChanges(now: now) }
+
     /// A snapshot of counters, silent topics and output drops.
     public func health(now: Int64? = nil) -> SyncHealth {
         SyncHealth(counters: core.counters,

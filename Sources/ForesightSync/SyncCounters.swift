@@ -49,3 +49,31 @@ public struct SyncCounters: Sendable, Hashable, Codable {
         topics = Array(repeating: TopicCounters(), count: topicCount)
     }
 }
+
+/// A topic went silent (no accepted message for longer than the silence threshold) or came back.
+public struct SilenceChange: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// Topic index.
+    public var topic: Int
+    /// Topic name.
+    public var name: String
+    /// True when the topic became silent, false when it recovered.
+    public var isSilent: Bool
+    /// Last accepted stamp of the topic, if any.
+    public var lastStamp: Int64?
+
+    /// Creates a change record.
+    public init(topic: Int, name: String, isSilent: Bool, lastStamp: Int64?) {
+        self.topic = topic
+        self.name = name
+        self.isSilent = isSilent
+        self.lastStamp = lastStamp
+    }
+
+    /// A log line: what happened and what to check.
+    public var description: String {
+        let last = lastStamp.map { "last stamp \($0) ns" } ?? "nothing received yet"
+        return isSilent
+            ? "topic \(name) is silent (\(last)): frames go out without it after the deadline; check the sensor and its publisher"
+            : "topic \(name) is back (\(last))"
+    }
+}

@@ -45,6 +45,14 @@ public struct SyncedFrame<Payload: Sendable>: Sendable {
         self.stamp = members.compactMap { $0?.stamp }.max() ?? 0
     }
 
+    /// Internal: fields computed by the caller (the synchronizer derives them from entries).
+    init(stamp: Int64, members: [SyncMember<Payload>?], missing: [Int], reason: FrameReason) {
+        self.stamp = stamp
+        self.members = members
+        self.missing = missing
+        self.reason = reason
+    }
+
     /// True when every topic has a member.
     public var isComplete: Bool { missing.isEmpty }
 

@@ -84,6 +84,16 @@ import ForesightWire
         #expect(zip(a, b).allSatisfy { abs($0 - $1) < 1e-6 })
     }
 
+    @Test func estimatedAndMeasuredPlansAgree() throws {
+        let rx = 4, samples = 64, chirps = 25
+        let bytes = Self.randomCube(count: rx * samples * chirps, seed: 11).littleEndianBytes
+        var params = RadarParameters()
+        params.measureAnglePlan = false
+        let estimated = try RadarPreprocessor(parameters: params).process(cube: bytes, rx: rx, samples: samples, chirps: chirps, type: .cf32)
+        let measured = try RadarPreprocessor().process(cube: bytes, rx: rx, samples: samples, chirps: chirps, type: .cf32)
+        #expect(zip(estimated, measured).allSatisfy { abs($0 - $1) <= 1e-5 })
+    }
+
     @Test func badShapesAreRejected() throws {
         let radar = try RadarPreprocessor()
         #expect(throws: PreprocessError.sizeMismatch(modality: "radar", expected: 4 * 8 * 2 * 8, actual: 10)) {

@@ -81,6 +81,21 @@ import ForesightSync
         #expect(sync.silentTopics().isEmpty)
     }
 
+    @Test func silenceChangesAreReportedOncePerTransition() throws {
+        let config = SyncConfig(topicNames: Self.names, queueSize: 10, maxInterval: 20 * Self.ms,
+                                deadline: 250 * Self.ms, silenceThreshold: 500 * Self.ms)
+        var sync = try ApproximateTimeSynchronizer<Int>(config: config)
+        var changes: [SilenceChange] = []
+        for (n, message) in Self.stream(until: 5_000, silent: 2, silentFrom: 2_000, resumeAt: 3_000).enumerated() {
+            _ = try sync.add(topic: message.topic, stamp: message.stamp, seq: UInt32(n), payload: n)
+            changes += sync.silenceChanges()
+        }
+        #expect(changes.map(\.isSilent) == [true, false])
+        #expect(changes.allSatisfy { $0.topic == 2 && $0.name == "sensor/lidar" })
+        #expect(changes.first?.lastStamp == 1_907 * Self.ms)
+        #expect(changes.first?.description.contains("silent") == true)
+    }
+
     @Test func advanceForcesFramesWhenEverySensorIsSilent() throws {
         let config = SyncConfig(topicNames: Self.names, queueSize: 10, deadline: 250 * Self.ms)
         var sync = try ApproximateTimeSynchronizer<Int>(config: config)

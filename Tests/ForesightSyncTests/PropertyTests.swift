@@ -101,6 +101,45 @@ import ForesightSync
         #expect(!frames.isEmpty)
     }
 
+    /// With correct inter-message lower bounds the virtual search may emit sets before the next
+    /// message arrives; they must still be optimal, and never later than without the bounds.
+    @Test(arguments: 0..<30)
+    func lowerBoundsKeepOptimalityAndEmitNoLater(seed: Int) throws {
+        var rng = SeededGenerator(seed: UInt64(seed) &+ 9_000)
+        let topics = Int.random(in: 2...3, using: &rng)
+        let gap = Int64.random(in: 2...4, using: &rng)
+        // Steps of at least `gap` on every topic, so `gap` is a correct lower bound.
+        var (arrivals, byTopic) = Self.randomStream(topics: topics, perTopic: 8, maxStep: 4, using: &rng)
+        for t in 0..<topics {
+            for k in byTopic[t].indices { byTopic[t][k].stamp = byTopic[t][k].stamp * gap + Int64(k) * gap }
+        }
+        let lookup = Dictionary(uniqueKeysWithValues: byTopic.joined().map { ($0.id, $0) })
+        arrivals = arrivals.compactMap { lookup[$0.id] }
+        let names = (0..<topics).map { "t\($0)" }
+        var bounded = try ApproximateTimeSynchronizer<Int>(config: SyncConfig(
+            topics: names.map { SyncTopic(name: $0, interMessageLowerBound: gap) }, queueSize: 1_000, agePenalty: 0))
+        var plain = try ApproximateTimeSynchronizer<Int>(config: SyncConfig(topicNames: names, queueSize: 1_000, agePenalty: 0))
+        var boundedFrames: [SyncedFrame<Int>] = []
+        var plainFrames: [SyncedFrame<Int>] = []
+        for (n, message) in arrivals.enumerated() {
+            try bounded.add(topic: message.topic, stamp: message.stamp, seq: UInt32(n), payload: message.id, into: &boundedFrames)
+            try plain.add(topic: message.topic, stamp: message.stamp, seq: UInt32(n), payload: message.id, into: &plainFrames)
+            #expect(boundedFrames.count >= plainFrames.count, "lower bounds delayed a set (seed \(seed))")
+        }
+        #expect(bounded.counters.topics.allSatisfy { $0.lowerBoundViolations == 0 })
+        Self.checkCommonGuarantees(boundedFrames, sync: bounded, maxInterval: nil)
+        var previous: [Int64] = Array(repeating: Int64.min, count: topics)
+        for frame in boundedFrames {
+            let remaining = (0..<topics).map { t in byTopic[t].filter { $0.stamp > previous[t] } }
+            var pivotTopic = 0
+            for t in 0..<topics where remaining[t][0].stamp >= remaining[pivotTopic][0].stamp { pivotTopic = t }
+            let pivotStamp = remaining[pivotTopic][0].stamp
+            let best = Self.bruteForceMinimalSpan(remaining: remaining, pivotTopic: pivotTopic, pivotStamp: pivotStamp)
+            #expect(frame.span == best, "span \(frame.span) but \(best) was possible (seed \(seed))")
+            previous = frame.members.map { $0?.stamp ?? Int64.min }
+        }
+    }
+
     @Test(arguments: 0..<30)
     func guaranteesHoldWithPenaltyQueueLimitsAndMaxInterval(seed: Int) throws {
         var rng = SeededGenerator(seed: UInt64(seed) &+ 1_000)
@@ -133,6 +172,9 @@ import ForesightSync
         var sync = try ApproximateTimeSynchronizer<Int>(config: config)
         var frames = try Self.feed(arrivals, into: &sync)
         frames += sync.flush()
+        // Deadline frames are bounded by the deadline when maxInterval is unbounded.
+        Self.checkCommonGuarantees(frames.filter { $0.reason == .deadline }, sync: sync,
+                                   maxInterval: maxInterval ?? config.deadline)
         Self.checkCommonGuarantees(frames, sync: sync, maxInterval: maxInterval)
         #expect(sync.pendingCounts.allSatisfy { $0 == 0 })
         for frame in frames where frame.reason == .optimal { #expect(frame.isComplete) }

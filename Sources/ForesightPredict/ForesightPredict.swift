@@ -1,2 +1,0 @@
-/// Namespace of the ForesightPredict module.
-public enum ForesightPredict {}

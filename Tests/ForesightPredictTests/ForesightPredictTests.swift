@@ -1,6 +1,0 @@
-import Testing
-@testable import ForesightPredict
-
-@Test func moduleLinks() {
-    _ = ForesightPredict.self
-}
