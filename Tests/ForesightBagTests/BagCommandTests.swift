@@ -1,4 +1,5 @@
 import Foundation
+import ForesightWire
 import Testing
 @testable import ForesightBag
 
@@ -116,5 +117,10 @@ func freePort() -> Int {
         #expect(info.summary.indexed)
         #expect(info.summary.messageCount > 0)
         #expect(info.summary.chunkCompressions.keys.sorted() == ["lz4"])
+        // One jsonschema schema per protocol type, named and written as ForesightWire defines it.
+        let schemas = Array(info.summary.schemas.values)
+        #expect(schemas.map(\.name) == [MessageType.gnssFix.name])
+        #expect(schemas.map(\.encoding) == ["jsonschema"])
+        #expect(schemas.first.map { String(decoding: $0.data, as: UTF8.self) } == MessageType.gnssFix.jsonSchema)
     }
 }
