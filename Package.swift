@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // MARK: System libraries (installed by Tools/setup.sh, never vendored)
@@ -75,22 +76,26 @@ let package = Package(
         .target(name: "ForesightInference", dependencies: ["COpenBLAS"], swiftSettings: strict),
         .target(name: "ForesightBag", dependencies: ["ForesightWire", "CZstd", "CLZ4"], swiftSettings: strict),
         .target(name: "ForesightSim", dependencies: ["ForesightWire", "ForesightSite", "CTurboJPEG"], swiftSettings: strict),
-        .target(name: "ForesightDaemon", dependencies: ["ForesightWire", "ForesightBus", "ForesightSync",
+        .target(name: "ForesightPredict", dependencies: ["ForesightWire", "ForesightSite"], swiftSettings: strict),
+        .target(name: "ForesightDaemon", dependencies: ["ForesightWire", "ForesightBus", "ForesightSync", "ForesightPredict",
                                                         "ForesightPreprocess", "ForesightInference", "ForesightSite",
-                                                        .product(name: "Logging", package: "swift-log"), "Yams"],
+                                                        "ForesightBag",
+                                                        .product(name: "Logging", package: "swift-log"),
+                                                        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 swiftSettings: strict),
         .executableTarget(
             name: "foresight",
             dependencies: ["ForesightWire", "ForesightBus", "ForesightBag", "ForesightSim", "ForesightSync",
-                           "ForesightPreprocess", "ForesightDaemon", "ForesightSite",
+                           "ForesightPreprocess", "ForesightDaemon", "ForesightSite", "ForesightPredict",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                           .product(name: "Logging", package: "swift-log")],
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "ForesightBenchmarks",
             dependencies: ["ForesightWire", "ForesightBus", "ForesightBag", "ForesightSim", "ForesightSync",
-                           "ForesightPreprocess", "ForesightInference",
+                           "ForesightPreprocess", "ForesightInference", "ForesightPredict",
                            .product(name: "Histogram", package: "hdrhistogram-swift"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/ForesightBenchmarks",
@@ -98,15 +103,17 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .testTarget(name: "ForesightWireTests", dependencies: ["ForesightWire", "CMsgPack"]),
-        .testTarget(name: "ForesightBusTests", dependencies: ["ForesightBus", "ForesightWire"]),
+        .target(name: "ForesightTestSupport", path: "Tests/ForesightTestSupport"),
+        .testTarget(name: "ForesightWireTests", dependencies: ["ForesightWire", "CMsgPack", "CTurboJPEG", "ForesightTestSupport"]),
+        .testTarget(name: "ForesightBusTests", dependencies: ["ForesightBus", "ForesightWire", "ForesightTestSupport"]),
         .testTarget(name: "ForesightSyncTests", dependencies: ["ForesightSync", "ForesightWire"]),
         .testTarget(name: "ForesightPreprocessTests", dependencies: ["ForesightPreprocess", "ForesightSite", "ForesightWire"]),
         .testTarget(name: "ForesightInferenceTests", dependencies: ["ForesightInference"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ForesightBagTests", dependencies: ["ForesightBag", "ForesightWire"]),
         .testTarget(name: "ForesightSimTests", dependencies: ["ForesightSim", "ForesightSite", "ForesightWire"]),
-        .testTarget(name: "ForesightDaemonTests", dependencies: ["ForesightDaemon", "ForesightWire", "ForesightBus"]),
+        .testTarget(name: "ForesightPredictTests", dependencies: ["ForesightPredict", "ForesightSite", "ForesightWire", "ForesightTestSupport"]),
+        .testTarget(name: "ForesightDaemonTests", dependencies: ["ForesightDaemon", "ForesightWire", "ForesightBus", "ForesightSite", "ForesightPredict", "ForesightTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -27,8 +27,9 @@ public struct StreamObservation: Sendable, Equatable {
 /// - Stamps are strictly increasing per topic: a repeat or a step backwards is rejected
 ///   (`stamp_not_increasing`) and leaves the state untouched.
 /// - A forward jump larger than `clockJumpBound` is accepted and reported as a clock jump.
-/// - `seq` wraps legally at 2³²; a restart at 0 (or a step backwards) is a publisher reset, which
-///   also resets the stamp rule for that topic, so a restarted replay is accepted; gaps are counted.
+/// - `seq` wraps legally at 2³²; a restart at 0 is a publisher reset, which also resets the stamp
+///   rule for that topic, so a restarted replay is accepted (a step back in `seq` with a newer
+///   stamp counts as a reset too); gaps are counted. An exact repeat is a duplicate.
 /// - Nothing is compared with the wall clock: replays run faster than real time.
 public struct StreamMonitor: Sendable {
     private struct State: Sendable {
@@ -54,7 +55,12 @@ public struct StreamMonitor: Sendable {
         }
         let expected = last.seq &+ 1
         let ahead = header.seq &- expected
-        let reset = header.seq != expected && (header.seq == 0 || ahead >= 1 << 31)
+        let duplicate = header.seq == last.seq && header.stamp == last.stamp
+        let backwards = ahead >= 1 << 31
+        // A restart at 0 resets the topic even if its stamps went back (a restarted replay);
+        // a non-zero step back in seq only counts as a reset when time still moves forward.
+        let reset = !duplicate && header.seq != expected
+            && (header.seq == 0 || (backwards && header.stamp > last.stamp))
         if !reset && header.stamp <= last.stamp {
             let what = header.stamp == last.stamp ? "repeats" : "is older than"
             return .failure(WireError(topic: topic, field: "stamp", reason: .stampNotIncreasing,

@@ -1,0 +1,83 @@
+import Foundation
+
+/// One radar detection in the site frame, as seen from the radar's position.
+public struct RadarDetection: Sendable, Hashable, Codable {
+    /// Range from the radar, metres.
+    public var range: Double
+    /// Azimuth, radians counter-clockwise from east (site frame).
+    public var azimuth: Double
+    /// Detection power (linear, arbitrary units; only compared against a threshold by the daemon).
+    public var power: Double
+
+    /// Creates a detection.
+    public init(range: Double, azimuth: Double, power: Double) {
+        self.range = range
+        self.azimuth = azimuth
+        self.power = power
+    }
+
+    /// The detection's east/north position given the radar's east/north position.
+    public func position(from origin: SIMD2<Double>) -> SIMD2<Double> {
+        origin + SIMD2(range * cos(azimuth), range * sin(azimuth))
+    }
+}
+
+/// The radar detections of one frame together with the radar's position in the site frame.
+public struct RadarDetections: Sendable, Hashable, Codable {
+    /// Radar position, east/north metres in the site frame.
+    public var origin: SIMD2<Double>
+    /// The detections.
+    public var detections: [RadarDetection]
+
+    /// Creates a detection list.
+    public init(origin: SIMD2<Double>, detections: [RadarDetection]) {
+        self.origin = origin
+        self.detections = detections
+    }
+}
+
+/// One synchronized, preprocessed frame as a predictor sees it.
+///
+/// Every modality is optional: `nil` means it is missing from this frame (and `missing` names it).
+/// Coordinates are in the site frame: x = east, y = north, z = up, metres. The classical predictor
+/// reads `gnss`, `beamPowerDBm`, `lidarPoints` and `radar`; the tensor fields are inputs for a
+/// learned model and are ignored by the classical one.
+public struct FrameObservation: Sendable, Equatable {
+    /// Frame stamp, nanoseconds since the Unix epoch.
+    public var stamp: Int64
+    /// UE position (east, north) in metres, or nil when the fix is missing or has no fix.
+    public var gnss: SIMD2<Double>?
+    /// Received power of every beam in dBm (NaN already floored by preprocessing), or nil.
+    public var beamPowerDBm: [Float]?
+    /// LiDAR points in the site frame (already transformed with the LiDAR pose), or nil.
+    public var lidarPoints: [SIMD3<Float>]?
+    /// Radar detections, or nil when radar is missing or not turned into detections.
+    public var radar: RadarDetections?
+    /// Camera tensor for a learned model (layout defined by ForesightPreprocess), or nil.
+    public var camera: [Float]?
+    /// Radar range-angle map for a learned model, or nil.
+    public var radarMap: [Float]?
+    /// LiDAR depth/occupancy image for a learned model, or nil.
+    public var lidarDepth: [Float]?
+    /// Normalized beam-power vector for a learned model, or nil.
+    public var beamPowerNormalized: [Float]?
+    /// Modalities absent from this frame.
+    public var missing: Set<Modality>
+
+    /// Creates an observation; modalities left nil are missing.
+    public init(stamp: Int64, gnss: SIMD2<Double>? = nil, beamPowerDBm: [Float]? = nil,
+                lidarPoints: [SIMD3<Float>]? = nil, radar: RadarDetections? = nil,
+                camera: [Float]? = nil, radarMap: [Float]? = nil, lidarDepth: [Float]? = nil,
+                beamPowerNormalized: [Float]? = nil, missing: Set<Modality> = []) {
+        self.stamp = stamp
+        self.gnss = gnss
+        self.beamPowerDBm = beamPowerDBm
+        self.lidarPoints = lidarPoints
+        self.radar = radar
+        self.camera = camera
+        self.radarMap = radarMap
+        self.lidarDepth = lidarDepth
+        self.beamPowerNormalized = beamPowerNormalized
+        self.missing = missing
+    }
+}

@@ -1,0 +1,77 @@
+import ForesightWire
+
+/// Values kept sorted by stamp, looked up by the nearest stamp within a tolerance.
+struct StampedSeries<Value: Sendable>: Sendable {
+    private(set) var stamps: [Int64] = []
+    private(set) var values: [Value] = []
+
+    /// Inserts keeping stamps sorted (appending is O(1) for in-order data); a duplicate stamp replaces.
+    mutating func insert(_ value: Value, at stamp: Int64) {
+        if let last = stamps.last, stamp > last {
+            stamps.append(stamp); values.append(value); return
+        }
+        let i = lowerBound(stamp)
+        if i < stamps.count && stamps[i] == stamp { values[i] = value; return }
+        stamps.insert(stamp, at: i)
+        values.insert(value, at: i)
+    }
+
+    /// The first index whose stamp is ≥ `stamp`.
+    func lowerBound(_ stamp: Int64) -> Int {
+        var lo = 0, hi = stamps.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if stamps[mid] < stamp { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// The value whose stamp is nearest `target`, if within `tolerance` ns (ties: the earlier).
+    func nearest(_ target: Int64, tolerance: Int64) -> Value? {
+        let i = lowerBound(target)
+        var best: Int?
+        var bestGap = UInt64.max
+        for j in [i - 1, i] where j >= 0 && j < stamps.count {
+            let (gap, overflow) = stamps[j].subtractingReportingOverflow(target)
+            if !overflow, gap.magnitude < bestGap { best = j; bestGap = gap.magnitude }
+        }
+        guard let best, tolerance >= 0, bestGap <= UInt64(tolerance) else { return nil }
+        return values[best]
+    }
+
+    var count: Int { stamps.count }
+}
+
+/// Ground truth of a bag (`truth/ue`, `truth/beam`, `truth/blockage`) indexed by stamp.
+///
+/// `foresight eval` inserts every truth message it reads, then asks for the truth nearest each
+/// prediction's horizon stamp; truth further than `tolerance` away counts as absent.
+public struct TruthTimeline: Sendable {
+    /// The largest accepted gap between a horizon stamp and a truth stamp, ns.
+    public var tolerance: Int64
+    private var ues = StampedSeries<TruthUE>()
+    private var beams = StampedSeries<TruthBeam>()
+    private var blockages = StampedSeries<TruthBlockage>()
+
+    /// Creates an empty timeline (default tolerance 50 ms).
+    public init(tolerance: Int64 = 50_000_000) {
+        self.tolerance = tolerance
+    }
+
+    /// Adds a `truth/ue` sample.
+    public mutating func insert(_ ue: TruthUE) { ues.insert(ue, at: ue.header.stamp) }
+    /// Adds a `truth/beam` sample.
+    public mutating func insert(_ beam: TruthBeam) { beams.insert(beam, at: beam.header.stamp) }
+    /// Adds a `truth/blockage` sample.
+    public mutating func insert(_ blockage: TruthBlockage) { blockages.insert(blockage, at: blockage.header.stamp) }
+
+    /// The UE truth nearest `stamp` within the tolerance.
+    public func ue(near stamp: Int64) -> TruthUE? { ues.nearest(stamp, tolerance: tolerance) }
+    /// The beam truth nearest `stamp` within the tolerance.
+    public func beam(near stamp: Int64) -> TruthBeam? { beams.nearest(stamp, tolerance: tolerance) }
+    /// The blockage truth nearest `stamp` within the tolerance.
+    public func blockage(near stamp: Int64) -> TruthBlockage? { blockages.nearest(stamp, tolerance: tolerance) }
+
+    /// Number of stored samples per kind.
+    public var counts: (ue: Int, beam: Int, blockage: Int) { (ues.count, beams.count, blockages.count) }
+}

@@ -1,6 +1,0 @@
-import Testing
-@testable import ForesightWire
-
-@Test func moduleLinks() {
-    _ = ForesightWire.self
-}
