@@ -13,6 +13,7 @@ let allBenchmarks: [Benchmark] = [
     simBenchmark,
     preprocessBenchmark,
     inferenceBenchmark,
+    bagBenchmark,
 ]
 
 /// `foresight-bench` — run benchmark groups, print figures, write them to a JSON file.
