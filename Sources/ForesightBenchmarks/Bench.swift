@@ -9,6 +9,7 @@ struct Benchmark: Sendable {
 
 /// Every benchmark group. Each area of Foresight adds its own entry, defined in its own file.
 let allBenchmarks: [Benchmark] = [
+    predictBenchmark,
 ]
 
 /// `foresight-bench` — run benchmark groups, print figures, write them to a JSON file.

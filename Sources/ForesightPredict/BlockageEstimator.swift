@@ -96,10 +96,19 @@ public struct BlockageEstimator: Sendable, Equatable {
         }
         var counts = [Int](repeating: 0, count: targets.count)
         let half = Float(par.corridorHalfWidth), zLo = par.minHeight, zHi = par.maxHeight
+        // Bounding box of every corridor: most of a street cloud lies outside and is skipped with
+        // four comparisons.
+        var lo = SIMD2<Float>(Float(array.x), Float(array.y)), hi = lo
+        for t in targets where t.x.isFinite && t.y.isFinite {
+            lo = pointwiseMin(lo, SIMD2(Float(t.x), Float(t.y)))
+            hi = pointwiseMax(hi, SIMD2(Float(t.x), Float(t.y)))
+        }
+        lo -= SIMD2(repeating: half)
+        hi += SIMD2(repeating: half)
         points.withUnsafeBufferPointer { pts in
             segments.withUnsafeBufferPointer { segs in
                 counts.withUnsafeMutableBufferPointer { out in
-                    for p in pts where p.z >= zLo && p.z <= zHi {
+                    for p in pts where p.z >= zLo && p.z <= zHi && p.x >= lo.x && p.x <= hi.x && p.y >= lo.y && p.y <= hi.y {
                         for j in 0..<segs.count {
                             let s = segs[j]
                             guard s.hi > s.lo else { continue }
