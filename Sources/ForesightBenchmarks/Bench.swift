@@ -9,6 +9,10 @@ struct Benchmark: Sendable {
 
 /// Every benchmark group. Each area of Foresight adds its own entry, defined in its own file.
 let allBenchmarks: [Benchmark] = [
+    syncBenchmark,
+    simBenchmark,
+    preprocessBenchmark,
+    inferenceBenchmark,
     predictBenchmark,
 ]
 

@@ -42,6 +42,9 @@ public enum RejectionReason: String, Sendable, CaseIterable, Codable {
     case jpegHeader = "jpeg_header"
     /// A JPEG that libjpeg-turbo reports as corrupt or truncated while decoding.
     case corruptJPEG = "corrupt_jpeg"
+    /// A modality's preprocessing refused a message that passed the wire checks (bad radar
+    /// dimensions for the configured FFT, a LiDAR filter failure, …).
+    case preprocessFailed = "preprocess_failed"
     /// A stamp not strictly greater than the previous one on the same topic (duplicate or backwards).
     case stampNotIncreasing = "stamp_not_increasing"
     /// A message on a topic that nothing is configured to decode.

@@ -19,6 +19,12 @@ struct Foresight: AsyncParsableCommand {
             EchoCommand.self,
             PubCommand.self,
             SchemaCommand.self,
+            RunCommand.self,
+            EvalCommand.self,
+            SimCommand.self,
+            RecordCommand.self,
+            ReplayCommand.self,
+            BagCommand.self,
         ]
     )
 }

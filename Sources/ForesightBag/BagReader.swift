@@ -1,0 +1,390 @@
+/// A message read from a bag together with its channel.
+public struct BagEntry: Sendable {
+    /// The channel (topic, encoding, schema ID) of the message.
+    public var channel: BagChannel
+    /// The message itself.
+    public var message: BagMessage
+}
+
+/// Reads MCAP files: the summary (fast, without touching the data), `info()`, and messages in
+/// log-time order through the chunk indexes — or, for files without a usable summary, by a
+/// sequential scan in file order. Unknown and unused records (attachments, metadata, private
+/// records) are skipped. Every length is checked against the file and `limits` before memory
+/// is allocated, and corrupt input ends in a typed `BagError`.
+public final class BagReader: @unchecked Sendable {
+    /// The file path.
+    public let path: String
+    /// The limits every read respects.
+    public let limits: BagReaderLimits
+    /// Size of the file in bytes.
+    public var fileSize: UInt64 { file.size }
+
+    let file: FileInput
+    private var cachedSummary: BagSummary??
+
+    /// Opens `path` and checks the leading magic.
+    public init(path: String, limits: BagReaderLimits = BagReaderLimits()) throws(BagError) {
+        self.path = path
+        self.limits = limits
+        file = try FileInput(path: path)
+        guard file.size >= UInt64(mcapMagic.count),
+              try file.read(at: 0, count: mcapMagic.count, what: "magic") == mcapMagic else {
+            throw .badMagic(path: path, atEnd: false)
+        }
+    }
+
+    /// The summary section read via the footer, or nil if the file has none (e.g. cut off, or
+    /// written without one). Verifies the summary CRC when present.
+    public func readSummary() throws(BagError) -> BagSummary? {
+        if let cached = cachedSummary { return cached }
+        let result = try loadSummary()
+        cachedSummary = .some(result)
+        return result
+    }
+
+    private func loadSummary() throws(BagError) -> BagSummary? {
+        let tailLength = 9 + 20 + mcapMagic.count
+        guard file.size >= UInt64(mcapMagic.count + tailLength) else { return nil }
+        let tail = try file.read(at: file.size - UInt64(tailLength), count: tailLength, what: "footer")
+        guard Array(tail[29...]) == mcapMagic else { return nil }
+        let footerOffset = file.size - UInt64(tailLength)
+        var src = ByteSource(tail, baseOffset: footerOffset, what: "footer")
+        guard try src.u8() == Opcode.footer.rawValue, try src.u64() == 20 else {
+            throw .malformed(what: "footer record expected before the trailing magic", offset: footerOffset)
+        }
+        let summaryStart = try src.u64()
+        let summaryOffsetStart = try src.u64()
+        let summaryCRC = try src.u32()
+        guard summaryStart != 0 else { return nil }
+        guard summaryStart >= UInt64(mcapMagic.count), summaryStart <= footerOffset,
+              summaryOffsetStart == 0 || (summaryOffsetStart >= summaryStart && summaryOffsetStart <= footerOffset) else {
+            throw .malformed(what: "footer points outside the file (summary start \(summaryStart))", offset: footerOffset)
+        }
+        let length = footerOffset - summaryStart
+        guard length <= limits.maxSummarySize else {
+            throw .absurdLength(what: "summary section", length: length, limit: limits.maxSummarySize, offset: summaryStart)
+        }
+        let bytes = try file.read(at: summaryStart, count: Int(length), what: "summary section")
+        if summaryCRC != 0 {
+            var crc = CRC32()
+            crc.update(bytes)
+            crc.update(Array(tail[0..<25]))
+            if crc.value != summaryCRC {
+                throw .crcMismatch(what: "summary section", expected: summaryCRC, actual: crc.value, offset: summaryStart)
+            }
+        }
+        var summary = BagSummary()
+        var sawStatistics = false
+        try forEachRecord(in: bytes, baseOffset: summaryStart, what: "summary") { op, _, content throws(BagError) in
+            switch Opcode(rawValue: op) {
+            case .schema:
+                let schema = try content.schemaRecord()
+                if schema.id != 0 { summary.schemas[schema.id] = schema }
+            case .channel:
+                let channel = try content.channelRecord()
+                summary.channels[channel.id] = channel
+            case .chunkIndex:
+                summary.chunkIndexes.append(try content.chunkIndexRecord())
+            case .statistics:
+                let stats = try content.statisticsRecord()
+                sawStatistics = true
+                summary.messageCount = stats.messageCount
+                summary.startTime = stats.messageStartTime
+                summary.endTime = stats.messageEndTime
+                summary.channelMessageCounts = stats.channelMessageCounts
+                summary.attachmentCount = UInt64(stats.attachmentCount)
+                summary.metadataCount = UInt64(stats.metadataCount)
+                summary.chunkCount = UInt64(stats.chunkCount)
+            default:
+                break  // attachment/metadata indexes, summary offsets, private records: not needed
+            }
+        }
+        for index in summary.chunkIndexes { summary.chunkCompressions[index.compression, default: 0] += 1 }
+        if !sawStatistics { summary.chunkCount = UInt64(summary.chunkIndexes.count) }
+        summary.indexed = sawStatistics && !summary.channelMessageCounts.isEmpty
+            && (summary.messageCount == 0 || !summary.chunkIndexes.isEmpty)
+        return summary
+    }
+
+    /// A summary for any readable file: the stored one when it is complete, otherwise one
+    /// built by scanning every record (slower; needed for files without statistics).
+    public func summary() throws(BagError) -> BagSummary {
+        if let stored = try readSummary(), stored.indexed { return stored }
+        return try scanSummary()
+    }
+
+    private func scanSummary() throws(BagError) -> BagSummary {
+        var summary = BagSummary()
+        var scanner = RecordScanner(file: file, limits: limits)
+        func take(_ message: BagMessage) {
+            if summary.messageCount == 0 {
+                summary.startTime = message.logTime
+                summary.endTime = message.logTime
+            }
+            summary.messageCount += 1
+            summary.startTime = min(summary.startTime, message.logTime)
+            summary.endTime = max(summary.endTime, message.logTime)
+            summary.channelMessageCounts[message.channelID, default: 0] += 1
+        }
+        scan: while let record = try scanner.next() {
+            var src = ByteSource(record.content, baseOffset: record.offset + 9, what: "record")
+            switch Opcode(rawValue: record.opcode) {
+            case .schema:
+                let schema = try src.schemaRecord()
+                if schema.id != 0 { summary.schemas[schema.id] = schema }
+            case .channel:
+                let channel = try src.channelRecord()
+                summary.channels[channel.id] = channel
+            case .message:
+                take(try src.messageRecord())
+            case .chunk:
+                let (header, records) = try openChunk(record.content, at: record.offset, limits: limits)
+                summary.chunkCount += 1
+                summary.chunkCompressions[header.compression, default: 0] += 1
+                try forEachRecord(in: records, baseOffset: 0, what: "chunk at \(record.offset)") { op, _, content throws(BagError) in
+                    switch Opcode(rawValue: op) {
+                    case .schema:
+                        let schema = try content.schemaRecord()
+                        if schema.id != 0 { summary.schemas[schema.id] = schema }
+                    case .channel:
+                        let channel = try content.channelRecord()
+                        summary.channels[channel.id] = channel
+                    case .message:
+                        take(try content.messageRecord())
+                    default:
+                        break
+                    }
+                }
+            case .attachment:
+                summary.attachmentCount += 1
+            case .metadata:
+                summary.metadataCount += 1
+            case .dataEnd, .footer:
+                break scan
+            default:
+                break
+            }
+        }
+        return summary
+    }
+
+    /// Duration, start/end, size, compression and the topic table.
+    public func info() throws(BagError) -> BagInfo {
+        let summary = try summary()
+        let seconds = Double(summary.endTime &- summary.startTime) / 1e9
+        let topics = summary.channels.values.map { channel in
+            let count = summary.channelMessageCounts[channel.id] ?? 0
+            return BagTopicInfo(topic: channel.topic, schemaName: summary.schemas[channel.schemaID]?.name ?? "",
+                                messageEncoding: channel.messageEncoding, messageCount: count,
+                                frequency: seconds > 0 && count > 1 ? Double(count - 1) / seconds : 0)
+        }.sorted { $0.topic < $1.topic }
+        return BagInfo(path: path, fileSize: file.size, summary: summary, topics: topics)
+    }
+
+    /// A cursor over the messages whose channel passes `include` and whose log time lies in
+    /// `startTime...endTime`; in log-time order for indexed files, file order otherwise.
+    public func messages(startTime: UInt64 = 0, endTime: UInt64 = .max,
+                         include: @escaping (BagChannel) -> Bool = { _ in true }) throws(BagError) -> BagMessageCursor {
+        let stored = try readSummary()
+        if let stored, stored.indexed {
+            return BagMessageCursor(reader: self, summary: stored, startTime: startTime, endTime: endTime, include: include)
+        }
+        return BagMessageCursor(reader: self, scanFrom: UInt64(mcapMagic.count), startTime: startTime,
+                                endTime: endTime, include: include)
+    }
+}
+
+/// Iterates the messages of a bag; obtain one from `BagReader.messages`.
+public final class BagMessageCursor {
+    private let reader: BagReader
+    private let startTime: UInt64
+    private let endTime: UInt64
+    private let include: (BagChannel) -> Bool
+    /// Channels known so far (all of them for indexed files).
+    public private(set) var channels: [UInt16: BagChannel]
+    /// Schemas known so far (all of them for indexed files).
+    public private(set) var schemas: [UInt16: BagSchema]
+    /// True if messages come in log-time order (indexed file).
+    public let logTimeOrdered: Bool
+
+    // Indexed mode.
+    private var chunks: [ChunkIndexRecord] = []
+    private var nextChunk = 0
+    private var heap = MessageHeap()
+    private var order: UInt64 = 0
+    // Scan mode.
+    private var scanner: RecordScanner?
+    private var pending: [BagMessage] = []
+    private var pendingIndex = 0
+
+    init(reader: BagReader, summary: BagSummary, startTime: UInt64, endTime: UInt64,
+         include: @escaping (BagChannel) -> Bool) {
+        self.reader = reader
+        self.startTime = startTime
+        self.endTime = endTime
+        self.include = include
+        channels = summary.channels
+        schemas = summary.schemas
+        logTimeOrdered = true
+        let wanted = Set(summary.channels.values.filter(include).map(\.id))
+        chunks = summary.chunkIndexes.filter { chunk in
+            guard chunk.messageEndTime >= startTime, chunk.messageStartTime <= endTime else { return false }
+            return chunk.messageIndexOffsets.isEmpty || chunk.messageIndexOffsets.keys.contains(where: wanted.contains)
+        }.sorted { ($0.messageStartTime, $0.chunkStartOffset) < ($1.messageStartTime, $1.chunkStartOffset) }
+    }
+
+    init(reader: BagReader, scanFrom: UInt64, startTime: UInt64, endTime: UInt64,
+         include: @escaping (BagChannel) -> Bool) {
+        self.reader = reader
+        self.startTime = startTime
+        self.endTime = endTime
+        self.include = include
+        channels = [:]
+        schemas = [:]
+        logTimeOrdered = false
+        scanner = RecordScanner(file: reader.file, limits: reader.limits, from: scanFrom)
+    }
+
+    /// The next message, or nil at the end.
+    public func next() throws(BagError) -> BagEntry? {
+        while true {
+            if scanner != nil {
+                guard let message = try nextScanned() else { return nil }
+                if let entry = accept(message) { return entry }
+                continue
+            }
+            if nextChunk < chunks.count, heap.isEmpty || chunks[nextChunk].messageStartTime <= heap.minLogTime {
+                try load(chunks[nextChunk])
+                nextChunk += 1
+                continue
+            }
+            guard let message = heap.pop() else { return nil }
+            if let channel = channels[message.channelID] { return BagEntry(channel: channel, message: message) }
+        }
+    }
+
+    private func accept(_ message: BagMessage) -> BagEntry? {
+        guard message.logTime >= startTime, message.logTime <= endTime,
+              let channel = channels[message.channelID], include(channel) else { return nil }
+        return BagEntry(channel: channel, message: message)
+    }
+
+    private func load(_ index: ChunkIndexRecord) throws(BagError) {
+        let file = reader.file
+        guard index.chunkLength >= 9, index.chunkLength <= reader.limits.maxRecordSize,
+              index.chunkStartOffset <= file.size, index.chunkLength <= file.size - index.chunkStartOffset else {
+            throw .absurdLength(what: "chunk index entry", length: index.chunkLength,
+                                limit: min(reader.limits.maxRecordSize, file.size), offset: index.chunkStartOffset)
+        }
+        let bytes = try file.read(at: index.chunkStartOffset, count: Int(index.chunkLength), what: "chunk")
+        var head = ByteSource(bytes, baseOffset: index.chunkStartOffset, what: "chunk")
+        guard try head.u8() == Opcode.chunk.rawValue, try head.u64() == index.chunkLength - 9 else {
+            throw .malformed(what: "chunk index does not point at a chunk record", offset: index.chunkStartOffset)
+        }
+        let content = Array(bytes[9...])
+        let (_, records) = try openChunk(content, at: index.chunkStartOffset, limits: reader.limits)
+        try forEachRecord(in: records, baseOffset: 0, what: "chunk at \(index.chunkStartOffset)") { op, _, src throws(BagError) in
+            switch Opcode(rawValue: op) {
+            case .message:
+                let message = try src.messageRecord()
+                if let channel = channels[message.channelID], include(channel),
+                   message.logTime >= startTime, message.logTime <= endTime {
+                    heap.push(message, order: order)
+                    order += 1
+                }
+            case .channel:
+                let channel = try src.channelRecord()
+                if channels[channel.id] == nil { channels[channel.id] = channel }
+            default:
+                break
+            }
+        }
+    }
+
+    private func nextScanned() throws(BagError) -> BagMessage? {
+        while true {
+            if pendingIndex < pending.count {
+                defer { pendingIndex += 1 }
+                return pending[pendingIndex]
+            }
+            pending.removeAll(keepingCapacity: true)
+            pendingIndex = 0
+            guard var scan = scanner, let record = try scan.next() else { return nil }
+            scanner = scan
+            var src = ByteSource(record.content, baseOffset: record.offset + 9, what: "record")
+            switch Opcode(rawValue: record.opcode) {
+            case .schema:
+                let schema = try src.schemaRecord()
+                if schema.id != 0 { schemas[schema.id] = schema }
+            case .channel:
+                let channel = try src.channelRecord()
+                channels[channel.id] = channel
+            case .message:
+                return try src.messageRecord()
+            case .chunk:
+                let (_, records) = try openChunk(record.content, at: record.offset, limits: reader.limits)
+                try forEachRecord(in: records, baseOffset: 0, what: "chunk at \(record.offset)") { op, _, content throws(BagError) in
+                    switch Opcode(rawValue: op) {
+                    case .schema:
+                        let schema = try content.schemaRecord()
+                        if schema.id != 0 { schemas[schema.id] = schema }
+                    case .channel:
+                        let channel = try content.channelRecord()
+                        channels[channel.id] = channel
+                    case .message:
+                        pending.append(try content.messageRecord())
+                    default:
+                        break
+                    }
+                }
+            case .dataEnd, .footer:
+                scanner = RecordScanner(file: reader.file, limits: reader.limits, from: reader.file.size)
+                return nil
+            default:
+                break  // attachments, metadata, indexes, private records
+            }
+        }
+    }
+}
+
+/// A binary min-heap of messages by (log time, arrival order).
+struct MessageHeap {
+    private var items: [(time: UInt64, order: UInt64, message: BagMessage)] = []
+
+    var isEmpty: Bool { items.isEmpty }
+
+    var minLogTime: UInt64 { items.first?.time ?? .max }
+
+    private func less(_ a: Int, _ b: Int) -> Bool {
+        (items[a].time, items[a].order) < (items[b].time, items[b].order)
+    }
+
+    mutating func push(_ message: BagMessage, order: UInt64) {
+        items.append((message.logTime, order, message))
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            if !less(i, parent) { break }
+            items.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    mutating func pop() -> BagMessage? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let top = items.removeLast().message
+        var i = 0
+        while true {
+            let l = 2 * i + 1
+            let r = l + 1
+            var m = i
+            if l < items.count && less(l, m) { m = l }
+            if r < items.count && less(r, m) { m = r }
+            if m == i { break }
+            items.swapAt(i, m)
+            i = m
+        }
+        return top
+    }
+}

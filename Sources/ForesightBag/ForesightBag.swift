@@ -1,2 +1,0 @@
-/// Namespace of the ForesightBag module.
-public enum ForesightBag {}

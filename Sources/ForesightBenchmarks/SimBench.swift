@@ -1,0 +1,52 @@
+import ForesightSim
+import Foundation
+import Histogram
+
+/// CPU time of this process, seconds.
+
+/// The simulator: how many simulated seconds it produces per wall second (all sensors at
+/// 10 Hz, as fast as possible, one thread) and the CPU it needs per simulated second.
+let simBenchmark = Benchmark(name: "sim") { report in
+    let setupStart = DispatchTime.now().uptimeNanoseconds
+    var sim = try Simulator(sitePath: "Calibration/sim-site.yaml", scenarioPath: "launch/scenarios/street.yaml")
+    report.record("set-up (precompute camera/LiDAR rays)", Double(DispatchTime.now().uptimeNanoseconds - setupStart) / 1e6, "ms")
+
+    // warm up one simulated second
+    while sim.nextTime < 1 { _ = try sim.next() }
+    let simulated = 20.0
+    let end = sim.nextTime + simulated
+    var histograms: [String: Histogram<UInt64>] = [:]
+    var bytes = 0
+    var events = 0
+    let wallStart = DispatchTime.now().uptimeNanoseconds
+    let cpuStart = processCPUSeconds()
+    while sim.nextTime < end {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let event = try sim.next()
+        let elapsed = DispatchTime.now().uptimeNanoseconds - start
+        events += 1
+        var key = event.sensor.rawValue
+        switch event.payload {
+        case .truth: key = "beam_power+truth"      // the whole beam-power step runs when truth is produced
+        case .beamPower(let p):
+            bytes += 4 * p.count
+            continue
+        case .camera(let jpeg): bytes += jpeg.count
+        case .radar(let cube): bytes += 4 * cube.count
+        case .lidar(let points): bytes += 4 * points.count
+        case .gnss: bytes += 40
+        }
+        histograms[key, default: Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)]
+            .record(elapsed)
+    }
+    let wall = Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9
+    let cpu = processCPUSeconds() - cpuStart
+    report.record("simulated seconds per wall second", simulated / wall, "x")
+    report.record("CPU per simulated second", cpu / simulated * 1000, "ms")
+    report.record("CPU share at real time (10 Hz, all sensors)", cpu / simulated * 100, "% of one core")
+    report.record("events per simulated second", Double(events) / simulated, "1/s")
+    report.record("payload bytes per simulated second", Double(bytes) / simulated / 1e6, "MB")
+    for (key, histogram) in histograms.sorted(by: { $0.key < $1.key }) {
+        report.recordLatency("\(key) step", histogram)
+    }
+}

@@ -1,0 +1,101 @@
+import ForesightBus
+import ForesightPredict
+import ForesightWire
+import Logging
+import ServiceLifecycle
+
+/// Builds the predictor a launch file asks for.
+public enum PredictorFactory {
+    /// The classical CTRV predictor, or the learned model from `predictor.model`.
+    public static func make(_ launch: LaunchFile) throws -> any Predictor {
+        switch launch.predictor.kind {
+        case "classical-ctrv":
+            return try ClassicalPredictor(configuration: .init(site: launch.site, topK: launch.predictor.topK))
+        default:
+            throw LaunchError("predictor.kind: '\(launch.predictor.kind)' is not available in this build; use classical-ctrv")
+        }
+    }
+}
+
+/// `foresight run`: the live daemon as a service — subscribe, synchronize, preprocess, predict,
+/// publish; diagnostics at 1 Hz; `/metrics` and `/healthz` over HTTP; graceful shutdown that
+/// stops ingest, drains the frames in flight and closes every socket.
+public struct DaemonService: Service {
+    /// The launch file.
+    public let launch: LaunchFile
+    /// Receives every pipeline event (predictions and truth) — the live view and online scores.
+    public let observer: (@Sendable (PipelineEvent) -> Void)?
+    private let logger: Logger
+
+    /// Creates the service.
+    public init(launch: LaunchFile, logger: Logger, observer: (@Sendable (PipelineEvent) -> Void)? = nil) {
+        self.launch = launch
+        self.logger = logger
+        self.observer = observer
+    }
+
+    public func run() async throws {
+        let context = try BusContext()
+        var pubOptions = Publisher.Options()
+        pubOptions.mode = launch.output.bind ? .bind : .connect
+        pubOptions.lingerMs = 500
+        let publisher = try Publisher(context: context, endpoint: launch.output.endpoint, options: pubOptions)
+        defer { publisher.close() }
+        var subOptions = Subscriber.Options()
+        subOptions.mode = launch.inputs.bind ? .bind : .connect
+        subOptions.bufferCapacity = launch.inputs.buffer
+        subOptions.topics = LaunchFile.modalities.compactMap { launch.inputTopic($0) } + launch.inputs.truthTopics.map { launch.prefix + $0 }
+        let subscriber = try Subscriber(context: context, endpoints: launch.inputs.endpoints, options: subOptions)
+        defer { subscriber.close() }
+
+        let observer = self.observer
+        let pipeline = try FusionPipeline(launch: launch, predictor: try PredictorFactory.make(launch), logger: logger) { event in
+            switch event {
+            case .publish(let topic, let payload): publisher.send(topic: topic, payload: payload)
+            case .prediction, .truth: observer?(event)
+            }
+        }
+        let metrics = try launch.metricsAddress.map { address in
+            try MetricsServer(address: address) { path in
+                switch path {
+                case "/metrics":
+                    return .init(status: 200, contentType: "text/plain; version=0.0.4", body: pipeline.stats.prometheus())
+                case "/healthz":
+                    let (alive, silent) = pipeline.health()
+                    let body = "{\"status\": \"\(silent.isEmpty ? "ok" : "degraded")\", \"alive\": \(alive), \"silent\": \(silent)}\n"
+                    return .init(status: alive.isEmpty ? 503 : 200, contentType: "application/json", body: body)
+                default:
+                    return .init(status: 404, body: "try /metrics or /healthz\n")
+                }
+            }
+        }
+        defer { metrics?.stop() }
+        logger.info("foresight running", metadata: [
+            "launch": "\(launch.path)", "site": "\(launch.site.name)", "inputs": "\(subscriber.endpoints)",
+            "output": "\(publisher.endpoints)", "predictor": "\(launch.predictor.kind)",
+            "metrics": "\(metrics.map { "http://\(launch.metricsAddress?.split(separator: ":").first ?? "127.0.0.1"):\($0.port)/metrics" } ?? "off")",
+        ])
+
+        let diagnosticsTopic = launch.output.prefix + MessageType.diagnostics.defaultTopic
+        let period = launch.output.diagnosticsPeriod
+        let diagnostics = Task {
+            var seq: UInt32 = 0
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .nanoseconds(period))
+                if Task.isCancelled { break }
+                publisher.send(topic: diagnosticsTopic, payload: await pipeline.diagnostics(seq: seq).encoded())
+                seq &+= 1
+            }
+        }
+        await withGracefulShutdownHandler {
+            await pipeline.runLive(subscriber.messages)
+        } onGracefulShutdown: {
+            // Stop ingest; the pipeline drains the frames in flight and returns.
+            subscriber.close()
+        }
+        diagnostics.cancel()
+        _ = await diagnostics.value
+        publisher.send(topic: diagnosticsTopic, payload: await pipeline.diagnostics(seq: .max).encoded())
+        logger.info("foresight stopped", metadata: ["frames": "\(pipeline.stats.counter("frames_total"))"])
+    }
+}

@@ -1,2 +1,0 @@
-/// Namespace of the ForesightDaemon module.
-public enum ForesightDaemon {}

@@ -1,0 +1,266 @@
+import Foundation
+import ForesightSite
+import ForesightWire
+
+/// A launch file: what the daemon subscribes to, how it synchronizes, which site calibration and
+/// predictor it uses, and where it publishes (docs/launch.md).
+///
+/// Loading is strict: unknown keys and invalid values are rejected at start with an error that
+/// names the key path, so a typo fails fast instead of silently using a default.
+public struct LaunchFile: Sendable {
+    /// The five sensor modalities, in the synchronizer's topic order.
+    public static let modalities = ["camera", "radar", "lidar", "gnss", "beam_power"]
+
+    /// Inputs: endpoints and the topic of each modality.
+    public struct Inputs: Sendable {
+        /// Endpoints to subscribe to.
+        public var endpoints: [String]
+        /// `connect` (default) or `bind`.
+        public var bind: Bool
+        /// Topic per modality (without the site prefix), in `LaunchFile.modalities` order.
+        public var topics: [String]
+        /// Ground-truth topics to follow for the live view and online scores (empty to ignore truth).
+        public var truthTopics: [String]
+        /// Subscriber buffer (messages) before the oldest is dropped.
+        public var buffer: Int
+        /// Message size limits.
+        public var limits: WireLimits
+    }
+
+    /// Synchronizer settings.
+    public struct SyncSettings: Sendable {
+        /// Messages kept per topic.
+        public var queueSize: Int
+        /// Largest span of one frame, ns.
+        public var maxInterval: Int64
+        /// ApproximateTime age penalty.
+        public var agePenalty: Double
+        /// After this long (stream time, ns) a partial frame is emitted.
+        public var deadline: Int64
+        /// A topic silent this long (ns) is reported dead.
+        public var silence: Int64
+        /// Stamps further ahead than this of the newest stamp are rejected, ns.
+        public var futureBound: Int64
+        /// A forward stamp jump beyond this is a clock jump, ns.
+        public var clockJump: Int64
+        /// Modalities that must be present for a frame to be predicted from (others may be missing).
+        public var required: [String]
+    }
+
+    /// Predictor settings.
+    public struct PredictorSettings: Sendable {
+        /// `classical-ctrv` or `learned`.
+        public var kind: String
+        /// Model directory (config.json + model.safetensors) for `learned`.
+        public var modelDirectory: String?
+        /// History frames fed to the predictor.
+        public var history: Int
+        /// Future steps predicted.
+        public var horizon: Int
+        /// Step between future frames, ns (~10 Hz).
+        public var step: Int64
+        /// Top-k beams published per step.
+        public var topK: Int
+    }
+
+    /// Output settings.
+    public struct Output: Sendable {
+        /// Endpoint the predictions are published on.
+        public var endpoint: String
+        /// `bind` (default) or `connect`.
+        public var bind: Bool
+        /// Prefix put before every output topic.
+        public var prefix: String
+        /// Whether `fusion/frame` is published for every frame.
+        public var publishFrames: Bool
+        /// Diagnostics period, ns (default 1 s).
+        public var diagnosticsPeriod: Int64
+    }
+
+    /// Where the launch file was read from.
+    public var path: String
+    /// A short name for logs.
+    public var name: String
+    /// The site calibration file, resolved relative to the launch file.
+    public var sitePath: String
+    /// The loaded, validated site calibration.
+    public var site: Site
+    /// The site prefix of every input topic (e.g. `bs1/`).
+    public var prefix: String
+    /// Inputs.
+    public var inputs: Inputs
+    /// Synchronizer.
+    public var sync: SyncSettings
+    /// LiDAR filters (PCL): crop box, voxel leaf, outlier removal.
+    public var lidarFilters: LidarFilterSettings
+    /// Predictor.
+    public var predictor: PredictorSettings
+    /// Outputs.
+    public var output: Output
+    /// Prometheus/health HTTP address (`host:port`), or nil when disabled.
+    public var metricsAddress: String?
+    /// Log level (`trace` … `critical`).
+    public var logLevel: String
+
+    /// Full input topic of a modality.
+    public func inputTopic(_ modality: String) -> String? {
+        LaunchFile.modalities.firstIndex(of: modality).map { prefix + inputs.topics[$0] }
+    }
+
+    /// Loads and validates a launch file.
+    public static func load(path: String) throws(ConfigError) -> LaunchFile {
+        let root = try ConfigNode.load(path: path).mapping()
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let base = URL(fileURLWithPath: absolute).deletingLastPathComponent()
+        func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : base.appendingPathComponent(p).standardized.path }
+
+        let name = try root.string("name", default: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
+        let sitePath = resolve(try root.string("site"))
+        let site = try Site.load(path: sitePath)
+        let prefix = try root.optional("prefix").map { node throws(ConfigError) in try node.string() } ?? ""
+        let logLevel = try root.string("log_level", default: "info", oneOf: ["trace", "debug", "info", "notice", "warning", "error", "critical"])
+
+        // inputs
+        let inputMap = try root.mapping("inputs")
+        var endpoints: [String] = []
+        for node in try inputMap.list("endpoints") { endpoints.append(try node.string()) }
+        guard !endpoints.isEmpty else { throw inputMap.invalid("endpoints", "list at least one endpoint") }
+        let inputBind = try inputMap.string("mode", default: "connect", oneOf: ["connect", "bind"]) == "bind"
+        var topics = modalities
+        topics[0] = "sensor/camera"; topics[1] = "sensor/radar"; topics[2] = "sensor/lidar"; topics[3] = "sensor/gnss"; topics[4] = "sensor/beam_power"
+        if let topicNode = inputMap.optional("topics") {
+            let topicMap = try topicNode.mapping()
+            for (i, modality) in modalities.enumerated() { topics[i] = try topicMap.string(modality, default: topics[i]) }
+            try topicMap.finish()
+        }
+        var truthTopics: [String] = []
+        for node in try inputMap.list("truth", optional: true) { truthTopics.append(try node.string()) }
+        let buffer = try inputMap.int("buffer", default: 256, in: 1...100_000)
+        var limits = WireLimits()
+        if let limitNode = inputMap.optional("limits") {
+            let l = try limitNode.mapping()
+            limits.maxPayloadBytes = try l.int("max_payload_bytes", default: limits.maxPayloadBytes, in: 1...(1 << 30))
+            limits.maxImageDimension = try l.int("max_image_dimension", default: limits.maxImageDimension, in: 1...65_535)
+            limits.maxPoints = try l.int("max_points", default: limits.maxPoints, in: 0...50_000_000)
+            limits.maxRadarRx = try l.int("max_radar_rx", default: limits.maxRadarRx, in: 1...1024)
+            limits.maxRadarSamples = try l.int("max_radar_samples", default: limits.maxRadarSamples, in: 1...65_536)
+            limits.maxRadarChirps = try l.int("max_radar_chirps", default: limits.maxRadarChirps, in: 1...65_536)
+            limits.maxBeams = try l.int("max_beams", default: limits.maxBeams, in: 1...65_536)
+            limits.maxDepth = try l.int("max_depth", default: limits.maxDepth, in: 2...1024)
+            try l.finish()
+        }
+        try inputMap.finish()
+
+        // sync
+        func ms(_ v: Double) -> Int64 { Int64((v * 1_000_000).rounded()) }
+        let syncMap = try root.optional("sync")?.mapping()
+        let sync = SyncSettings(
+            queueSize: try syncMap?.int("queue_size", default: 10, in: 1...10_000) ?? 10,
+            maxInterval: ms(try syncMap?.double("max_interval_ms", default: 80, in: 0...60_000) ?? 80),
+            agePenalty: try syncMap?.double("age_penalty", default: 0.1, in: 0...1000) ?? 0.1,
+            deadline: ms(try syncMap?.double("deadline_ms", default: 200, in: 1...60_000) ?? 200),
+            silence: ms(try syncMap?.double("silence_ms", default: 1000, in: 1...3_600_000) ?? 1000),
+            futureBound: ms(try syncMap?.double("future_bound_ms", default: 5000, in: 1...3_600_000) ?? 5000),
+            clockJump: ms(try syncMap?.double("clock_jump_ms", default: 10_000, in: 1...86_400_000) ?? 10_000),
+            required: try syncMap.map { m throws(ConfigError) -> [String] in
+                var out: [String] = []
+                for node in try m.list("required", optional: true) {
+                    let value = try node.string()
+                    guard modalities.contains(value) else {
+                        throw m.invalid("required", "'\(value)' is not a modality (\(modalities.joined(separator: ", ")))")
+                    }
+                    out.append(value)
+                }
+                return out
+            } ?? [])
+        try syncMap?.finish()
+
+        // preprocessing
+        var lidarFilters = LidarFilterSettings()
+        if let pre = try root.optional("preprocess")?.mapping() {
+            if let lidar = try pre.optional("lidar")?.mapping() {
+                lidarFilters = try LidarFilterSettings.read(lidar)
+                try lidar.finish()
+            }
+            try pre.finish()
+        }
+
+        // predictor
+        let predMap = try root.optional("predictor")?.mapping()
+        let kind = try predMap?.string("kind", default: "classical-ctrv", oneOf: ["classical-ctrv", "learned"]) ?? "classical-ctrv"
+        let modelDirectory = try predMap?.optional("model").map { node throws(ConfigError) in resolve(try node.string()) }
+        if kind == "learned", modelDirectory == nil, let predMap { throw predMap.invalid("model", "a learned predictor needs `model: DIR`") }
+        let predictor = PredictorSettings(
+            kind: kind, modelDirectory: modelDirectory,
+            history: try predMap?.int("history", default: 8, in: 2...64) ?? 8,
+            horizon: try predMap?.int("horizon", default: 5, in: 1...64) ?? 5,
+            step: ms(try predMap?.double("step_ms", default: 100, in: 1...10_000) ?? 100),
+            topK: try predMap?.int("topk", default: 3, in: 1...site.mmwave.beams) ?? 3)
+        try predMap?.finish()
+
+        // output
+        let outMap = try root.mapping("output")
+        let output = Output(
+            endpoint: try outMap.string("endpoint"),
+            bind: try outMap.string("mode", default: "bind", oneOf: ["bind", "connect"]) == "bind",
+            prefix: try outMap.optional("prefix").map { node throws(ConfigError) in try node.string() } ?? prefix,
+            publishFrames: try outMap.bool("publish_frames", default: true),
+            diagnosticsPeriod: ms(try outMap.double("diagnostics_period_ms", default: 1000, in: 10...3_600_000)))
+        try outMap.finish()
+
+        // metrics
+        var metricsAddress: String? = "127.0.0.1:9464"
+        if let metrics = root.optional("metrics") {
+            let m = try metrics.mapping()
+            let enabled = try m.bool("enabled", default: true)
+            let address = try m.string("address", default: "127.0.0.1:9464")
+            guard address.split(separator: ":").count == 2, let port = Int(address.split(separator: ":")[1]), (0...65_535).contains(port) else {
+                throw m.invalid("address", "must be host:port, e.g. 127.0.0.1:9464 (got \(address))")
+            }
+            try m.finish()
+            metricsAddress = enabled ? address : nil
+        }
+
+        try root.finish()
+        return LaunchFile(path: path, name: name, sitePath: sitePath, site: site, prefix: prefix,
+                          inputs: Inputs(endpoints: endpoints, bind: inputBind, topics: topics, truthTopics: truthTopics,
+                                         buffer: buffer, limits: limits),
+                          sync: sync, lidarFilters: lidarFilters, predictor: predictor, output: output,
+                          metricsAddress: metricsAddress, logLevel: logLevel)
+    }
+}
+
+/// Optional PCL filters applied to LiDAR clouds before projection.
+public struct LidarFilterSettings: Sendable, Equatable {
+    /// Keep only points inside this box (sensor frame, metres).
+    public var cropMin: SIMD3<Float>?
+    /// See `cropMin`.
+    public var cropMax: SIMD3<Float>?
+    /// Voxel-grid leaf size, metres.
+    public var voxelLeaf: Float?
+    /// Statistical outlier removal: neighbours and standard-deviation multiplier.
+    public var outlierMeanK: Int?
+    /// See `outlierMeanK`.
+    public var outlierStddev: Double?
+
+    /// No filters.
+    public init() {}
+
+    static func read(_ map: ConfigMapping) throws(ConfigError) -> LidarFilterSettings {
+        var s = LidarFilterSettings()
+        if let crop = try map.optional("crop_box")?.mapping() {
+            let lo = try crop.doubles("min", count: 3), hi = try crop.doubles("max", count: 3)
+            guard zip(lo, hi).allSatisfy({ $0 < $1 }) else { throw crop.invalid("max", "every max must exceed its min") }
+            s.cropMin = SIMD3(Float(lo[0]), Float(lo[1]), Float(lo[2]))
+            s.cropMax = SIMD3(Float(hi[0]), Float(hi[1]), Float(hi[2]))
+            try crop.finish()
+        }
+        if map.optional("voxel_leaf_m") != nil { s.voxelLeaf = Float(try map.double("voxel_leaf_m", in: 0.001...100)) }
+        if let outlier = try map.optional("outlier_removal")?.mapping() {
+            s.outlierMeanK = try outlier.int("mean_k", default: 20, in: 1...1000)
+            s.outlierStddev = try outlier.double("stddev", default: 2.0, in: 0.01...100)
+            try outlier.finish()
+        }
+        return s
+    }
+}

@@ -1,0 +1,277 @@
+import ForesightBus
+import ForesightPredict
+import ForesightPreprocess
+import ForesightSite
+import ForesightWire
+import Logging
+
+/// Something the pipeline produced.
+public enum PipelineEvent: Sendable {
+    /// A message to publish (topic with the output prefix, MessagePack payload).
+    case publish(topic: String, payload: [UInt8])
+    /// A prediction, with the frame it was made from (for scoring and the live view).
+    case prediction(PredictionSet, FrameContext)
+    /// A ground-truth message that arrived on a configured truth topic.
+    case truth(any WireMessage)
+}
+
+/// Foresight's data path, in one place:
+///
+/// ```
+/// frames ──► FrameAssembler (wire checks, stream rules, ApproximateTime + deadline)
+///        ──► FramePreprocessor (camera | radar | lidar | gnss | beam power actors, bounded, drop-oldest)
+///        ──► PredictionStage (window of frames → predictor, on its own thread)
+///        ──► events: predict/beam, predict/position, predict/power, predict/blockage, fusion/frame
+/// ```
+///
+/// The same graph runs live (`runLive`: ZeroMQ in, bounded queues that drop the oldest frame
+/// when a stage falls behind) and offline (`runOffline`: a bag, every frame processed in order,
+/// nothing dropped, as fast as possible). Outputs go to `sink`; the daemon publishes them.
+public final class FusionPipeline: Sendable {
+    /// The launch file the graph was built from.
+    public let launch: LaunchFile
+    /// Counters, rates and latencies.
+    public let stats: PipelineStats
+    private let ingest: IngestStage
+    private let frontEnd: FramePreprocessor
+    private let prediction: PredictionStage
+    private let contexts = Locked<[UInt64: FrameContext]>([:])
+    private let sink: @Sendable (PipelineEvent) -> Void
+    private let logger: Logger
+
+    /// Builds every stage from `launch`; `predictor` answers for each frame.
+    public init(launch: LaunchFile, predictor: any Predictor, logger: Logger,
+                sink: @escaping @Sendable (PipelineEvent) -> Void) throws {
+        self.launch = launch
+        self.logger = logger
+        self.sink = sink
+        let topics = LaunchFile.modalities.compactMap { launch.inputTopic($0) }
+        stats = PipelineStats(topics: topics, silence: launch.sync.silence)
+        ingest = IngestStage(assembler: try FrameAssembler(launch: launch, counters: stats.wire), stats: stats, logger: logger)
+        frontEnd = try FramePreprocessor(configuration: try FrontEndSettings.configuration(for: launch))
+        prediction = try PredictionStage(predictor: predictor, site: launch.site, settings: launch.predictor)
+    }
+
+    /// Runs live: receives from `messages` until it ends, never blocking ingest on a slow stage.
+    public func runLive(_ messages: AsyncStream<BusMessage>) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.predictLoop() }
+            group.addTask {
+                for await message in messages {
+                    let (ready, truth) = await self.ingest.accept(frames: message.frames, receiveTime: message.receiveTime)
+                    if let truth { self.sink(.truth(truth)) }
+                    self.submit(ready)
+                }
+                self.submit(await self.ingest.flush())
+                self.frontEnd.finish()
+            }
+            group.addTask {
+                // Keep the deadline firing when every sensor is silent (stream time follows the wall clock).
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(50))
+                    self.submit(await self.ingest.tick())
+                    if await self.ingest.finished { return }
+                }
+            }
+            await group.waitForAll()
+        }
+        await prediction.stop()
+    }
+
+    /// Runs offline over recorded messages, in order, processing every frame (nothing dropped).
+    public func runOffline(_ messages: some Sequence<(frames: [[UInt8]], receiveTime: Int64)>) async {
+        for message in messages {
+            let (ready, truth) = await ingest.accept(frames: message.frames, receiveTime: message.receiveTime)
+            if let truth { sink(.truth(truth)) }
+            for frame in ready { await process(frame) }
+        }
+        for frame in await ingest.flush() { await process(frame) }
+        frontEnd.finish()
+        await prediction.stop()
+    }
+
+    // MARK: Stages
+
+    private func submit(_ frames: [(raw: RawFrame, context: FrameContext)]) {
+        for (raw, context) in frames {
+            let evicted = contexts.withLock { table -> Int in
+                table[context.seq] = context
+                // Frames the front end dropped never come back: forget old contexts.
+                let stale = table.keys.filter { $0 + 64 < context.seq }
+                for key in stale { table[key] = nil }
+                return stale.count
+            }
+            if evicted > 0 { stats.count("dropped.preprocess", by: Int64(evicted)) }
+            stats.latency["sync"]?.record(context.synchronizedAt - context.lastReceive)
+            frontEnd.submit(raw)
+        }
+        stats.set("queue.preprocess", Int64(contexts.withLock { $0.count }))
+    }
+
+    private func predictLoop() async {
+        for await frame in frontEnd.output {
+            guard let context = contexts.withLock({ $0.removeValue(forKey: frame.seq) }) else { continue }
+            await finish(frame, context: context)
+        }
+    }
+
+    private func process(_ item: (raw: RawFrame, context: FrameContext)) async {
+        stats.latency["sync"]?.record(item.context.synchronizedAt - item.context.lastReceive)
+        await finish(await frontEnd.process(item.raw), context: item.context)
+    }
+
+    /// Predicts from a preprocessed frame and emits every output of it.
+    private func finish(_ frame: PreprocessedFrame, context: FrameContext) async {
+        let preprocessed = wallClock()
+        stats.latency["preprocess"]?.record(preprocessed - context.synchronizedAt)
+        for (modality, error) in frame.failures { countFailure(modality, error) }
+        let set = await prediction.predict(frame, context: context)
+        let predicted = wallClock()
+        stats.latency["predict"]?.record(predicted - preprocessed)
+        stats.count("frames_total")
+        if !context.missing.isEmpty { stats.count("frames_partial_total") }
+
+        let header = Header(stamp: frame.stamp, seq: UInt32(truncatingIfNeeded: frame.seq), frameID: launch.site.name)
+        let out = launch.output.prefix
+        do {
+            let messages = try set.messages(header: header) { launch.site.origin.toGeodetic(east: $0, north: $1) }
+            sink(.publish(topic: out + MessageType.beamPrediction.defaultTopic, payload: messages.beam.encoded()))
+            sink(.publish(topic: out + MessageType.positionPrediction.defaultTopic, payload: messages.position.encoded()))
+            sink(.publish(topic: out + MessageType.powerPrediction.defaultTopic, payload: messages.power.encoded()))
+            sink(.publish(topic: out + MessageType.blockagePrediction.defaultTopic, payload: messages.blockage.encoded()))
+        } catch {
+            stats.count("predictions_invalid_total")
+            logger.error("prediction not published", metadata: ["frame": "\(frame.seq)", "error": "\(error)"])
+        }
+        let latency = wallClock() - context.lastReceive
+        stats.latency["end_to_end"]?.record(latency)
+        if launch.output.publishFrames {
+            let record = FusionFrame(header: header, members: context.members, missing: context.missing, latencyNs: latency)
+            sink(.publish(topic: out + MessageType.fusionFrame.defaultTopic, payload: record.encoded()))
+        }
+        sink(.prediction(set, context))
+    }
+
+    private func countFailure(_ modality: ForesightPreprocess.Modality, _ error: PreprocessError) {
+        let name = modality == .beamPower ? "beam_power" : modality.rawValue
+        let topic = launch.inputTopic(name) ?? name
+        let reason: RejectionReason
+        if case .corruptJPEG = error { reason = .corruptJPEG } else { reason = .preprocessFailed }
+        stats.wire.reject(WireError(topic: topic, reason: reason, detail: "\(error)"))
+        logger.warning("input rejected by preprocessing", metadata: ["topic": "\(topic)", "reason": "\(reason.rawValue)", "error": "\(error)"])
+    }
+
+    /// A `foresight/diagnostics` message as of now.
+    public func diagnostics(seq: UInt32) async -> Diagnostics {
+        await ingest.refreshGauges()
+        let front = frontEnd.statistics
+        stats.set("queue.sync", Int64(front.submitted - front.processed - front.droppedInput))
+        return stats.diagnostics(header: Header(stamp: wallClock(), seq: seq, frameID: launch.site.name))
+    }
+
+    /// Input topics heard within their silence threshold, and the silent ones.
+    public func health() -> (alive: [String], silent: [String]) {
+        let snapshot = stats.activity.snapshot(now: wallClock())
+        return (snapshot.filter(\.alive).map(\.topic), snapshot.filter { !$0.alive }.map(\.topic))
+    }
+}
+
+/// The ingest side as an actor, so that the message loop and the deadline ticker share it.
+actor IngestStage {
+    private var assembler: FrameAssembler
+    private let stats: PipelineStats
+    private let logger: Logger
+    private var lastArrival: Int64 = 0
+    private var logged: [String: Int] = [:]
+    private var silentWarned: Set<String> = []
+    private var reported: [String: Int64] = [:]
+    private(set) var finished = false
+
+    init(assembler: FrameAssembler, stats: PipelineStats, logger: Logger) {
+        self.assembler = assembler
+        self.stats = stats
+        self.logger = logger
+    }
+
+    func accept(frames: [[UInt8]], receiveTime: Int64) -> (frames: [(raw: RawFrame, context: FrameContext)], truth: (any WireMessage)?) {
+        if let topic = frames.first.flatMap({ String(validating: $0, as: UTF8.self) }) { stats.activity.arrived(topic, at: receiveTime) }
+        let output = assembler.accept(frames: frames, receiveTime: receiveTime)
+        if let error = output.rejection { log(error) }
+        lastArrival = receiveTime
+        return (output.frames, output.truth)
+    }
+
+    /// Logs a rejection: the first few of each (topic, reason), then every 1000th, so a flood of
+    /// bad input cannot flood the log (the counters see every one).
+    private func log(_ error: WireError) {
+        let key = "\(error.topic)|\(error.reason.rawValue)"
+        let n = (logged[key] ?? 0) + 1
+        logged[key] = n
+        guard n <= 5 || n % 1000 == 0 else { return }
+        logger.warning("message rejected", metadata: ["topic": "\(error.topic)", "reason": "\(error.reason.rawValue)",
+                                                      "field": "\(error.field)", "detail": "\(error.detail)", "count": "\(n)"])
+    }
+
+    /// Advances stream time by the wall time elapsed since the last arrival, so a pending partial
+    /// frame still goes out at its deadline when every sensor has gone silent.
+    func tick() -> [(raw: RawFrame, context: FrameContext)] {
+        guard let stream = assembler.synchronizer.streamTime, lastArrival > 0 else { return [] }
+        let idle = wallClock() - lastArrival
+        guard idle > 0 else { return [] }
+        warnSilent()
+        return assembler.advance(to: stream + idle)
+    }
+
+    func flush() -> [(raw: RawFrame, context: FrameContext)] {
+        finished = true
+        return assembler.flush()
+    }
+
+    func refreshGauges() {
+        for (topic, c) in assembler.syncCounters() {
+            stats.set("sync.unmatched.\(topic)", Int64(c.unmatched))
+            let dropped = Int64(c.dropped)
+            let previous = reported["dropped.topic.\(topic)"] ?? 0
+            if dropped > previous { stats.count("dropped.topic.\(topic)", by: dropped - previous); stats.count("dropped.sync", by: dropped - previous) }
+            reported["dropped.topic.\(topic)"] = dropped
+            for (name, value) in [("stamp_backwards", c.rejectedBackwards), ("stamp_future", c.rejectedFuture)] {
+                let key = "sync.\(name).\(topic)"
+                let old = reported[key] ?? 0
+                if Int64(value) > old { stats.count("rejected_sync_\(name)_total", by: Int64(value) - old) }
+                reported[key] = Int64(value)
+            }
+        }
+        warnSilent()
+    }
+
+    private func warnSilent() {
+        let silent = Set(assembler.silentTopics())
+        for topic in silent.subtracting(silentWarned) {
+            logger.warning("input topic is silent; frames continue without it", metadata: ["topic": "\(topic)"])
+        }
+        for topic in silentWarned.subtracting(silent) { logger.notice("input topic is back", metadata: ["topic": "\(topic)"]) }
+        silentWarned = silent
+    }
+}
+
+/// Maps the launch file and site calibration onto the preprocessing front end's parameters.
+enum FrontEndSettings {
+    static func configuration(for launch: LaunchFile) throws -> FrontEndConfiguration {
+        let site = launch.site
+        var c = FrontEndConfiguration(gnss: try GnssProjector(referenceLatitude: site.origin.latitude, referenceLongitude: site.origin.longitude))
+        c.lidar.fovUpDegrees = site.lidar.verticalFovDeg.upperBound
+        c.lidar.fovDownDegrees = site.lidar.verticalFovDeg.lowerBound
+        c.lidar.maxRange = site.lidar.maxRangeM
+        let f = launch.lidarFilters
+        if let lo = f.cropMin, let hi = f.cropMax { c.lidar.cropBox = AxisBox(min: lo, max: hi) }
+        if let leaf = f.voxelLeaf { c.lidar.voxelLeaf = SIMD3(repeating: leaf) }
+        if let k = f.outlierMeanK { c.lidar.outlierRemoval = OutlierRemoval(meanK: k, stddevMultiplier: f.outlierStddev ?? 2) }
+        c.beamPower.floorDBm = Float(site.beamPower.floorDbm)
+        switch site.beamPower.normalization {
+        case .none: c.beamPower.normalization = .none
+        case .max: c.beamPower.normalization = .perVectorMinMax
+        case .floor: c.beamPower.normalization = .minMax(min: Float(site.beamPower.floorDbm), max: Float(site.beamPower.floorDbm) + 100)
+        }
+        return c
+    }
+}

@@ -1,2 +1,0 @@
-/// Namespace of the ForesightInference module.
-public enum ForesightInference {}

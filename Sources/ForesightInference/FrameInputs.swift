@@ -1,0 +1,97 @@
+/// One synchronized frame as produced by the preprocessing stage; any modality may be absent.
+///
+/// Layouts: `camera` `[C, H, W]` float32 (normalized), `radar` range-angle map `[angle, range]`
+/// in [0, 1], `lidar` depth image `[rows, cols]`, `gnss` (east, north) metres, `beamPower`
+/// per-beam power in normalized dB. Sizes must match the model's ``ModelConfig``.
+public struct FrameInputs: Sendable {
+    /// Sensor time of the frame (ns since the epoch).
+    public var stamp: Int64
+    /// Camera image, `C·H·W` floats, or `nil` when missing.
+    public var camera: [Float]?
+    /// Radar range-angle map, or `nil` when missing.
+    public var radar: [Float]?
+    /// LiDAR depth image, or `nil` when missing.
+    public var lidar: [Float]?
+    /// GNSS position (east, north) in metres, or `nil` when missing.
+    public var gnss: SIMD2<Float>?
+    /// Beam power vector, or `nil` when missing.
+    public var beamPower: [Float]?
+
+    /// Creates a frame; leave a modality `nil` to mark it missing.
+    public init(stamp: Int64, camera: [Float]? = nil, radar: [Float]? = nil, lidar: [Float]? = nil,
+                gnss: SIMD2<Float>? = nil, beamPower: [Float]? = nil) {
+        self.stamp = stamp; self.camera = camera; self.radar = radar; self.lidar = lidar
+        self.gnss = gnss; self.beamPower = beamPower
+    }
+
+    /// The modalities this frame lacks.
+    public var missing: Set<Modality> {
+        var set = Set<Modality>()
+        if camera == nil { set.insert(.vision) }
+        if radar == nil { set.insert(.radar) }
+        if lidar == nil { set.insert(.lidar) }
+        if gnss == nil { set.insert(.gnss) }
+        if beamPower == nil { set.insert(.power) }
+        return set
+    }
+}
+
+/// Why a frame was rejected before inference.
+public enum InputError: Error, CustomStringConvertible, Equatable {
+    /// A modality has the wrong number of values for the model.
+    case wrongSize(modality: Modality, expected: Int, found: Int)
+    /// A modality contains NaN or infinity.
+    case nonFinite(modality: Modality, index: Int)
+
+    /// A human-readable explanation with a remedy.
+    public var description: String {
+        switch self {
+        case let .wrongSize(m, expected, found):
+            return "\(m) input has \(found) values but the model expects \(expected); check the preprocessing output size against config.json"
+        case let .nonFinite(m, index):
+            return "\(m) input holds a non-finite value at index \(index); clean it in preprocessing or mark the modality missing"
+        }
+    }
+}
+
+/// A top-k beam entry.
+public struct BeamScore: Sendable, Equatable {
+    /// Beam index (0-based).
+    public var beam: Int
+    /// Softmax probability.
+    public var probability: Float
+}
+
+/// The model's predictions for one future step.
+public struct StepPrediction: Sendable {
+    /// Predicted east position (m).
+    public var east: Float
+    /// Predicted north position (m).
+    public var north: Float
+    /// Beam logits (one per beam).
+    public var beamLogits: [Float]
+    /// Softmax of the logits.
+    public var beamProbabilities: [Float]
+    /// The most probable beams, best first.
+    public var topBeams: [BeamScore]
+    /// Predicted power per beam (normalized dB).
+    public var beamPower: [Float]
+    /// The chosen (most probable) beam.
+    public var chosenBeam: Int
+    /// Predicted received power of the chosen beam.
+    public var chosenBeamPower: Float
+    /// Mean predicted power over the codebook (the RSSI estimate).
+    public var meanBeamPower: Float
+    /// Probability that the link is blocked.
+    public var blockageProbability: Float
+}
+
+/// Predictions for every future step after one frame.
+public struct Prediction: Sendable {
+    /// Stamp of the newest frame in the window.
+    public var stamp: Int64
+    /// Frames present in the window (≤ history).
+    public var framesInWindow: Int
+    /// One entry per future step, nearest first.
+    public var steps: [StepPrediction]
+}

@@ -1,0 +1,191 @@
+/// The engine's operators on contiguous float32 buffers (batch 1).
+///
+/// Every matrix product goes through ``BLAS``; the element-wise loops work on unsafe buffers and
+/// never allocate per element. Shapes are the caller's contract (checked by the layers at load).
+enum Ops {
+    // MARK: Linear
+
+    /// `y[n, out] = x[n, in] · wᵀ + b` with `w` stored `[out, in]` (PyTorch layout).
+    static func linear(_ x: UnsafePointer<Float>, rows n: Int, inFeatures: Int,
+                       weight w: UnsafePointer<Float>, bias b: UnsafePointer<Float>?, outFeatures: Int,
+                       into y: UnsafeMutablePointer<Float>, ldx: Int? = nil) {
+        guard n > 0 else { return }
+        if let b {
+            for r in 0..<n { (y + r * outFeatures).update(from: b, count: outFeatures) }
+        }
+        BLAS.sgemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: x, lda: ldx ?? inFeatures,
+                   b: w, ldb: inFeatures, beta: b == nil ? 0 : 1, c: y, ldc: outFeatures)
+    }
+
+    // MARK: Convolution
+
+    /// Output extent of a convolution or pooling window along one axis.
+    static func outputExtent(_ size: Int, kernel: Int, stride: Int, padding: Int) -> Int {
+        (size + 2 * padding - kernel) / stride + 1
+    }
+
+    /// Unfolds `[c, h, w]` into columns `[c·k·k, ho·wo]` (zero padding) for a k×k convolution.
+    static func im2col(_ x: UnsafePointer<Float>, channels c: Int, height h: Int, width w: Int,
+                       kernel k: Int, stride s: Int, padding p: Int,
+                       into col: UnsafeMutablePointer<Float>) {
+        let ho = outputExtent(h, kernel: k, stride: s, padding: p)
+        let wo = outputExtent(w, kernel: k, stride: s, padding: p)
+        var row = 0
+        for ch in 0..<c {
+            let plane = x + ch * h * w
+            for ky in 0..<k {
+                for kx in 0..<k {
+                    let dst = col + row * ho * wo
+                    for oy in 0..<ho {
+                        let iy = oy * s - p + ky
+                        let line = dst + oy * wo
+                        if iy < 0 || iy >= h {
+                            line.update(repeating: 0, count: wo)
+                            continue
+                        }
+                        let src = plane + iy * w
+                        for ox in 0..<wo {
+                            let ix = ox * s - p + kx
+                            line[ox] = (ix >= 0 && ix < w) ? src[ix] : 0
+                        }
+                    }
+                    row += 1
+                }
+            }
+        }
+    }
+
+    /// k×k convolution `[cin, h, w] → [cout, ho, wo]` as im2col + sgemm; `weight` is `[cout, cin·k·k]`.
+    /// `col` must hold `cin·k·k·ho·wo` floats.
+    static func conv2d(_ x: UnsafePointer<Float>, channels cin: Int, height h: Int, width w: Int,
+                       weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, outChannels cout: Int,
+                       kernel k: Int, stride s: Int, padding p: Int,
+                       col: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+        let ho = outputExtent(h, kernel: k, stride: s, padding: p)
+        let wo = outputExtent(w, kernel: k, stride: s, padding: p)
+        let spatial = ho * wo
+        im2col(x, channels: cin, height: h, width: w, kernel: k, stride: s, padding: p, into: col)
+        for o in 0..<cout { (y + o * spatial).update(repeating: bias[o], count: spatial) }
+        BLAS.sgemm(m: cout, n: spatial, k: cin * k * k, a: weight, lda: cin * k * k,
+                   b: col, ldb: spatial, beta: 1, c: y, ldc: spatial)
+    }
+
+    /// Folds an inference-mode batch norm into the preceding bias-free convolution:
+    /// `w'[o] = w[o] · γ[o] / √(var[o] + ε)`, `b'[o] = β[o] − mean[o] · γ[o] / √(var[o] + ε)`.
+    static func foldBatchNorm(weight: inout [Float], outChannels: Int, gamma: [Float], beta: [Float],
+                              mean: [Float], variance: [Float], eps: Float) -> [Float] {
+        let per = weight.count / outChannels
+        var bias = [Float](repeating: 0, count: outChannels)
+        for o in 0..<outChannels {
+            let scale = gamma[o] / (variance[o] + eps).squareRoot()
+            for i in 0..<per { weight[o * per + i] *= scale }
+            bias[o] = beta[o] - mean[o] * scale
+        }
+        return bias
+    }
+
+    /// Average pooling `[c, h, w] → [c, ho, wo]` with a `kh×kw` window and strides `sh, sw` (no padding).
+    static func avgPool2d(_ x: UnsafePointer<Float>, channels c: Int, height h: Int, width w: Int,
+                          kernel: (Int, Int), stride: (Int, Int), into y: UnsafeMutablePointer<Float>) {
+        let ho = outputExtent(h, kernel: kernel.0, stride: stride.0, padding: 0)
+        let wo = outputExtent(w, kernel: kernel.1, stride: stride.1, padding: 0)
+        let inv = 1 / Float(kernel.0 * kernel.1)
+        for ch in 0..<c {
+            let plane = x + ch * h * w
+            for oy in 0..<ho {
+                for ox in 0..<wo {
+                    var sum: Float = 0
+                    for ky in 0..<kernel.0 {
+                        let line = plane + (oy * stride.0 + ky) * w + ox * stride.1
+                        for kx in 0..<kernel.1 { sum += line[kx] }
+                    }
+                    y[(ch * ho + oy) * wo + ox] = sum * inv
+                }
+            }
+        }
+    }
+
+    // MARK: Normalisation and activations
+
+    /// Layer norm over the last dimension of `[n, d]`, `y = (x − μ)/√(σ² + ε) · γ + β` (may be in place).
+    static func layerNorm(_ x: UnsafePointer<Float>, rows n: Int, dim d: Int,
+                          gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
+                          into y: UnsafeMutablePointer<Float>) {
+        for r in 0..<n {
+            let src = x + r * d
+            let dst = y + r * d
+            var mean: Float = 0
+            for i in 0..<d { mean += src[i] }
+            mean /= Float(d)
+            var variance: Float = 0
+            for i in 0..<d { let v = src[i] - mean; variance += v * v }
+            let inv = 1 / (variance / Float(d) + eps).squareRoot()
+            for i in 0..<d { dst[i] = (src[i] - mean) * inv * gamma[i] + beta[i] }
+        }
+    }
+
+    /// Exact GELU in place.
+    static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        FastMath.gelu(UnsafeMutableBufferPointer(start: x, count: count))
+    }
+
+    /// Row-wise softmax of `[n, m]` in place; keys with `keyValid[j] == false` get probability 0.
+    /// A row whose keys are all masked becomes all zeros.
+    static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows n: Int, cols m: Int,
+                            keyValid: UnsafePointer<Bool>?) {
+        for r in 0..<n {
+            let row = x + r * m
+            if let keyValid {
+                var peak = -Float.infinity
+                for j in 0..<m where keyValid[j] { peak = max(peak, row[j]) }
+                if peak == -.infinity { row.update(repeating: 0, count: m); continue }
+                for j in 0..<m where !keyValid[j] { row[j] = -.infinity }
+                let total = FastMath.expShifted(row, count: m, shift: peak)
+                let inv = 1 / total
+                for j in 0..<m { row[j] = keyValid[j] ? row[j] * inv : 0 }
+            } else {
+                let peak = FastMath.maximum(row, count: m)
+                FastMath.scale(row, count: m, by: 1 / FastMath.expShifted(row, count: m, shift: peak))
+            }
+        }
+    }
+
+    // MARK: Attention
+
+    /// Multi-head self-attention core on a fused QKV buffer `[n, 3d]` (q | k | v, heads contiguous
+    /// inside each): writes the concatenated head outputs `[n, d]`. `scores` must hold `n·n` floats.
+    static func attention(qkv: UnsafePointer<Float>, tokens n: Int, dim d: Int, heads: Int,
+                          keyValid: UnsafePointer<Bool>?, scores: UnsafeMutablePointer<Float>,
+                          into out: UnsafeMutablePointer<Float>) {
+        let dh = d / heads
+        let scale = 1 / Float(dh).squareRoot()
+        for h in 0..<heads {
+            let q = qkv + h * dh
+            let k = qkv + d + h * dh
+            let v = qkv + 2 * d + h * dh
+            BLAS.sgemm(transB: true, m: n, n: n, k: dh, alpha: scale, a: q, lda: 3 * d,
+                       b: k, ldb: 3 * d, c: scores, ldc: n)
+            softmaxRows(scores, rows: n, cols: n, keyValid: keyValid)
+            BLAS.sgemm(m: n, n: dh, k: n, a: scores, lda: n, b: v, ldb: 3 * d, c: out + h * dh, ldc: d)
+        }
+    }
+
+    // MARK: Recurrent
+
+    /// One GRU step (PyTorch gate order r, z, n): `gx = W_ih·x + b_ih`, `gh = W_hh·h + b_hh`,
+    /// `r = σ(gx_r + gh_r)`, `z = σ(gx_z + gh_z)`, `n = tanh(gx_n + r ⊙ gh_n)`, `h' = (1 − z) ⊙ n + z ⊙ h`.
+    /// `gx` and `gh` are scratch of `3·hidden` floats each; `h` is updated in place.
+    static func gruCell(x: UnsafePointer<Float>, inputSize: Int, h: UnsafeMutablePointer<Float>, hidden: Int,
+                        weightIH: UnsafePointer<Float>, weightHH: UnsafePointer<Float>,
+                        biasIH: UnsafePointer<Float>, biasHH: UnsafePointer<Float>,
+                        gx: UnsafeMutablePointer<Float>, gh: UnsafeMutablePointer<Float>) {
+        linear(x, rows: 1, inFeatures: inputSize, weight: weightIH, bias: biasIH, outFeatures: 3 * hidden, into: gx)
+        linear(h, rows: 1, inFeatures: hidden, weight: weightHH, bias: biasHH, outFeatures: 3 * hidden, into: gh)
+        for i in 0..<hidden {
+            let r = FastMath.sigmoid(gx[i] + gh[i])
+            let z = FastMath.sigmoid(gx[hidden + i] + gh[hidden + i])
+            let n = FastMath.tanh(gx[2 * hidden + i] + r * gh[2 * hidden + i])
+            h[i] = (1 - z) * n + z * h[i]
+        }
+    }
+}

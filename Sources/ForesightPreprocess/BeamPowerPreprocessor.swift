@@ -1,0 +1,99 @@
+import Foundation
+import ForesightWire
+
+/// How the dB vector is scaled (configured per site).
+public enum BeamPowerNormalization: Sendable, Equatable {
+    /// Keep dBm values.
+    case none
+    /// Fixed site range: `(x − min) / (max − min)`.
+    case minMax(min: Float, max: Float)
+    /// Fixed site statistics: `(x − mean) / std`.
+    case standard(mean: Float, std: Float)
+    /// Per-vector range: `(x − min(x)) / (max(x) − min(x))`; a constant vector becomes zeros.
+    case perVectorMinMax
+}
+
+/// Beam power parameters.
+public struct BeamPowerParameters: Sendable, Equatable {
+    /// Floor in dBm for zeros, negatives, NaN/inf and anything lower.
+    public var floorDBm: Float = -120
+    /// Normalization applied after the conversion to dBm.
+    public var normalization: BeamPowerNormalization = .none
+    /// Largest accepted codebook size.
+    public var maxBeams: Int = 4096
+
+    /// Creates the default parameters.
+    public init() {}
+
+    /// Checks that every field is usable.
+    public func validate() throws(PreprocessError) {
+        guard floorDBm.isFinite else { throw .badParameter("beam power floor must be finite") }
+        guard maxBeams > 0 else { throw .badParameter("beam power maxBeams must be positive") }
+        switch normalization {
+        case .none, .perVectorMinMax: break
+        case let .minMax(lo, hi):
+            guard lo.isFinite, hi.isFinite, hi > lo else { throw .badParameter("beam power min/max \(lo)/\(hi) need max > min") }
+        case let .standard(_, std):
+            guard std.isFinite, std > 0 else { throw .badParameter("beam power std \(std) must be positive") }
+        }
+    }
+}
+
+/// Converts a beam power vector to dBm (`10·log10(mW)`), replaces zeros/NaN/negative values by
+/// the floor, clamps below the floor, then normalizes.
+public struct BeamPowerPreprocessor: Sendable {
+    /// The parameters this preprocessor was built with.
+    public let parameters: BeamPowerParameters
+
+    /// Creates a preprocessor; fails on invalid parameters.
+    public init(parameters: BeamPowerParameters = BeamPowerParameters()) throws(PreprocessError) {
+        try parameters.validate()
+        self.parameters = parameters
+    }
+
+    /// Processes `power` into `output` (same length).
+    public func process(power: UnsafeBufferPointer<Float>, unit: PowerUnit,
+                        into output: UnsafeMutableBufferPointer<Float>) throws(PreprocessError) {
+        let n = power.count
+        guard n > 0, n <= parameters.maxBeams else {
+            throw .badDimensions(modality: "beam power", detail: "\(n) beams, limit 1...\(parameters.maxBeams)")
+        }
+        guard output.count >= n else { throw .sizeMismatch(modality: "beam power output", expected: n, actual: output.count) }
+        let floor = parameters.floorDBm
+        for i in 0..<n {
+            let v = power[i]
+            let db: Float
+            switch unit {
+            case .mw: db = v > 0 && v.isFinite ? 10 * log10(v) : floor
+            case .dbm: db = v.isFinite ? v : floor
+            }
+            output[i] = max(db, floor)
+        }
+        switch parameters.normalization {
+        case .none: break
+        case let .minMax(lo, hi):
+            let inv = 1 / (hi - lo)
+            for i in 0..<n { output[i] = (output[i] - lo) * inv }
+        case let .standard(mean, std):
+            let inv = 1 / std
+            for i in 0..<n { output[i] = (output[i] - mean) * inv }
+        case .perVectorMinMax:
+            var lo = output[0], hi = output[0]
+            for i in 1..<n { lo = min(lo, output[i]); hi = max(hi, output[i]) }
+            let span = hi - lo
+            for i in 0..<n { output[i] = span > 0 ? (output[i] - lo) / span : 0 }
+        }
+    }
+
+    /// Convenience: processes into a new array.
+    public func process(power: [Float], unit: PowerUnit) throws(PreprocessError) -> [Float] {
+        var out = [Float](repeating: 0, count: power.count)
+        let result = power.withUnsafeBufferPointer { p in
+            out.withUnsafeMutableBufferPointer { o in
+                Result { () throws(PreprocessError) in try process(power: p, unit: unit, into: o) }
+            }
+        }
+        try result.get()
+        return out
+    }
+}

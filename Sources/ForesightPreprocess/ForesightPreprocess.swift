@@ -1,2 +1,0 @@
-/// Namespace of the ForesightPreprocess module.
-public enum ForesightPreprocess {}

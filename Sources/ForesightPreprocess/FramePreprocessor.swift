@@ -1,0 +1,213 @@
+import Synchronization
+
+/// The modalities of a frame.
+public enum Modality: String, Sendable, CaseIterable, Hashable {
+    /// RGB camera.
+    case camera
+    /// FMCW radar cube.
+    case radar
+    /// LiDAR point cloud.
+    case lidar
+    /// UE GNSS fix.
+    case gnss
+    /// Beam power vector.
+    case beamPower
+}
+
+/// One synchronized frame of raw inputs; absent modalities are `nil`.
+public struct RawFrame: Sendable, Equatable {
+    /// Frame sequence number (from the synchronizer).
+    public var seq: UInt64
+    /// Frame time, ns since the epoch.
+    public var stamp: Int64
+    /// Camera input, if present.
+    public var camera: CameraInput?
+    /// Radar input, if present.
+    public var radar: RadarInput?
+    /// LiDAR input, if present.
+    public var lidar: LidarInput?
+    /// GNSS input, if present.
+    public var gnss: GnssInput?
+    /// Beam power input, if present.
+    public var beamPower: BeamPowerInput?
+
+    /// Creates a frame.
+    public init(seq: UInt64, stamp: Int64, camera: CameraInput? = nil, radar: RadarInput? = nil, lidar: LidarInput? = nil,
+                gnss: GnssInput? = nil, beamPower: BeamPowerInput? = nil) {
+        self.seq = seq; self.stamp = stamp
+        self.camera = camera; self.radar = radar; self.lidar = lidar; self.gnss = gnss; self.beamPower = beamPower
+    }
+
+    /// The modalities present in this frame.
+    public var present: Set<Modality> {
+        var set = Set<Modality>()
+        if camera != nil { set.insert(.camera) }
+        if radar != nil { set.insert(.radar) }
+        if lidar != nil { set.insert(.lidar) }
+        if gnss != nil { set.insert(.gnss) }
+        if beamPower != nil { set.insert(.beamPower) }
+        return set
+    }
+}
+
+/// A frame after preprocessing: a tensor per modality that was present and valid, and the
+/// reason for every present modality that was rejected.
+public struct PreprocessedFrame: Sendable, Equatable {
+    /// Frame sequence number.
+    public var seq: UInt64
+    /// Frame time, ns since the epoch.
+    public var stamp: Int64
+    /// Tensors by modality.
+    public var tensors: [Modality: PreprocessedTensor]
+    /// Rejections by modality.
+    public var failures: [Modality: PreprocessError]
+
+    /// Creates a processed frame.
+    public init(seq: UInt64, stamp: Int64, tensors: [Modality: PreprocessedTensor] = [:], failures: [Modality: PreprocessError] = [:]) {
+        self.seq = seq; self.stamp = stamp; self.tensors = tensors; self.failures = failures
+    }
+}
+
+/// Parameters of the whole preprocessing front end.
+public struct FrontEndConfiguration: Sendable {
+    /// Camera parameters.
+    public var camera = CameraParameters()
+    /// Radar parameters.
+    public var radar = RadarParameters()
+    /// LiDAR parameters.
+    public var lidar = LidarParameters()
+    /// GNSS reference (the base station position from the site calibration).
+    public var gnss: GnssProjector
+    /// Beam power parameters.
+    public var beamPower = BeamPowerParameters()
+    /// Frames waiting to be processed; beyond this the oldest waiting frame is dropped.
+    public var inputCapacity = 4
+    /// Processed frames waiting for the consumer; beyond this the oldest is dropped.
+    public var outputCapacity = 8
+    /// Frames processed at the same time (pipelining across stages), at least 1.
+    public var framesInFlight = 2
+
+    /// Creates a configuration around a GNSS projector.
+    public init(gnss: GnssProjector) { self.gnss = gnss }
+}
+
+/// Counters of the front end (monotonic).
+public struct FrontEndStatistics: Sendable, Equatable {
+    /// Frames given to `submit`.
+    public var submitted: Int
+    /// Frames dropped before processing because the input queue was full.
+    public var droppedInput: Int
+    /// Frames fully processed.
+    public var processed: Int
+    /// Processed frames dropped because the consumer did not keep up.
+    public var droppedOutput: Int
+    /// Modality inputs rejected.
+    public var rejectedInputs: Int
+}
+
+/// The preprocessing front end: one actor per modality (each on its own thread; GNSS and beam
+/// power share one), a bounded drop-oldest input queue that never blocks the caller, and an
+/// ordered output stream. A frame is emitted when all of its present modalities are done.
+///
+/// Call `finish()` when done: the internal queue task (and so the stage threads) live until the
+/// input ends and the queue drains.
+public final class FramePreprocessor: Sendable {
+    let camera: PreprocessingStage<CameraPreprocessor>
+    private let radar: PreprocessingStage<RadarPreprocessor>
+    private let lidar: PreprocessingStage<LidarPreprocessor>
+    private let gnss: PreprocessingStage<GnssProjector>
+    private let beamPower: PreprocessingStage<BeamPowerPreprocessor>
+    private let lightExecutor: DedicatedThreadExecutor
+    private let input: AsyncStream<RawFrame>.Continuation
+    private let submitted = Atomic<Int>(0)
+    private let droppedInput = Atomic<Int>(0)
+    private let processed = Atomic<Int>(0)
+    private let droppedOutput = Atomic<Int>(0)
+    private let rejected = Atomic<Int>(0)
+
+    /// Processed frames, in submission order. Finishes after `finish()` once the queue drains.
+    public let output: AsyncStream<PreprocessedFrame>
+
+    /// Builds every stage; fails on invalid parameters.
+    public init(configuration: FrontEndConfiguration) throws(PreprocessError) {
+        guard configuration.inputCapacity > 0, configuration.outputCapacity > 0, configuration.framesInFlight > 0 else {
+            throw .badParameter("front end capacities and framesInFlight must be positive")
+        }
+        camera = PreprocessingStage(try CameraPreprocessor(parameters: configuration.camera), name: "fs-pre-camera")
+        radar = PreprocessingStage(try RadarPreprocessor(parameters: configuration.radar), name: "fs-pre-radar")
+        lidar = PreprocessingStage(try LidarPreprocessor(parameters: configuration.lidar), name: "fs-pre-lidar")
+        lightExecutor = DedicatedThreadExecutor(name: "fs-pre-light")
+        gnss = PreprocessingStage(configuration.gnss, sharing: lightExecutor)
+        beamPower = PreprocessingStage(try BeamPowerPreprocessor(parameters: configuration.beamPower), sharing: lightExecutor)
+
+        let (inStream, inContinuation) = AsyncStream.makeStream(of: RawFrame.self,
+                                                                bufferingPolicy: .bufferingNewest(configuration.inputCapacity))
+        let (outStream, outContinuation) = AsyncStream.makeStream(of: PreprocessedFrame.self,
+                                                                  bufferingPolicy: .bufferingNewest(configuration.outputCapacity))
+        input = inContinuation
+        output = outStream
+        let inFlight = configuration.framesInFlight
+        Task { [self] in
+            var running: [Task<PreprocessedFrame, Never>] = []
+            func emit(_ frame: PreprocessedFrame) {
+                processed.add(1, ordering: .relaxed)
+                if case .dropped = outContinuation.yield(frame) { droppedOutput.add(1, ordering: .relaxed) }
+            }
+            for await frame in inStream {
+                running.append(Task { await self.process(frame) })
+                if running.count >= inFlight { emit(await running.removeFirst().value) }
+            }
+            for task in running { emit(await task.value) }
+            outContinuation.finish()
+            lightExecutor.stop()
+        }
+    }
+
+    /// Queues a frame; never blocks. When the queue is full the oldest waiting frame is dropped
+    /// and counted in `statistics.droppedInput`.
+    public func submit(_ frame: RawFrame) {
+        submitted.add(1, ordering: .relaxed)
+        if case .dropped = input.yield(frame) { droppedInput.add(1, ordering: .relaxed) }
+    }
+
+    /// Ends the input; `output` finishes once the queued frames are processed.
+    public func finish() {
+        input.finish()
+    }
+
+    /// Current counters.
+    public var statistics: FrontEndStatistics {
+        FrontEndStatistics(submitted: submitted.load(ordering: .relaxed), droppedInput: droppedInput.load(ordering: .relaxed),
+                           processed: processed.load(ordering: .relaxed), droppedOutput: droppedOutput.load(ordering: .relaxed),
+                           rejectedInputs: rejected.load(ordering: .relaxed))
+    }
+
+    /// Processes one frame directly (bypassing the queue): the present modalities run
+    /// concurrently on their own actors; returns when all of them are done.
+    public func process(_ frame: RawFrame) async -> PreprocessedFrame {
+        async let c = Self.run(camera, frame.camera)
+        async let r = Self.run(radar, frame.radar)
+        async let l = Self.run(lidar, frame.lidar)
+        async let g = Self.run(gnss, frame.gnss)
+        async let b = Self.run(beamPower, frame.beamPower)
+        let results: [(Modality, Result<PreprocessedTensor, PreprocessError>?)] =
+            [(.camera, await c), (.radar, await r), (.lidar, await l), (.gnss, await g), (.beamPower, await b)]
+        var out = PreprocessedFrame(seq: frame.seq, stamp: frame.stamp)
+        for (modality, result) in results {
+            switch result {
+            case .none: break
+            case let .success(tensor)?: out.tensors[modality] = tensor
+            case let .failure(error)?:
+                out.failures[modality] = error
+                rejected.add(1, ordering: .relaxed)
+            }
+        }
+        return out
+    }
+
+    private static func run<P: ModalityProcessing>(_ stage: PreprocessingStage<P>, _ input: P.Input?) async
+        -> Result<PreprocessedTensor, PreprocessError>? {
+        guard let input else { return nil }
+        do { return .success(try await stage.process(input)) } catch { return .failure(error) }
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import ForesightWire
+
+/// A preprocessed modality: float32 values in row-major order with their shape.
+public struct PreprocessedTensor: Sendable, Equatable {
+    /// Dimensions, outermost first (e.g. [3, 224, 224] or [64, 256]).
+    public var shape: [Int]
+    /// The values, `shape.reduce(1, *)` of them.
+    public var values: [Float]
+
+    /// Creates a tensor.
+    public init(shape: [Int], values: [Float]) { self.shape = shape; self.values = values }
+}
+
+/// A preprocessing function for one modality, usable inside a `PreprocessingStage`.
+public protocol ModalityProcessing {
+    /// The raw input for one frame.
+    associatedtype Input: Sendable
+    /// Processes one input into a tensor.
+    mutating func run(_ input: Input) throws(PreprocessError) -> PreprocessedTensor
+}
+
+/// An actor that owns one modality's preprocessor and runs it on its own dedicated thread
+/// (custom executor), so several modalities proceed concurrently and heavy work stays off
+/// the cooperative pool.
+public actor PreprocessingStage<Processor: ModalityProcessing> {
+    private var processor: Processor
+    private let executor: DedicatedThreadExecutor
+    private let ownsExecutor: Bool
+
+    /// The executor the actor runs on.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    /// Creates a stage on a new thread named `name`.
+    public init(_ processor: sending Processor, name: String) {
+        self.processor = processor
+        self.executor = DedicatedThreadExecutor(name: name)
+        self.ownsExecutor = true
+    }
+
+    /// Creates a stage sharing an existing executor (for light modalities such as GNSS).
+    public init(_ processor: sending Processor, sharing executor: DedicatedThreadExecutor) {
+        self.processor = processor
+        self.executor = executor
+        self.ownsExecutor = false
+    }
+
+    deinit {
+        if ownsExecutor { executor.stop() }
+    }
+
+    /// The name of the thread the actor's code runs on (for tests and diagnostics).
+    func currentThreadName() -> String? { Thread.current.name }
+
+    /// Processes one input on the stage's thread.
+    public func process(_ input: Processor.Input) throws(PreprocessError) -> PreprocessedTensor {
+        try processor.run(input)
+    }
+}
+
+/// One camera frame as it arrives on the wire.
+public enum CameraInput: Sendable, Equatable {
+    /// A JPEG file.
+    case jpeg([UInt8])
+    /// Tightly packed pixels.
+    case raw(pixels: [UInt8], width: Int, height: Int, encoding: RawPixelEncoding)
+}
+
+/// One radar cube as it arrives on the wire: little-endian [rx, samples, chirps], I/Q interleaved.
+public struct RadarInput: Sendable, Equatable {
+    /// The cube bytes.
+    public var data: [UInt8]
+    /// Receive antennas.
+    public var rx: Int
+    /// ADC samples per chirp.
+    public var samples: Int
+    /// Chirps per frame.
+    public var chirps: Int
+    /// Sample type.
+    public var type: RadarSampleType
+
+    /// Creates a radar input.
+    public init(data: [UInt8], rx: Int, samples: Int, chirps: Int, type: RadarSampleType) {
+        self.data = data; self.rx = rx; self.samples = samples; self.chirps = chirps; self.type = type
+    }
+}
+
+/// One point cloud as it arrives on the wire: `count` × `fields.count` little-endian float32.
+public struct LidarInput: Sendable, Equatable {
+    /// The point bytes.
+    public var data: [UInt8]
+    /// Number of points.
+    public var count: Int
+    /// Field names per point (must include x, y, z).
+    public var fields: [String]
+
+    /// Creates a LiDAR input.
+    public init(data: [UInt8], count: Int, fields: [String]) { self.data = data; self.count = count; self.fields = fields }
+}
+
+/// One GNSS fix in degrees.
+public struct GnssInput: Sendable, Equatable {
+    /// Latitude, degrees.
+    public var latitude: Double
+    /// Longitude, degrees.
+    public var longitude: Double
+
+    /// Creates a GNSS input.
+    public init(latitude: Double, longitude: Double) { self.latitude = latitude; self.longitude = longitude }
+}
+
+/// One beam power vector.
+public struct BeamPowerInput: Sendable, Equatable {
+    /// Power per beam.
+    public var power: [Float]
+    /// Unit of `power`.
+    public var unit: PowerUnit
+
+    /// Creates a beam power input.
+    public init(power: [Float], unit: PowerUnit) { self.power = power; self.unit = unit }
+}
+
+extension CameraPreprocessor: ModalityProcessing {
+    /// Processes a JPEG or raw frame into a [3, H, W] tensor.
+    public func run(_ input: CameraInput) throws(PreprocessError) -> PreprocessedTensor {
+        let values: [Float]
+        switch input {
+        case let .jpeg(bytes): values = try process(jpeg: bytes)
+        case let .raw(pixels, width, height, encoding):
+            values = try process(raw: pixels, width: width, height: height, encoding: encoding)
+        }
+        return PreprocessedTensor(shape: [3, parameters.outputHeight, parameters.outputWidth], values: values)
+    }
+}
+
+extension RadarPreprocessor: ModalityProcessing {
+    /// Processes a cube into an [angle, range] tensor.
+    public func run(_ input: RadarInput) throws(PreprocessError) -> PreprocessedTensor {
+        let values = try process(cube: input.data, rx: input.rx, samples: input.samples, chirps: input.chirps, type: input.type)
+        return PreprocessedTensor(shape: [parameters.angleBins, input.samples], values: values)
+    }
+}
+
+extension LidarPreprocessor: ModalityProcessing {
+    /// Processes a cloud into a [rows, columns] depth tensor.
+    public func run(_ input: LidarInput) throws(PreprocessError) -> PreprocessedTensor {
+        let values = try process(points: input.data, count: input.count, fields: input.fields)
+        return PreprocessedTensor(shape: [parameters.rows, parameters.columns], values: values)
+    }
+}
+
+extension GnssProjector: ModalityProcessing {
+    /// Projects a fix into a [2] tensor (east, north metres).
+    public func run(_ input: GnssInput) throws(PreprocessError) -> PreprocessedTensor {
+        let p = try project(latitude: input.latitude, longitude: input.longitude)
+        return PreprocessedTensor(shape: [2], values: [Float(p.x), Float(p.y)])
+    }
+}
+
+extension BeamPowerPreprocessor: ModalityProcessing {
+    /// Converts a power vector into a [beams] tensor.
+    public func run(_ input: BeamPowerInput) throws(PreprocessError) -> PreprocessedTensor {
+        PreprocessedTensor(shape: [input.power.count], values: try process(power: input.power, unit: input.unit))
+    }
+}

@@ -1,0 +1,53 @@
+import ForesightWire
+
+extension CameraInput {
+    /// The camera input carried by a wire `Image` (JPEG or raw pixels).
+    public init(_ image: Image) {
+        switch image.encoding {
+        case .jpeg: self = .jpeg(image.data)
+        case .rgb8: self = .raw(pixels: image.data, width: image.width, height: image.height, encoding: .rgb8)
+        case .bgr8: self = .raw(pixels: image.data, width: image.width, height: image.height, encoding: .bgr8)
+        case .mono8: self = .raw(pixels: image.data, width: image.width, height: image.height, encoding: .mono8)
+        }
+    }
+}
+
+extension RadarInput {
+    /// The radar input carried by a wire `RadarCube`.
+    public init(_ cube: RadarCube) {
+        self.init(data: cube.data, rx: cube.rx, samples: cube.samples, chirps: cube.chirps, type: cube.dtype)
+    }
+}
+
+extension LidarInput {
+    /// The LiDAR input carried by a wire `PointCloud`.
+    public init(_ cloud: PointCloud) {
+        self.init(data: cloud.data, count: cloud.count, fields: cloud.fields)
+    }
+}
+
+extension GnssInput {
+    /// The GNSS input carried by a wire `GnssFix`, or nil when the fix is unusable (no fix or
+    /// non-finite coordinates), so the frame simply lacks GNSS.
+    public init?(_ fix: GnssFix) {
+        guard fix.isUsable else { return nil }
+        self.init(latitude: fix.lat, longitude: fix.lon)
+    }
+}
+
+extension BeamPowerInput {
+    /// The beam power input carried by a wire `BeamPower`.
+    public init(_ message: BeamPower) {
+        self.init(power: message.power, unit: message.unit)
+    }
+}
+
+extension RawFrame {
+    /// A frame assembled from decoded wire messages (any may be absent).
+    public init(seq: UInt64, stamp: Int64, image: Image? = nil, radar: RadarCube? = nil, cloud: PointCloud? = nil,
+                fix: GnssFix? = nil, beamPower: BeamPower? = nil) {
+        self.init(seq: seq, stamp: stamp, camera: image.map(CameraInput.init), radar: radar.map(RadarInput.init),
+                  lidar: cloud.map(LidarInput.init), gnss: fix.flatMap(GnssInput.init),
+                  beamPower: beamPower.map(BeamPowerInput.init))
+    }
+}

@@ -1,2 +1,0 @@
-/// Namespace of the ForesightSim module.
-public enum ForesightSim {}

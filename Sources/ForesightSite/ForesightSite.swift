@@ -1,2 +1,0 @@
-/// Namespace of the ForesightSite module.
-public enum ForesightSite {}

@@ -1,2 +1,0 @@
-/// Namespace of the ForesightSync module.
-public enum ForesightSync {}

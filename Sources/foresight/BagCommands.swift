@@ -1,0 +1,338 @@
+import ArgumentParser
+import ForesightBag
+import ForesightBus
+import ForesightWire
+import Foundation
+
+/// Parses `--compression`.
+extension BagCompression: ExpressibleByArgument {}
+
+/// Compiles a `--topics`/`--exclude` pattern with a clear error.
+private func compile(_ pattern: String?, option: String) throws -> Regex<AnyRegexOutput>? {
+    guard let pattern else { return nil }
+    do {
+        return try Regex(pattern)
+    } catch {
+        throw ValidationError("\(option) '\(pattern)' is not a valid regular expression: \(error)")
+    }
+}
+
+/// True if `topic` passes an include and an exclude pattern (search semantics: a match anywhere).
+private func selected(_ topic: String, include: Regex<AnyRegexOutput>?, exclude: Regex<AnyRegexOutput>?) -> Bool {
+    if let include, topic.firstMatch(of: include) == nil { return false }
+    if let exclude, topic.firstMatch(of: exclude) != nil { return false }
+    return true
+}
+
+/// The MCAP schema of a topic: the protocol type whose default topic ends the topic name.
+private func schema(for topic: String) -> BagTopicSchema? {
+    guard let type = EchoFormatter.type(of: topic) else { return nil }
+    return BagTopicSchema(name: type.name, encoding: "jsonschema", data: Array(type.jsonSchema.utf8))
+}
+
+private func megabytes(_ bytes: UInt64) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
+
+/// Rewrites the terminal's current line with `text` (carriage return, clear to end of line).
+private func progressLine(_ text: String) {
+    FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + text).utf8))
+}
+
+/// Whether standard output is a terminal (progress lines only then).
+private var stdoutIsTerminal: Bool { isatty(STDOUT_FILENO) != 0 }
+
+/// `foresight record`: records topics from ZeroMQ endpoints into MCAP.
+struct RecordCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record",
+        abstract: "Record topics from ZeroMQ endpoints into an indexed, chunked MCAP file.",
+        discussion: """
+        Payloads are stored byte for byte (message encoding msgpack) with one jsonschema schema \
+        per protocol type; log_time is the receive time and publish_time the message's stamp. \
+        Completed chunks are written as they fill (and at least every second), so a crash loses \
+        at most the open chunk; `foresight bag recover` rebuilds such a file. SIGINT/SIGTERM \
+        finish the file properly. The receive path never waits for the disk: beyond \
+        --buffer-size bytes in flight, messages are dropped and counted.
+
+        Example: foresight record tcp://127.0.0.1:5555 -o drive.mcap --topics '^sensor/' --split-size 4000000000
+        """
+    )
+
+    @Argument(help: "Endpoints to subscribe to, e.g. tcp://127.0.0.1:5555.")
+    var endpoints: [String]
+
+    @Option(name: [.short, .customLong("output")], help: "Output file (with splitting: NAME_0000.mcap, NAME_0001.mcap, …).")
+    var output: String
+
+    @Option(help: "Record only topics matching this regular expression.")
+    var topics: String?
+
+    @Option(help: "Do not record topics matching this regular expression.")
+    var exclude: String?
+
+    @Option(help: "Chunk compression: zstd, lz4 or none.")
+    var compression: BagCompression = .zstd
+
+    @Option(help: "Uncompressed chunk size in bytes.")
+    var chunkSize: Int = 4 << 20
+
+    @Option(help: "Start a new file when the current one reaches this many bytes.")
+    var splitSize: UInt64?
+
+    @Option(help: "Start a new file when the current one spans this many seconds.")
+    var splitDuration: Double?
+
+    @Option(help: "Bytes of received messages that may wait for the disk before messages are dropped.")
+    var bufferSize: UInt64 = 512 << 20
+
+    @Option(help: "Stop after this many seconds (default: until SIGINT/SIGTERM).")
+    var duration: Double?
+
+    @OptionGroup var socket: SocketModeOptions
+
+    func validate() throws {
+        if endpoints.isEmpty { throw ValidationError("give at least one endpoint to record from") }
+        if splitSize != nil && splitDuration != nil { throw ValidationError("--split-size and --split-duration exclude each other") }
+        if chunkSize < 1024 { throw ValidationError("--chunk-size must be at least 1024 bytes") }
+        if let splitSize, splitSize < 4096 { throw ValidationError("--split-size must be at least 4096 bytes") }
+        if let splitDuration, !(splitDuration > 0) { throw ValidationError("--split-duration must be positive") }
+        if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
+        if bufferSize < 1 << 20 { throw ValidationError("--buffer-size must be at least 1 MiB") }
+        _ = try compile(topics, option: "--topics")
+        _ = try compile(exclude, option: "--exclude")
+    }
+
+    func run() async throws {
+        let include = try compile(topics, option: "--topics")
+        let excluded = try compile(exclude, option: "--exclude")
+        let split = BagSplitPolicy(maxBytes: splitSize, maxDuration: splitDuration.map { UInt64($0 * 1e9) })
+        let recorder: BagRecorder
+        do {
+            recorder = try BagRecorder(
+                path: output, options: BagWriterOptions(compression: compression, chunkSize: chunkSize,
+                                                        library: "foresight \(ForesightVersion.string)"),
+                split: split, bufferLimit: bufferSize,
+                metadata: ["endpoints": endpoints.joined(separator: " "), "topics": topics ?? "", "exclude": exclude ?? "",
+                           "foresight_version": ForesightVersion.string],
+                schemaFor: schema(for:))
+        } catch {
+            throw CLIError("\(error)")
+        }
+        let context = try BusContext()
+        var options = Subscriber.Options()
+        options.mode = socket.mode(default: .connect)
+        options.bufferCapacity = 16_384
+        options.receiveHighWaterMark = 10_000
+        let subscriber = try Subscriber(context: context, endpoints: endpoints, options: options)
+        let trap = SignalTrap { _ in subscriber.close() }
+        defer { _ = trap }
+        if let duration {
+            let stop = DispatchTime.now() + duration
+            DispatchQueue.global().asyncAfter(deadline: stop) { subscriber.close() }
+        }
+        printError("recording \(subscriber.endpoints.joined(separator: ", ")) to \(output) (Ctrl-C to stop)")
+        let progress = stdoutIsTerminal
+        var lastProgress = DispatchTime.now().uptimeNanoseconds
+        var skipped: UInt64 = 0
+        for await message in subscriber.messages {
+            guard message.frames.count == 2, let topic = message.topic else {
+                skipped += 1
+                continue
+            }
+            if selected(topic, include: include, exclude: excluded) {
+                recorder.submit(topic: topic, payload: message.payload, receiveTime: UInt64(max(0, message.receiveTime)))
+            }
+            if progress {
+                let now = DispatchTime.now().uptimeNanoseconds
+                if now - lastProgress > 500_000_000 {
+                    lastProgress = now
+                    let s = recorder.currentStats
+                    progressLine("recorded \(s.written) msgs, \(megabytes(s.writtenBytes)), buffered \(megabytes(s.bufferedBytes)), dropped \(s.dropped)")
+                }
+            }
+        }
+        subscriber.close()
+        let stats = recorder.finish()
+        if progress { print("") }
+        let receiveDrops = subscriber.statistics.dropped
+        printError("recorded \(stats.written) messages (\(megabytes(stats.writtenBytes))) into \(stats.files.joined(separator: ", "))")
+        if stats.dropped > 0 || receiveDrops > 0 || skipped > 0 {
+            printError("dropped \(stats.dropped) messages (\(megabytes(stats.droppedBytes))) because the disk fell behind; "
+                       + "\(receiveDrops) dropped in the receive queue; \(skipped) malformed (not topic + payload)")
+        }
+        if let error = stats.error { throw CLIError("recording failed: \(error)") }
+    }
+}
+
+/// `foresight replay`: republishes a bag.
+struct ReplayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Republish an MCAP bag with its original timing (by log time) or as fast as possible.",
+        discussion: """
+        Payloads go out exactly as recorded, unless --restamp (stamps shifted so the bag starts \
+        now) or --loop (each pass shifts stamps by the bag's span plus one mean gap, so time keeps \
+        increasing) rewrites the stamp.
+
+        Example: foresight replay drive.mcap --endpoint tcp://*:5555 --rate 2 --topics '^sensor/'
+        """
+    )
+
+    @Argument(help: "The bag to replay.")
+    var file: String
+
+    @Option(help: "Endpoint to publish on (bound by default).")
+    var endpoint: String = "tcp://*:5555"
+
+    @Option(help: "Playback speed factor.")
+    var rate: Double = 1
+
+    @Flag(help: "Start again at the end, forever (until SIGINT/SIGTERM).")
+    var loop = false
+
+    @Option(help: "Skip this many seconds from the start of the bag.")
+    var startOffset: Double = 0
+
+    @Option(help: "Play only this many seconds of the bag.")
+    var duration: Double?
+
+    @Option(help: "Replay only topics matching this regular expression.")
+    var topics: String?
+
+    @Flag(help: "Ignore the recorded timing and publish as fast as possible.")
+    var asFastAsPossible = false
+
+    @Flag(help: "Shift stamps so the bag's start maps to now.")
+    var restamp = false
+
+    @Option(help: "Seconds to wait after binding/connecting before the first message (subscribers need time to join).")
+    var delay: Double = 0.5
+
+    @OptionGroup var socket: SocketModeOptions
+
+    func validate() throws {
+        if !(rate > 0) { throw ValidationError("--rate must be positive") }
+        if startOffset < 0 { throw ValidationError("--start-offset must not be negative") }
+        if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
+        if delay < 0 { throw ValidationError("--delay must not be negative") }
+        _ = try compile(topics, option: "--topics")
+    }
+
+    func run() async throws {
+        let options = BagReplayOptions(rate: rate, loop: loop, startOffset: startOffset, duration: duration,
+                                       asFastAsPossible: asFastAsPossible, restamp: restamp)
+        let pattern = topics
+        let file = self.file
+        var publisherOptions = Publisher.Options()
+        publisherOptions.mode = socket.mode(default: .bind)
+        publisherOptions.sendHighWaterMark = 100_000
+        let context = try BusContext()
+        let publisher = try Publisher(context: context, endpoint: endpoint, options: publisherOptions)
+        defer { publisher.close() }
+        let trap = SignalTrap { _ in }
+        printError("replaying \(file) on \(publisher.endpoints.joined(separator: ", "))")
+        if delay > 0 { try await Task.sleep(for: .seconds(delay)) }
+        let progress = stdoutIsTerminal
+        // Timed replay sleeps between messages: run it on its own thread, off the cooperative pool.
+        let result: Result<BagReplayStats, BagError> = await withCheckedContinuation { continuation in
+            let thread = Thread {
+                do throws(BagError) {
+                    let include = try? compile(pattern, option: "--topics")
+                    let player = try BagPlayer(path: file, options: options) { channel in
+                        selected(channel.topic, include: include ?? nil, exclude: nil)
+                    }
+                    let stats = try player.run(shouldStop: { trap.triggered }, progress: { p in
+                        guard progress else { return }
+                        let pass = options.loop ? " pass \(p.pass + 1)" : ""
+                        progressLine(String(format: "%.1f / %.1f s", p.position, p.total) + pass + ", \(p.published) messages")
+                    }) { topic, payload in
+                        publisher.send(topic: topic, payload: payload)
+                    }
+                    continuation.resume(returning: .success(stats))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+            thread.name = "foresight-replay"
+            thread.start()
+        }
+        if progress { print("") }
+        switch result {
+        case .success(let stats):
+            let dropped = publisher.statistics.dropped
+            printError("published \(stats.published) messages in \(stats.passes) pass(es)" + (dropped > 0 ? "; \(dropped) dropped by the publisher queue" : ""))
+        case .failure(let error):
+            throw CLIError("\(error)")
+        }
+    }
+}
+
+/// `foresight bag`: inspect and repair bags.
+struct BagCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bag",
+        abstract: "Inspect and repair MCAP bags.",
+        subcommands: [BagInfoCommand.self, BagRecoverCommand.self]
+    )
+}
+
+/// `foresight bag info`.
+struct BagInfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Show duration, start/end, size, compression and a topic table (read from the summary).",
+        discussion: "Example: foresight bag info drive.mcap"
+    )
+
+    @Argument(help: "The bag.")
+    var file: String
+
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
+    func run() throws {
+        let info: BagInfo
+        do {
+            info = try BagReader(path: file).info()
+        } catch {
+            throw CLIError("\(error)")
+        }
+        guard json else {
+            print(info.text)
+            return
+        }
+        let s = info.summary
+        let object: [String: Any] = [
+            "path": info.path, "size": info.fileSize, "messages": s.messageCount, "start": s.startTime, "end": s.endTime,
+            "duration": info.duration, "indexed": s.indexed, "chunks": s.chunkCount,
+            "compression": s.chunkCompressions.mapValues { $0 }.reduce(into: [String: Int]()) { $0[$1.key.isEmpty ? "none" : $1.key] = $1.value },
+            "topics": info.topics.map { ["topic": $0.topic, "type": $0.schemaName, "count": $0.messageCount, "frequency": $0.frequency] as [String: Any] },
+        ]
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// `foresight bag recover`.
+struct BagRecoverCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recover",
+        abstract: "Rebuild a valid, indexed bag from one cut off by a crash or power loss.",
+        discussion: "Keeps every complete chunk (copied verbatim after its CRC is checked). Example: foresight bag recover broken.mcap -o fixed.mcap"
+    )
+
+    @Argument(help: "The damaged bag.")
+    var file: String
+
+    @Option(name: [.short, .customLong("output")], help: "Where to write the rebuilt bag.")
+    var output: String
+
+    func run() throws {
+        do {
+            let report = try BagRecovery.recover(input: file, output: output)
+            print(report.text)
+            print("wrote \(output)")
+        } catch {
+            throw CLIError("\(error)")
+        }
+    }
+}

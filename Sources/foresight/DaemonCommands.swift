@@ -1,0 +1,235 @@
+import ArgumentParser
+import Foundation
+import ForesightDaemon
+import ForesightPredict
+import ForesightSite
+import ForesightWire
+import Logging
+import ServiceLifecycle
+
+/// Sets up swift-log once: human-readable lines on stderr at `level`.
+func bootstrapLogging(level: String) -> Logger {
+    let parsed = Logger.Level(rawValue: level) ?? .info
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = parsed
+        return handler
+    }
+    var logger = Logger(label: "foresight")
+    logger.logLevel = parsed
+    return logger
+}
+
+/// Loads a launch file, turning its errors into one actionable line.
+func loadLaunch(_ path: String) throws -> LaunchFile {
+    do {
+        return try LaunchFile.load(path: path)
+    } catch {
+        throw CLIError("launch file \(path): \(error)")
+    }
+}
+
+/// `foresight run`: the daemon.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the daemon: subscribe, synchronize, preprocess, predict, publish.",
+        discussion: """
+        The launch file (docs/launch.md) names the input endpoints and topics, the synchronizer \
+        settings, the site calibration, the predictor and horizon, the output endpoint and prefix, \
+        and the metrics address. Unknown keys and invalid values stop the daemon at start with the \
+        key named. SIGINT/SIGTERM stop ingest, drain the frames in flight and close every socket.
+
+        Outputs: predict/beam, predict/position, predict/power, predict/blockage and fusion/frame \
+        per frame; foresight/diagnostics at 1 Hz; Prometheus text at http://ADDRESS/metrics and \
+        input liveness at /healthz.
+
+        Example: foresight run launch/sim.yaml --view
+        """
+    )
+
+    @Argument(help: "Launch file (YAML).")
+    var launch: String
+
+    @Option(help: "Stop after this many seconds (default: run until SIGINT/SIGTERM).")
+    var duration: Double?
+
+    @Flag(help: "Show a live terminal view: predictions vs truth (when the launch file follows truth topics), rates, latency.")
+    var view = false
+
+    @Option(help: "Override the launch file's log level (trace, debug, info, notice, warning, error, critical).")
+    var logLevel: String?
+
+    func validate() throws {
+        if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
+    }
+
+    func run() async throws {
+        let launchFile = try loadLaunch(launch)
+        let logger = bootstrapLogging(level: logLevel ?? launchFile.logLevel)
+        let monitor = LiveMonitor(launch: launchFile)
+        let daemon = DaemonService(launch: launchFile, logger: logger) { monitor.observe($0) }
+        let group = ServiceGroup(services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let viewTask = Task {
+            guard view else { return }
+            let start = Date()
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                monitor.render(elapsed: Date().timeIntervalSince(start))
+            }
+        }
+        let timer = Task {
+            guard let duration else { return }
+            try? await Task.sleep(for: .seconds(duration))
+            if !Task.isCancelled { await group.triggerGracefulShutdown() }
+        }
+        do {
+            try await group.run()
+        } catch {
+            viewTask.cancel()
+            timer.cancel()
+            throw CLIError("\(error)")
+        }
+        viewTask.cancel()
+        timer.cancel()
+        if view || !launchFile.inputs.truthTopics.isEmpty { print(monitor.summary()) }
+    }
+}
+
+/// Collects predictions and truth while the daemon runs; renders the live view and final scores.
+final class LiveMonitor: Sendable {
+    private struct State {
+        var truth = TruthTimeline()
+        var predictions: [PredictionSet] = []
+        var last: (set: PredictionSet, context: FrameContext)?
+        var frames = 0
+        var partial = 0
+        var latencies: [Int64] = []
+        var missing: [String: Int] = [:]
+    }
+    private let state = Locked(State())
+    private let launch: LaunchFile
+
+    init(launch: LaunchFile) {
+        self.launch = launch
+    }
+
+    func observe(_ event: PipelineEvent) {
+        state.withLock { s in
+            switch event {
+            case .prediction(let set, let context):
+                s.predictions.append(set)
+                s.last = (set, context)
+                s.frames += 1
+                if !context.missing.isEmpty { s.partial += 1 }
+                for m in context.missing { s.missing[m, default: 0] += 1 }
+                s.latencies.append(wallClockNow() - context.lastReceive)
+            case .truth(let message):
+                switch message {
+                case let m as TruthUE: s.truth.insert(m)
+                case let m as TruthBeam: s.truth.insert(m)
+                case let m as TruthBlockage: s.truth.insert(m)
+                default: break
+                }
+            case .publish: break
+            }
+        }
+    }
+
+    func render(elapsed: Double) {
+        let text = state.withLock { s -> String in
+            var lines = ["foresight run \(launch.name) — \(String(format: "%.0f", elapsed)) s, \(s.frames) frames (\(s.partial) partial)"]
+            if let (set, context) = s.last, let step = set.steps.first {
+                let truthBeam = s.truth.beam(near: context.stamp)?.best.description ?? "?"
+                let ue = s.truth.ue(near: context.stamp)
+                let position = ue.map { String(format: "(%.1f, %.1f)", $0.east, $0.north) } ?? "?"
+                lines.append("  now   beam truth \(truthBeam)   UE truth \(position)   missing: \(context.missing.isEmpty ? "none" : context.missing.joined(separator: ","))")
+                for (i, step) in set.steps.enumerated() {
+                    let tb = s.truth.beam(near: set.horizon[i])
+                    lines.append(String(format: "  +%3.0f ms  beams %@  (truth %@)  pos (%.1f, %.1f)  power %.1f dBm  blockage %.2f",
+                                        Double(set.horizon[i] - context.stamp) / 1e6, step.beams.map(String.init).joined(separator: ",") as NSString,
+                                        (tb.map { String($0.best) } ?? "pending") as NSString, step.east, step.north, step.powerDBm, step.blockageProbability))
+                }
+                _ = step
+            }
+            if let p = Self.percentiles(s.latencies.suffix(500)) {
+                lines.append(String(format: "  end-to-end latency p50 %.1f ms  p99 %.1f ms", p.0, p.1))
+            }
+            return lines.joined(separator: "\n")
+        }
+        let tty = isatty(STDOUT_FILENO) == 1
+        FileHandle.standardOutput.write(Data(((tty ? "\u{1B}[2J\u{1B}[H" : "") + text + "\n").utf8))
+    }
+
+    static func percentiles(_ values: some Collection<Int64>) -> (Double, Double)? {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return nil }
+        func p(_ q: Double) -> Double { Double(sorted[min(sorted.count - 1, Int(q * Double(sorted.count - 1)))]) / 1e6 }
+        return (p(0.5), p(0.99))
+    }
+
+    /// Final scores against the truth seen live, and latency percentiles.
+    func summary() -> String {
+        state.withLock { s in
+            var accumulator = ScoreAccumulator()
+            for set in s.predictions { accumulator.add(set, truth: s.truth) }
+            var text = "\n== \(s.frames) frames predicted (\(s.partial) partial"
+            if !s.missing.isEmpty { text += "; missing " + s.missing.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ") }
+            text += ")\n"
+            if let p = Self.percentiles(s.latencies) { text += String(format: "end-to-end latency: p50 %.2f ms, p99 %.2f ms\n", p.0, p.1) }
+            text += accumulator.report.table()
+            return text
+        }
+    }
+}
+
+func wallClockNow() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+}
+
+/// `foresight eval`: scores the pipeline on a recorded bag.
+struct EvalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Run the pipeline on a bag as fast as possible and score predictions against its ground truth.",
+        discussion: """
+        Per horizon step: beam top-1/top-3 accuracy and the power lost by the chosen beam versus \
+        the best (dB); position error (ADE/FDE, m); power RMSE/MAE (dB); blockage accuracy/F1. \
+        The bag needs truth/ue, truth/beam and truth/blockage (the simulator writes them).
+
+        Example: foresight sim --bag drive.mcap --duration 120 && foresight eval drive.mcap --json scores.json
+        """
+    )
+
+    @Argument(help: "The bag (MCAP).")
+    var bag: String
+
+    @Option(help: "Launch file describing the pipeline (default: launch/sim.yaml).")
+    var launch: String = "launch/sim.yaml"
+
+    @Option(help: "Also write the scores as JSON to this file.")
+    var json: String?
+
+    @Option(help: "Log level.")
+    var logLevel: String = "warning"
+
+    func run() async throws {
+        var launchFile = try loadLaunch(launch)
+        if launchFile.inputs.truthTopics.isEmpty { launchFile.inputs.truthTopics = ["truth/ue", "truth/beam", "truth/blockage"] }
+        let logger = bootstrapLogging(level: logLevel)
+        let tty = isatty(STDERR_FILENO) == 1
+        let result = try await Evaluation(launch: launchFile, logger: logger).run(bagPath: bag) { count in
+            if tty { FileHandle.standardError.write(Data("\r  \(count) messages…".utf8)) }
+        }
+        if tty { FileHandle.standardError.write(Data("\r".utf8)) }
+        print("evaluated \(bag): \(result.messages) messages, \(result.frames) frames (\(result.partialFrames) partial) in \(String(format: "%.1f", result.seconds)) s")
+        if !result.rejections.isEmpty { print("rejected: " + result.rejections.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) }
+        print(result.report.table())
+        if let json {
+            try result.report.json().write(to: URL(fileURLWithPath: json))
+            print("wrote \(json)")
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import ArgumentParser
+import ForesightBus
+import ForesightSim
+import ForesightSite
+import Foundation
+
+/// `foresight sim`: runs the simulator and publishes every sensor and truth topic live.
+struct SimCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sim",
+        abstract: "Simulate the street testbed and publish all sensors and ground truth (docs/simulator.md).",
+        discussion: """
+        Publishes sensor/camera, sensor/radar, sensor/lidar, sensor/gnss, sensor/beam_power and \
+        truth/ue, truth/beam, truth/blockage, paced by the simulated clock. The same site, scenario \
+        and seed always produce byte-identical messages (stamps start at the scenario's start_time_ns).
+
+        Example: foresight sim --endpoint tcp://*:5600 --duration 60
+        """
+    )
+
+    @Option(help: "Scenario file.")
+    var scenario = "launch/scenarios/street.yaml"
+
+    @Option(help: "Site calibration file.")
+    var site = "Calibration/sim-site.yaml"
+
+    @Option(help: "Endpoint to publish on (bound by default).")
+    var endpoint = "tcp://*:5600"
+
+    @Option(help: "Speed relative to real time (1 = real time, 2 = twice as fast).")
+    var rate: Double = 1
+
+    @Flag(help: "Do not pace: publish as fast as the simulator runs (the PUB socket drops beyond its high-water mark).")
+    var asFastAsPossible = false
+
+    @Option(help: "Simulated seconds to run (default: until Ctrl-C).")
+    var duration: Double?
+
+    @Option(help: "Random seed (default: the scenario's seed).")
+    var seed: UInt64?
+
+    @Option(help: "Seconds to wait after binding/connecting before the first message (subscribers need time to join).")
+    var delay: Double = 0.5
+
+    @Flag(help: "Do not print the status line.")
+    var quiet = false
+
+    @OptionGroup var socket: SocketModeOptions
+
+    func validate() throws {
+        if !(rate > 0) || !rate.isFinite { throw ValidationError("--rate must be a positive number") }
+        if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
+        if delay < 0 { throw ValidationError("--delay must not be negative") }
+    }
+
+    func run() async throws {
+        var simulator: Simulator
+        do {
+            simulator = try Simulator(sitePath: site, scenarioPath: scenario, seed: seed)
+        } catch {
+            throw CLIError("\(error)")
+        }
+        var options = Publisher.Options()
+        options.mode = socket.mode(default: .bind)
+        let context = try BusContext()
+        let publisher = try Publisher(context: context, endpoint: endpoint, options: options)
+        defer { publisher.close() }
+        let trap = SignalTrap { _ in }
+        if !quiet {
+            printError("sim: scenario '\(simulator.scenario.name)', site '\(simulator.site.name)', seed \(simulator.seed), "
+                + "publishing on \(publisher.endpoints.joined(separator: ", ")) "
+                + (asFastAsPossible ? "as fast as possible" : "at \(rate)× real time") + " (Ctrl-C to stop)")
+        }
+        if delay > 0 { try await Task.sleep(for: .seconds(delay)) }
+
+        let clock = ContinuousClock()
+        let start = clock.now
+        var counts: [String: Int] = [:]
+        var lastStatus = start
+        var lastTime = 0.0
+        while !trap.triggered {
+            if let duration, simulator.nextTime >= duration { break }
+            let (event, messages) = try simulator.nextMessages()
+            if !asFastAsPossible {
+                let due = start.advanced(by: .seconds(event.time / rate))
+                if due > clock.now { try await Task.sleep(until: due, clock: clock) }
+            }
+            for message in messages {
+                publisher.send(topic: message.topic, payload: message.payload)
+                counts[message.topic, default: 0] += 1
+            }
+            lastTime = event.time
+            if !quiet, clock.now - lastStatus >= .seconds(1) {
+                lastStatus = clock.now
+                printStatus(time: lastTime, elapsed: clock.now - start, counts: counts, publisher: publisher, final: false)
+            }
+        }
+        if !quiet { printStatus(time: lastTime, elapsed: clock.now - start, counts: counts, publisher: publisher, final: true) }
+    }
+
+    private func printStatus(time: Double, elapsed: Duration, counts: [String: Int], publisher: Publisher, final: Bool) {
+        let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let stats = publisher.statistics
+        let total = counts.values.reduce(0, +)
+        let line = String(format: "sim t=%.1f s  %.2f× real time  %d messages  (dropped by the publisher: %lld)",
+                          time, wall > 0 ? time / wall : 0, total, stats.dropped)
+        if final {
+            printError("\r" + line)
+            printError("sim: " + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        } else {
+            FileHandle.standardError.write(Data(("\r" + line).utf8))
+        }
+    }
+}

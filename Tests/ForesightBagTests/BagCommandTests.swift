@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+@testable import ForesightBag
+
+/// The built `foresight` executable next to the test bundle (built by `swift build --build-tests`).
+let foresightBinary: String? = {
+    let candidates = [
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("foresight").path,
+        packageRoot.appendingPathComponent(".build/debug/foresight").path,
+    ]
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+}()
+
+/// A TCP port that is free right now.
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+@Suite(.serialized) struct BagCommandTests {
+    /// Records a live stream with the real `foresight record`, kills it with SIGKILL mid-way,
+    /// recovers the file with `foresight bag recover`, and checks it with the Python reader.
+    @Test(.enabled(if: foresightBinary != nil, "needs the foresight executable (swift build --build-tests)"))
+    func sigkilledRecordingIsRecovered() throws {
+        let binary = try #require(foresightBinary)
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let endpoint = "tcp://127.0.0.1:\(freePort())"
+        let bag = dir.appendingPathComponent("killed.mcap").path
+
+        let publisher = Process()
+        publisher.executableURL = packageRoot.appendingPathComponent(".venv/bin/python")
+        publisher.arguments = [packageRoot.appendingPathComponent("Tools/mcap_pub.py").path, endpoint,
+                               "--rate", "2000", "--seconds", "20", "--payload", "4000"]
+        publisher.standardOutput = FileHandle.nullDevice
+        try publisher.run()
+        defer { kill(publisher.processIdentifier, SIGKILL); publisher.waitUntilExit() }
+
+        let recorder = Process()
+        recorder.executableURL = URL(fileURLWithPath: binary)
+        recorder.arguments = ["record", endpoint, "-o", bag, "--chunk-size", "65536", "--duration", "60"]
+        recorder.standardOutput = FileHandle.nullDevice
+        recorder.standardError = FileHandle.nullDevice
+        try recorder.run()
+        // Wait until several chunks are on disk (or give up after 20 s).
+        let deadline = Date().addingTimeInterval(20)
+        var size: UInt64 = 0
+        while Date() < deadline {
+            size = (try? FileManager.default.attributesOfItem(atPath: bag)[.size] as? UInt64) ?? 0
+            if size > 600_000 { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        kill(recorder.processIdentifier, SIGKILL)
+        recorder.waitUntilExit()
+        #expect(recorder.terminationReason == .uncaughtSignal)
+        #expect(size > 600_000, "the recorder wrote only \(size) bytes in 20 s")
+
+        // The cut-off file is rejected by the Python reader and by our summary reader.
+        #expect(try python("mcap_check.py", [bag]).status != 0)
+        #expect(try BagReader(path: bag).readSummary() == nil)
+
+        let fixed = dir.appendingPathComponent("fixed.mcap").path
+        let recovered = try run(binary, ["bag", "recover", bag, "-o", fixed])
+        #expect(recovered.status == 0, "bag recover failed: \(recovered.stderr)")
+        let check = try python("mcap_check.py", [fixed])
+        #expect(check.status == 0, "python rejected the recovered file: \(check.stderr)")
+        let json = try JSONSerialization.jsonObject(with: check.stdout) as? [String: Any]
+        let messages = oracleMessages(json?["messages"])
+        #expect(messages.count > 100)
+        #expect(Set(messages.map(\.topic)) == ["sensor/camera", "sensor/gnss"])
+        let info = try BagReader(path: fixed).info()
+        #expect(info.topics.map(\.schemaName) == ["foresight.Image", "foresight.GnssFix"])
+    }
+
+    /// `foresight record` finishes the file properly on SIGINT.
+    @Test(.enabled(if: foresightBinary != nil, "needs the foresight executable (swift build --build-tests)"))
+    func sigintFinishesTheFile() throws {
+        let binary = try #require(foresightBinary)
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let endpoint = "tcp://127.0.0.1:\(freePort())"
+        let bag = dir.appendingPathComponent("int.mcap").path
+        let publisher = Process()
+        publisher.executableURL = packageRoot.appendingPathComponent(".venv/bin/python")
+        publisher.arguments = [packageRoot.appendingPathComponent("Tools/mcap_pub.py").path, endpoint,
+                               "--rate", "500", "--seconds", "20", "--payload", "200", "--topics", "sensor/gnss"]
+        publisher.standardOutput = FileHandle.nullDevice
+        try publisher.run()
+        defer { kill(publisher.processIdentifier, SIGKILL); publisher.waitUntilExit() }
+        let recorder = Process()
+        recorder.executableURL = URL(fileURLWithPath: binary)
+        recorder.arguments = ["record", endpoint, "-o", bag, "--compression", "lz4", "--exclude", "^debug/"]
+        recorder.standardOutput = FileHandle.nullDevice
+        recorder.standardError = FileHandle.nullDevice
+        try recorder.run()
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            let size = (try? FileManager.default.attributesOfItem(atPath: bag)[.size] as? UInt64) ?? 0
+            if size > 20_000 { break }  // at least one chunk flushed (age flush after 1 s)
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        kill(recorder.processIdentifier, SIGINT)
+        recorder.waitUntilExit()
+        #expect(recorder.terminationStatus == 0)
+        let check = try python("mcap_check.py", [bag])
+        #expect(check.status == 0, "python rejected the finished file: \(check.stderr)")
+        let info = try BagReader(path: bag).info()
+        #expect(info.summary.indexed)
+        #expect(info.summary.messageCount > 0)
+        #expect(info.summary.chunkCompressions.keys.sorted() == ["lz4"])
+    }
+}

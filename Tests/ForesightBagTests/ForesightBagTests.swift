@@ -1,6 +1,0 @@
-import Testing
-@testable import ForesightBag
-
-@Test func moduleLinks() {
-    _ = ForesightBag.self
-}

@@ -1,6 +1,0 @@
-import Testing
-@testable import ForesightDaemon
-
-@Test func moduleLinks() {
-    _ = ForesightDaemon.self
-}

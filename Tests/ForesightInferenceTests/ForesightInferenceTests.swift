@@ -1,6 +1,0 @@
-import Testing
-@testable import ForesightInference
-
-@Test func moduleLinks() {
-    _ = ForesightInference.self
-}

@@ -1,6 +1,0 @@
-import Testing
-@testable import ForesightPreprocess
-
-@Test func moduleLinks() {
-    _ = ForesightPreprocess.self
-}

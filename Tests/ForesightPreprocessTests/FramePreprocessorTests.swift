@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+import ForesightWire
+@testable import ForesightPreprocess
+
+@Suite struct FramePreprocessorTests {
+    static func configuration(inputCapacity: Int = 4, outputCapacity: Int = 8) throws -> FrontEndConfiguration {
+        var config = FrontEndConfiguration(gnss: try GnssProjector(referenceLatitude: 33.42, referenceLongitude: -111.93))
+        config.inputCapacity = inputCapacity
+        config.outputCapacity = outputCapacity
+        return config
+    }
+
+    static let image: [UInt8] = (0..<(32 * 24 * 3)).map { UInt8(truncatingIfNeeded: $0 * 7) }
+    static let cube: [UInt8] = RadarTests.syntheticTarget(rx: 4, samples: 32, chirps: 8).littleEndianBytes
+
+    static func frame(_ seq: UInt64) -> RawFrame {
+        RawFrame(seq: seq, stamp: Int64(seq) * 100_000_000,
+                 camera: .raw(pixels: image, width: 32, height: 24, encoding: .rgb8),
+                 radar: RadarInput(data: cube, rx: 4, samples: 32, chirps: 8, type: .cf32),
+                 gnss: GnssInput(latitude: 33.421, longitude: -111.929))
+    }
+
+    @Test func presentModalitiesAreProcessedLikeTheDirectFunctions() async throws {
+        let frontEnd = try FramePreprocessor(configuration: try Self.configuration())
+        defer { frontEnd.finish() }
+        let out = await frontEnd.process(Self.frame(3))
+        #expect(out.seq == 3 && out.stamp == 300_000_000)
+        #expect(Set(out.tensors.keys) == [.camera, .radar, .gnss])
+        #expect(out.failures.isEmpty)
+        let camera = try CameraPreprocessor().process(raw: Self.image, width: 32, height: 24, encoding: .rgb8)
+        #expect(out.tensors[.camera] == PreprocessedTensor(shape: [3, 224, 224], values: camera))
+        let radar = try RadarPreprocessor().process(cube: Self.cube, rx: 4, samples: 32, chirps: 8, type: .cf32)
+        #expect(out.tensors[.radar] == PreprocessedTensor(shape: [64, 32], values: radar))
+        #expect(out.tensors[.gnss]?.shape == [2])
+    }
+
+    @Test func badModalityIsReportedAndOthersStillArrive() async throws {
+        let frontEnd = try FramePreprocessor(configuration: try Self.configuration())
+        defer { frontEnd.finish() }
+        var frame = Self.frame(1)
+        frame.lidar = LidarInput(data: [1, 2, 3], count: 1, fields: ["x", "y", "z"])
+        frame.beamPower = BeamPowerInput(power: [1, .nan, 0.5], unit: .mw)
+        let out = await frontEnd.process(frame)
+        #expect(out.failures[.lidar] == .sizeMismatch(modality: "lidar", expected: 12, actual: 3))
+        #expect(Set(out.tensors.keys) == [.camera, .radar, .gnss, .beamPower])
+        #expect(frontEnd.statistics.rejectedInputs == 1)
+    }
+
+    @Test func stagesRunOnTheirOwnThreads() async throws {
+        let frontEnd = try FramePreprocessor(configuration: try Self.configuration())
+        defer { frontEnd.finish() }
+        let name = await frontEnd.camera.currentThreadName()
+        #expect(name == "fs-pre-camera")
+    }
+
+    @Test func queueKeepsNewestDropsOldestAndCountsEverything() async throws {
+        let frontEnd = try FramePreprocessor(configuration: try Self.configuration(inputCapacity: 2, outputCapacity: 1))
+        let n: UInt64 = 30
+        for seq in 0..<n { frontEnd.submit(Self.frame(seq)) }  // never blocks
+        frontEnd.finish()
+        // Let the front end drain before reading (bounded wait, no timing assertion).
+        for _ in 0..<2000 where frontEnd.statistics.processed + frontEnd.statistics.droppedInput < Int(n) {
+            try await Task.sleep(nanoseconds: 5_000_000)
+        }
+        var received: [UInt64] = []
+        for await frame in frontEnd.output { received.append(frame.seq) }
+        let stats = frontEnd.statistics
+        // Output capacity 1 and a consumer that only starts reading at the end: only the newest survives.
+        #expect(received == [n - 1])
+        #expect(stats.submitted == Int(n))
+        #expect(stats.processed + stats.droppedInput == Int(n))
+        #expect(stats.droppedOutput == stats.processed - 1)
+    }
+
+    @Test func outputIsInSubmissionOrder() async throws {
+        let frontEnd = try FramePreprocessor(configuration: try Self.configuration(inputCapacity: 64, outputCapacity: 64))
+        for seq in 0..<20 { frontEnd.submit(Self.frame(UInt64(seq))) }
+        frontEnd.finish()
+        var received: [UInt64] = []
+        for await frame in frontEnd.output { received.append(frame.seq) }
+        #expect(received == Array(0..<20))
+        #expect(frontEnd.statistics.droppedInput == 0 && frontEnd.statistics.droppedOutput == 0)
+    }
+}
+
+@Suite struct WireAdapterTests {
+    @Test func decodedWireMessagesBecomeAFrame() async throws {
+        let header = Header(stamp: 1_000, seq: 1, frameID: "bs")
+        let image = Image(header: header, width: 32, height: 24, encoding: .rgb8, data: FramePreprocessorTests.image)
+        let cube = RadarCube(header: header, rx: 4, samples: 32, chirps: 8, dtype: .cf32, data: FramePreprocessorTests.cube)
+        let cloud = PointCloud(header: header, fields: ["x", "y", "z", "intensity"], values: [10, 0, 0, 0.5, 0, 20, 1, 0.1])
+        let noFix = GnssFix(header: header, lat: 33.4, lon: -111.9, alt: 0, hdop: 1, fix: .none)
+        let power = BeamPower(header: header, power: [1, 0.5, .nan], unit: .mw)
+        // Through the codec, as the daemon receives them.
+        let decodedImage = try Image.decode(image.encoded(), topic: MessageType.image.defaultTopic)
+        let decodedCube = try RadarCube.decode(cube.encoded(), topic: MessageType.radarCube.defaultTopic)
+        let decodedCloud = try PointCloud.decode(cloud.encoded(), topic: MessageType.pointCloud.defaultTopic)
+        let frame = RawFrame(seq: 1, stamp: 1_000, image: decodedImage, radar: decodedCube, cloud: decodedCloud,
+                             fix: noFix, beamPower: power)
+        #expect(frame.present == [.camera, .radar, .lidar, .beamPower], "an unusable fix is absent, not an error")
+        let frontEnd = try FramePreprocessor(configuration: try FramePreprocessorTests.configuration())
+        defer { frontEnd.finish() }
+        let out = await frontEnd.process(frame)
+        #expect(out.failures.isEmpty)
+        #expect(out.tensors[.lidar].map { t in t.values.filter { $0 > 0 }.count } == 2)
+        let beams = out.tensors[.beamPower]?.values ?? []
+        #expect(beams.count == 3 && beams[0] == 0 && abs(beams[1] + 3.0103) < 1e-3 && beams[2] == -120)
+    }
+}

@@ -1,6 +1,0 @@
-import Testing
-@testable import ForesightSim
-
-@Test func moduleLinks() {
-    _ = ForesightSim.self
-}

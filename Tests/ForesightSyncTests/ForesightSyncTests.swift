@@ -1,6 +1,0 @@
-import Testing
-@testable import ForesightSync
-
-@Test func moduleLinks() {
-    _ = ForesightSync.self
-}
