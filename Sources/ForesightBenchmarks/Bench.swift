@@ -13,6 +13,8 @@ let allBenchmarks: [Benchmark] = [
     simBenchmark,
     preprocessBenchmark,
     inferenceBenchmark,
+    bagBenchmark,
+    predictBenchmark,
 ]
 
 /// `foresight-bench` — run benchmark groups, print figures, write them to a JSON file.

@@ -58,3 +58,20 @@ func measure(iterations: Int, warmup: Int = 3, _ body: () throws -> Void) rethro
     }
     return histogram
 }
+
+/// A small deterministic generator for benchmark inputs (xorshift64).
+struct BenchRandom: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed | 1 }
+    mutating func next() -> UInt64 {
+        state ^= state << 13; state ^= state >> 7; state ^= state << 17
+        return state
+    }
+}
+
+/// CPU seconds used by the whole process so far (all threads).
+func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
