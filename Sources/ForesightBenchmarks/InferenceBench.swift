@@ -37,7 +37,9 @@ let inferenceBenchmark = Benchmark(name: "inference") { report in
             samples.append(processCPUSeconds() - before)
         }
         samples.sort()
-        return Double(10 * 2 * m * n * k) / samples[samples.count / 2] / 1e9
+        let flops = Double(10 * 2 * m * n * k)
+        let median: Double = samples[samples.count / 2]
+        return flops / median / 1e9
     }()
 
     let config = ModelConfig()

@@ -25,7 +25,7 @@ private func selected(_ topic: String, include: Regex<AnyRegexOutput>?, exclude:
 }
 
 /// The MCAP schema of a topic: the protocol type whose default topic ends the topic name.
-private func schema(for topic: String) -> BagTopicSchema? {
+func schema(for topic: String) -> BagTopicSchema? {
     guard let type = EchoFormatter.type(of: topic) else { return nil }
     return BagTopicSchema(name: type.name, encoding: "jsonschema", data: Array(type.jsonSchema.utf8))
 }
