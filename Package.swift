@@ -103,7 +103,7 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .target(name: "ForesightTestSupport", path: "Tests/ForesightTestSupport"),
+        .target(name: "ForesightTestSupport", dependencies: ["ForesightWire"], path: "Tests/ForesightTestSupport"),
         .testTarget(name: "ForesightWireTests", dependencies: ["ForesightWire", "CMsgPack", "CTurboJPEG", "ForesightTestSupport"]),
         .testTarget(name: "ForesightBusTests", dependencies: ["ForesightBus", "ForesightWire", "ForesightTestSupport"]),
         .testTarget(name: "ForesightSyncTests", dependencies: ["ForesightSync", "ForesightWire"]),

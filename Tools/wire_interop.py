@@ -5,14 +5,18 @@
       Binds a PUB socket and publishes one message of every sensor type, repeatedly, the way a
       Python client would (msgpack-python packs stamps as uint64). Used by the Swift tests.
 
-  subscribe ENDPOINT --schemas DIR --expect TOPIC... [--timeout S]
+  subscribe ENDPOINT --schemas DIR --expect TOPIC... [--timeout S] [--all]
       Connects a SUB socket, prints "ready", then decodes one message of each expected topic,
       validates it against its JSON Schema and prints one JSON line per topic with the decoded
       fields (binary fields summarized). Exits 0 when every topic was seen, 1 otherwise.
+      With --all it validates every message of the expected topics until --timeout or until
+      nothing arrives for --idle seconds after the first message, then prints one JSON summary
+      line per topic: {"topic", "count", "invalid", "errors"}.
 """
 import argparse
 import base64
 import json
+import signal
 import math
 import struct
 import sys
@@ -97,6 +101,8 @@ def subscribe(args):
     sock.setsockopt(zmq.SUBSCRIBE, b"")
     sock.connect(args.endpoint)
     print("ready", flush=True)
+    if args.all:
+        return validate_all(args, sock, schemas)
     pending = set(args.expect)
     deadline = time.time() + args.timeout
     poller = zmq.Poller()
@@ -124,7 +130,42 @@ def subscribe(args):
     return 0 if not pending else 1
 
 
+def validate_all(args, sock, schemas):
+    import jsonschema
+
+    counts = {t: {"topic": t, "count": 0, "invalid": 0, "errors": []} for t in args.expect}
+    poller = zmq.Poller()
+    poller.register(sock, zmq.POLLIN)
+    deadline = time.time() + args.timeout
+    last = None
+    while time.time() < deadline:
+        if last is not None and time.time() - last > args.idle:
+            break
+        if not poller.poll(100):
+            continue
+        frames = sock.recv_multipart()
+        topic = frames[0].decode()
+        if topic not in counts:
+            continue
+        last = time.time()
+        entry = counts[topic]
+        entry["count"] += 1
+        try:
+            message = msgpack.unpackb(frames[1], raw=False, strict_map_key=True)
+            jsonschema.validate(jsonable(message), schemas[topic])
+        except Exception as e:  # noqa: BLE001 - every failure is reported
+            entry["invalid"] += 1
+            if len(entry["errors"]) < 3:
+                entry["errors"].append(str(e)[:200])
+    for entry in counts.values():
+        print(json.dumps(entry), flush=True)
+    sock.close(linger=0)
+    return 0
+
+
 def main():
+    # A launcher may hand us a signal mask that blocks SIGTERM/SIGINT; make sure they stop us.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("publish")
@@ -135,6 +176,8 @@ def main():
     s.add_argument("--schemas", required=True)
     s.add_argument("--expect", nargs="+", required=True)
     s.add_argument("--timeout", type=float, default=20)
+    s.add_argument("--all", action="store_true")
+    s.add_argument("--idle", type=float, default=3)
     args = parser.parse_args()
     if args.command == "publish":
         publish(args)

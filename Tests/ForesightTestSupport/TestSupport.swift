@@ -1,4 +1,5 @@
 import Foundation
+import ForesightWire
 
 /// Helpers shared by Foresight's test targets: the package root, the project's Python, child processes.
 public enum TestSupport {
@@ -14,6 +15,24 @@ public enum TestSupport {
 
     /// The virtual environment's Python (created by Tools/setup.sh).
     public static var python: String { packageRoot.appendingPathComponent(".venv/bin/python").path }
+
+    /// The `foresight` executable built with the tests (`swift build --build-tests`).
+    public static var foresightBinary: String { path(".build/debug/foresight") }
+
+    /// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+    public static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { ptr in
+            ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        return ok ? Int(UInt16(bigEndian: addr.sin_port)) : Int.random(in: 20_000...59_000)
+    }
 
     /// A path under the package root.
     public static func path(_ relative: String) -> String { packageRoot.appendingPathComponent(relative).path }
@@ -135,29 +154,17 @@ public enum TestSupport {
             return process.terminationStatus
         }
 
-        /// Terminates the process if it still runs.
-        public func stop() {
-            if process.isRunning { process.terminate() }
+        /// Terminates the process if it still runs: SIGTERM, then SIGKILL after `grace` seconds
+        /// (a child can inherit a signal mask that blocks SIGTERM from the thread that spawned it).
+        public func stop(grace: TimeInterval = 2) {
+            if process.isRunning {
+                process.terminate()
+                if wait(timeout: grace) == nil { kill(process.processIdentifier, SIGKILL) }
+            }
             _ = wait(timeout: 5)
             out.fileHandleForReading.readabilityHandler = nil
         }
 
         deinit { stop() }
     }
-}
-
-/// A value guarded by a lock (a local copy so this target does not depend on Foresight modules).
-public final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    /// Creates a box.
-    public init(_ value: Value) { self.value = value }
-    /// Runs `body` with exclusive access.
-    public func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-    /// A copy of the value.
-    public var current: Value { withLock { $0 } }
 }

@@ -10,6 +10,7 @@ With --json, one JSON line per prediction is printed (used by the end-to-end tes
 """
 import argparse
 import json
+import signal
 import sys
 
 import msgpack
@@ -17,6 +18,8 @@ import zmq
 
 
 def main():
+    # A launcher may hand us a signal mask that blocks SIGTERM/SIGINT; make sure they stop us.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     parser = argparse.ArgumentParser(description="Steer to Foresight's predicted beams.")
     parser.add_argument("endpoint", nargs="?", default="tcp://127.0.0.1:5601")
     parser.add_argument("--prefix", default="", help="site prefix of the daemon's output topics")
