@@ -304,12 +304,13 @@ struct BagInfoCommand: ParsableCommand {
             return
         }
         let s = info.summary
-        let object: [String: Any] = [
+        var object: [String: Any] = [
             "path": info.path, "size": info.fileSize, "messages": s.messageCount, "start": s.startTime, "end": s.endTime,
             "duration": info.duration, "indexed": s.indexed, "chunks": s.chunkCount,
             "compression": s.chunkCompressions.mapValues { $0 }.reduce(into: [String: Int]()) { $0[$1.key.isEmpty ? "none" : $1.key] = $1.value },
             "topics": info.topics.map { ["topic": $0.topic, "type": $0.schemaName, "count": $0.messageCount, "frequency": $0.frequency] as [String: Any] },
         ]
+        if let cut = s.cutOff { object["cut_off"] = ["offset": cut.offset, "reason": cut.reason] as [String: Any] }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
         print(String(decoding: data, as: UTF8.self))
     }
