@@ -14,6 +14,7 @@ let allBenchmarks: [Benchmark] = [
     preprocessBenchmark,
     inferenceBenchmark,
     bagBenchmark,
+    predictBenchmark,
 ]
 
 /// `foresight-bench` — run benchmark groups, print figures, write them to a JSON file.

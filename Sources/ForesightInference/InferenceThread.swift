@@ -94,9 +94,6 @@ public actor StreamingPredictor {
     /// Clears the token cache (for example after a long gap in the stream).
     public func reset() { session.reset() }
 
-    /// Name of the OS thread this actor's code runs on (for checks and diagnostics).
-    var currentThreadName: String? { Thread.current.name }
-
     /// Whether this actor's code is running on its dedicated thread (it always should).
     var isOnInferenceThread: Bool { thread.isCurrent }
 

@@ -13,6 +13,10 @@ public struct BeamRanker: Sendable, Equatable {
     public let sigma: Double
     /// How many beams `rank` reports.
     public let topK: Int
+    /// Beam indices sorted by steering angle (for angular neighbours).
+    let angularOrder: [Int]
+    /// Position of every beam in `angularOrder`.
+    let angularRank: [Int]
 
     /// Creates a ranker. `sigma` nil uses the median spacing between adjacent sorted steering angles.
     public init(steeringAngles: [Double], sigma: Double?, topK: Int) throws(PredictError) {
@@ -34,6 +38,11 @@ public struct BeamRanker: Sendable, Equatable {
         self.steeringAngles = steeringAngles
         self.sigma = width
         self.topK = min(topK, steeringAngles.count)
+        let order = steeringAngles.indices.sorted { (steeringAngles[$0], $0) < (steeringAngles[$1], $1) }
+        var rank = [Int](repeating: 0, count: order.count)
+        for (k, b) in order.enumerated() { rank[b] = k }
+        angularOrder = order
+        angularRank = rank
     }
 
     /// Median gap between adjacent sorted steering angles (0.05 rad when there is one beam).
@@ -87,5 +96,34 @@ public struct BeamRanker: Sendable, Equatable {
     /// The beams nearest to beam `index`'s own steering angle (it first), with probabilities.
     public func rank(around index: Int) -> (beams: [Int], probabilities: [Double]) {
         rank(azimuth: steeringAngles[min(max(index, 0), steeringAngles.count - 1)])
+    }
+
+    /// The UE azimuth (relative to boresight) measured by a beam-power scan: the strongest beam's
+    /// steering angle refined by a parabola through it and its two angular neighbours (dB), kept
+    /// within half a beam spacing of the strongest beam. Nil when the scan does not match the
+    /// codebook or its peak stands less than `minPeakDB` above the scan's median (no clear path).
+    public func measuredAzimuth(powerDBm scan: [Float], minPeakDB: Double) -> Double? {
+        guard scan.count == steeringAngles.count else { return nil }
+        var best = -1
+        var bestValue = -Float.infinity
+        for (i, v) in scan.enumerated() where v.isFinite && v > bestValue { bestValue = v; best = i }
+        guard best >= 0 else { return nil }
+        let finite = scan.filter(\.isFinite).sorted()
+        let median = Double(finite[finite.count / 2])
+        guard Double(bestValue) - median >= minPeakDB else { return nil }
+        let a0 = steeringAngles[best], p0 = Double(bestValue)
+        let k = angularRank[best]
+        guard k > 0, k < angularOrder.count - 1 else { return a0 }
+        let lo = angularOrder[k - 1], hi = angularOrder[k + 1]
+        let am = steeringAngles[lo], ap = steeringAngles[hi]
+        let pm = scan[lo].isFinite ? Double(scan[lo]) : p0 - 30
+        let pp = scan[hi].isFinite ? Double(scan[hi]) : p0 - 30
+        // Vertex of the parabola through (am, pm), (a0, p0), (ap, pp).
+        let num = (a0 - am) * (a0 - am) * (p0 - pp) - (a0 - ap) * (a0 - ap) * (p0 - pm)
+        let den = (a0 - am) * (p0 - pp) - (a0 - ap) * (p0 - pm)
+        guard abs(den) > 1e-12 else { return a0 }
+        let vertex = a0 - 0.5 * num / den
+        guard vertex.isFinite else { return a0 }
+        return min(max(vertex, 0.5 * (am + a0)), 0.5 * (a0 + ap))
     }
 }

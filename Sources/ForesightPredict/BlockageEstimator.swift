@@ -6,6 +6,14 @@ public struct BlockageParameters: Sendable, Equatable, Codable {
     public var minHeight: Float
     /// Highest height (site z, metres) a point may have to count (below e.g. street lights).
     public var maxHeight: Float
+    /// Height of the array (site z, metres). When set, the line of sight is treated in 3D: a point
+    /// only counts when it reaches up to the line's height there (minus `verticalMargin`), so low
+    /// cars under a line from a mast do not count. Nil: the height band alone decides.
+    public var arrayHeight: Float?
+    /// Height of the UE antenna (site z, metres), the other end of the 3D line.
+    public var ueHeight: Float
+    /// Tolerance below the 3D line, metres.
+    public var verticalMargin: Float
     /// Half-width of the corridor around the array→UE line, metres.
     public var corridorHalfWidth: Double
     /// Points within this distance of the UE along the line are the UE's own vehicle, metres.
@@ -25,12 +33,16 @@ public struct BlockageParameters: Sendable, Equatable, Codable {
     public var powerDropSoftnessDB: Double
 
     /// Creates blockage parameters (defaults suit cars and vans on a street).
-    public init(minHeight: Float = 0.3, maxHeight: Float = 3.0, corridorHalfWidth: Double = 0.75,
+    public init(minHeight: Float = 0.3, maxHeight: Float = 4.5, arrayHeight: Float? = nil, ueHeight: Float = 1.5,
+                verticalMargin: Float = 0.2, corridorHalfWidth: Double = 0.75,
                 ueExclusion: Double = 3.0, arrayExclusion: Double = 1.0, minPoints: Double = 15,
                 pointSoftness: Double = 4, radarWeight: Double = 10, powerDropDB: Double = 8,
                 powerDropSoftnessDB: Double = 2) {
         self.minHeight = minHeight
         self.maxHeight = maxHeight
+        self.arrayHeight = arrayHeight
+        self.ueHeight = ueHeight
+        self.verticalMargin = verticalMargin
         self.corridorHalfWidth = corridorHalfWidth
         self.ueExclusion = ueExclusion
         self.arrayExclusion = arrayExclusion
@@ -46,7 +58,8 @@ public struct BlockageParameters: Sendable, Equatable, Codable {
 ///
 /// Evidence is the number of LiDAR points inside the corridor (within `corridorHalfWidth` of the
 /// array→UE segment, between `arrayExclusion` from the array and `ueExclusion` before the UE, with
-/// height in [minHeight, maxHeight]) plus `radarWeight` per radar detection in the same corridor;
+/// height in [minHeight, maxHeight] and, when `arrayHeight` is set, at least the height of the 3D
+/// line there minus `verticalMargin`) plus `radarWeight` per radar detection in the same corridor;
 /// `p = 1 / (1 + exp(−(evidence − minPoints) / pointSoftness))`.
 public struct BlockageEstimator: Sendable, Equatable {
     /// The parameters.
@@ -68,21 +81,34 @@ public struct BlockageEstimator: Sendable, Equatable {
 
     /// Counts obstacle points per UE position in one pass over the cloud (one count per target).
     public func corridorCounts(points: [SIMD3<Float>], targets: [SIMD2<Double>]) -> [Int] {
-        struct Segment { var ox, oy, dx, dy, invLen, lo, hi: Float }
+        struct Segment { var ox, oy, dx, dy, lo, hi, z0, dzPerMetre: Float }
         let par = parameters
         let segments: [Segment] = targets.map { t in
             let d = t - array
             let len = (d * d).sum().squareRoot()
             let inv = len > 1e-6 ? 1 / len : 0
+            // Without an array height the "line height" is −∞, so only the height band applies.
+            let z0 = par.arrayHeight ?? -Float.infinity
+            let slope = par.arrayHeight.map { len > 1e-6 ? (par.ueHeight - $0) / Float(len) : 0 } ?? 0
             return Segment(ox: Float(array.x), oy: Float(array.y), dx: Float(d.x * inv), dy: Float(d.y * inv),
-                           invLen: Float(inv), lo: Float(par.arrayExclusion), hi: Float(len - par.ueExclusion))
+                           lo: Float(par.arrayExclusion), hi: Float(len - par.ueExclusion),
+                           z0: z0 - par.verticalMargin, dzPerMetre: slope)
         }
         var counts = [Int](repeating: 0, count: targets.count)
         let half = Float(par.corridorHalfWidth), zLo = par.minHeight, zHi = par.maxHeight
+        // Bounding box of every corridor: most of a street cloud lies outside and is skipped with
+        // four comparisons.
+        var lo = SIMD2<Float>(Float(array.x), Float(array.y)), hi = lo
+        for t in targets where t.x.isFinite && t.y.isFinite {
+            lo = pointwiseMin(lo, SIMD2(Float(t.x), Float(t.y)))
+            hi = pointwiseMax(hi, SIMD2(Float(t.x), Float(t.y)))
+        }
+        lo -= SIMD2(repeating: half)
+        hi += SIMD2(repeating: half)
         points.withUnsafeBufferPointer { pts in
             segments.withUnsafeBufferPointer { segs in
                 counts.withUnsafeMutableBufferPointer { out in
-                    for p in pts where p.z >= zLo && p.z <= zHi {
+                    for p in pts where p.z >= zLo && p.z <= zHi && p.x >= lo.x && p.x <= hi.x && p.y >= lo.y && p.y <= hi.y {
                         for j in 0..<segs.count {
                             let s = segs[j]
                             guard s.hi > s.lo else { continue }
@@ -90,7 +116,7 @@ public struct BlockageEstimator: Sendable, Equatable {
                             let along = rx * s.dx + ry * s.dy
                             guard along >= s.lo && along <= s.hi else { continue }
                             let across = abs(rx * s.dy - ry * s.dx)
-                            if across <= half { out[j] += 1 }
+                            if across <= half && p.z >= s.z0 + s.dzPerMetre * along { out[j] += 1 }
                         }
                     }
                 }

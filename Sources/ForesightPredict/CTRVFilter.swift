@@ -172,6 +172,39 @@ public struct CTRVFilter: Sendable, Equatable {
         self.noise = noise
     }
 
+    /// Initializes at the first of several fixes: position from that fix, speed and heading from a
+    /// least-squares constant-velocity fit over all of them (their variances from the fit, inflated
+    /// ×4 because the filter then uses the same fixes again), zero turn rate. Nil with fewer than two
+    /// distinct stamps. Two fixes 100 ms apart with metre-level noise give a useless heading; the
+    /// whole window does not.
+    public init?(fit fixes: [(stamp: Int64, position: SIMD2<Double>)], noise: MotionNoise) {
+        guard let first = fixes.first, fixes.count >= 2 else { return nil }
+        let n = Double(fixes.count)
+        var st = 0.0, stt = 0.0
+        var sp = SIMD2<Double>.zero, stp = SIMD2<Double>.zero
+        for f in fixes {
+            let t = Double(f.stamp - first.stamp) * 1e-9
+            st += t; stt += t * t; sp += f.position; stp += t * f.position
+        }
+        let sxx = stt - st * st / n
+        guard sxx > 1e-9 else { return nil }
+        let velocity = (stp - st * sp / n) / sxx
+        let speed = (velocity * velocity).sum().squareRoot()
+        guard speed.isFinite else { return nil }
+        let r2 = noise.gnssSigma * noise.gnssSigma
+        let speedVar = 4 * r2 / sxx
+        // The fitted heading is the mean over the span; a turn of up to ~0.5 rad/s moves it by half
+        // the span's heading change from the heading at the first fix.
+        let span = Double((fixes.last?.stamp ?? first.stamp) - first.stamp) * 1e-9
+        let turnVar = (0.25 * span) * (0.25 * span)
+        let yawVar = speed > 0 ? min(speedVar / (speed * speed) + turnVar + 1e-4, Double.pi * Double.pi) : Double.pi * Double.pi
+        state = CTRVState(x: first.position.x, y: first.position.y, v: speed,
+                          yaw: speed > 0 ? atan2(velocity.y, velocity.x) : 0, yawRate: 0)
+        stamp = first.stamp
+        covariance = .diagonal([r2, r2, speedVar, yawVar, 0.25])
+        self.noise = noise
+    }
+
     /// Initializes from a single fix: that position, unknown heading, zero speed with wide variance.
     public init(only: SIMD2<Double>, stamp: Int64, noise: MotionNoise) {
         let r2 = noise.gnssSigma * noise.gnssSigma
@@ -232,35 +265,40 @@ public struct CTRVFilter: Sendable, Equatable {
 
     /// Runs the filter over time-ordered fixes (nil = missing, predicted through) and returns it
     /// positioned at the last stamp, or nil when there is no fix at all. Fixes that go back in time
-    /// are ignored.
+    /// are ignored. The filter starts at the first fix, initialized by `init(fit:noise:)` over the
+    /// first `initialFitFixes` fixes.
     public static func track(_ fixes: [(stamp: Int64, position: SIMD2<Double>?)], noise: MotionNoise) -> CTRVFilter? {
-        var firstFix: (Int64, SIMD2<Double>)?
-        var filter: CTRVFilter?
-        var lastStamp = Int64.min
-        for item in fixes {
-            guard item.stamp >= lastStamp else { continue }
-            lastStamp = item.stamp
-            if var f = filter {
-                f.predict(to: item.stamp)
-                if let z = item.position { f.update(z) }
-                filter = f
-            } else if let z = item.position {
-                if let (t0, p0) = firstFix, item.stamp > t0 {
-                    filter = CTRVFilter(first: p0, firstStamp: t0, second: z, secondStamp: item.stamp, noise: noise)
-                } else {
-                    firstFix = (item.stamp, z)
-                }
-            }
-        }
-        if var f = filter {
+        trackWithEstimates(fixes, noise: noise)?.filter
+    }
+
+    /// How many of the first fixes initialize the filter (a short span limits the heading bias of a
+    /// straight-line fit during a turn; several fixes average the noise).
+    public static let initialFitFixes = 5
+
+    /// Like `track`, also returning the filtered state at every stamp from the filter's start on.
+    public static func trackWithEstimates(_ fixes: [(stamp: Int64, position: SIMD2<Double>?)], noise: MotionNoise)
+        -> (filter: CTRVFilter, estimates: [(stamp: Int64, state: CTRVState)])? {
+        // Time-ordered items, dropping any that go back in time.
+        var items: [(stamp: Int64, position: SIMD2<Double>?)] = []
+        items.reserveCapacity(fixes.count)
+        for item in fixes where item.stamp >= (items.last?.stamp ?? Int64.min) { items.append(item) }
+        let valid = items.compactMap { i in i.position.map { (stamp: i.stamp, position: $0) } }
+        guard let firstFix = valid.first, let lastStamp = items.last?.stamp else { return nil }
+        guard var filter = CTRVFilter(fit: Array(valid.prefix(initialFitFixes)), noise: noise) else {
+            // One fix (or all at one stamp): hold that position.
+            var f = CTRVFilter(only: firstFix.position, stamp: firstFix.stamp, noise: noise)
             f.predict(to: lastStamp)
-            return f
+            return (f, [(firstFix.stamp, f.state)])
         }
-        if let (t0, p0) = firstFix {
-            var f = CTRVFilter(only: p0, stamp: t0, noise: noise)
-            f.predict(to: lastStamp)
-            return f
+        var estimates: [(stamp: Int64, state: CTRVState)] = [(filter.stamp, filter.state)]
+        var skippedFirst = false
+        for item in items where item.stamp >= firstFix.stamp {
+            if !skippedFirst, item.stamp == firstFix.stamp, item.position != nil { skippedFirst = true; continue }
+            filter.predict(to: item.stamp)
+            if let z = item.position { filter.update(z) }
+            estimates.append((item.stamp, filter.state))
         }
-        return nil
+        filter.predict(to: lastStamp)
+        return (filter, estimates)
     }
 }

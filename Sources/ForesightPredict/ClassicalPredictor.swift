@@ -1,18 +1,61 @@
 import Foundation
 
+/// Correction of the GNSS track by the directions measured with the beam-power scans.
+///
+/// GNSS errors of a metre or two — mostly a slowly wandering bias — are several beams of azimuth at
+/// street ranges, while the strongest beam of each scan (refined between its neighbours) measures
+/// the direction of the UE. Anchoring estimates one constant east/north GNSS bias **b** over the
+/// window: for every scan k with a clear peak, the corrected track position pₖ − **b** should lie
+/// on the measured ray from the array, i.e. **n**ₖ·**b** = **n**ₖ·(pₖ − a) with **n**ₖ the ray's
+/// normal. Weighted least squares (weight 1/((σ_az·rangeₖ)² + σ_track²)) with a zero-mean prior of σ_bias per
+/// axis gives **b**; the predicted positions (hence azimuths and blockage corridors) are shifted by
+/// −**b**. Rays from several directions pin down both axes; nearly parallel rays only the cross-range
+/// one, and the prior keeps the other near zero.
+public struct BeamAnchoring: Sendable, Equatable, Codable {
+    /// Whether anchoring is used (off = pure GNSS geometry, the textbook baseline).
+    public var enabled: Bool
+    /// How many of the newest scans are used.
+    public var window: Int
+    /// Standard deviation of a measured direction, radians (sub-beam refined peak).
+    public var azimuthSigma: Double
+    /// Standard deviation of the filtered track position at a scan, metres (the part of the GNSS
+    /// error that is not the common bias).
+    public var trackSigma: Double
+    /// Prior standard deviation of the GNSS bias per axis, metres.
+    public var biasSigma: Double
+    /// Estimated biases longer than this (metres) are not trusted (e.g. a reflection dominates).
+    public var maxCorrection: Double
+    /// A scan's peak must stand this far above its median (dB) to count as a measurement.
+    public var minPeakDB: Double
+
+    /// Creates anchoring parameters.
+    public init(enabled: Bool = true, window: Int = 8, azimuthSigma: Double = 0.02, trackSigma: Double = 0.5,
+                biasSigma: Double = 2, maxCorrection: Double = 6, minPeakDB: Double = 6) {
+        self.enabled = enabled
+        self.window = window
+        self.azimuthSigma = azimuthSigma
+        self.trackSigma = trackSigma
+        self.biasSigma = biasSigma
+        self.maxCorrection = maxCorrection
+        self.minPeakDB = minPeakDB
+    }
+}
+
 /// The classical baseline predictor (`model: "classical-ctrv"`).
 ///
 /// - Position: a CTRV extended Kalman filter over the window's GNSS fixes, propagated to every
 ///   horizon stamp.
 /// - Beam: codebook beams ranked by the wrap-aware distance between their steering angle and the
-///   predicted UE azimuth seen from the array (relative to boresight); softmax probabilities.
+///   predicted UE azimuth seen from the array (relative to boresight); softmax probabilities. The
+///   track is corrected by the directions measured in the beam-power scans (`BeamAnchoring`)
+///   unless that is turned off.
 /// - Power: the best-beam power trend of the window, evaluated at each horizon stamp, reported for
 ///   the predicted best beam.
 /// - Blockage: LiDAR points (and radar detections) inside the corridor between the array and the
 ///   predicted UE position of each step; without either, a power-drop heuristic.
 ///
-/// Without any GNSS fix in the window the beam is held at the newest beam-power argmax (and its
-/// angular neighbours), the model name becomes `classical-ctrv:no-gnss`, the set's
+/// Without any GNSS fix in the window the beam is held at the azimuth measured by the newest
+/// beam-power scan (its strongest beam and angular neighbours), the model name becomes `classical-ctrv:no-gnss`, the set's
 /// `positionKnown` is false and the reported positions are the array position (a placeholder —
 /// the wire does not allow NaN); scoring skips such positions. Without GNSS and beam power the beam
 /// is the beam nearest boresight.
@@ -36,11 +79,13 @@ public struct ClassicalPredictor: Predictor {
         public var blockage: BlockageParameters
         /// Power trend parameters.
         public var power: PowerParameters
+        /// Anchoring of the GNSS azimuth on the measured beam-power peak.
+        public var anchoring: BeamAnchoring
 
         /// Creates a configuration.
         public init(arrayPosition: SIMD2<Double>, boresightAzimuth: Double, steeringAngles: [Double], topK: Int = 3,
                     beamSigma: Double? = nil, motion: MotionNoise = MotionNoise(), blockage: BlockageParameters = BlockageParameters(),
-                    power: PowerParameters = PowerParameters()) {
+                    power: PowerParameters = PowerParameters(), anchoring: BeamAnchoring = BeamAnchoring()) {
             self.arrayPosition = arrayPosition
             self.boresightAzimuth = boresightAzimuth
             self.steeringAngles = steeringAngles
@@ -49,6 +94,7 @@ public struct ClassicalPredictor: Predictor {
             self.motion = motion
             self.blockage = blockage
             self.power = power
+            self.anchoring = anchoring
         }
 
         /// `count` beams spread uniformly over `fieldOfView` radians centred on boresight, beam 0 at
@@ -111,23 +157,27 @@ public struct ClassicalPredictor: Predictor {
         let lastStamp = frames.last?.stamp ?? (horizon.first ?? 0)
         let beamCount = configuration.steeringAngles.count
 
-        // Power trend over scans that match the codebook.
+        // Beam-power scans that match the codebook, at their own stamps.
         let scans = frames.compactMap { f -> (stamp: Int64, dbm: [Float])? in
             guard let p = f.beamPowerDBm, p.count == beamCount else { return nil }
-            return (f.stamp, p)
-        }
+            return (f.beamPowerStamp ?? f.stamp, p)
+        }.sorted { $0.stamp < $1.stamp }
         let trend = PowerTrend(scans: scans, parameters: configuration.power)
 
-        // Positions per step.
-        let filter = CTRVFilter.track(frames.map { ($0.stamp, $0.gnss.flatMap { g in g.x.isFinite && g.y.isFinite ? g : nil }) },
-                                      noise: configuration.motion)
+        // Positions per step from the CTRV filter over the fixes at their own stamps, corrected by
+        // the GNSS bias the beam-power directions reveal.
+        let fixes = frames.map { f -> (stamp: Int64, position: SIMD2<Double>?) in
+            (f.gnssStamp ?? f.stamp, f.gnss.flatMap { g in g.x.isFinite && g.y.isFinite ? g : nil })
+        }.sorted { $0.stamp < $1.stamp }
+        let tracked = CTRVFilter.trackWithEstimates(fixes, noise: configuration.motion)
         var positions: [SIMD2<Double>] = []
         positions.reserveCapacity(horizon.count)
-        if let filter {
+        if let tracked {
+            let bias = gnssBias(scans: scans, estimates: tracked.estimates)
+            let filter = tracked.filter
             for t in horizon {
-                let dt = Double(t - filter.stamp) * 1e-9
-                let p = filter.state.propagated(by: max(dt, 0)).position
-                positions.append(p.x.isFinite && p.y.isFinite ? p : filter.state.position)
+                let p = filter.state.propagated(by: Double(t - filter.stamp) * 1e-9).position
+                positions.append((p.x.isFinite && p.y.isFinite ? p : filter.state.position) - bias)
             }
         } else {
             positions = [SIMD2<Double>](repeating: configuration.arrayPosition, count: horizon.count)
@@ -135,10 +185,15 @@ public struct ClassicalPredictor: Predictor {
 
         // Beams per step.
         let ranked: [(beams: [Int], probabilities: [Double])]
-        if filter != nil {
+        if tracked != nil {
             ranked = positions.map { ranker.rank(azimuth: relativeAzimuth(of: $0)) }
         } else {
-            let held = trend.map { ranker.rank(around: $0.latestArgmax) } ?? ranker.rank(azimuth: 0)
+            let held: (beams: [Int], probabilities: [Double])
+            if let scan = scans.last, let az = ranker.measuredAzimuth(powerDBm: scan.dbm, minPeakDB: 0) {
+                held = ranker.rank(azimuth: az)
+            } else {
+                held = ranker.rank(azimuth: 0)
+            }
             ranked = [(beams: [Int], probabilities: [Double])](repeating: held, count: horizon.count)
         }
 
@@ -146,7 +201,7 @@ public struct ClassicalPredictor: Predictor {
         let lidar = frames.last(where: { $0.lidarPoints != nil })?.lidarPoints
         let radar = frames.last(where: { $0.radar != nil })?.radar
         let blockageProbabilities: [Double]
-        if (lidar != nil || radar != nil) && filter != nil {
+        if (lidar != nil || radar != nil) && tracked != nil {
             blockageProbabilities = blockage.probabilities(points: lidar, radar: radar, targets: positions)
         } else {
             let bests = scans.suffix(configuration.power.trendWindow * 2).compactMap { s in
@@ -165,7 +220,41 @@ public struct ClassicalPredictor: Predictor {
                                             beamProbabilities: ranked[i].probabilities, powerBeam: best, powerDBm: power,
                                             blockageProbability: blockageProbabilities[i]))
         }
-        return PredictionSet(model: filter == nil ? Self.noGNSSModelName : Self.modelName, horizon: horizon,
-                             steps: steps, positionKnown: filter != nil)
+        return PredictionSet(model: tracked == nil ? Self.noGNSSModelName : Self.modelName, horizon: horizon,
+                             steps: steps, positionKnown: tracked != nil)
+    }
+
+    /// The GNSS bias (east, north) estimated from the newest scans' measured directions (see
+    /// `BeamAnchoring`), or zero when anchoring is off, no scan has a clear peak, or the estimate
+    /// exceeds `maxCorrection`.
+    func gnssBias(scans: [(stamp: Int64, dbm: [Float])], estimates: [(stamp: Int64, state: CTRVState)]) -> SIMD2<Double> {
+        let a = configuration.anchoring
+        guard a.enabled, a.window >= 1, !estimates.isEmpty, a.azimuthSigma > 0, a.trackSigma >= 0, a.biasSigma > 0 else { return .zero }
+        // Normal equations M·b = v of the weighted least squares with the prior.
+        let prior = 1 / (a.biasSigma * a.biasSigma)
+        var m00 = prior, m01 = 0.0, m11 = prior, v0 = 0.0, v1 = 0.0
+        var used = 0
+        for scan in scans.reversed() {
+            guard used < a.window else { break }
+            guard let measured = ranker.measuredAzimuth(powerDBm: scan.dbm, minPeakDB: a.minPeakDB) else { continue }
+            // The track at the scan's stamp: the newest estimate not after it, propagated.
+            let base = estimates.last(where: { $0.stamp <= scan.stamp }) ?? estimates[0]
+            let position = base.state.propagated(by: Double(scan.stamp - base.stamp) * 1e-9).position
+            let d = position - configuration.arrayPosition
+            let range = (d * d).sum().squareRoot()
+            guard position.x.isFinite, position.y.isFinite, range > 0.5 else { continue }
+            let phi = configuration.boresightAzimuth + measured
+            let n = SIMD2(-sin(phi), cos(phi))
+            let r = (n * d).sum()
+            let w = 1 / (a.azimuthSigma * range * a.azimuthSigma * range + a.trackSigma * a.trackSigma)
+            m00 += w * n.x * n.x; m01 += w * n.x * n.y; m11 += w * n.y * n.y
+            v0 += w * n.x * r; v1 += w * n.y * r
+            used += 1
+        }
+        let det = m00 * m11 - m01 * m01
+        guard used > 0, det.isFinite, det > 0 else { return .zero }
+        let b = SIMD2((m11 * v0 - m01 * v1) / det, (m00 * v1 - m01 * v0) / det)
+        guard b.x.isFinite, b.y.isFinite, (b * b).sum().squareRoot() <= a.maxCorrection else { return .zero }
+        return b
     }
 }

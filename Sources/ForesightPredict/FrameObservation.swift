@@ -63,12 +63,18 @@ public struct FrameObservation: Sendable, Equatable {
     public var beamPowerNormalized: [Float]?
     /// Modalities absent from this frame.
     public var missing: Set<Modality>
+    /// Acquisition stamp of the GNSS fix, ns (nil = `stamp`). Members of a synchronized frame can
+    /// be tens of milliseconds apart; giving their own stamps keeps fast angular motion consistent.
+    public var gnssStamp: Int64?
+    /// Acquisition stamp of the beam-power scan, ns (nil = `stamp`).
+    public var beamPowerStamp: Int64?
 
     /// Creates an observation; modalities left nil are missing.
     public init(stamp: Int64, gnss: SIMD2<Double>? = nil, beamPowerDBm: [Float]? = nil,
                 lidarPoints: [SIMD3<Float>]? = nil, radar: RadarDetections? = nil,
                 camera: [Float]? = nil, radarMap: [Float]? = nil, lidarDepth: [Float]? = nil,
-                beamPowerNormalized: [Float]? = nil, missing: Set<Modality> = []) {
+                beamPowerNormalized: [Float]? = nil, missing: Set<Modality> = [],
+                gnssStamp: Int64? = nil, beamPowerStamp: Int64? = nil) {
         self.stamp = stamp
         self.gnss = gnss
         self.beamPowerDBm = beamPowerDBm
@@ -79,5 +85,7 @@ public struct FrameObservation: Sendable, Equatable {
         self.lidarDepth = lidarDepth
         self.beamPowerNormalized = beamPowerNormalized
         self.missing = missing
+        self.gnssStamp = gnssStamp
+        self.beamPowerStamp = beamPowerStamp
     }
 }

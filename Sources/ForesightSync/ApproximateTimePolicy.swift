@@ -4,26 +4,35 @@
 ///
 /// The ApproximateTime part is a faithful port of ROS 2 message_filters `approximate_time.hpp`
 /// (see `docs/sync.md`); comments name the upstream functions.
+@usableFromInline
 struct ApproximateTimePolicy: Sendable {
     /// A queued message without its payload.
+    @usableFromInline
     struct Entry: Sendable {
-        var stamp: Int64
-        var seq: UInt32
-        var slot: Int32
+        @usableFromInline var stamp: Int64
+        @usableFromInline var seq: UInt32
+        @usableFromInline var slot: Int32
+
+        @usableFromInline
+        init(stamp: Int64, seq: UInt32, slot: Int32) {
+            self.stamp = stamp
+            self.seq = seq
+            self.slot = slot
+        }
     }
 
     /// Largest accepted stamp.
     static var maxStamp: Int64 { Int64.max / 2 }
 
-    let config: SyncConfig
+    @usableFromInline let config: SyncConfig
     private(set) var counters: SyncCounters
     private(set) var streamTime: Int64?
     /// Emitted frames since the last ``drain``: `topicCount` entries each, `nil` = missing.
-    private(set) var emittedMembers: [Entry?] = []
+    @usableFromInline private(set) var emittedMembers: [Entry?] = []
     /// Reason of each emitted frame since the last ``drain``.
-    private(set) var emittedReasons: [FrameReason] = []
+    @usableFromInline private(set) var emittedReasons: [FrameReason] = []
     /// Slots of messages discarded (dropped, unmatched, late) since the last ``drain``.
-    private(set) var releasedSlots: [Int32] = []
+    @usableFromInline private(set) var releasedSlots: [Int32] = []
 
     private let topicCount: Int
     private let ageFactor: Double
@@ -69,6 +78,7 @@ struct ApproximateTimePolicy: Sendable {
     // MARK: - Input
 
     /// Empties the output buffers (emitted frames and released slots), keeping capacity.
+    @usableFromInline
     mutating func drain() {
         emittedMembers.removeAll(keepingCapacity: true)
         emittedReasons.removeAll(keepingCapacity: true)
@@ -76,6 +86,7 @@ struct ApproximateTimePolicy: Sendable {
     }
 
     /// Checks the stamp (throwing and counting a rejection) without changing anything else.
+    @usableFromInline
     mutating func check(topic: Int, stamp: Int64) throws(SyncInputError) {
         guard topic >= 0 && topic < topicCount else {
             throw .unknownTopic(index: topic, topicCount: topicCount)
@@ -102,6 +113,7 @@ struct ApproximateTimePolicy: Sendable {
 
     /// Accepts a message that passed ``check(topic:stamp:)``; emitted frames and released slots
     /// go to the output buffers.
+    @usableFromInline
     mutating func accept(topic: Int, _ entry: Entry) {
         let stamp = entry.stamp
         counters.topics[topic].accepted += 1
@@ -121,6 +133,7 @@ struct ApproximateTimePolicy: Sendable {
 
     /// Moves stream time forward to `now` (clamped to the valid stamp range; never backwards)
     /// and enforces the deadline.
+    @usableFromInline
     mutating func advance(to now: Int64) {
         let clamped = Swift.min(Swift.max(now, 0), Self.maxStamp)
         streamTime = Swift.max(streamTime ?? clamped, clamped)
@@ -128,11 +141,28 @@ struct ApproximateTimePolicy: Sendable {
     }
 
     /// Forces out every pending message as deadline frames (end of a stream or shutdown).
+    @usableFromInline
     mutating func flush() {
         while oldestPendingStamp() != nil {
             forceFrame()
             process()
         }
+    }
+
+    /// Flushes, then forgets every stamp (per-topic last stamps, stream time, deadline horizon)
+    /// while keeping the cumulative counters: for a clock jump or a publisher restart.
+    @usableFromInline
+    mutating func restart() {
+        flush()
+        for i in 0..<topicCount {
+            counters.topics[i].lastStamp = nil
+            hasDroppedMessages[i] = false
+        }
+        streamTime = nil
+        firstStamp = nil
+        deadlineHorizon = nil
+        discardWatermark = nil
+        pivot = nil
     }
 
     // MARK: - Queries

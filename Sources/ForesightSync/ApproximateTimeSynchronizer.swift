@@ -18,9 +18,9 @@ public struct ApproximateTimeSynchronizer<Payload: Sendable>: Sendable {
     /// never overflows.
     public static var maxStamp: Int64 { ApproximateTimePolicy.maxStamp }
 
-    private var policy: ApproximateTimePolicy
-    private var payloads: [Payload?] = []
-    private var freeSlots: [Int32] = []
+    @usableFromInline var policy: ApproximateTimePolicy
+    @usableFromInline var payloads: [Payload?] = []
+    @usableFromInline var freeSlots: [Int32] = []
 
     /// Creates a synchronizer; throws when the configuration is invalid.
     public init(config: SyncConfig) throws(SyncConfigError) {
@@ -57,6 +57,7 @@ public struct ApproximateTimeSynchronizer<Payload: Sendable>: Sendable {
     ///
     /// Throws (and counts) when the topic index is unknown or the stamp goes backwards, is out
     /// of range or is too far ahead; a rejected message changes nothing else.
+    @inlinable
     public mutating func add(topic: Int, stamp: Int64, seq: UInt32, payload: Payload)
         throws(SyncInputError) -> [SyncedFrame<Payload>] {
         var frames: [SyncedFrame<Payload>] = []
@@ -65,6 +66,7 @@ public struct ApproximateTimeSynchronizer<Payload: Sendable>: Sendable {
     }
 
     /// Like ``add(topic:stamp:seq:payload:)`` but appends ready frames to `frames`.
+    @inlinable
     public mutating func add(topic: Int, stamp: Int64, seq: UInt32, payload: Payload,
                              into frames: inout [SyncedFrame<Payload>]) throws(SyncInputError) {
         try policy.check(topic: topic, stamp: stamp)
@@ -83,6 +85,7 @@ public struct ApproximateTimeSynchronizer<Payload: Sendable>: Sendable {
     /// Moves stream time forward to `now` (same time base as the stamps; never backwards) and
     /// returns the frames the deadline forces out by then. Use it to keep frames flowing when
     /// every sensor is silent.
+    @inlinable
     public mutating func advance(to now: Int64) -> [SyncedFrame<Payload>] {
         policy.advance(to: now)
         var frames: [SyncedFrame<Payload>] = []
@@ -91,6 +94,7 @@ public struct ApproximateTimeSynchronizer<Payload: Sendable>: Sendable {
     }
 
     /// Forces out every pending message as deadline frames (end of a stream or shutdown).
+    @inlinable
     public mutating func flush() -> [SyncedFrame<Payload>] {
         policy.flush()
         var frames: [SyncedFrame<Payload>] = []
@@ -98,8 +102,21 @@ public struct ApproximateTimeSynchronizer<Payload: Sendable>: Sendable {
         return frames
     }
 
+    /// Emits everything pending (as ``flush()``), then forgets every stamp — per-topic last
+    /// stamps, stream time, the deadline horizon — so that earlier stamps are accepted again,
+    /// while the cumulative counters are kept. Use it on a clock jump or a publisher restart
+    /// instead of creating a new synchronizer (which would lose the counters).
+    @inlinable
+    public mutating func restart() -> [SyncedFrame<Payload>] {
+        policy.restart()
+        var frames: [SyncedFrame<Payload>] = []
+        collect(into: &frames)
+        return frames
+    }
+
     /// Turns the policy's emitted entries into frames and frees the slots it released.
-    private mutating func collect(into frames: inout [SyncedFrame<Payload>]) {
+    @inlinable
+    mutating func collect(into frames: inout [SyncedFrame<Payload>]) {
         for slot in policy.releasedSlots { release(slot) }
         let reasons = policy.emittedReasons
         if !reasons.isEmpty {
@@ -125,8 +142,8 @@ public struct ApproximateTimeSynchronizer<Payload: Sendable>: Sendable {
         policy.drain()
     }
 
-    @discardableResult
-    private mutating func release(_ slot: Int32) -> Payload? {
+    @inlinable @discardableResult
+    mutating func release(_ slot: Int32) -> Payload? {
         let index = Int(slot)
         guard index >= 0 && index < payloads.count else { return nil }
         let payload = payloads[index]

@@ -46,6 +46,7 @@ public struct SyncedFrame<Payload: Sendable>: Sendable {
     }
 
     /// Internal: fields computed by the caller (the synchronizer derives them from entries).
+    @usableFromInline
     init(stamp: Int64, members: [SyncMember<Payload>?], missing: [Int], reason: FrameReason) {
         self.stamp = stamp
         self.members = members

@@ -39,6 +39,9 @@ struct SimCommand: AsyncParsableCommand {
     @Option(help: "Random seed (default: the scenario's seed).")
     var seed: UInt64?
 
+    @Flag(help: "Stamp simulated time 0 with the current wall-clock time instead of the scenario's start_time_ns (output is then identical except for the stamps).")
+    var wallClockStamps = false
+
     @Option(help: "Seconds to wait after binding/connecting before the first message (subscribers need time to join).")
     var delay: Double = 0.5
 
@@ -56,7 +59,8 @@ struct SimCommand: AsyncParsableCommand {
     func run() async throws {
         var simulator: Simulator
         do {
-            simulator = try Simulator(sitePath: site, scenarioPath: scenario, seed: seed)
+            let start: Int64? = wallClockStamps ? Int64(Date().timeIntervalSince1970 * 1e9) + Int64(delay * 1e9) : nil
+            simulator = try Simulator(sitePath: site, scenarioPath: scenario, seed: seed, startTimeNs: start)
         } catch {
             throw CLIError("\(error)")
         }

@@ -89,8 +89,6 @@ import Testing
         #expect(a.steps[0].topBeams.count == 4)
         #expect(await predictor.framesInWindow == a.framesInWindow)
         #expect(await predictor.isOnInferenceThread)
-        let name = await predictor.currentThreadName
-        #expect(name == "fs-inference", "ran on \(String(describing: name))")
         await predictor.reset()
         #expect(await predictor.framesInWindow == 0)
     }

@@ -34,6 +34,32 @@ import ForesightSync
         return (frames, sync)
     }
 
+    /// Five jittery 10 Hz sensors with the default configuration: the deadline never fires,
+    /// every frame is complete and optimal.
+    @Test func healthyJitteryStreamsNeverHitTheDeadline() throws {
+        let names = ["sensor/camera", "sensor/radar", "sensor/lidar", "sensor/gnss", "sensor/beam_power"]
+        var sync = try ApproximateTimeSynchronizer<Int>(config: .foresightDefault(topicNames: names))
+        var rng = SeededGenerator(seed: 7)
+        var frames: [SyncedFrame<Int>] = []
+        var pending: [(topic: Int, stamp: Int64)] = []
+        for k in 0..<300 {
+            for topic in 0..<5 {
+                let jitter = Int64.random(in: -5...5, using: &rng) * Self.ms
+                pending.append((topic, Int64(1_000 + 100 * k + topic) * Self.ms + jitter))
+            }
+            // Arrival order within a period is random (transport), per topic it stays in order.
+            pending.shuffle(using: &rng)
+            for message in pending {
+                try sync.add(topic: message.topic, stamp: message.stamp, seq: UInt32(k), payload: k, into: &frames)
+            }
+            pending.removeAll()
+        }
+        #expect(frames.count >= 298)
+        #expect(frames.allSatisfy { $0.isComplete && $0.reason == .optimal })
+        #expect(sync.counters.deadlineFrames == 0)
+        #expect(sync.counters.topics.allSatisfy { $0.dropped == 0 && $0.unmatched == 0 })
+    }
+
     @Test func pureApproximateTimeStallsWhenATopicIsSilent() throws {
         let config = SyncConfig(topicNames: Self.names, queueSize: 50, maxInterval: 20 * Self.ms)
         let (frames, _) = try Self.run(Self.stream(until: 4_000, silent: 2, silentFrom: 2_000), config: config)
@@ -94,6 +120,44 @@ import ForesightSync
         #expect(changes.allSatisfy { $0.topic == 2 && $0.name == "sensor/lidar" })
         #expect(changes.first?.lastStamp == 1_907 * Self.ms)
         #expect(changes.first?.description.contains("silent") == true)
+    }
+
+    /// A live daemon calls `advance(to:)` with its clock; a replay does not. As long as the clock
+    /// is not ahead of the stamps, both must produce identical frames.
+    @Test func advanceUpToTheNewestStampChangesNothing() throws {
+        let config = SyncConfig(topicNames: Self.names, queueSize: 10, maxInterval: 20 * Self.ms,
+                                deadline: 250 * Self.ms)
+        let input = Self.stream(until: 4_000, silent: 1, silentFrom: 1_500, resumeAt: 2_600)
+        var replay = try ApproximateTimeSynchronizer<Int>(config: config)
+        var live = try ApproximateTimeSynchronizer<Int>(config: config)
+        var replayFrames: [SyncedFrame<Int>] = []
+        var liveFrames: [SyncedFrame<Int>] = []
+        for (n, message) in input.enumerated() {
+            try replay.add(topic: message.topic, stamp: message.stamp, seq: UInt32(n), payload: n, into: &replayFrames)
+            try live.add(topic: message.topic, stamp: message.stamp, seq: UInt32(n), payload: n, into: &liveFrames)
+            liveFrames += live.advance(to: message.stamp - 5 * Self.ms)
+            liveFrames += live.advance(to: message.stamp)
+        }
+        #expect(replayFrames.count > 20)
+        #expect(liveFrames == replayFrames)
+        #expect(live.counters == replay.counters)
+    }
+
+    @Test func restartFlushesForgetsStampsAndKeepsCounters() throws {
+        let config = SyncConfig(topicNames: Self.names, queueSize: 10, deadline: 250 * Self.ms)
+        var sync = try ApproximateTimeSynchronizer<Int>(config: config)
+        _ = try sync.add(topic: 0, stamp: 5_000 * Self.ms, seq: 0, payload: 0)
+        _ = try sync.add(topic: 1, stamp: 5_001 * Self.ms, seq: 0, payload: 1)
+        let flushed = sync.restart()
+        #expect(flushed.count == 1 && flushed.first?.missing == [2])
+        #expect(sync.streamTime == nil)
+        #expect(sync.pendingCounts == [0, 0, 0])
+        // The clock jumped back: earlier stamps are accepted again, counters continue.
+        _ = try sync.add(topic: 0, stamp: 1_000 * Self.ms, seq: 1, payload: 2)
+        #expect(sync.counters.topics[0].received == 2)
+        #expect(sync.counters.topics[0].rejectedBackwards == 0)
+        #expect(sync.counters.topics[0].late == 0)
+        #expect(sync.counters.frames == 1)
     }
 
     @Test func advanceForcesFramesWhenEverySensorIsSilent() throws {

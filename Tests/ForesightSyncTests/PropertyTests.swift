@@ -186,3 +186,60 @@ import ForesightSync
         }
     }
 }
+
+/// Hostile input: unknown topics, negative, huge, repeated and backwards stamps, wild
+/// `advance(to:)` values and restarts. Nothing may crash; the bookkeeping must stay exact.
+@Suite struct HostileInputTests {
+    @Test(arguments: 0..<20)
+    func garbageNeverCrashesAndCountersStayExact(seed: Int) throws {
+        var rng = SeededGenerator(seed: UInt64(seed) &+ 77_000)
+        let topics = Int.random(in: 1...5, using: &rng)
+        var sync = try ApproximateTimeSynchronizer<Int>(config: SyncConfig(
+            topicNames: (0..<topics).map { "t\($0)" }, queueSize: Int.random(in: 1...8, using: &rng),
+            maxInterval: Bool.random(using: &rng) ? Int64.random(in: 0...1_000, using: &rng) : nil,
+            agePenalty: Double.random(in: 0...3, using: &rng),
+            deadline: Bool.random(using: &rng) ? Int64.random(in: 1...5_000, using: &rng) : nil,
+            silenceThreshold: 1_000, futureBound: Bool.random(using: &rng) ? 10_000 : nil))
+        var used = Set<Int>()
+        var rejected = 0
+        var restarts = 0
+        let special: [Int64] = [-1, .min, .max, 0, Int64.max / 2, Int64.max / 2 + 1]
+        for n in 0..<3_000 {
+            let topic = Int.random(in: -1...topics, using: &rng)
+            let stamp = Int.random(in: 0..<20, using: &rng) == 0
+                ? special[Int.random(in: 0..<special.count, using: &rng)]
+                : Int64(n) * 50 + Int64.random(in: -400...400, using: &rng)
+            var frames: [SyncedFrame<Int>] = []
+            do {
+                try sync.add(topic: topic, stamp: stamp, seq: UInt32(n), payload: n, into: &frames)
+            } catch {
+                rejected += 1
+                #expect(!error.description.isEmpty)
+            }
+            switch Int.random(in: 0..<100, using: &rng) {
+            case 0: frames += sync.advance(to: special[Int.random(in: 0..<special.count, using: &rng)])
+            case 1: frames += sync.advance(to: Int64(n) * 50 + 1_000)
+            case 2:
+                frames += sync.restart()
+                restarts += 1
+            default: break
+            }
+            for frame in frames {
+                for member in frame.members.compactMap({ $0 }) {
+                    #expect(used.insert(member.payload).inserted, "message \(member.payload) reused")
+                }
+            }
+        }
+        let pending = sync.pendingCounts
+        var rejectedCounted = 0
+        for (topic, c) in sync.counters.topics.enumerated() {
+            #expect(c.accepted == c.matched + c.dropped + c.unmatched + pending[topic])
+            #expect(c.received == c.accepted + c.rejectedBackwards + c.rejectedFuture + c.rejectedOutOfRange)
+            rejectedCounted += c.rejectedBackwards + c.rejectedFuture + c.rejectedOutOfRange
+        }
+        // Unknown topics are thrown but cannot be counted on a topic.
+        #expect(rejectedCounted <= rejected)
+        #expect(sync.counters.topics.reduce(0) { $0 + $1.matched } == used.count)
+        #expect(sync.pendingCounts.allSatisfy { $0 <= sync.config.queueSize })
+    }
+}
