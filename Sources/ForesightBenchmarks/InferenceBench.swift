@@ -59,7 +59,9 @@ let inferenceBenchmark = Benchmark(name: "inference") { report in
                     beamPower: (0..<config.numBeams).map { _ in Float.random(in: -1...1, using: &rng) })
     }
     let frames = (0..<16).map(frame)
-    let session = InferenceSession(model: model)
+    let split = ProcessInfo.processInfo.environment["FORESIGHT_SPLIT_HEADS"] == "1"
+    report.record("attention heads split over 2 threads", split ? 1 : 0, "")
+    let session = InferenceSession(model: model, splitHeads: split)
     for f in frames.prefix(config.history) { _ = try session.push(f) }
 
     var index = 0

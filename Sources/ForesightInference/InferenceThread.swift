@@ -77,10 +77,11 @@ public actor StreamingPredictor {
     public nonisolated var unownedExecutor: UnownedSerialExecutor { thread.asUnownedSerialExecutor() }
 
     /// Creates a predictor; sets OpenBLAS to `blasThreads` worker threads (process-wide).
-    public init(model: MultiTaskModel, blasThreads: Int = 2, topK: Int = 3) {
+    /// `splitHeads` adds a second dedicated thread for half of the attention heads (see ``InferenceSession``).
+    public init(model: MultiTaskModel, blasThreads: Int = 2, topK: Int = 3, splitHeads: Bool = false) {
         BLAS.configure(threads: blasThreads)
         thread = InferenceThread()
-        session = InferenceSession(model: model, topK: topK)
+        session = InferenceSession(model: model, topK: topK, splitHeads: splitHeads)
     }
 
     /// Adds the newest frame and returns the predictions for every future step.

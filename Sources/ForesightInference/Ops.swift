@@ -180,12 +180,13 @@ enum Ops {
 
     /// Multi-head self-attention core on a fused QKV buffer `[n, 3d]` (q | k | v, heads contiguous
     /// inside each): writes the concatenated head outputs `[n, d]`. `scores` must hold `n·n` floats.
-    static func attention(qkv: UnsafePointer<Float>, tokens n: Int, dim d: Int, heads: Int,
+    /// `headRange` selects the heads to compute (default all), so two threads can split them.
+    static func attention(qkv: UnsafePointer<Float>, tokens n: Int, dim d: Int, heads: Int, headRange: Range<Int>? = nil,
                           keyValid: UnsafePointer<Bool>?, scores: UnsafeMutablePointer<Float>,
                           into out: UnsafeMutablePointer<Float>) {
         let dh = d / heads
         let scale = 1 / Float(dh).squareRoot()
-        for h in 0..<heads {
+        for h in headRange ?? 0..<heads {
             let q = qkv + h * dh
             let k = qkv + d + h * dh
             let v = qkv + 2 * d + h * dh
