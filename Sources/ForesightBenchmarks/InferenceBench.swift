@@ -12,7 +12,7 @@ let inferenceBenchmark = Benchmark(name: "inference") { report in
     // sgemm ceiling: square products and a backbone-shaped one (tokens × d · d × 4d).
     var ceiling = 0.0
     for (m, n, k) in [(256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (559, 512, 128)] {
-        var rng = InferenceBenchRandom(seed: UInt64(m * n * k))
+        var rng = BenchRandom(seed: UInt64(m * n * k))
         let a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &rng) }
         let b = (0..<(k * n)).map { _ in Float.random(in: -1...1, using: &rng) }
         var c = [Float](repeating: 0, count: m * n)
@@ -26,18 +26,20 @@ let inferenceBenchmark = Benchmark(name: "inference") { report in
     // The same ceiling in CPU time (process CPU seconds), for comparison on a loaded machine.
     let cpuCeiling: Double = {
         let (m, n, k) = (559, 512, 128)
-        var rng = InferenceBenchRandom(seed: 5)
+        var rng = BenchRandom(seed: 5)
         let a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &rng) }
         let b = (0..<(k * n)).map { _ in Float.random(in: -1...1, using: &rng) }
         var c = [Float](repeating: 0, count: m * n)
         var samples: [Double] = []
         for _ in 0..<30 {
-            let before = inferenceCPUSeconds()
+            let before = processCPUSeconds()
             for _ in 0..<10 { BLAS.multiply(a, b, into: &c, m: m, n: n, k: k) }
-            samples.append(inferenceCPUSeconds() - before)
+            samples.append(processCPUSeconds() - before)
         }
         samples.sort()
-        return Double(10 * 2 * m * n * k) / samples[samples.count / 2] / 1e9
+        let flops = Double(10 * 2 * m * n * k)
+        let median: Double = samples[samples.count / 2]
+        return flops / median / 1e9
     }()
 
     let config = ModelConfig()
@@ -49,7 +51,7 @@ let inferenceBenchmark = Benchmark(name: "inference") { report in
     report.record("heads MFLOP per frame", Double(model.headFlops) / 1e6, "MFLOP")
     report.record("total MFLOP per frame", Double(model.flopsPerFrame) / 1e6, "MFLOP")
 
-    var rng = InferenceBenchRandom(seed: 9)
+    var rng = BenchRandom(seed: 9)
     func frame(_ i: Int) -> FrameInputs {
         FrameInputs(stamp: Int64(i) * 100_000_000,
                     camera: (0..<config.vision.inputCount).map { _ in Float.random(in: -2...2, using: &rng) },
@@ -77,10 +79,10 @@ let inferenceBenchmark = Benchmark(name: "inference") { report in
     // CPU time of the process per frame: independent of how busy the shared machine is.
     var cpu: [Double] = []
     for _ in 0..<20 {
-        let before = inferenceCPUSeconds()
+        let before = processCPUSeconds()
         _ = try session.push(frames[index % frames.count])
         index += 1
-        cpu.append(inferenceCPUSeconds() - before)
+        cpu.append(processCPUSeconds() - before)
     }
     cpu.sort()
     let cpuMedian = cpu[cpu.count / 2]
@@ -97,19 +99,3 @@ let inferenceBenchmark = Benchmark(name: "inference") { report in
     report.record("backbone share of sgemm ceiling", backbone / ceiling, "")
     report.record("frames per second (p50)", 1e9 / p50, "Hz")
 }
-
-/// A fast deterministic generator for benchmark inputs (SystemRandomNumberGenerator is a syscall per value).
-private struct InferenceBenchRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed | 1 }
-    mutating func next() -> UInt64 {
-        state ^= state << 13; state ^= state >> 7; state ^= state << 17
-        return state
-    }
-}
-
-/// CPU seconds used by the whole process so far (all threads).
-private func inferenceCPUSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
