@@ -126,7 +126,17 @@ public final class BagReader: @unchecked Sendable {
             summary.endTime = max(summary.endTime, message.logTime)
             summary.channelMessageCounts[message.channelID, default: 0] += 1
         }
-        scan: while let record = try scanner.next() {
+        scan: while true {
+            let record: RawRecord
+            do throws(BagError) {
+                guard let next = try scanner.next() else { break scan }
+                record = next
+            } catch {
+                // A file cut off by a crash: report what is readable (bag info still works).
+                guard case .truncated = error else { throw error }
+                summary.cutOff = (scanner.position, error.description)
+                break scan
+            }
             var src = ByteSource(record.content, baseOffset: record.offset + 9, what: "record")
             switch Opcode(rawValue: record.opcode) {
             case .schema:

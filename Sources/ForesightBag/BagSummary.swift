@@ -24,6 +24,8 @@ public struct BagSummary: Sendable {
     public var chunkCompressions: [String: Int] = [:]
     /// True if the file has a summary with statistics and chunk indexes (no scan needed).
     public var indexed: Bool = false
+    /// For a scanned file that ends in a cut-off record: where the readable part ends, and why.
+    public var cutOff: (offset: UInt64, reason: String)?
     /// Chunk locations, as found in the summary.
     var chunkIndexes: [ChunkIndexRecord] = []
 
@@ -71,6 +73,10 @@ public struct BagInfo: Sendable {
         let comps = summary.chunkCompressions.keys.sorted().map { "\($0.isEmpty ? "none" : $0) (\(summary.chunkCompressions[$0] ?? 0) chunks)" }
         lines.append("compression: \(comps.isEmpty ? "-" : comps.joined(separator: ", "))")
         lines.append("indexed:     \(summary.indexed ? "yes (read from summary)" : "no (sequential scan)")")
+        if let cut = summary.cutOff {
+            lines.append("WARNING:     the file is cut off at byte \(cut.offset) (\(cut.reason)); figures cover the readable part. "
+                         + "Rebuild it with `foresight bag recover \(path) -o FIXED.mcap`")
+        }
         if summary.attachmentCount > 0 || summary.metadataCount > 0 {
             lines.append("attachments: \(summary.attachmentCount), metadata: \(summary.metadataCount)")
         }

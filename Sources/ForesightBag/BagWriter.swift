@@ -70,6 +70,7 @@ public final class BagWriter {
     private var nextChannelID: UInt16 = 0
     private var schemaKeys: [SchemaKey: UInt16] = [:]
     private var channelKeys: [ChannelKey: UInt16] = [:]
+    private var topicChannels: [String: UInt16] = [:]
     private var chunkIndexes: [ChunkIndexRecord] = []
     private var metadataIndexes: [(offset: UInt64, length: UInt64, name: String)] = []
     private var stats = StatisticsRecord()
@@ -189,6 +190,22 @@ public final class BagWriter {
         stats.messageCount += 1
         stats.channelMessageCounts[channelID, default: 0] += 1
         if chunk.count >= options.chunkSize { try flushChunk() }
+    }
+
+    /// Appends one message on `topic` (message encoding `msgpack`), registering the topic's
+    /// channel and `schema` the first time the topic is seen. The simplest way to drive a writer
+    /// from a producer such as the simulator: one call per message.
+    public func write(topic: String, schema: BagTopicSchema?, sequence: UInt32, logTime: UInt64, publishTime: UInt64,
+                      data: [UInt8]) throws(BagError) {
+        let channel: UInt16
+        if let known = topicChannels[topic] {
+            channel = known
+        } else {
+            let schemaID = try schema.map { s throws(BagError) in try addSchema(name: s.name, encoding: s.encoding, data: s.data) } ?? 0
+            channel = try addChannel(topic: topic, messageEncoding: "msgpack", schemaID: schemaID)
+            topicChannels[topic] = channel
+        }
+        try write(channelID: channel, sequence: sequence, logTime: logTime, publishTime: publishTime, data: data)
     }
 
     /// Writes a metadata record (name and string pairs) outside the chunks, indexed in the summary.

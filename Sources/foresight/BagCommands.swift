@@ -53,11 +53,11 @@ struct RecordCommand: AsyncParsableCommand {
         finish the file properly. The receive path never waits for the disk: beyond \
         --buffer-size bytes in flight, messages are dropped and counted.
 
-        Example: foresight record tcp://127.0.0.1:5555 -o drive.mcap --topics '^sensor/' --split-size 4000000000
+        Example: foresight record tcp://127.0.0.1:5600 -o drive.mcap --topics '^sensor/' --split-size 4000000000
         """
     )
 
-    @Argument(help: "Endpoints to subscribe to, e.g. tcp://127.0.0.1:5555.")
+    @Argument(help: "Endpoints to subscribe to, e.g. tcp://127.0.0.1:5600 (where `foresight sim` publishes).")
     var endpoints: [String]
 
     @Option(name: [.short, .customLong("output")], help: "Output file (with splitting: NAME_0000.mcap, NAME_0001.mcap, …).")
@@ -173,15 +173,15 @@ struct ReplayCommand: AsyncParsableCommand {
         now) or --loop (each pass shifts stamps by the bag's span plus one mean gap, so time keeps \
         increasing) rewrites the stamp.
 
-        Example: foresight replay drive.mcap --endpoint tcp://*:5555 --rate 2 --topics '^sensor/'
+        Example: foresight replay drive.mcap --endpoint tcp://*:5600 --rate 2 --topics '^sensor/'
         """
     )
 
     @Argument(help: "The bag to replay.")
     var file: String
 
-    @Option(help: "Endpoint to publish on (bound by default).")
-    var endpoint: String = "tcp://*:5555"
+    @Option(help: "Endpoint to publish on (bound by default; the sensor port the daemon and `foresight sim` use).")
+    var endpoint: String = "tcp://*:5600"
 
     @Option(help: "Playback speed factor.")
     var rate: Double = 1
@@ -304,12 +304,13 @@ struct BagInfoCommand: ParsableCommand {
             return
         }
         let s = info.summary
-        let object: [String: Any] = [
+        var object: [String: Any] = [
             "path": info.path, "size": info.fileSize, "messages": s.messageCount, "start": s.startTime, "end": s.endTime,
             "duration": info.duration, "indexed": s.indexed, "chunks": s.chunkCount,
             "compression": s.chunkCompressions.mapValues { $0 }.reduce(into: [String: Int]()) { $0[$1.key.isEmpty ? "none" : $1.key] = $1.value },
             "topics": info.topics.map { ["topic": $0.topic, "type": $0.schemaName, "count": $0.messageCount, "frequency": $0.frequency] as [String: Any] },
         ]
+        if let cut = s.cutOff { object["cut_off"] = ["offset": cut.offset, "reason": cut.reason] as [String: Any] }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
         print(String(decoding: data, as: UTF8.self))
     }

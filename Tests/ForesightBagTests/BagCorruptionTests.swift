@@ -14,6 +14,7 @@ import Testing
     private func readAll(_ path: String) throws(BagError) -> Int {
         let reader = try BagReader(path: path)
         _ = try reader.info()
+        _ = try reader.readSummary()
         let cursor = try reader.messages()
         var n = 0
         while try cursor.next() != nil { n += 1 }
@@ -44,6 +45,11 @@ import Testing
         let path = try write(Array(bytes[0..<(bytes.count * 2 / 3)]), dir, "cut.mcap")
         let reader = try BagReader(path: path)
         #expect(try reader.readSummary() == nil)
+        // `info` still describes the readable part and says where the file is cut off.
+        let info = try reader.info()
+        #expect(info.summary.cutOff != nil)
+        #expect(info.summary.messageCount > 0 && info.summary.messageCount < 60)
+        #expect(info.text.contains("bag recover"))
         do {
             _ = try readAll(path)
             Issue.record("reading a cut-off file should fail")

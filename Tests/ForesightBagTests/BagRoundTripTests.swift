@@ -121,4 +121,23 @@ import Testing
         #expect(try cursor.next()?.message.data == [0xC0])
         #expect(try cursor.next() == nil)
     }
+
+    @Test func topicConvenienceRegistersOnce() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("topic.mcap").path
+        let writer = try BagWriter(path: path)
+        let schema = BagTopicSchema(name: "foresight.GnssFix", encoding: "jsonschema", data: Array("{}".utf8))
+        for i in 0..<10 {
+            try writer.write(topic: i % 2 == 0 ? "sensor/gnss" : "debug/raw", schema: i % 2 == 0 ? schema : nil,
+                             sequence: UInt32(i), logTime: UInt64(100 + i), publishTime: UInt64(90 + i), data: [0x80])
+        }
+        try writer.finish()
+        let info = try BagReader(path: path).info()
+        #expect(info.summary.channels.count == 2)
+        #expect(info.summary.schemas.count == 1)
+        #expect(info.topics.map(\.topic) == ["debug/raw", "sensor/gnss"])
+        #expect(info.topics.map(\.schemaName) == ["", "foresight.GnssFix"])
+        #expect(info.topics.map(\.messageCount) == [5, 5])
+    }
 }
