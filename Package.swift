@@ -112,6 +112,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ForesightBagTests", dependencies: ["ForesightBag", "ForesightWire"]),
         .testTarget(name: "ForesightSimTests", dependencies: ["ForesightSim", "ForesightSite", "ForesightWire"]),
+        .testTarget(name: "ForesightSiteTests", dependencies: ["ForesightSite"]),
         .testTarget(name: "ForesightPredictTests", dependencies: ["ForesightPredict", "ForesightSite", "ForesightWire", "ForesightTestSupport"]),
         .testTarget(name: "ForesightDaemonTests", dependencies: ["ForesightDaemon", "ForesightWire", "ForesightBus", "ForesightSite", "ForesightPredict", "ForesightTestSupport"]),
     ],

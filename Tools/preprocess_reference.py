@@ -14,7 +14,7 @@ docs/preprocessing.md and are written independently of the Swift code, in plain 
   gnss    --input fixes.bin (float64 lat,lon pairs) --ref lat,lon [--radius 6371000]
           [--mode reference|mean] --out out.npy                       -> [N, 2] east, north
   beam    --input power.bin (float32) --unit mw|dbm [--floor -120]
-          [--norm none|minmax:lo,hi|standard:mean,std|pervector] --out out.npy
+          [--norm none|minmax:lo,hi|standard:mean,std|pervector|linearmax|abovefloor] --out out.npy
 """
 import argparse
 import sys
@@ -132,6 +132,11 @@ def beam(a):
     elif kind == "pervector":
         span = db.max() - db.min()
         db = (db - db.min()) / span if span > 0 else np.zeros_like(db)
+    elif kind == "linearmax":
+        lin = 10.0 ** (db / 10.0)
+        db = lin / lin.max()
+    elif kind == "abovefloor":
+        db = db - a.floor
     return db
 
 

@@ -14,16 +14,20 @@ public struct BagReplayOptions: Sendable {
     public var asFastAsPossible: Bool
     /// Shift message stamps so the bag's start maps to the moment replay starts.
     public var restamp: Bool
+    /// Run the replaying thread with real-time priority (SCHED_FIFO) when the system allows it,
+    /// so other load on the machine delays publication less. Ignored when not permitted.
+    public var realtimePriority: Bool
 
     /// Options with the given values (defaults: 1×, once, whole bag, original stamps).
     public init(rate: Double = 1, loop: Bool = false, startOffset: Double = 0, duration: Double? = nil,
-                asFastAsPossible: Bool = false, restamp: Bool = false) {
+                asFastAsPossible: Bool = false, restamp: Bool = false, realtimePriority: Bool = false) {
         self.rate = rate
         self.loop = loop
         self.startOffset = startOffset
         self.duration = duration
         self.asFastAsPossible = asFastAsPossible
         self.restamp = restamp
+        self.realtimePriority = realtimePriority
     }
 }
 
@@ -47,6 +51,8 @@ public struct BagReplayStats: Sendable {
     public var passes: Int = 0
     /// Publication lateness against the schedule in ns, one entry per message (timed replay only).
     public var lateness: [Int64] = []
+    /// Whether real-time priority was requested and granted.
+    public var realtimePriority = false
 }
 
 /// Republishes a bag's messages with their original inter-message timing (by log time, scaled
@@ -81,6 +87,10 @@ public final class BagPlayer {
         let summary = try reader.summary()
         var stats = BagReplayStats()
         guard summary.messageCount > 0 else { return stats }
+        if options.realtimePriority && !options.asFastAsPossible {
+            stats.realtimePriority = RealtimePriority.enter()
+        }
+        defer { if stats.realtimePriority { RealtimePriority.leave() } }
         let bagStart = summary.startTime
         let windowStart = bagStart &+ UInt64(options.startOffset * 1e9)
         // `--duration` is a half-open window [start, start + duration).
@@ -152,5 +162,22 @@ func sleepUntil(_ deadline: UInt64) {
     var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
     while monotonicNow() < deadline {
         if clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil) == 0 { break }
+    }
+}
+
+/// Switches the calling thread to SCHED_FIFO and back.
+enum RealtimePriority {
+    /// Tries SCHED_FIFO priority 10 for the calling thread; false if not permitted.
+    static func enter() -> Bool {
+        var param = sched_param()
+        param.sched_priority = 10
+        return pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0
+    }
+
+    /// Returns the calling thread to the normal scheduler.
+    static func leave() {
+        var param = sched_param()
+        param.sched_priority = 0
+        _ = pthread_setschedparam(pthread_self(), SCHED_OTHER, &param)
     }
 }

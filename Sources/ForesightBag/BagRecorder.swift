@@ -181,31 +181,38 @@ public final class BagRecorder: @unchecked Sendable {
             let stop = closing && batch.isEmpty
             condition.unlock()
             if stop { break }
-            var writtenCount: UInt64 = 0
-            var writtenBytes: UInt64 = 0
             var failure: BagError?
-            for item in batch where failure == nil {
-                do throws(BagError) {
-                    try write(item)
-                    writtenCount += 1
-                    writtenBytes += UInt64(item.payload.count)
-                } catch {
-                    failure = error
+            for index in batch.indices {
+                let size = UInt64(batch[index].payload.count)
+                var ok = false
+                if failure == nil {
+                    do throws(BagError) {
+                        try write(batch[index])
+                        ok = true
+                    } catch {
+                        failure = error
+                    }
                 }
+                batch[index].payload = []  // release the memory now: the bound covers what is held
+                // Free the item's share of the bound right away, so the receive side can refill
+                // while the rest of the batch is written.
+                condition.lock()
+                stats.bufferedBytes -= size
+                if ok {
+                    stats.written += 1
+                    stats.writtenBytes += size
+                } else {
+                    stats.dropped += 1
+                    stats.droppedBytes += size
+                    if stats.error == nil { stats.error = failure }
+                }
+                condition.unlock()
             }
-            if failure == nil { failure = flushIfOld() }
-            condition.lock()
-            let batchBytes = batch.reduce(UInt64(0)) { $0 + UInt64($1.payload.count) }
-            stats.bufferedBytes -= batchBytes
-            stats.written += writtenCount
-            stats.writtenBytes += writtenBytes
-            if let failure {
-                if stats.error == nil { stats.error = failure }
-                let lost = UInt64(batch.count) - writtenCount
-                stats.dropped += lost
-                stats.droppedBytes += batchBytes - writtenBytes
+            if failure == nil, let error = flushIfOld() {
+                condition.lock()
+                if stats.error == nil { stats.error = error }
+                condition.unlock()
             }
-            condition.unlock()
             batch.removeAll(keepingCapacity: true)
         }
         do throws(BagError) {

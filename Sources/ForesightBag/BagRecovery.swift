@@ -68,7 +68,7 @@ public enum BagRecovery {
                 writer.adopt(channel: channel, writeRecord: true)
             case .message:
                 guard let m = try? src.messageRecord() else { report.stopReason = "bad message record"; break scan }
-                if writer.registeredChannels.contains(where: { $0.id == m.channelID }) {
+                if writer.hasChannel(m.channelID) {
                     try writer.write(channelID: m.channelID, sequence: m.sequence, logTime: m.logTime,
                                      publishTime: m.publishTime, data: m.data)
                 }

@@ -315,6 +315,9 @@ public final class BagWriter {
 
     // MARK: Recovery support (used by BagRecovery)
 
+    /// Whether a channel with this ID is known.
+    func hasChannel(_ id: UInt16) -> Bool { channels[id] != nil }
+
     /// Records a schema found in a recovered file under its original ID. If `writeRecord`, the
     /// schema record is also written into the open chunk (it was outside any copied chunk).
     func adopt(schema: BagSchema, writeRecord: Bool) {

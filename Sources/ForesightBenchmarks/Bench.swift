@@ -13,6 +13,7 @@ let allBenchmarks: [Benchmark] = [
     simBenchmark,
     preprocessBenchmark,
     inferenceBenchmark,
+    bagBenchmark,
     predictBenchmark,
 ]
 

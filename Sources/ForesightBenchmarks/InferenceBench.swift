@@ -37,7 +37,9 @@ let inferenceBenchmark = Benchmark(name: "inference") { report in
             samples.append(processCPUSeconds() - before)
         }
         samples.sort()
-        return Double(10 * 2 * m * n * k) / samples[samples.count / 2] / 1e9
+        let flops = Double(10 * 2 * m * n * k)
+        let median: Double = samples[samples.count / 2]
+        return flops / median / 1e9
     }()
 
     let config = ModelConfig()
@@ -59,7 +61,9 @@ let inferenceBenchmark = Benchmark(name: "inference") { report in
                     beamPower: (0..<config.numBeams).map { _ in Float.random(in: -1...1, using: &rng) })
     }
     let frames = (0..<16).map(frame)
-    let session = InferenceSession(model: model)
+    let split = ProcessInfo.processInfo.environment["FORESIGHT_SPLIT_HEADS"] == "1"
+    report.record("attention heads split over 2 threads", split ? 1 : 0, "")
+    let session = InferenceSession(model: model, splitHeads: split)
     for f in frames.prefix(config.history) { _ = try session.push(f) }
 
     var index = 0
@@ -95,5 +99,3 @@ let inferenceBenchmark = Benchmark(name: "inference") { report in
     report.record("backbone share of sgemm ceiling", backbone / ceiling, "")
     report.record("frames per second (p50)", 1e9 / p50, "Hz")
 }
-
-/// A fast deterministic generator for benchmark inputs (SystemRandomNumberGenerator is a syscall per value).

@@ -67,7 +67,7 @@ public struct FrameAssembler: Sendable {
         let types: [MessageType] = [.image, .radarCube, .pointCloud, .gnssFix, .beamPower]
         var index: [String: Int] = [:]
         var names: [String] = []
-        for (i, modality) in LaunchFile.modalities.enumerated() {
+        for i in LaunchFile.modalities.indices {
             let topic = launch.prefix + launch.inputs.topics[i]
             routes[topic] = types[i]
             index[topic] = i
@@ -83,7 +83,8 @@ public struct FrameAssembler: Sendable {
         }
         ingest = WireIngest(routes: routes, limits: launch.inputs.limits,
                             monitor: StreamMonitor(clockJumpBound: launch.sync.clockJump), counters: counters)
-        config = SyncConfig(topicNames: LaunchFile.modalities, queueSize: launch.sync.queueSize, maxInterval: launch.sync.maxInterval,
+        config = SyncConfig(topics: LaunchFile.modalities.map { SyncTopic(name: $0, interMessageLowerBound: launch.sync.interMessageLowerBound) },
+                            queueSize: launch.sync.queueSize, maxInterval: launch.sync.maxInterval,
                             agePenalty: launch.sync.agePenalty, deadline: launch.sync.deadline,
                             silenceThreshold: launch.sync.silence, futureBound: launch.sync.futureBound)
         do {
@@ -113,8 +114,7 @@ public struct FrameAssembler: Sendable {
         guard let modality = modalityOfTopic[accepted.topic] else { return output }
         if accepted.observation.clockJump || accepted.observation.publisherReset {
             // Resynchronize rather than silently shifting frames: emit what is pending, start afresh.
-            output.frames += wrap(synchronizer.flush())
-            if let fresh = try? ApproximateTimeSynchronizer<SensorMessage>(config: config) { synchronizer = fresh }
+            output.frames += wrap(synchronizer.restart())
         }
         let header = accepted.message.header
         let message = SensorMessage(type: accepted.type, message: accepted.message, topic: accepted.topic, receiveTime: receiveTime)

@@ -45,6 +45,9 @@ public struct LaunchFile: Sendable {
         public var clockJump: Int64
         /// Modalities that must be present for a frame to be predicted from (others may be missing).
         public var required: [String]
+        /// The shortest gap between two messages of one sensor, ns (0 = unknown). Lets
+        /// ApproximateTime prove a set optimal without waiting for each sensor's next message.
+        public var interMessageLowerBound: Int64
     }
 
     /// Predictor settings.
@@ -172,7 +175,8 @@ public struct LaunchFile: Sendable {
                     out.append(value)
                 }
                 return out
-            } ?? [])
+            } ?? [],
+            interMessageLowerBound: ms(try syncMap?.double("inter_message_lower_bound_ms", default: 0, in: 0...60_000) ?? 0))
         try syncMap?.finish()
 
         // preprocessing

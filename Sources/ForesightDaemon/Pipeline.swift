@@ -125,14 +125,21 @@ public final class FusionPipeline: Sendable {
         let preprocessed = wallClock()
         stats.latency["preprocess"]?.record(preprocessed - context.synchronizedAt)
         for (modality, error) in frame.failures { countFailure(modality, error) }
+        let header = Header(stamp: frame.stamp, seq: UInt32(truncatingIfNeeded: frame.seq), frameID: launch.site.name)
+        let out = launch.output.prefix
+        if let absent = launch.sync.required.first(where: context.missing.contains) {
+            // The launch file says frames without this modality are not worth a prediction.
+            stats.count("frames_skipped_total")
+            logger.debug("frame not predicted: a required modality is missing", metadata: ["modality": "\(absent)"])
+            publishFrame(header: header, context: context)
+            return
+        }
         let set = await prediction.predict(frame, context: context)
         let predicted = wallClock()
         stats.latency["predict"]?.record(predicted - preprocessed)
         stats.count("frames_total")
         if !context.missing.isEmpty { stats.count("frames_partial_total") }
 
-        let header = Header(stamp: frame.stamp, seq: UInt32(truncatingIfNeeded: frame.seq), frameID: launch.site.name)
-        let out = launch.output.prefix
         do {
             let messages = try set.messages(header: header) { launch.site.origin.toGeodetic(east: $0, north: $1) }
             sink(.publish(topic: out + MessageType.beamPrediction.defaultTopic, payload: messages.beam.encoded()))
@@ -143,13 +150,17 @@ public final class FusionPipeline: Sendable {
             stats.count("predictions_invalid_total")
             logger.error("prediction not published", metadata: ["frame": "\(frame.seq)", "error": "\(error)"])
         }
+        publishFrame(header: header, context: context)
+        sink(.prediction(set, context))
+    }
+
+    /// Publishes `fusion/frame` for a finished frame and records its end-to-end latency.
+    private func publishFrame(header: Header, context: FrameContext) {
         let latency = wallClock() - context.lastReceive
         stats.latency["end_to_end"]?.record(latency)
-        if launch.output.publishFrames {
-            let record = FusionFrame(header: header, members: context.members, missing: context.missing, latencyNs: latency)
-            sink(.publish(topic: out + MessageType.fusionFrame.defaultTopic, payload: record.encoded()))
-        }
-        sink(.prediction(set, context))
+        guard launch.output.publishFrames else { return }
+        let record = FusionFrame(header: header, members: context.members, missing: context.missing, latencyNs: latency)
+        sink(.publish(topic: launch.output.prefix + MessageType.fusionFrame.defaultTopic, payload: record.encoded()))
     }
 
     private func countFailure(_ modality: ForesightPreprocess.Modality, _ error: PreprocessError) {
@@ -258,7 +269,7 @@ actor IngestStage {
 enum FrontEndSettings {
     static func configuration(for launch: LaunchFile) throws -> FrontEndConfiguration {
         let site = launch.site
-        var c = FrontEndConfiguration(gnss: try GnssProjector(referenceLatitude: site.origin.latitude, referenceLongitude: site.origin.longitude))
+        var c = try FrontEndConfiguration(site: site)
         c.lidar.fovUpDegrees = site.lidar.verticalFovDeg.upperBound
         c.lidar.fovDownDegrees = site.lidar.verticalFovDeg.lowerBound
         c.lidar.maxRange = site.lidar.maxRangeM
@@ -266,12 +277,6 @@ enum FrontEndSettings {
         if let lo = f.cropMin, let hi = f.cropMax { c.lidar.cropBox = AxisBox(min: lo, max: hi) }
         if let leaf = f.voxelLeaf { c.lidar.voxelLeaf = SIMD3(repeating: leaf) }
         if let k = f.outlierMeanK { c.lidar.outlierRemoval = OutlierRemoval(meanK: k, stddevMultiplier: f.outlierStddev ?? 2) }
-        c.beamPower.floorDBm = Float(site.beamPower.floorDbm)
-        switch site.beamPower.normalization {
-        case .none: c.beamPower.normalization = .none
-        case .max: c.beamPower.normalization = .perVectorMinMax
-        case .floor: c.beamPower.normalization = .minMax(min: Float(site.beamPower.floorDbm), max: Float(site.beamPower.floorDbm) + 100)
-        }
         return c
     }
 }

@@ -19,12 +19,15 @@ public final class InferenceSession {
     public let model: MultiTaskModel
     /// How many top beams each step reports.
     public let topK: Int
-    private let scratch = Scratch()
+    private let scratch: Scratch
     private var window: [FrameTokens?]
 
-    /// Creates an empty session (the window fills as frames arrive).
-    public init(model: MultiTaskModel, topK: Int = 3) {
+    /// Creates an empty session (the window fills as frames arrive). With `splitHeads`, a second
+    /// dedicated thread computes half of the attention heads in parallel (each side with one
+    /// OpenBLAS thread); worth it on two or more free cores.
+    public init(model: MultiTaskModel, topK: Int = 3, splitHeads: Bool = false) {
         self.model = model
+        scratch = Scratch(helper: splitHeads ? HelperThread() : nil)
         self.topK = max(1, min(topK, model.config.numBeams))
         window = Array(repeating: nil, count: model.config.history)
     }

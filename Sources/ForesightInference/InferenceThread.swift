@@ -77,10 +77,11 @@ public actor StreamingPredictor {
     public nonisolated var unownedExecutor: UnownedSerialExecutor { thread.asUnownedSerialExecutor() }
 
     /// Creates a predictor; sets OpenBLAS to `blasThreads` worker threads (process-wide).
-    public init(model: MultiTaskModel, blasThreads: Int = 2, topK: Int = 3) {
+    /// `splitHeads` adds a second dedicated thread for half of the attention heads (see ``InferenceSession``).
+    public init(model: MultiTaskModel, blasThreads: Int = 2, topK: Int = 3, splitHeads: Bool = false) {
         BLAS.configure(threads: blasThreads)
         thread = InferenceThread()
-        session = InferenceSession(model: model, topK: topK)
+        session = InferenceSession(model: model, topK: topK, splitHeads: splitHeads)
     }
 
     /// Adds the newest frame and returns the predictions for every future step.
@@ -93,9 +94,6 @@ public actor StreamingPredictor {
 
     /// Clears the token cache (for example after a long gap in the stream).
     public func reset() { session.reset() }
-
-    /// Name of the OS thread this actor's code runs on (for checks and diagnostics).
-    var currentThreadName: String? { Thread.current.name }
 
     /// Whether this actor's code is running on its dedicated thread (it always should).
     var isOnInferenceThread: Bool { thread.isCurrent }

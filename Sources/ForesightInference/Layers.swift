@@ -50,6 +50,10 @@ struct WeightReader {
 final class Scratch {
     private var buffers: [UnsafeMutablePointer<Float>] = []
     private var capacities: [Int] = []
+    /// Optional second thread for splitting attention heads (created by ``InferenceSession``).
+    let helper: HelperThread?
+
+    init(helper: HelperThread? = nil) { self.helper = helper }
 
     /// Buffer `slot` with at least `count` floats (contents undefined).
     func buffer(_ slot: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
@@ -64,7 +68,10 @@ final class Scratch {
         return buffers[slot]
     }
 
-    deinit { for b in buffers { b.deallocate() } }
+    deinit {
+        helper?.stop()
+        for b in buffers { b.deallocate() }
+    }
 }
 
 /// Fully connected layer, weight `[out, in]`, bias `[out]`.
@@ -273,12 +280,27 @@ struct TransformerBlockLayer: Sendable {
         let normed = scratch.buffer(10, n * d)
         let qkvBuf = scratch.buffer(11, n * 3 * d)
         let scores = scratch.buffer(12, n * n)
+        let scores2 = scratch.helper == nil ? scores : scratch.buffer(16, n * n)
         let heads = scratch.buffer(13, n * d)
         let delta = scratch.buffer(14, n * d)
         let hidden = scratch.buffer(15, n * mlp.fc1.outFeatures)
         norm1(x, rows: n, into: normed)
         qkv(normed, rows: n, into: qkvBuf)
-        Ops.attention(qkv: qkvBuf, tokens: n, dim: d, heads: self.heads, keyValid: keyValid, scores: scores, into: heads)
+        if let helper = scratch.helper, self.heads >= 2 {
+            // Split the heads between the helper and this thread, each with single-threaded BLAS.
+            let threads = BLAS.threads
+            BLAS.configure(threads: 1)
+            let split = self.heads / 2, all = self.heads, dim = d
+            let (q, kv, s2, out) = (UnsafePointer(qkvBuf), keyValid, scores2, heads)
+            helper.fork {
+                Ops.attention(qkv: q, tokens: n, dim: dim, heads: all, headRange: 0..<split, keyValid: kv, scores: s2, into: out)
+            }
+            Ops.attention(qkv: qkvBuf, tokens: n, dim: d, heads: all, headRange: split..<all, keyValid: keyValid, scores: scores, into: heads)
+            helper.join()
+            BLAS.configure(threads: threads)
+        } else {
+            Ops.attention(qkv: qkvBuf, tokens: n, dim: d, heads: self.heads, keyValid: keyValid, scores: scores, into: heads)
+        }
         out(heads, rows: n, into: delta)
         add(delta, into: x, count: n * d)
         norm2(x, rows: n, into: normed)

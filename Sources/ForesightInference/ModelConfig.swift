@@ -172,9 +172,17 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         guard (1...1024).contains(history), (1...1024).contains(future) else { throw fail("history and future must be in 1...1024") }
         guard numBeams > 0, headHidden > 0, maxIntraTokens > 0 else { throw fail("num_beams, head_hidden and max_intra_tokens must be positive") }
         guard layerNormEps > 0, batchNormEps > 0 else { throw fail("epsilons must be positive") }
+        // Generous upper bounds so a corrupt config cannot ask for unbounded memory.
+        guard dModel <= 4096, heads <= 256, encoderLayers <= 64, predictorLayers <= 64, mlpRatio <= 16,
+              numBeams <= 4096, headHidden <= 8192, maxIntraTokens <= 4096 else {
+            throw fail("a size exceeds its limit (d_model ≤ 4096, heads ≤ 256, layers ≤ 64, mlp_ratio ≤ 16, num_beams ≤ 4096, head_hidden ≤ 8192, max_intra_tokens ≤ 4096)")
+        }
         for (name, cnn) in [("vision", vision), ("radar", radar), ("lidar", lidar)] {
             guard cnn.inChannels > 0, cnn.height > 0, cnn.width > 0, cnn.inputCount <= 1 << 26 else {
                 throw fail("\(name) input size \(cnn.inChannels)×\(cnn.height)×\(cnn.width) is empty or too large")
+            }
+            guard cnn.convs.count <= 32, cnn.convs.allSatisfy({ $0.outChannels <= 4096 && $0.kernel <= 31 && $0.padding <= 31 }) else {
+                throw fail("\(name) tokenizer exceeds its limits (≤ 32 convs, ≤ 4096 channels, kernel and padding ≤ 31)")
             }
             guard !cnn.convs.isEmpty, cnn.convs.allSatisfy({ $0.outChannels > 0 }), cnn.tokens > 0 else {
                 throw fail("\(name) tokenizer layers do not produce a feature map (check kernels, strides, pooling)")

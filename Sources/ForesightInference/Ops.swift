@@ -43,10 +43,16 @@ enum Ops {
                             line.update(repeating: 0, count: wo)
                             continue
                         }
-                        let src = plane + iy * w
-                        for ox in 0..<wo {
-                            let ix = ox * s - p + kx
-                            line[ox] = (ix >= 0 && ix < w) ? src[ix] : 0
+                        // Output columns whose input column ix = ox·s − p + kx lies inside [0, w).
+                        let lo = min(wo, kx >= p ? 0 : (p - kx + s - 1) / s)
+                        let hi = max(lo, min(wo, w - 1 + p - kx < 0 ? 0 : (w - 1 + p - kx) / s + 1))
+                        if lo > 0 { line.update(repeating: 0, count: lo) }
+                        if hi < wo { (line + hi).update(repeating: 0, count: wo - hi) }
+                        let first = iy * w - p + kx   // plane index for ox = 0 (may be out of range; never read)
+                        if s == 1 {
+                            if hi > lo { (line + lo).update(from: plane + (first + lo), count: hi - lo) }
+                        } else {
+                            for ox in lo..<hi { line[ox] = plane[first + ox * s] }
                         }
                     }
                     row += 1
@@ -111,16 +117,36 @@ enum Ops {
     static func layerNorm(_ x: UnsafePointer<Float>, rows n: Int, dim d: Int,
                           gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
                           into y: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD8<Float>
+        let vectorEnd = d - d % 8
         for r in 0..<n {
             let src = x + r * d
             let dst = y + r * d
-            var mean: Float = 0
-            for i in 0..<d { mean += src[i] }
-            mean /= Float(d)
-            var variance: Float = 0
-            for i in 0..<d { let v = src[i] - mean; variance += v * v }
+            var acc = V(repeating: 0)
+            var i = 0
+            while i < vectorEnd { acc += UnsafeRawPointer(src + i).loadUnaligned(as: V.self); i += 8 }
+            var sum = acc.sum()
+            while i < d { sum += src[i]; i += 1 }
+            let mean = sum / Float(d)
+            acc = V(repeating: 0)
+            i = 0
+            while i < vectorEnd {
+                let v = UnsafeRawPointer(src + i).loadUnaligned(as: V.self) - mean
+                acc += v * v
+                i += 8
+            }
+            var variance = acc.sum()
+            while i < d { let v = src[i] - mean; variance += v * v; i += 1 }
             let inv = 1 / (variance / Float(d) + eps).squareRoot()
-            for i in 0..<d { dst[i] = (src[i] - mean) * inv * gamma[i] + beta[i] }
+            i = 0
+            while i < vectorEnd {
+                let v = UnsafeRawPointer(src + i).loadUnaligned(as: V.self)
+                let g = UnsafeRawPointer(gamma + i).loadUnaligned(as: V.self)
+                let b = UnsafeRawPointer(beta + i).loadUnaligned(as: V.self)
+                UnsafeMutableRawPointer(dst + i).storeBytes(of: (v - mean) * inv * g + b, as: V.self)
+                i += 8
+            }
+            while i < d { dst[i] = (src[i] - mean) * inv * gamma[i] + beta[i]; i += 1 }
         }
     }
 
@@ -154,12 +180,13 @@ enum Ops {
 
     /// Multi-head self-attention core on a fused QKV buffer `[n, 3d]` (q | k | v, heads contiguous
     /// inside each): writes the concatenated head outputs `[n, d]`. `scores` must hold `n·n` floats.
-    static func attention(qkv: UnsafePointer<Float>, tokens n: Int, dim d: Int, heads: Int,
+    /// `headRange` selects the heads to compute (default all), so two threads can split them.
+    static func attention(qkv: UnsafePointer<Float>, tokens n: Int, dim d: Int, heads: Int, headRange: Range<Int>? = nil,
                           keyValid: UnsafePointer<Bool>?, scores: UnsafeMutablePointer<Float>,
                           into out: UnsafeMutablePointer<Float>) {
         let dh = d / heads
         let scale = 1 / Float(dh).squareRoot()
-        for h in 0..<heads {
+        for h in headRange ?? 0..<heads {
             let q = qkv + h * dh
             let k = qkv + d + h * dh
             let v = qkv + 2 * d + h * dh

@@ -11,6 +11,11 @@ public enum BeamPowerNormalization: Sendable, Equatable {
     case standard(mean: Float, std: Float)
     /// Per-vector range: `(x − min(x)) / (max(x) − min(x))`; a constant vector becomes zeros.
     case perVectorMinMax
+    /// Linear power divided by the vector's maximum: `10^((x − max(x)) / 10)`, in (0, 1]
+    /// (site calibration `normalization: max`).
+    case linearMax
+    /// dB above the floor: `x − floor` (≥ 0; site calibration `normalization: floor`).
+    case aboveFloor
 }
 
 /// Beam power parameters.
@@ -30,7 +35,7 @@ public struct BeamPowerParameters: Sendable, Equatable {
         guard floorDBm.isFinite else { throw .badParameter("beam power floor must be finite") }
         guard maxBeams > 0 else { throw .badParameter("beam power maxBeams must be positive") }
         switch normalization {
-        case .none, .perVectorMinMax: break
+        case .none, .perVectorMinMax, .linearMax, .aboveFloor: break
         case let .minMax(lo, hi):
             guard lo.isFinite, hi.isFinite, hi > lo else { throw .badParameter("beam power min/max \(lo)/\(hi) need max > min") }
         case let .standard(_, std):
@@ -82,6 +87,12 @@ public struct BeamPowerPreprocessor: Sendable {
             for i in 1..<n { lo = min(lo, output[i]); hi = max(hi, output[i]) }
             let span = hi - lo
             for i in 0..<n { output[i] = span > 0 ? (output[i] - lo) / span : 0 }
+        case .linearMax:
+            var hi = output[0]
+            for i in 1..<n { hi = max(hi, output[i]) }
+            for i in 0..<n { output[i] = pow(10, (output[i] - hi) / 10) }
+        case .aboveFloor:
+            for i in 0..<n { output[i] -= floor }
         }
     }
 

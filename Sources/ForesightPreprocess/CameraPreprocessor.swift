@@ -42,6 +42,11 @@ public struct CameraParameters: Sendable, Equatable {
     public var std: [Float] = [0.229, 0.224, 0.225]
     /// Optional crop applied before resizing; `nil` uses the whole image. Must lie inside the image.
     public var crop: PixelRect? = nil
+    /// Decode JPEGs at the smallest libjpeg-turbo DCT scale (e.g. 1/2, 1/4) that keeps the
+    /// (cropped) image at least as large as the output, then resize bilinearly. Several times
+    /// faster for 960×540 → 224×224; the result differs slightly from a full decode (the DCT
+    /// scaling acts as an area filter). The crop is scaled with the image (rounded down).
+    public var reducedJPEGDecode: Bool = false
     /// Largest accepted input width (bounds the decode buffer).
     public var maxInputWidth: Int = 8192
     /// Largest accepted input height (bounds the decode buffer).
@@ -114,14 +119,36 @@ public final class CameraPreprocessor {
         if tjDecompressHeader3(decoder, src, UInt(jpeg.count), &width, &height, &subsamp, &colorspace) != 0 {
             throw .corruptJPEG(lastError())
         }
-        let w = Int(width), h = Int(height)
-        try checkInputSize(width: w, height: h)
+        try checkInputSize(width: Int(width), height: Int(height))
+        let (num, denom) = parameters.reducedJPEGDecode ? decodeScale(width: Int(width), height: Int(height)) : (1, 1)
+        let w = (Int(width) * num + denom - 1) / denom, h = (Int(height) * num + denom - 1) / denom
         ensureRGBCapacity(w * h * 3)
         let flags = Int32(TJFLAG_STOPONWARNING)
-        if tjDecompress2(decoder, src, UInt(jpeg.count), rgb.baseAddress, width, 0, height, Int32(TJPF_RGB.rawValue), flags) != 0 {
+        if tjDecompress2(decoder, src, UInt(jpeg.count), rgb.baseAddress, Int32(w), 0, Int32(h), Int32(TJPF_RGB.rawValue), flags) != 0 {
             throw .corruptJPEG(lastError())
         }
-        try resample(UnsafeRawBufferPointer(start: rgb.baseAddress, count: w * h * 3), width: w, height: h, encoding: .rgb8, into: output)
+        let crop = parameters.crop.map { c in
+            PixelRect(x: c.x * num / denom, y: c.y * num / denom,
+                      width: max(1, min(c.width * num / denom, w - c.x * num / denom)),
+                      height: max(1, min(c.height * num / denom, h - c.y * num / denom)))
+        }
+        try resample(UnsafeRawBufferPointer(start: rgb.baseAddress, count: w * h * 3), width: w, height: h, encoding: .rgb8,
+                     crop: crop, into: output)
+    }
+
+    /// The smallest libjpeg-turbo scaling factor keeping the (cropped) image ≥ the output size.
+    private func decodeScale(width: Int, height: Int) -> (Int, Int) {
+        var count: Int32 = 0
+        guard let factors = tjGetScalingFactors(&count), count > 0 else { return (1, 1) }
+        let cropW = parameters.crop?.width ?? width, cropH = parameters.crop?.height ?? height
+        var best = (1, 1)
+        for i in 0..<Int(count) {
+            let num = Int(factors[i].num), denom = Int(factors[i].denom)
+            guard num > 0, denom > 0, num <= denom else { continue }
+            guard cropW * num / denom >= parameters.outputWidth, cropH * num / denom >= parameters.outputHeight else { continue }
+            if num * best.1 < best.0 * denom { best = (num, denom) }
+        }
+        return best
     }
 
     /// Convenience: decodes a JPEG into a new array.
@@ -140,7 +167,7 @@ public final class CameraPreprocessor {
         try checkInputSize(width: width, height: height)
         let expected = width * height * encoding.bytesPerPixel
         guard raw.count == expected else { throw .sizeMismatch(modality: "camera", expected: expected, actual: raw.count) }
-        try resample(raw, width: width, height: height, encoding: encoding, into: output)
+        try resample(raw, width: width, height: height, encoding: encoding, crop: parameters.crop, into: output)
     }
 
     /// Convenience: processes a raw frame into a new array.
@@ -179,12 +206,12 @@ public final class CameraPreprocessor {
     }
 
     private func resample(_ src: UnsafeRawBufferPointer, width: Int, height: Int, encoding: RawPixelEncoding,
-                          into output: UnsafeMutableBufferPointer<Float>) throws(PreprocessError) {
+                          crop: PixelRect?, into output: UnsafeMutableBufferPointer<Float>) throws(PreprocessError) {
         guard output.count >= outputCount, let out = output.baseAddress,
               let inBase = src.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
             throw .sizeMismatch(modality: "camera output", expected: outputCount, actual: output.count)
         }
-        let crop = parameters.crop ?? PixelRect(x: 0, y: 0, width: width, height: height)
+        let crop = crop ?? PixelRect(x: 0, y: 0, width: width, height: height)
         let key = ResizeTables.Key(crop: crop, outWidth: parameters.outputWidth, outHeight: parameters.outputHeight)
         let t: ResizeTables
         if let cached = tables, cached.key == key { t = cached } else { t = ResizeTables(key: key); tables = t }
@@ -198,7 +225,7 @@ public final class CameraPreprocessor {
         case .bgr8: (2, 1, 0)
         case .mono8: (0, 0, 0)
         }
-        let xs0 = t.x0.baseAddress!, xs1 = t.x1.baseAddress!, wxs = t.wx.baseAddress!
+        let xs0 = t.x0, xs1 = t.x1, wxs = t.wx
         for oy in 0..<oh {
             let r0 = inBase + (crop.y + t.y0[oy]) * rowStride
             let r1 = inBase + (crop.y + t.y1[oy]) * rowStride

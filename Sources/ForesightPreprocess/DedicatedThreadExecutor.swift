@@ -16,12 +16,35 @@ public final class DedicatedThreadExecutor: SerialExecutor, @unchecked Sendable 
     public init(name: String) {
         self.name = name
         let thread = Thread { [self] in
-            // On Linux a name set before start() is not applied to the OS thread; set it from inside.
-            Thread.current.name = name
+            // On Linux a name set before start() is not applied to the OS thread (which inherits its
+            // creator's name), so set the OS name directly from inside the thread.
+            DedicatedThreadExecutor.setCurrentThreadName(name)
             self.runLoop()
         }
         thread.name = name
         thread.start()
+    }
+
+    /// Names the calling OS thread (at most 15 bytes are kept by Linux).
+    static func setCurrentThreadName(_ name: String) {
+        #if os(Linux)
+        // pthread_setname_np is not exported to Swift on Linux; the kernel's per-thread file is.
+        if let handle = FileHandle(forWritingAtPath: "/proc/thread-self/comm") {
+            handle.write(Data(name.utf8.prefix(15)))
+            try? handle.close()
+        }
+        #endif
+        Thread.current.name = name
+    }
+
+    /// The calling OS thread's name, as the kernel reports it.
+    static func currentThreadName() -> String? {
+        #if os(Linux)
+        guard let data = FileManager.default.contents(atPath: "/proc/thread-self/comm") else { return Thread.current.name }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+        #else
+        return Thread.current.name
+        #endif
     }
 
     /// Queues a job; called by the Swift runtime.

@@ -146,18 +146,24 @@ public final class FramePreprocessor: Sendable {
                                                                   bufferingPolicy: .bufferingNewest(configuration.outputCapacity))
         input = inContinuation
         output = outStream
-        let inFlight = configuration.framesInFlight
+        let slots = InFlightSlots(configuration.framesInFlight)
+        let (order, orderContinuation) = AsyncStream.makeStream(of: Task<PreprocessedFrame, Never>.self)
+        // Producer: start each frame as soon as a slot is free (at most `framesInFlight` at once).
         Task { [self] in
-            var running: [Task<PreprocessedFrame, Never>] = []
-            func emit(_ frame: PreprocessedFrame) {
+            for await frame in inStream {
+                await slots.acquire()
+                orderContinuation.yield(Task { await self.process(frame) })
+            }
+            orderContinuation.finish()
+        }
+        // Consumer: emit frames in submission order, each as soon as it (and those before it) are done.
+        Task { [self] in
+            for await task in order {
+                let frame = await task.value
                 processed.add(1, ordering: .relaxed)
                 if case .dropped = outContinuation.yield(frame) { droppedOutput.add(1, ordering: .relaxed) }
+                await slots.release()
             }
-            for await frame in inStream {
-                running.append(Task { await self.process(frame) })
-                if running.count >= inFlight { emit(await running.removeFirst().value) }
-            }
-            for task in running { emit(await task.value) }
             outContinuation.finish()
             lightExecutor.stop()
         }
@@ -209,5 +215,22 @@ public final class FramePreprocessor: Sendable {
         -> Result<PreprocessedTensor, PreprocessError>? {
         guard let input else { return nil }
         do { return .success(try await stage.process(input)) } catch { return .failure(error) }
+    }
+}
+
+/// A counting semaphore for frames in flight (async, never blocks a thread).
+actor InFlightSlots {
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(_ count: Int) { free = count }
+
+    func acquire() async {
+        if free > 0 { free -= 1; return }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
     }
 }

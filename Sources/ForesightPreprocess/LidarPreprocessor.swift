@@ -61,7 +61,8 @@ public struct LidarParameters: Sendable, Equatable {
             throw .badParameter("lidar fov up \(fovUpDegrees)° must exceed fov down \(fovDownDegrees)°, both within ±90°")
         }
         guard maxRange.isFinite, maxRange > 0 else { throw .badParameter("lidar maxRange must be positive") }
-        if let box = cropBox, any(box.min .> box.max) || !(box.min.x.isFinite && box.max.x.isFinite) {
+        if let box = cropBox, !(box.min.x.isFinite && box.min.y.isFinite && box.min.z.isFinite
+                                && box.max.x.isFinite && box.max.y.isFinite && box.max.z.isFinite) || any(box.min .> box.max) {
             throw .badParameter("lidar crop box min \(box.min) must not exceed max \(box.max)")
         }
         if let leaf = voxelLeaf, !(leaf.x > 0 && leaf.y > 0 && leaf.z > 0) {

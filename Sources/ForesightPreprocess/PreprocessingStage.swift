@@ -50,7 +50,7 @@ public actor PreprocessingStage<Processor: ModalityProcessing> {
     }
 
     /// The name of the thread the actor's code runs on (for tests and diagnostics).
-    func currentThreadName() -> String? { Thread.current.name }
+    func currentThreadName() -> String? { DedicatedThreadExecutor.currentThreadName() }
 
     /// Processes one input on the stage's thread.
     public func process(_ input: Processor.Input) throws(PreprocessError) -> PreprocessedTensor {

@@ -191,9 +191,13 @@ final class RadarPlanSet {
         let dst = UnsafeMutableRawPointer(cube).assumingMemoryBound(to: Float.self)
         switch type {
         case .cf32:
+            #if _endian(little)
+            if let base = bytes.baseAddress { UnsafeMutableRawPointer(dst).copyMemory(from: base, byteCount: 4 * count) }
+            #else
             for i in 0..<count {
                 dst[i] = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
             }
+            #endif
         case .ci16:
             for i in 0..<count {
                 dst[i] = Float(Int16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self)))

@@ -24,7 +24,8 @@ public struct RadarScatterer: Sendable, Equatable {
 /// For a scatterer at range R, radial velocity v (positive receding) and direction cosine u
 /// along the receive array (positive to the left):
 /// `s[r, n, c] = A · exp(j·(2π·f_b·n/f_s + 2π·(2v/λ)·c·T_c − π·r·u + 4πR/λ))` with beat
-/// frequency `f_b = 2·S·R/c` and amplitude `A = scale·√σ / R²`, plus complex Gaussian noise.
+/// frequency `f_b = 2·S·R/c` and amplitude `A = scale·√σ / R²`, plus thermal noise
+/// (`SimRandom.fastNormal`, Gaussian after the FFTs).
 /// The receive antennas are half a wavelength apart, rx 0 rightmost. Phases advance by
 /// recurrences (one complex multiply per sample), never by sin/cos per sample.
 public struct RadarModel: Sendable {
@@ -60,21 +61,23 @@ public struct RadarModel: Sendable {
     /// Fills `cube` (length `floatCount`) with noise and adds every scatterer in the field of view.
     public func synthesize(scatterers: [RadarScatterer], into cube: inout [Float], random: inout SimRandom) {
         if cube.count != floatCount { cube = [Float](repeating: 0, count: floatCount) }
-        let sigma = noiseSigma
+        let sigma = Float(noiseSigma)
         cube.withUnsafeMutableBufferPointer { buffer in
             if sigma > 0 {
-                for i in 0..<buffer.count { buffer[i] = Float(sigma * random.gaussian()) }
+                for i in 0..<buffer.count { buffer[i] = sigma * random.fastNormal() }
             } else {
                 for i in 0..<buffer.count { buffer[i] = 0 }
             }
             var doppler = [Float](repeating: 0, count: 2 * radar.chirps)
+            var dopplerJ = doppler
             for scatterer in scatterers {
-                add(scatterer, to: buffer, doppler: &doppler)
+                add(scatterer, to: buffer, doppler: &doppler, dopplerJ: &dopplerJ)
             }
         }
     }
 
-    private func add(_ scatterer: RadarScatterer, to cube: UnsafeMutableBufferPointer<Float>, doppler: inout [Float]) {
+    private func add(_ scatterer: RadarScatterer, to cube: UnsafeMutableBufferPointer<Float>,
+                     doppler: inout [Float], dopplerJ: inout [Float]) {
         let local = radar.pose.toBody(scatterer.position)
         let range = (local * local).sum().squareRoot()
         guard range > 0.1, range < radar.maxRange, local.x / range >= fovCos else { return }
@@ -87,29 +90,34 @@ public struct RadarModel: Sendable {
         let rangeStep = 2 * Double.pi * beat / radar.sampleRateHz
         let dopplerStep = 2 * Double.pi * (2 * radialVelocity / lambda) * radar.chirpPeriodS
         let phase0 = (4 * Double.pi * range / lambda).truncatingRemainder(dividingBy: 2 * .pi)
-        // Doppler table: A·exp(j(phase0 + c·dopplerStep)) by recurrence.
+        // Doppler table T[c] = A·exp(j(phase0 + c·dopplerStep)) by recurrence, and j·T, so that
+        // adding b·T[c] to a row is two real multiply-adds per float (contiguous, vectorizable).
         let (ds, dc) = (sin(dopplerStep), cos(dopplerStep))
         var (pr, pi) = (amplitude * cos(phase0), amplitude * sin(phase0))
         for c in 0..<radar.chirps {
             doppler[2 * c] = Float(pr)
             doppler[2 * c + 1] = Float(pi)
+            dopplerJ[2 * c] = Float(-pi)
+            dopplerJ[2 * c + 1] = Float(pr)
             (pr, pi) = (pr * dc - pi * ds, pr * ds + pi * dc)
         }
         let (rs, rc) = (sin(rangeStep), cos(rangeStep))
         let chirps = radar.chirps, samples = radar.samples
+        let rowLength = 2 * chirps
         doppler.withUnsafeBufferPointer { table in
-            for r in 0..<radar.rx {
-                let rxPhase = -Double.pi * Double(r) * u
-                var (br, bi) = (cos(rxPhase), sin(rxPhase))
-                for n in 0..<samples {
-                    let fr = Float(br), fi = Float(bi)
-                    let base = 2 * (r * samples + n) * chirps
-                    for c in 0..<chirps {
-                        let tr = table[2 * c], ti = table[2 * c + 1]
-                        cube[base + 2 * c] += fr * tr - fi * ti
-                        cube[base + 2 * c + 1] += fr * ti + fi * tr
+            dopplerJ.withUnsafeBufferPointer { tableJ in
+                guard let t = table.baseAddress, let tj = tableJ.baseAddress, let out = cube.baseAddress else { return }
+                for r in 0..<radar.rx {
+                    let rxPhase = -Double.pi * Double(r) * u
+                    var (br, bi) = (cos(rxPhase), sin(rxPhase))
+                    for n in 0..<samples {
+                        let fr = Float(br), fi = Float(bi)
+                        let row = out + 2 * (r * samples + n) * chirps
+                        for k in 0..<rowLength {
+                            row[k] += fr * t[k] + fi * tj[k]
+                        }
+                        (br, bi) = (br * rc - bi * rs, br * rs + bi * rc)
                     }
-                    (br, bi) = (br * rc - bi * rs, br * rs + bi * rc)
                 }
             }
         }

@@ -199,7 +199,7 @@ public struct Scenario: Sendable, Equatable {
         let start = try map.int("start_time_ns", default: 1_767_225_600_000_000_000, in: 0...Int.max)
 
         let street = try map.mapping("street")
-        let streetEast = try street.interval("east_m", in: -10_000...10_000)
+        let streetEast = try street.interval("east_m", in: -1_000...1_000)
         guard streetEast.upperBound - streetEast.lowerBound >= 20 else {
             throw street.invalid("east_m", "the street must be at least 20 m long")
         }
@@ -214,6 +214,7 @@ public struct Scenario: Sendable, Equatable {
             try m.finish()
         }
         guard !lanes.isEmpty else { throw street.invalid("lanes", "at least one lane is required") }
+        guard lanes.count <= 16 else { throw street.invalid("lanes", "at most 16 lanes (got \(lanes.count))") }
         var facades: [Facade] = []
         for node in try street.list("facades", optional: true) {
             let m = try node.mapping()
@@ -223,6 +224,7 @@ public struct Scenario: Sendable, Equatable {
                                   color: try color(m, "color_rgb", default: [170, 150, 130])))
             try m.finish()
         }
+        guard facades.count <= 8 else { throw street.invalid("facades", "at most 8 facades (got \(facades.count))") }
         try street.finish()
 
         let ueMap = try map.mapping("ue")
@@ -245,7 +247,9 @@ public struct Scenario: Sendable, Equatable {
         let headway = try traffic.double("min_headway_s", default: 2, in: 0.1...600)
         var classes: [VehicleClass] = []
         for node in try traffic.list("classes") { classes.append(try readClass(node)) }
-        guard !classes.isEmpty else { throw traffic.invalid("classes", "at least one vehicle class is required") }
+        guard !classes.isEmpty, classes.count <= 64 else {
+            throw traffic.invalid("classes", "between 1 and 64 vehicle classes are required (got \(classes.count))")
+        }
         guard classes.reduce(0, { $0 + $1.probability }) > 0 else {
             throw traffic.invalid("classes", "the probabilities must not all be 0")
         }
@@ -262,7 +266,7 @@ public struct Scenario: Sendable, Equatable {
         let sensors = try map.mapping("sensors")
         var timing: [SensorKind: SensorTiming] = [:]
         for (index, kind) in SensorKind.allCases.enumerated() {
-            timing[kind] = try readTiming(sensors, kind.rawValue, phase: Double(index) * 0.017)
+            timing[kind] = try readTiming(sensors, kind.rawValue, phase: Double(index) * 0.008)
         }
         try sensors.finish()
 

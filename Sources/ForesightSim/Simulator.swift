@@ -60,6 +60,8 @@ public struct Simulator: Sendable {
     public let scenario: Scenario
     /// The seed in use.
     public let seed: UInt64
+    /// Stamp of simulated time 0, ns since the Unix epoch (the scenario's `start_time_ns` unless overridden).
+    public let startTimeNs: Int64
     /// The world (vehicles).
     public private(set) var world: World
     let channel: ChannelModel
@@ -88,11 +90,13 @@ public struct Simulator: Sendable {
     private var radarBuffer: [Float] = []
 
     /// Builds the simulator; the static parts of the scene (camera background, LiDAR rays) are
-    /// precomputed here.
-    public init(site: Site, scenario: Scenario, seed: UInt64) {
+    /// precomputed here. `startTimeNs` overrides the scenario's start stamp (e.g. wall-clock
+    /// time for live runs); everything else stays identical.
+    public init(site: Site, scenario: Scenario, seed: UInt64, startTimeNs: Int64? = nil) {
         self.site = site
         self.scenario = scenario
         self.seed = seed
+        self.startTimeNs = startTimeNs ?? scenario.startTimeNs
         world = World(scenario: scenario, seed: seed)
         let scene = StaticScene(scenario: scenario)
         channel = ChannelModel(site: site, scenario: scenario)
@@ -112,10 +116,10 @@ public struct Simulator: Sendable {
     }
 
     /// Loads the site calibration and the scenario from files; `seed` nil uses the scenario's seed.
-    public init(sitePath: String, scenarioPath: String, seed: UInt64? = nil) throws(ConfigError) {
+    public init(sitePath: String, scenarioPath: String, seed: UInt64? = nil, startTimeNs: Int64? = nil) throws(ConfigError) {
         let site = try Site.load(path: sitePath)
         let scenario = try Scenario.load(path: scenarioPath)
-        self.init(site: site, scenario: scenario, seed: seed ?? scenario.seed)
+        self.init(site: site, scenario: scenario, seed: seed ?? scenario.seed, startTimeNs: startTimeNs)
     }
 
     /// Simulated time of the next acquisition, s since the start.
@@ -145,7 +149,7 @@ public struct Simulator: Sendable {
 
         world.advance(to: time)
         let snapshot = world.snapshot(at: time)
-        let stamp = scenario.startTimeNs &+ Int64((time * 1e9).rounded())
+        let stamp = startTimeNs &+ Int64((time * 1e9).rounded())
         func emit(_ payload: SimPayload) {
             pending.append(SimEvent(sensor: clock.kind, stamp: stamp, time: time, seq: seq, payload: payload))
         }

@@ -290,6 +290,9 @@ public struct LidarCalibration: Sendable, Equatable {
                                      columns: try map.int("columns", in: 1...16384),
                                      maxRangeM: try map.double("max_range_m", in: 0.1...10_000, positive: true),
                                      pose: try Pose.read(map.mapping("pose")))
+        guard lidar.beams * lidar.columns <= 1 << 21 else {
+            throw map.invalid("columns", "beams × columns must be at most 2 Mi rays (got \(lidar.beams * lidar.columns))")
+        }
         try map.finish()
         return lidar
     }

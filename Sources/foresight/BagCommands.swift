@@ -25,7 +25,7 @@ private func selected(_ topic: String, include: Regex<AnyRegexOutput>?, exclude:
 }
 
 /// The MCAP schema of a topic: the protocol type whose default topic ends the topic name.
-private func schema(for topic: String) -> BagTopicSchema? {
+func schema(for topic: String) -> BagTopicSchema? {
     guard let type = EchoFormatter.type(of: topic) else { return nil }
     return BagTopicSchema(name: type.name, encoding: "jsonschema", data: Array(type.jsonSchema.utf8))
 }
@@ -204,6 +204,9 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "Shift stamps so the bag's start maps to now.")
     var restamp = false
 
+    @Flag(help: "Replay from a real-time (SCHED_FIFO) thread for tighter timing on a busy machine (needs CAP_SYS_NICE; ignored otherwise).")
+    var realtime = false
+
     @Option(help: "Seconds to wait after binding/connecting before the first message (subscribers need time to join).")
     var delay: Double = 0.5
 
@@ -219,7 +222,7 @@ struct ReplayCommand: AsyncParsableCommand {
 
     func run() async throws {
         let options = BagReplayOptions(rate: rate, loop: loop, startOffset: startOffset, duration: duration,
-                                       asFastAsPossible: asFastAsPossible, restamp: restamp)
+                                       asFastAsPossible: asFastAsPossible, restamp: restamp, realtimePriority: realtime)
         let pattern = topics
         let file = self.file
         var publisherOptions = Publisher.Options()

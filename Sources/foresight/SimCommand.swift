@@ -1,4 +1,5 @@
 import ArgumentParser
+import ForesightBag
 import ForesightBus
 import ForesightSim
 import ForesightSite
@@ -39,8 +40,17 @@ struct SimCommand: AsyncParsableCommand {
     @Option(help: "Random seed (default: the scenario's seed).")
     var seed: UInt64?
 
+    @Flag(help: "Stamp simulated time 0 with the current wall-clock time instead of the scenario's start_time_ns (output is then identical except for the stamps).")
+    var wallClockStamps = false
+
     @Option(help: "Seconds to wait after binding/connecting before the first message (subscribers need time to join).")
     var delay: Double = 0.5
+
+    @Option(help: "Write an MCAP bag instead of publishing (as fast as possible, nothing dropped; needs --duration).")
+    var bag: String?
+
+    @Option(help: "Compression of the bag written by --bag: zstd, lz4 or none.")
+    var compression: BagCompression = .zstd
 
     @Flag(help: "Do not print the status line.")
     var quiet = false
@@ -51,14 +61,20 @@ struct SimCommand: AsyncParsableCommand {
         if !(rate > 0) || !rate.isFinite { throw ValidationError("--rate must be a positive number") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
         if delay < 0 { throw ValidationError("--delay must not be negative") }
+        if bag != nil, duration == nil { throw ValidationError("--bag needs --duration (seconds of simulated time to write)") }
     }
 
     func run() async throws {
         var simulator: Simulator
         do {
-            simulator = try Simulator(sitePath: site, scenarioPath: scenario, seed: seed)
+            let start: Int64? = wallClockStamps ? Int64(Date().timeIntervalSince1970 * 1e9) + Int64(delay * 1e9) : nil
+            simulator = try Simulator(sitePath: site, scenarioPath: scenario, seed: seed, startTimeNs: start)
         } catch {
             throw CLIError("\(error)")
+        }
+        if let bag {
+            try writeBag(bag, simulator: &simulator)
+            return
         }
         var options = Publisher.Options()
         options.mode = socket.mode(default: .bind)
@@ -96,6 +112,44 @@ struct SimCommand: AsyncParsableCommand {
             }
         }
         if !quiet { printStatus(time: lastTime, elapsed: clock.now - start, counts: counts, publisher: publisher, final: true) }
+    }
+
+    /// `--bag`: every message of `--duration` simulated seconds into an MCAP file, with
+    /// `log_time` = `publish_time` = the acquisition stamp (a simulation has no transport delay).
+    private func writeBag(_ path: String, simulator: inout Simulator) throws {
+        let writer = try BagWriter(path: path, options: BagWriterOptions(compression: compression))
+        var channels: [String: UInt16] = [:]
+        var counts: [String: Int] = [:]
+        let limit = duration ?? 0
+        let trap = SignalTrap { _ in }
+        let tty = isatty(STDERR_FILENO) == 1
+        var lastShown = -1
+        while !trap.triggered, simulator.nextTime < limit {
+            let (event, messages) = try simulator.nextMessages()
+            for message in messages {
+                let channel: UInt16
+                if let known = channels[message.topic] {
+                    channel = known
+                } else {
+                    guard let schema = schema(for: message.topic) else { throw CLIError("no schema for topic \(message.topic)") }
+                    let schemaID = try writer.addSchema(name: schema.name, encoding: schema.encoding, data: schema.data)
+                    channel = try writer.addChannel(topic: message.topic, messageEncoding: "msgpack", schemaID: schemaID)
+                    channels[message.topic] = channel
+                }
+                let stamp = UInt64(max(0, event.stamp))
+                try writer.write(channelID: channel, sequence: event.seq, logTime: stamp, publishTime: stamp, data: message.payload)
+                counts[message.topic, default: 0] += 1
+            }
+            if !quiet, tty, Int(event.time) != lastShown {
+                lastShown = Int(event.time)
+                FileHandle.standardError.write(Data(String(format: "\rsim → %@: %.0f / %.0f s simulated", path, event.time, limit).utf8))
+            }
+        }
+        let summary = try writer.finish()
+        if !quiet {
+            printError((tty ? "\r" : "") + "sim: wrote \(summary.messageCount) messages to \(path) ("
+                + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")")
+        }
     }
 
     private func printStatus(time: Double, elapsed: Duration, counts: [String: Int], publisher: Publisher, final: Bool) {

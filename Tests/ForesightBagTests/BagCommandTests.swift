@@ -1,4 +1,5 @@
 import Foundation
+import ForesightWire
 import Testing
 @testable import ForesightBag
 
@@ -116,5 +117,66 @@ func freePort() -> Int {
         #expect(info.summary.indexed)
         #expect(info.summary.messageCount > 0)
         #expect(info.summary.chunkCompressions.keys.sorted() == ["lz4"])
+        // One jsonschema schema per protocol type, named and written as ForesightWire defines it.
+        let schemas = Array(info.summary.schemas.values)
+        #expect(schemas.map(\.name) == [MessageType.gnssFix.name])
+        #expect(schemas.map(\.encoding) == ["jsonschema"])
+        #expect(schemas.first.map { String(decoding: $0.data, as: UTF8.self) } == MessageType.gnssFix.jsonSchema)
+    }
+
+    /// `foresight replay` → ZeroMQ → `foresight record`: payloads arrive byte for byte, in order;
+    /// with `--restamp` the stamps (and so publish_time) move to the present.
+    @Test(.enabled(if: foresightBinary != nil, "needs the foresight executable (swift build --build-tests)"),
+          arguments: [false, true])
+    func replayIsRecordedFaithfully(restamp: Bool) throws {
+        let binary = try #require(foresightBinary)
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = dir.appendingPathComponent("source.mcap").path
+        let writer = try BagWriter(path: source)
+        let channel = try writer.addChannel(topic: "sensor/gnss", messageEncoding: "msgpack", schemaID: 0)
+        var payloads: [[UInt8]] = []
+        let base: UInt64 = 1_700_000_000_000_000_000
+        for i in 0..<60 {
+            let payload = wirePayload(stamp: Int64(base) + Int64(i) * 5_000_000, seq: UInt32(i), blob: 50 + i)
+            payloads.append(payload)
+            try writer.write(channelID: channel, sequence: UInt32(i), logTime: base + UInt64(i) * 5_000_000,
+                             publishTime: base + UInt64(i) * 5_000_000, data: payload)
+        }
+        try writer.finish()
+
+        let port = freePort()
+        let output = dir.appendingPathComponent("out.mcap").path
+        let recorder = Process()
+        recorder.executableURL = URL(fileURLWithPath: binary)
+        recorder.arguments = ["record", "tcp://127.0.0.1:\(port)", "-o", output, "--duration", "30"]
+        recorder.standardOutput = FileHandle.nullDevice
+        recorder.standardError = FileHandle.nullDevice
+        try recorder.run()
+        defer { if recorder.isRunning { kill(recorder.processIdentifier, SIGKILL) }; recorder.waitUntilExit() }
+        let before = Int64(realtimeNow())
+        let replay = try run(binary, ["replay", source, "--endpoint", "tcp://127.0.0.1:\(port)", "--delay", "1.5"]
+                                     + (restamp ? ["--restamp"] : []))
+        #expect(replay.status == 0, "replay failed: \(replay.stderr)")
+        // Give the last messages time to cross the (possibly busy) machine before stopping.
+        Thread.sleep(forTimeInterval: 1.5)
+        kill(recorder.processIdentifier, SIGINT)
+        recorder.waitUntilExit()
+        #expect(recorder.terminationStatus == 0)
+
+        let cursor = try BagReader(path: output).messages()
+        var got: [BagEntry] = []
+        while let entry = try cursor.next() { got.append(entry) }
+        #expect(got.count == 60)
+        if restamp {
+            for (entry, original) in zip(got, payloads) {
+                #expect(PayloadHeader.peek(entry.message.data)?.seq == PayloadHeader.peek(original)?.seq)
+                #expect(Int64(entry.message.publishTime) >= before)
+                #expect(entry.message.data.count == original.count)
+            }
+        } else {
+            #expect(got.map(\.message.data) == payloads)
+            #expect(got.map(\.message.publishTime) == (0..<60).map { base + UInt64($0) * 5_000_000 })
+        }
     }
 }

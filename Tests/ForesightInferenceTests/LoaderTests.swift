@@ -125,6 +125,13 @@ import Testing
         c = config
         c.maxIntraTokens = 8
         #expect(throws: ModelError.self) { try c.validate() }
+        c = config
+        c.vision.convs[0].outChannels = 1 << 20
+        #expect(throws: ModelError.self) { try c.validate() }
+        c = config
+        c.dModel = 1 << 16
+        c.heads = 1
+        #expect(throws: ModelError.self) { try c.validate() }
         #expect(throws: ModelError.self) { try ModelConfig.decode(json: Data("{\"d_model\": 3}".utf8)) }
         // JSON round trip through the snake_case coding keeps the default config.
         #expect(try ModelConfig.decode(json: ModelConfig().encodedJSON()) == ModelConfig())

@@ -39,8 +39,8 @@ import Testing
     }
 
     /// Streams a case's valid frames through a fresh session; returns the last raw outputs.
-    func stream(_ name: String) throws -> ModelOutputs {
-        let session = InferenceSession(model: model)
+    func stream(_ name: String, splitHeads: Bool = false) throws -> ModelOutputs {
+        let session = InferenceSession(model: model, splitHeads: splitHeads)
         var last: ModelOutputs?
         for frame in try frames(name) {
             if let frame { last = try session.pushRaw(frame) }
@@ -85,10 +85,11 @@ import Testing
         }
     }
 
-    @Test("encoder, predictor, latents and heads match PyTorch", arguments: ["full", "partial", "gaps"])
-    func wholeModel(_ name: String) throws {
+    @Test("encoder, predictor, latents and heads match PyTorch (heads on one or two threads)",
+          arguments: ["full", "partial", "gaps"], [false, true])
+    func wholeModel(_ name: String, splitHeads: Bool) throws {
         let c = model.config, d = c.dModel, T = c.tokensPerFrame, H = c.history
-        let out = try stream(name)
+        let out = try stream(name, splitHeads: splitHeads)
         let valid = try tensor("\(name).valid").storage
         // Context and predictor rows are only meaningful for frames in the window (and future slots).
         let context = try tensor("\(name).context").storage

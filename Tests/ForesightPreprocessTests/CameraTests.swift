@@ -76,6 +76,26 @@ import CTurboJPEG
         #expect(maxDiff < 0.1)
     }
 
+    @Test(arguments: [PixelRect?.none, PixelRect(x: 100, y: 40, width: 600, height: 400)])
+    func reducedJPEGDecodeStaysCloseToFullDecode(crop: PixelRect?) throws {
+        let width = 960, height = 540
+        var rgb = [UInt8](repeating: 0, count: width * height * 3)
+        for y in 0..<height { for x in 0..<width {
+            let i = (y * width + x) * 3
+            rgb[i] = UInt8(x / 4); rgb[i + 1] = UInt8(y * 255 / height); rgb[i + 2] = UInt8((x + y) / 6)
+        } }
+        let jpeg = try Self.encodeJPEG(rgb, width: width, height: height)
+        var params = CameraParameters()
+        params.crop = crop
+        let full = try CameraPreprocessor(parameters: params).process(jpeg: jpeg)
+        params.reducedJPEGDecode = true
+        let reduced = try CameraPreprocessor(parameters: params).process(jpeg: jpeg)
+        let meanDiff = zip(full, reduced).map { abs($0 - $1) }.reduce(0, +) / Float(full.count)
+        // A smooth image: within a couple of grey levels on average (1/255/0.224 ≈ 0.0175 per level);
+        // a misplaced crop or wrong scale would shift the gradients by far more.
+        #expect(meanDiff < 0.02, "mean |full − reduced| = \(meanDiff)")
+    }
+
     @Test func truncatedJPEGIsRejected() throws {
         let rgb = Self.randomImage(width: 64, height: 64, bpp: 3, seed: 7)
         let jpeg = try Self.encodeJPEG(rgb, width: 64, height: 64)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ForesightSite
 import ForesightWire
 @testable import ForesightPreprocess
 
@@ -40,7 +41,8 @@ import ForesightWire
     static let power: [Float] = [0, .nan, 1e-13, 1e-3, 0.5, 1, 2.5e-6, -1, .infinity, 3e-9, 7e-4, 1e-15]
 
     @Test(arguments: [("none", BeamPowerNormalization.none), ("minmax:-120,-20", .minMax(min: -120, max: -20)),
-                      ("standard:-70,15", .standard(mean: -70, std: 15)), ("pervector", .perVectorMinMax)])
+                      ("standard:-70,15", .standard(mean: -70, std: 15)), ("pervector", .perVectorMinMax),
+                      ("linearmax", .linearMax), ("abovefloor", .aboveFloor)])
     func milliwattMatchesNumPyReference(name: String, normalization: BeamPowerNormalization) throws {
         var params = BeamPowerParameters()
         params.normalization = normalization
@@ -65,5 +67,31 @@ import ForesightWire
         var bad = BeamPowerParameters()
         bad.normalization = .minMax(min: 1, max: 1)
         #expect(throws: PreprocessError.self) { try BeamPowerPreprocessor(parameters: bad) }
+    }
+}
+
+@Suite struct SiteConfigurationTests {
+    @Test func frontEndConfigurationFollowsTheSiteCalibration() throws {
+        let path = Reference.root.appendingPathComponent("Calibration/sim-site.yaml").path
+        let site = try Site.load(path: path)
+        let config = try FrontEndConfiguration(site: site)
+        #expect(config.gnss.referenceLatitude == site.origin.latitude)
+        #expect(config.gnss.referenceLongitude == site.origin.longitude)
+        #expect(config.beamPower.floorDBm == Float(site.beamPower.floorDbm))
+        // The same projection as the site's own geodesy.
+        let local = site.origin.toLocal(lat: site.origin.latitude + 0.0005, lon: site.origin.longitude - 0.0007)
+        let ours = try config.gnss.project(latitude: site.origin.latitude + 0.0005, longitude: site.origin.longitude - 0.0007)
+        #expect(abs(ours.x - local.east) < 1e-9 && abs(ours.y - local.north) < 1e-9)
+    }
+
+    @Test func siteNormalizationsMapToBeamPowerModes() throws {
+        let cal = BeamPowerCalibration(frameID: "mmwave", unit: .mw, floorDbm: -85, normalization: .max)
+        let beam = try BeamPowerPreprocessor(parameters: BeamPowerParameters(calibration: cal))
+        let out = try beam.process(power: [1, 0.1, 0, .nan], unit: .mw)
+        #expect(abs(out[0] - 1) < 1e-6 && abs(out[1] - 0.1) < 1e-6 && abs(out[2] - 3.1623e-9) < 1e-12 && out[3] == out[2])
+        var floorCal = cal
+        floorCal.normalization = .floor
+        let above = try BeamPowerPreprocessor(parameters: BeamPowerParameters(calibration: floorCal)).process(power: [1, 0], unit: .mw)
+        #expect(above == [85, 0])
     }
 }

@@ -93,6 +93,15 @@ import Testing
         #expect(out.count >= 90 && out.count <= 100)
     }
 
+    @Test func outlierRemovalWithFewerPointsThanNeighboursDoesNotFail() throws {
+        var params = LidarParameters()
+        params.outlierRemoval = OutlierRemoval(meanK: 50, stddevMultiplier: 1.0)
+        let lidar = try LidarPreprocessor(parameters: params)
+        let out = try lidar.filter(points: [SIMD4(1, 0, 0, 0), SIMD4(1.1, 0, 0, 0), SIMD4(1, 0.1, 0, 0)])
+        #expect(out.count <= 3)
+        #expect(try lidar.filter(points: []).isEmpty)
+    }
+
     @Test func tooSmallVoxelLeafIsReportedNotIgnored() throws {
         var params = LidarParameters()
         params.voxelLeaf = SIMD3(0.0001, 0.0001, 0.0001)
@@ -114,5 +123,8 @@ import Testing
         var bad = LidarParameters()
         bad.fovUpDegrees = -20
         #expect(throws: PreprocessError.self) { try LidarPreprocessor(parameters: bad) }
+        var badBox = LidarParameters()
+        badBox.cropBox = AxisBox(min: SIMD3(0, .nan, 0), max: SIMD3(1, 1, 1))
+        #expect(throws: PreprocessError.self) { try LidarPreprocessor(parameters: badBox) }
     }
 }

@@ -196,3 +196,32 @@ import Testing
         #expect(fraction > 0.03 && fraction < 0.10, "missing fraction \(fraction)")
     }
 }
+
+@Suite struct NoiseTests {
+    @Test func radarThermalNoiseHasTheConfiguredPower() throws {
+        var site = try Fixtures.site()
+        site.radar.chirps = 32
+        let model = RadarModel(radar: site.radar, noiseSigma: 0.7, amplitudeScale: 10, fovDeg: 60)
+        var cube: [Float] = []
+        var random = SimRandom(seed: 8)
+        model.synthesize(scatterers: [], into: &cube, random: &random)
+        let n = Double(cube.count)
+        let mean = cube.reduce(0.0) { $0 + Double($1) } / n
+        let variance = cube.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / n
+        #expect(abs(mean) < 0.01)
+        #expect(abs(variance.squareRoot() - 0.7) < 0.01)
+        // fourth moment close to a Gaussian's 3σ⁴ (Irwin–Hall of 4 gives 2.7σ⁴)
+        let kurtosis = cube.reduce(0.0) { $0 + pow(Double($1) - mean, 4) } / n / (variance * variance)
+        #expect(kurtosis > 2.6 && kurtosis < 3.1)
+    }
+
+    @Test func gaussianDeviatesHaveUnitVariance() {
+        var random = SimRandom(seed: 12)
+        let values = (0..<100_000).map { _ in random.gaussian() }
+        let mean = values.reduce(0, +) / 1e5
+        let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / 1e5
+        #expect(abs(mean) < 0.02 && abs(variance - 1) < 0.02)
+        let tail = values.filter { abs($0) > 3 }.count
+        #expect(tail > 200 && tail < 350)          // 0.27 % beyond 3σ
+    }
+}

@@ -163,3 +163,36 @@ import Testing
         #expect(try bytes(77) == bytes(77))
     }
 }
+
+@Suite struct ScenarioStatisticsTests {
+    @Test func tallVehiclesBlockTheLineOfSightSometimesAndBlockageDropsThePower() throws {
+        let site = try Fixtures.smallSite()
+        let scenario = try Fixtures.scenario()
+        let sim = Simulator(site: site, scenario: scenario, seed: 4)
+        var world = World(scenario: scenario, seed: 4)
+        var blocked = 0, total = 0
+        var blockedPeak: [Double] = [], clearPeak: [Double] = []
+        var t = 0.0
+        while t < 900 {
+            world.advance(to: t)
+            let snapshot = world.snapshot(at: t)
+            let (truth, powers) = sim.truth(snapshot)
+            let ue = snapshot.ue
+            // compare like with like: the UE in the far westbound lane, within ±20 m of the mast
+            if abs(ue.east) < 20 && abs(ue.north - 15.5) < 0.5 {
+                total += 1
+                if truth.blocked { blocked += 1; blockedPeak.append(powers.max() ?? 0) } else { clearPeak.append(powers.max() ?? 0) }
+            }
+            t += 0.1
+        }
+        let fraction = Double(blocked) / Double(max(total, 1))
+        #expect(total > 300)
+        #expect(fraction > 0.01 && fraction < 0.5, "blocked fraction \(fraction) of \(total)")
+        func medianDb(_ v: [Double]) -> Double { 10 * log10(v.sorted()[v.count / 2]) }
+        if !blockedPeak.isEmpty {
+            // the peak beam power drops by roughly the body loss (reflections keep some power)
+            let drop = medianDb(clearPeak) - medianDb(blockedPeak)
+            #expect(drop > 8 && drop < 32, "median peak power drop \(drop) dB")
+        }
+    }
+}
