@@ -26,6 +26,10 @@ public struct BlockageParameters: Sendable, Equatable, Codable {
     public var pointSoftness: Double
     /// How many LiDAR points one radar detection in the corridor counts as.
     public var radarWeight: Double
+    /// LiDAR point density falls with the square of the range, so a point at distance d from the
+    /// array counts max(1, (d / referenceRange)²) points: evidence is in "points at the reference
+    /// range" (a car 80 m away returns a handful of points, not hundreds). Nil: raw counts.
+    public var referenceRange: Double?
     /// Without LiDAR and radar: the drop of the best-beam power below the window median, dB, at
     /// which the blockage probability is 0.5.
     public var powerDropDB: Double
@@ -36,7 +40,7 @@ public struct BlockageParameters: Sendable, Equatable, Codable {
     public init(minHeight: Float = 0.3, maxHeight: Float = 4.5, arrayHeight: Float? = nil, ueHeight: Float = 1.5,
                 verticalMargin: Float = 0.2, corridorHalfWidth: Double = 0.75,
                 ueExclusion: Double = 3.0, arrayExclusion: Double = 1.0, minPoints: Double = 15,
-                pointSoftness: Double = 4, radarWeight: Double = 10, powerDropDB: Double = 8,
+                pointSoftness: Double = 4, radarWeight: Double = 10, referenceRange: Double? = 10, powerDropDB: Double = 8,
                 powerDropSoftnessDB: Double = 2) {
         self.minHeight = minHeight
         self.maxHeight = maxHeight
@@ -49,6 +53,7 @@ public struct BlockageParameters: Sendable, Equatable, Codable {
         self.minPoints = minPoints
         self.pointSoftness = pointSoftness
         self.radarWeight = radarWeight
+        self.referenceRange = referenceRange
         self.powerDropDB = powerDropDB
         self.powerDropSoftnessDB = powerDropSoftnessDB
     }
@@ -56,8 +61,8 @@ public struct BlockageParameters: Sendable, Equatable, Codable {
 
 /// Estimates the probability that obstacles block the line of sight from the array to a UE position.
 ///
-/// Evidence is the number of LiDAR points inside the corridor (within `corridorHalfWidth` of the
-/// array→UE segment, between `arrayExclusion` from the array and `ueExclusion` before the UE, with
+/// Evidence is the range-weighted (see `referenceRange`) number of LiDAR points inside the
+/// corridor (within `corridorHalfWidth` of the array→UE segment, between `arrayExclusion` from the array and `ueExclusion` before the UE, with
 /// height in [minHeight, maxHeight] and, when `arrayHeight` is set, at least the height of the 3D
 /// line there minus `verticalMargin`) plus `radarWeight` per radar detection in the same corridor;
 /// `p = 1 / (1 + exp(−(evidence − minPoints) / pointSoftness))`.
@@ -81,6 +86,15 @@ public struct BlockageEstimator: Sendable, Equatable {
 
     /// Counts obstacle points per UE position in one pass over the cloud (one count per target).
     public func corridorCounts(points: [SIMD3<Float>], targets: [SIMD2<Double>]) -> [Int] {
+        corridorEvidence(points: points, targets: targets, referenceRange: nil).map { Int($0) }
+    }
+
+    /// Range-weighted obstacle evidence per UE position (see `BlockageParameters.referenceRange`).
+    public func corridorEvidence(points: [SIMD3<Float>], targets: [SIMD2<Double>]) -> [Double] {
+        corridorEvidence(points: points, targets: targets, referenceRange: parameters.referenceRange)
+    }
+
+    func corridorEvidence(points: [SIMD3<Float>], targets: [SIMD2<Double>], referenceRange: Double?) -> [Double] {
         struct Segment { var ox, oy, dx, dy, lo, hi, z0, dzPerMetre: Float }
         let par = parameters
         let segments: [Segment] = targets.map { t in
@@ -94,7 +108,8 @@ public struct BlockageEstimator: Sendable, Equatable {
                            lo: Float(par.arrayExclusion), hi: Float(len - par.ueExclusion),
                            z0: z0 - par.verticalMargin, dzPerMetre: slope)
         }
-        var counts = [Int](repeating: 0, count: targets.count)
+        var counts = [Double](repeating: 0, count: targets.count)
+        let invRef2: Float = referenceRange.map { $0 > 0 ? Float(1 / ($0 * $0)) : 0 } ?? 0
         let half = Float(par.corridorHalfWidth), zLo = par.minHeight, zHi = par.maxHeight
         // Bounding box of every corridor: most of a street cloud lies outside and is skipped with
         // four comparisons.
@@ -116,7 +131,9 @@ public struct BlockageEstimator: Sendable, Equatable {
                             let along = rx * s.dx + ry * s.dy
                             guard along >= s.lo && along <= s.hi else { continue }
                             let across = abs(rx * s.dy - ry * s.dx)
-                            if across <= half && p.z >= s.z0 + s.dzPerMetre * along { out[j] += 1 }
+                            if across <= half && p.z >= s.z0 + s.dzPerMetre * along {
+                                out[j] += Double(max(1, along * along * invRef2))
+                            }
                         }
                     }
                 }
@@ -146,10 +163,10 @@ public struct BlockageEstimator: Sendable, Equatable {
 
     /// Blockage probabilities for each UE position from LiDAR points and/or radar detections.
     public func probabilities(points: [SIMD3<Float>]?, radar: RadarDetections?, targets: [SIMD2<Double>]) -> [Double] {
-        let lidar = points.map { corridorCounts(points: $0, targets: targets) } ?? [Int](repeating: 0, count: targets.count)
+        let lidar = points.map { corridorEvidence(points: $0, targets: targets) } ?? [Double](repeating: 0, count: targets.count)
         let radarCounts = radar.map { corridorCounts(radar: $0, targets: targets) } ?? [Int](repeating: 0, count: targets.count)
         return (0..<targets.count).map { j in
-            let evidence = Double(lidar[j]) + parameters.radarWeight * Double(radarCounts[j])
+            let evidence = lidar[j] + parameters.radarWeight * Double(radarCounts[j])
             return BlockageEstimator.logistic(evidence, center: parameters.minPoints, softness: parameters.pointSoftness)
         }
     }

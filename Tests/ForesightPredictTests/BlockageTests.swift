@@ -72,4 +72,19 @@ import Testing
         }
         #expect(predictor.predict(history: dropping, horizon: horizon).steps.allSatisfy { $0.blockageProbability > 0.95 })
     }
+
+    @Test func distantPointsWeighMore() {
+        // Five points on the line: at 80 m they stand for a vehicle (LiDAR returns are sparse
+        // there), at 5 m they are noise.
+        let far = SIMD2<Double>(0, 100), near = SIMD2<Double>(0, 12)
+        let farPoints = (0..<5).map { SIMD3<Float>(0.1 * Float($0), 80, 1.2) }
+        let nearPoints = (0..<5).map { SIMD3<Float>(0.1 * Float($0), 5, 1.2) }
+        #expect(estimator.corridorEvidence(points: farPoints, targets: [far]) == [5 * 64])
+        #expect(estimator.probabilities(points: farPoints, radar: nil, targets: [far])[0] > 0.99)
+        #expect(estimator.probabilities(points: nearPoints, radar: nil, targets: [near])[0] < 0.1)
+        var raw = BlockageParameters()
+        raw.referenceRange = nil
+        let unweighted = BlockageEstimator(array: SIMD2(0, 0), parameters: raw)
+        #expect(unweighted.probabilities(points: farPoints, radar: nil, targets: [far])[0] < 0.1)
+    }
 }

@@ -102,3 +102,34 @@ import Testing
     }
 }
 
+
+@Suite struct RobustnessTests {
+    @Test func historyOrderDoesNotMatter() {
+        let predictor = Fixture.predictor()
+        let history = Fixture.stamps(frames: 8).map { s in
+            FrameObservation(stamp: s, gnss: SIMD2(-5 + 8 * Fixture.seconds(s), 12))
+        }
+        let horizon = Fixture.horizon(after: 8)
+        #expect(predictor.predict(history: history.reversed(), horizon: horizon) == predictor.predict(history: history, horizon: horizon))
+    }
+
+    @Test func nonFiniteFixesAreIgnored() throws {
+        let predictor = Fixture.predictor()
+        var history = Fixture.stamps(frames: 8).map { s in
+            FrameObservation(stamp: s, gnss: SIMD2(-5 + 8 * Fixture.seconds(s), 12))
+        }
+        history[3].gnss = SIMD2(.nan, 12)
+        history[5].gnss = SIMD2(0, .infinity)
+        let set = predictor.predict(history: history, horizon: Fixture.horizon(after: 8))
+        try set.validate()
+        #expect(abs(set.steps[4].east - (-5 + 8 * 1.2)) < 0.1)
+    }
+
+    @Test func fitInitializationNeedsTwoDistinctStamps() {
+        let noise = MotionNoise()
+        #expect(CTRVFilter(fit: [(stamp: 5, position: SIMD2(0, 0))], noise: noise) == nil)
+        #expect(CTRVFilter(fit: [(stamp: 5, position: SIMD2(0, 0)), (stamp: 5, position: SIMD2(1, 0))], noise: noise) == nil)
+        let f = CTRVFilter(fit: [(stamp: 0, position: SIMD2(0, 0)), (stamp: 500_000_000, position: SIMD2(0, 5))], noise: noise)
+        #expect(f.map { abs($0.state.v - 10) < 1e-9 && abs($0.state.yaw - Double.pi / 2) < 1e-9 } == true)
+    }
+}
