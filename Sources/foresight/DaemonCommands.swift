@@ -233,3 +233,56 @@ struct EvalCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// `foresight preprocess`: what the model sees for one frame of a bag.
+struct PreprocessCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "preprocess",
+        abstract: "Assemble one frame of a bag and write each modality's model input as .npy, with pictures and frame.json.",
+        discussion: """
+        Writes camera.npy (3×224×224), radar.npy (range-angle map, angle × range), lidar.npy \
+        (64×256 depth), gnss.npy (east, north m), beam_power.npy (dBm), camera.png, radar.png, \
+        lidar.png and frame.json (member topics, stamps, seq, missing modalities).
+
+        Example: foresight preprocess drive.mcap --index 100 --out frame100
+        """
+    )
+
+    @Argument(help: "The bag (MCAP).")
+    var bag: String
+
+    @Option(help: "The N-th assembled frame (0-based).")
+    var index: Int?
+
+    @Option(help: "The first frame whose stamp (ns) is at or after this.")
+    var stamp: Int64?
+
+    @Option(help: "Output folder.")
+    var out: String
+
+    @Option(help: "Launch file for the synchronizer settings (default: launch/sim.yaml).")
+    var launch: String = "launch/sim.yaml"
+
+    @Option(help: "Site calibration to use instead of the launch file's.")
+    var site: String?
+
+    func validate() throws {
+        guard (index == nil) != (stamp == nil) else { throw ValidationError("give exactly one of --index or --stamp") }
+        if let index, index < 0 { throw ValidationError("--index must not be negative") }
+    }
+
+    func run() async throws {
+        var launchFile = try loadLaunch(launch)
+        if let site {
+            do {
+                launchFile.site = try Site.load(path: site)
+                launchFile.sitePath = site
+            } catch {
+                throw CLIError("site calibration \(site): \(error)")
+            }
+        }
+        let selection: FrameExport.Selection = index.map { .index($0) } ?? .stamp(stamp ?? 0)
+        let files = try await FrameExport(launch: launchFile).export(bagPath: bag, selection: selection, directory: out)
+        print("wrote \(files.joined(separator: ", ")) to \(out)")
+    }
+}

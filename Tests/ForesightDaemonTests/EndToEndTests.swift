@@ -261,4 +261,40 @@ final class Collector: @unchecked Sendable {
         let ade = try #require(report["adeM"] as? Double)
         #expect(ade < 10, "ADE \(ade) m")
     }
+
+    @Test func preprocessWritesWhatTheModelSees() throws {
+        let dir = try TestSupport.temporaryDirectory("preprocess")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bag = dir.appendingPathComponent("short.mcap").path
+        let out = dir.appendingPathComponent("frame").path
+        let sim = try TestSupport.run(TestSupport.foresightBinary, ["sim", "--bag", bag, "--duration", "2", "--compression", "none", "--quiet"])
+        #expect(sim.status == 0, "\(sim.stderr)")
+        let run = try TestSupport.run(TestSupport.foresightBinary, ["preprocess", bag, "--index", "5", "--out", out,
+                                                                    "--launch", TestSupport.path("launch/sim.yaml")])
+        #expect(run.status == 0, "\(run.stderr)")
+        // NumPy reads every tensor with the documented shape.
+        let check = try TestSupport.run(TestSupport.python, ["-c", """
+            import json, sys, numpy as np
+            d = sys.argv[1]
+            shapes = {n: list(np.load(f"{d}/{n}.npy").shape) for n in ["camera", "radar", "lidar", "gnss", "beam_power"]}
+            cam = np.load(f"{d}/camera.npy"); bp = np.load(f"{d}/beam_power.npy")
+            frame = json.load(open(f"{d}/frame.json"))
+            print(json.dumps({"shapes": shapes, "finite": bool(np.isfinite(cam).all()), "bp_max": float(bp.max()),
+                              "frame_index": frame["frame_index"], "members": len(frame["members"]), "missing": frame["missing"]}))
+            """, out])
+        #expect(check.status == 0, "\(check.stderr)")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(check.stdout.utf8)) as? [String: Any])
+        let shapes = try #require(result["shapes"] as? [String: [Int]])
+        #expect(shapes["camera"] == [3, 224, 224] && shapes["lidar"] == [64, 256] && shapes["radar"] == [64, 256])
+        #expect(shapes["gnss"] == [2] && shapes["beam_power"] == [64])
+        #expect(result["finite"] as? Bool == true && result["frame_index"] as? Int == 5)
+        #expect((result["members"] as? Int ?? 0) + ((result["missing"] as? [String])?.count ?? 9) == 5)
+        #expect((result["bp_max"] as? Double ?? 0) < 0)  // dBm of a received mmWave power
+        for picture in ["camera.png", "radar.png", "lidar.png"] {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: out).appendingPathComponent(picture))
+            #expect(bytes.prefix(8) == Data([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))
+        }
+        let missing = try TestSupport.run(TestSupport.foresightBinary, ["preprocess", bag, "--index", "100000", "--out", out])
+        #expect(missing.status != 0 && missing.stderr.contains("only"))
+    }
 }
