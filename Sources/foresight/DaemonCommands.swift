@@ -68,7 +68,11 @@ struct RunCommand: AsyncParsableCommand {
         let launchFile = try loadLaunch(launch)
         let logger = bootstrapLogging(level: logLevel ?? launchFile.logLevel)
         let monitor = LiveMonitor(launch: launchFile)
-        let daemon = DaemonService(launch: launchFile, logger: logger) { monitor.observe($0) }
+        // Predictions and truth are only collected for the live view and the final scores.
+        let watching = view || !launchFile.inputs.truthTopics.isEmpty
+        let observe: @Sendable (PipelineEvent) -> Void = { event in monitor.observe(event) }
+        let observer = watching ? observe : nil
+        let daemon = DaemonService(launch: launchFile, logger: logger, observer: observer)
         let group = ServiceGroup(services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         let viewTask = Task {
             guard view else { return }
@@ -92,7 +96,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         viewTask.cancel()
         timer.cancel()
-        if view || !launchFile.inputs.truthTopics.isEmpty { print(monitor.summary()) }
+        if watching { print(monitor.summary()) }
     }
 }
 
@@ -109,6 +113,8 @@ final class LiveMonitor: Sendable {
     }
     private let state = Locked(State())
     private let launch: LaunchFile
+    /// Predictions and latencies kept for the final summary.
+    static let retained = 36_000
 
     init(launch: LaunchFile) {
         self.launch = launch
@@ -118,6 +124,9 @@ final class LiveMonitor: Sendable {
         state.withLock { s in
             switch event {
             case .prediction(let set, let context):
+                // Bounded: a long run keeps the most recent hour at 10 Hz for its scores.
+                if s.predictions.count >= Self.retained { s.predictions.removeFirst(Self.retained / 2) }
+                if s.latencies.count >= Self.retained { s.latencies.removeFirst(Self.retained / 2) }
                 s.predictions.append(set)
                 s.last = (set, context)
                 s.frames += 1
