@@ -1,3 +1,4 @@
+import ForesightBus
 import ForesightPreprocess
 import ForesightSync
 import ForesightWire
@@ -137,7 +138,7 @@ public struct FrameAssembler: Sendable {
     }
 
     private mutating func wrap(_ frames: [SyncedFrame<SensorMessage>]) -> [(raw: RawFrame, context: FrameContext)] {
-        let now = wallClock()
+        let now = wallClockNanoseconds()
         return frames.map { frame in
             var image: Image?, cube: RadarCube?, cloud: PointCloud?, fix: GnssFix?, power: BeamPower?
             var members: [FusionFrame.Member] = []

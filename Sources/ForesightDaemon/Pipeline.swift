@@ -122,7 +122,7 @@ public final class FusionPipeline: Sendable {
 
     /// Predicts from a preprocessed frame and emits every output of it.
     private func finish(_ frame: PreprocessedFrame, context: FrameContext) async {
-        let preprocessed = wallClock()
+        let preprocessed = wallClockNanoseconds()
         stats.latency["preprocess"]?.record(preprocessed - context.synchronizedAt)
         for (modality, error) in frame.failures { countFailure(modality, error) }
         let header = Header(stamp: frame.stamp, seq: UInt32(truncatingIfNeeded: frame.seq), frameID: launch.site.name)
@@ -135,7 +135,7 @@ public final class FusionPipeline: Sendable {
             return
         }
         let set = await prediction.predict(frame, context: context)
-        let predicted = wallClock()
+        let predicted = wallClockNanoseconds()
         stats.latency["predict"]?.record(predicted - preprocessed)
         stats.count("frames_total")
         if !context.missing.isEmpty { stats.count("frames_partial_total") }
@@ -156,7 +156,7 @@ public final class FusionPipeline: Sendable {
 
     /// Publishes `fusion/frame` for a finished frame and records its end-to-end latency.
     private func publishFrame(header: Header, context: FrameContext) {
-        let latency = wallClock() - context.lastReceive
+        let latency = wallClockNanoseconds() - context.lastReceive
         stats.latency["end_to_end"]?.record(latency)
         guard launch.output.publishFrames else { return }
         let record = FusionFrame(header: header, members: context.members, missing: context.missing, latencyNs: latency)
@@ -177,12 +177,12 @@ public final class FusionPipeline: Sendable {
         await ingest.refreshGauges()
         let front = frontEnd.statistics
         stats.set("queue.sync", Int64(front.submitted - front.processed - front.droppedInput))
-        return stats.diagnostics(header: Header(stamp: wallClock(), seq: seq, frameID: launch.site.name))
+        return stats.diagnostics(header: Header(stamp: wallClockNanoseconds(), seq: seq, frameID: launch.site.name))
     }
 
     /// Input topics heard within their silence threshold, and the silent ones.
     public func health() -> (alive: [String], silent: [String]) {
-        let snapshot = stats.activity.snapshot(now: wallClock())
+        let snapshot = stats.activity.snapshot(now: wallClockNanoseconds())
         return (snapshot.filter(\.alive).map(\.topic), snapshot.filter { !$0.alive }.map(\.topic))
     }
 }
@@ -227,7 +227,7 @@ actor IngestStage {
     /// frame still goes out at its deadline when every sensor has gone silent.
     func tick() -> [(raw: RawFrame, context: FrameContext)] {
         guard let stream = assembler.synchronizer.streamTime, lastArrival > 0 else { return [] }
-        let idle = wallClock() - lastArrival
+        let idle = wallClockNanoseconds() - lastArrival
         guard idle > 0 else { return [] }
         warnSilent()
         return assembler.advance(to: stream + idle)

@@ -1,4 +1,5 @@
 import Foundation
+import ForesightBus
 import ForesightWire
 
 /// Recent latency samples of one stage, with percentiles. Thread-safe; O(1) to record.
@@ -114,7 +115,7 @@ public final class PipelineStats: Sendable {
         self.wire = wire
         activity = TopicActivity(topics: topics, silence: silence)
         latency = Dictionary(uniqueKeysWithValues: PipelineStats.stages.map { ($0, LatencyRecorder()) })
-        started = wallClock()
+        started = wallClockNanoseconds()
     }
 
     /// Adds to a named counter (e.g. `frames_total`, `dropped.preprocess`).
@@ -135,7 +136,7 @@ public final class PipelineStats: Sendable {
 
     /// The `foresight/diagnostics` message as of now.
     public func diagnostics(header: Header) -> Diagnostics {
-        let now = wallClock()
+        let now = wallClockNanoseconds()
         let topics = activity.snapshot(now: now).map { t in
             Diagnostics.TopicStats(topic: t.topic, rateHz: t.rateHz, received: t.received,
                                    rejected: wire.totalRejected(topic: t.topic), dropped: counter("dropped.topic.\(t.topic)"),
@@ -154,7 +155,7 @@ public final class PipelineStats: Sendable {
     /// Prometheus text exposition of every counter.
     public func prometheus() -> String {
         var text = PrometheusText()
-        let now = wallClock()
+        let now = wallClockNanoseconds()
         text.add("foresight_uptime_seconds", type: "gauge", help: "Seconds since the daemon started", value: Double(now - started) / 1e9)
         for t in activity.snapshot(now: now) {
             text.add("foresight_messages_received_total", type: "counter", help: "Messages received per input topic",
@@ -184,11 +185,4 @@ public final class PipelineStats: Sendable {
         }
         return text.text
     }
-}
-
-/// Wall-clock time, ns since the Unix epoch.
-func wallClock() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ForesightBus
 import ForesightDaemon
 import ForesightPredict
 import ForesightSite
@@ -132,7 +133,7 @@ final class LiveMonitor: Sendable {
                 s.frames += 1
                 if !context.missing.isEmpty { s.partial += 1 }
                 for m in context.missing { s.missing[m, default: 0] += 1 }
-                s.latencies.append(wallClockNow() - context.lastReceive)
+                s.latencies.append(wallClockNanoseconds() - context.lastReceive)
             case .truth(let message):
                 switch message {
                 case let m as TruthUE: s.truth.insert(m)
@@ -192,11 +193,6 @@ final class LiveMonitor: Sendable {
     }
 }
 
-func wallClockNow() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-}
 
 /// `foresight eval`: scores the pipeline on a recorded bag.
 struct EvalCommand: AsyncParsableCommand {
