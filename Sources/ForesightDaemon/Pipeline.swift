@@ -180,7 +180,14 @@ public final class FusionPipeline: Sendable {
         return stats.diagnostics(header: Header(stamp: wallClockNanoseconds(), seq: seq, frameID: launch.site.name))
     }
 
-    /// Input topics heard within their silence threshold, and the silent ones.
+    /// The `/metrics` text as of now (gauges refreshed first).
+    public func metricsText() async -> String {
+        _ = await diagnostics(seq: 0)
+        return stats.prometheus()
+    }
+
+    /// Input topics heard within their silence threshold, and the silent ones. `/healthz` is
+    /// computed from this function alone (see `HealthReport`).
     public func health() -> (alive: [String], silent: [String]) {
         let snapshot = stats.activity.snapshot(now: wallClockNanoseconds())
         return (snapshot.filter(\.alive).map(\.topic), snapshot.filter { !$0.alive }.map(\.topic))

@@ -7,6 +7,7 @@ import ForesightSite
 import ForesightWire
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 /// Sets up swift-log once: human-readable lines on stderr at `level`.
 func bootstrapLogging(level: String) -> Logger {
@@ -21,12 +22,21 @@ func bootstrapLogging(level: String) -> Logger {
     return logger
 }
 
-/// Loads a launch file, turning its errors into one actionable line.
-func loadLaunch(_ path: String) throws -> LaunchFile {
+/// Loads a launch file, turning its errors into one actionable line; without a path, the
+/// built-in `launch/sim.yaml` (embedded in the executable, so it works from any folder).
+func loadLaunch(_ path: String?) throws -> LaunchFile {
+    guard let path else {
+        printError("using the built-in launch file \(BuiltinDefaults.simLaunch.path) (embedded; pass --launch FILE to use another)")
+        do {
+            return try LaunchFile.builtin()
+        } catch {
+            throw CLIError("built-in launch file: \(error.description(doc: "docs/launch.md"))")
+        }
+    }
     do {
         return try LaunchFile.load(path: path)
     } catch {
-        throw CLIError("launch file \(path): \(error)")
+        throw CLIError("launch file \(path): \(error.description(doc: "docs/launch.md"))")
     }
 }
 
@@ -39,7 +49,9 @@ struct RunCommand: AsyncParsableCommand {
         The launch file (docs/launch.md) names the input endpoints and topics, the synchronizer \
         settings, the site calibration, the predictor and horizon, the output endpoint and prefix, \
         and the metrics address. Unknown keys and invalid values stop the daemon at start with the \
-        key named. SIGINT/SIGTERM stop ingest, drain the frames in flight and close every socket.
+        key named. SIGINT/SIGTERM stop ingest, drain the frames in flight and close every socket; \
+        draining is bounded by --shutdown-grace, and a second SIGINT/SIGTERM stops at once \
+        (a third exits immediately).
 
         Outputs: predict/beam, predict/position, predict/power, predict/blockage and fusion/frame \
         per frame; foresight/diagnostics at 1 Hz; Prometheus text at http://ADDRESS/metrics and \
@@ -61,8 +73,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Override the launch file's log level (trace, debug, info, notice, warning, error, critical).")
     var logLevel: String?
 
+    @Option(help: "Longest graceful shutdown, seconds: after it the daemon stops without finishing the drain.")
+    var shutdownGrace: Double = 5
+
     func validate() throws {
         if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
+        if !(shutdownGrace > 0) { throw ValidationError("--shutdown-grace must be positive") }
     }
 
     func run() async throws {
@@ -74,7 +90,28 @@ struct RunCommand: AsyncParsableCommand {
         let observe: @Sendable (PipelineEvent) -> Void = { event in monitor.observe(event) }
         let observer = watching ? observe : nil
         let daemon = DaemonService(launch: launchFile, logger: logger, observer: observer)
-        let group = ServiceGroup(services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var configuration = ServiceGroupConfiguration(services: [daemon], logger: logger)
+        configuration.maximumGracefulShutdownDuration = .milliseconds(Int64(shutdownGrace * 1000))
+        let group = ServiceGroup(configuration: configuration)
+        let running = Task { try await group.run() }
+        // Escalation: the first SIGINT/SIGTERM drains gracefully (bounded by --shutdown-grace),
+        // the second cancels, a third exits at once.
+        let signals = Task {
+            var count = 0
+            for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+                count += 1
+                switch count {
+                case 1:
+                    logger.notice("stopping: draining frames in flight (send \(signal) again to stop at once)")
+                    await group.triggerGracefulShutdown()
+                case 2:
+                    logger.warning("second \(signal): stopping without finishing the drain")
+                    running.cancel()
+                default:
+                    Foundation.exit(signal == .sigint ? 130 : 143)
+                }
+            }
+        }
         let viewTask = Task {
             guard view else { return }
             let start = Date()
@@ -89,14 +126,19 @@ struct RunCommand: AsyncParsableCommand {
             if !Task.isCancelled { await group.triggerGracefulShutdown() }
         }
         do {
-            try await group.run()
+            try await running.value
+        } catch is CancellationError {
+            // Stopped by a second signal.
         } catch {
             viewTask.cancel()
             timer.cancel()
-            throw CLIError("\(error)")
+            signals.cancel()
+            let advice = "is another daemon running? stop it, or change output.endpoint in \(launch)"
+            throw CLIError("\(advise(error, advice))")
         }
         viewTask.cancel()
         timer.cancel()
+        signals.cancel()
         if watching { print(monitor.summary()) }
     }
 }
@@ -211,16 +253,17 @@ struct EvalCommand: AsyncParsableCommand {
     @Argument(help: "The bag (MCAP).")
     var bag: String
 
-    @Option(help: "Launch file describing the pipeline (default: launch/sim.yaml).")
-    var launch: String = "launch/sim.yaml"
+    @Option(help: "Launch file describing the pipeline (default: the built-in launch/sim.yaml).")
+    var launch: String?
 
-    @Option(help: "Also write the scores as JSON to this file.")
+    @Option(help: "Also write the scores as JSON to this file (- for standard output; the table then goes to standard error).")
     var json: String?
 
     @Option(help: "Log level.")
     var logLevel: String = "warning"
 
     func run() async throws {
+        if let json { try OutputPath.checkWritable(json, option: "--json") }
         var launchFile = try loadLaunch(launch)
         if launchFile.inputs.truthTopics.isEmpty { launchFile.inputs.truthTopics = ["truth/ue", "truth/beam", "truth/blockage"] }
         let logger = bootstrapLogging(level: logLevel)
@@ -229,12 +272,18 @@ struct EvalCommand: AsyncParsableCommand {
             if tty { FileHandle.standardError.write(Data("\r  \(count) messages…".utf8)) }
         }
         if tty { FileHandle.standardError.write(Data("\r".utf8)) }
-        print("evaluated \(bag): \(result.messages) messages, \(result.frames) frames (\(result.partialFrames) partial) in \(String(format: "%.1f", result.seconds)) s")
-        if !result.rejections.isEmpty { print("rejected: " + result.rejections.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) }
-        print(result.report.table())
+        // With --json -, standard output carries the JSON alone.
+        let say: (String) -> Void = json == "-" ? { printError($0) } : { print($0) }
+        say("evaluated \(bag): \(result.messages) messages, \(result.frames) frames (\(result.partialFrames) partial) in \(String(format: "%.1f", result.seconds)) s")
+        if !result.rejections.isEmpty { say("rejected: " + result.rejections.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) }
+        say(result.report.table())
         if let json {
-            try result.report.json().write(to: URL(fileURLWithPath: json))
-            print("wrote \(json)")
+            do {
+                try JSONText.save(String(decoding: try result.report.json(), as: UTF8.self), to: json)
+            } catch {
+                throw CLIError("cannot write --json \(json): \(OutputPath.reason(error))")
+            }
+            if json != "-" { print("wrote \(json)") }
         }
     }
 }
@@ -265,8 +314,8 @@ struct PreprocessCommand: AsyncParsableCommand {
     @Option(help: "Output folder.")
     var out: String
 
-    @Option(help: "Launch file for the synchronizer settings (default: launch/sim.yaml).")
-    var launch: String = "launch/sim.yaml"
+    @Option(help: "Launch file for the synchronizer settings (default: the built-in launch/sim.yaml).")
+    var launch: String?
 
     @Option(help: "Site calibration to use instead of the launch file's.")
     var site: String?
@@ -277,13 +326,14 @@ struct PreprocessCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try OutputPath.checkDirectory(out, option: "--out")
         var launchFile = try loadLaunch(launch)
         if let site {
             do {
                 launchFile.site = try Site.load(path: site)
                 launchFile.sitePath = site
             } catch {
-                throw CLIError("site calibration \(site): \(error)")
+                throw CLIError("site calibration \(site): \((error as? ConfigError)?.description(doc: "docs/calibration.md") ?? "\(error)")")
             }
         }
         let selection: FrameExport.Selection = index.map { .index($0) } ?? .stamp(stamp ?? 0)
