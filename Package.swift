@@ -85,6 +85,7 @@ let package = Package(
                                                         "ForesightBag",
                                                         .product(name: "Logging", package: "swift-log"),
                                                         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                                                        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                                                         .product(name: "Metrics", package: "swift-metrics"),
                                                         .product(name: "Prometheus", package: "swift-prometheus"),
                                                         .product(name: "Hummingbird", package: "hummingbird")],
@@ -121,7 +122,9 @@ let package = Package(
         .testTarget(name: "ForesightSimTests", dependencies: ["ForesightSim", "ForesightSite", "ForesightWire"]),
         .testTarget(name: "ForesightSiteTests", dependencies: ["ForesightSite"]),
         .testTarget(name: "ForesightPredictTests", dependencies: ["ForesightPredict", "ForesightSite", "ForesightWire", "ForesightTestSupport"]),
-        .testTarget(name: "ForesightDaemonTests", dependencies: ["ForesightDaemon", "ForesightWire", "ForesightBus", "ForesightSite", "ForesightPredict", "ForesightTestSupport"]),
+        .testTarget(name: "ForesightDaemonTests", dependencies: ["ForesightDaemon", "ForesightWire", "ForesightBus", "ForesightSite", "ForesightPredict", "ForesightTestSupport",
+                                                             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                                                             .product(name: "UnixSignals", package: "swift-service-lifecycle")]),
     ],
     swiftLanguageModes: [.v6]
 )

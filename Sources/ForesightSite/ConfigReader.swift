@@ -28,10 +28,20 @@ public struct ConfigNode {
         let root: Node?
         switch parsed {
         case .success(let node): root = node
-        case .failure(let error): throw .syntax(source: source, reason: String(describing: error))
+        case .failure(let error): throw .syntax(source: source, reason: shortReason(String(describing: error)))
         }
         guard let root else { throw .syntax(source: source, reason: "the document is empty") }
         return ConfigNode(node: root, path: "")
+    }
+
+    /// A YAML parser message without the document excerpt it quotes: its first line and the
+    /// position (`… (line 3, column 1)`).
+    static func shortReason(_ text: String) -> String {
+        let first = text.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? text
+        if let range = text.range(of: #"in line [0-9]+, column [0-9]+"#, options: .regularExpression) {
+            return first + " (" + text[range].replacingOccurrences(of: "in line", with: "line") + ")"
+        }
+        return first
     }
 
     /// Reads and parses a YAML file.

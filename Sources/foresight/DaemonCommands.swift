@@ -7,7 +7,6 @@ import ForesightSite
 import ForesightWire
 import Logging
 import ServiceLifecycle
-import UnixSignals
 
 /// Sets up swift-log once: human-readable lines on stderr at `level`.
 func bootstrapLogging(level: String) -> Logger {
@@ -36,7 +35,9 @@ func loadLaunch(_ path: String?) throws -> LaunchFile {
     do {
         return try LaunchFile.load(path: path)
     } catch {
-        throw CLIError("launch file \(path): \(error.description(doc: "docs/launch.md"))")
+        var text = error.description(doc: "docs/launch.md")
+        if text.hasPrefix(path + ": ") { text.removeFirst(path.count + 2) }  // the file is named once
+        throw CLIError("launch file \(path): \(text)")
     }
 }
 
@@ -93,25 +94,6 @@ struct RunCommand: AsyncParsableCommand {
         var configuration = ServiceGroupConfiguration(services: [daemon], logger: logger)
         configuration.maximumGracefulShutdownDuration = .milliseconds(Int64(shutdownGrace * 1000))
         let group = ServiceGroup(configuration: configuration)
-        let running = Task { try await group.run() }
-        // Escalation: the first SIGINT/SIGTERM drains gracefully (bounded by --shutdown-grace),
-        // the second cancels, a third exits at once.
-        let signals = Task {
-            var count = 0
-            for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
-                count += 1
-                switch count {
-                case 1:
-                    logger.notice("stopping: draining frames in flight (send \(signal) again to stop at once)")
-                    await group.triggerGracefulShutdown()
-                case 2:
-                    logger.warning("second \(signal): stopping without finishing the drain")
-                    running.cancel()
-                default:
-                    Foundation.exit(signal == .sigint ? 130 : 143)
-                }
-            }
-        }
         let viewTask = Task {
             guard view else { return }
             let start = Date()
@@ -126,19 +108,19 @@ struct RunCommand: AsyncParsableCommand {
             if !Task.isCancelled { await group.triggerGracefulShutdown() }
         }
         do {
-            try await running.value
-        } catch is CancellationError {
-            // Stopped by a second signal.
+            // Escalation: the first SIGINT/SIGTERM drains gracefully (bounded by --shutdown-grace),
+            // the second cancels, a third exits at once.
+            try await ShutdownEscalation.run(group, signals: await ShutdownEscalation.processSignals(), logger: logger) { signal in
+                Foundation.exit(signal == .sigint ? 130 : 143)
+            }
         } catch {
             viewTask.cancel()
             timer.cancel()
-            signals.cancel()
             let advice = "is another daemon running? stop it, or change output.endpoint in \(launch)"
             throw CLIError("\(advise(error, advice))")
         }
         viewTask.cancel()
         timer.cancel()
-        signals.cancel()
         if watching { print(monitor.summary()) }
     }
 }
@@ -333,7 +315,7 @@ struct PreprocessCommand: AsyncParsableCommand {
                 launchFile.site = try Site.load(path: site)
                 launchFile.sitePath = site
             } catch {
-                throw CLIError("site calibration \(site): \((error as? ConfigError)?.description(doc: "docs/calibration.md") ?? "\(error)")")
+                throw CLIError("site calibration \(site): \(error.description(doc: "docs/calibration.md"))")
             }
         }
         let selection: FrameExport.Selection = index.map { .index($0) } ?? .stamp(stamp ?? 0)
