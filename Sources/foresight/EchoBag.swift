@@ -18,6 +18,10 @@ struct BagEchoSource: Sequence, IteratorProtocol {
     /// Opens `path` (a file, split set or folder), keeping topics that start with one of
     /// `prefixes` (all when empty) — the same selection a subscription makes.
     init(path: String, prefixes: [String]) throws {
+        if !FileManager.default.fileExists(atPath: path), !path.hasSuffix(".mcap") {
+            throw CLIError("'\(path)' is neither a bag nor an endpoint: give an .mcap file (or a folder of them), "
+                           + "or an endpoint with its transport, e.g. tcp://127.0.0.1:5600")
+        }
         let recording = try openRecording(path)
         do {
             cursor = try recording.messages { channel in prefixes.isEmpty || prefixes.contains { channel.topic.hasPrefix($0) } }
