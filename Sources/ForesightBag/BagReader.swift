@@ -100,9 +100,16 @@ public final class BagReader: @unchecked Sendable {
         // Writers with repeated channels/schemas off (e.g. the Python `mcap` Writer's
         // repeat_channels=False) leave them out of the summary: take them from the data section.
         let referenced = Set(summary.channelMessageCounts.keys).union(summary.chunkIndexes.flatMap(\.messageIndexOffsets.keys))
-        if table.channels.count < declared.channels || table.schemas.count < declared.schemas
-            || !referenced.isSubset(of: table.channels.keys) {
-            try table.merge(dataSectionChannels())
+        func complete(_ t: ChannelTable) -> Bool {
+            t.channels.count >= declared.channels && t.schemas.count >= declared.schemas && referenced.isSubset(of: t.channels.keys)
+        }
+        if !complete(table) {
+            let summaryTable = table
+            try table.merge(dataSectionChannels { found in
+                var all = found
+                all.merge(summaryTable)
+                return complete(all)
+            })
         }
         summary.schemas = table.schemas
         summary.channels = table.channels
@@ -174,11 +181,12 @@ public final class BagReader: @unchecked Sendable {
     }
 
     /// Schemas and channels from the data section (top level and inside chunks), for files whose
-    /// summary does not repeat them. Reads every chunk; stops at the data end or a cut-off record.
-    private func dataSectionChannels() throws(BagError) -> ChannelTable {
+    /// summary does not repeat them. Reads chunk after chunk until `enough` holds (checked after
+    /// each record), the data end or a cut-off record.
+    private func dataSectionChannels(until enough: (ChannelTable) -> Bool) throws(BagError) -> ChannelTable {
         var table = ChannelTable()
         var scanner = RecordScanner(file: file, limits: limits)
-        while true {
+        while !enough(table) {
             let record: RawRecord
             do throws(BagError) {
                 guard let next = try scanner.next() else { return table }
@@ -201,6 +209,7 @@ public final class BagReader: @unchecked Sendable {
                 break
             }
         }
+        return table
     }
 
     /// True if the file ends with a footer record and the closing magic — what every writer
