@@ -33,6 +33,7 @@ run: release
 bench: release
 	@mkdir -p bench-results
 	.build/release/foresight-bench all --out bench-results/latest.json
+	$(PY) Tools/bench_latency.py     # end-to-end latency, written into docs/launch.md
 
 ## Regenerate the inference parity fixtures with PyTorch (installs torch into .venv).
 parity:

@@ -65,9 +65,9 @@ public struct LaunchFile: Sendable {
         /// Top-k beams published per step.
         public var topK: Int
         /// Classical predictor: turn the radar map into detections as blockage evidence.
-        public var radarDetections: Bool = true
+        public var radarDetections: Bool = false
         /// Classical predictor: give it the GNSS fix's and beam scan's own stamps instead of the frame stamp.
-        public var memberStamps: Bool = true
+        public var memberStamps: Bool = false
     }
 
     /// Output settings.
@@ -246,8 +246,8 @@ public struct LaunchFile: Sendable {
             horizon: try predMap?.int("horizon", default: 5, in: 1...64) ?? 5,
             step: ms(try predMap?.double("step_ms", default: 100, in: 1...10_000) ?? 100),
             topK: try predMap?.int("topk", default: 3, in: 1...site.mmwave.beams) ?? 3,
-            radarDetections: try predMap?.bool("radar_detections", default: true) ?? true,
-            memberStamps: try predMap?.bool("member_stamps", default: true) ?? true)
+            radarDetections: try predMap?.bool("radar_detections", default: false) ?? false,
+            memberStamps: try predMap?.bool("member_stamps", default: false) ?? false)
         try predMap?.finish()
 
         // output

@@ -195,7 +195,16 @@ public final class FusionPipeline: Sendable {
 }
 
 /// The ingest side as an actor, so that the message loop and the deadline ticker share it.
+///
+/// It runs on its own thread (a dedicated serial executor): decoding and validating multi-MB
+/// payloads happens here and must not occupy Swift's cooperative pool.
 actor IngestStage {
+    private let executor = DedicatedThreadExecutor(name: "fs-ingest")
+    /// Runs on the stage's dedicated thread.
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    deinit { executor.stop() }
+
     private var assembler: FrameAssembler
     private let stats: PipelineStats
     private let logger: Logger

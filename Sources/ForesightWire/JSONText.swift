@@ -30,6 +30,10 @@ public enum JSONText {
         public static func == (a: Value, b: Value) -> Bool { JSONText.write(a) == JSONText.write(b) }
     }
 
+    /// Keeps integers and floats of a Foundation JSON object (`[String: Any]`, `[Any]`, `NSNumber`,
+    /// `String`, `NSNull`) apart; object keys are sorted.
+    public static func value(foundation object: Any) -> Value { Value(foundation: object) }
+
     /// An object value from key/value pairs, in the given order.
     public static func object(_ pairs: [(String, Value)], pretty: Bool = false) -> String {
         write(.object(pairs), pretty: pretty)
@@ -123,6 +127,34 @@ public enum JSONText {
                 append(item, to: &out, pretty: pretty, indent: indent + 1)
             }
             out += pretty ? "\n" + close + "}" : "}"
+        }
+    }
+}
+
+extension JSONText.Value {
+    /// Converts a Foundation JSON object (as `JSONSerialization` takes it); object keys sorted.
+    public init(foundation object: Any) {
+        switch object {
+        case is NSNull: self = .null
+        case let b as Bool where type(of: object) == Bool.self: self = .bool(b)
+        case let i as Int: self = .int(Int64(i))
+        case let i as Int64: self = .int(i)
+        case let i as Int32: self = .int(Int64(i))
+        case let u as UInt64: self = .uint(u)
+        case let u as UInt: self = .uint(UInt64(u))
+        case let u as UInt32: self = .uint(UInt64(u))
+        case let u as UInt16: self = .uint(UInt64(u))
+        case let d as Double: self = .double(d)
+        case let f as Float: self = .double(Double(f))
+        case let n as NSNumber:
+            let kind = String(cString: n.objCType)
+            if kind == "d" || kind == "f" { self = .double(n.doubleValue) } else { self = .int(n.int64Value) }
+        case let s as String: self = .string(s)
+        case let items as [Any]: self = .array(items.map { JSONText.Value(foundation: $0) })
+        case let map as [String: Any]: self = .object(map.keys.sorted().map { ($0, JSONText.Value(foundation: map[$0] as Any)) })
+        case let optional as Optional<Any>:
+            if case .some(let wrapped) = optional { self = JSONText.Value(foundation: wrapped) } else { self = .null }
+        default: self = .string("\(object)")
         }
     }
 }

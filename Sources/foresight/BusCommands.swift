@@ -14,14 +14,18 @@ struct EchoCommand: AsyncParsableCommand {
         (on standard output), with its reason in place of the type. Binary arrays are shown as \
         dtype, shape and min/max/mean; --full writes every element.
 
+        Given a bag instead of an endpoint (an .mcap file, a split set or a folder), prints its \
+        messages in log-time order with the log time as receive_time.
+
         Examples:
           foresight echo tcp://127.0.0.1:5555 --topic sensor/ --count 10
           foresight echo tcp://127.0.0.1:5555 --topic-regex 'gnss|beam' --field stamp,lat,lon
           foresight echo tcp://127.0.0.1:5555 tcp://127.0.0.1:5601 --exclude '^foresight/' --once --json
+          foresight echo drive.mcap --topic sensor/gnss --count 5
         """
     )
 
-    @Argument(help: "Endpoint(s) to subscribe to, e.g. tcp://127.0.0.1:5555 (several are merged).")
+    @Argument(help: "Endpoint(s) to subscribe to, e.g. tcp://127.0.0.1:5555 (several are merged), or one bag to read (drive.mcap).")
     var endpoints: [String]
 
     @Option(help: "Topic prefix to subscribe to (repeatable; default: everything).")
@@ -60,9 +64,29 @@ struct EchoCommand: AsyncParsableCommand {
             }
         }
         if let field, field.split(separator: ",").isEmpty { throw ValidationError("--field needs at least one field name") }
+        if let bag = endpoints.first(where: BagEchoSource.isRecording), endpoints.count > 1 {
+            throw ValidationError("give one bag (\(bag)) or endpoints, not both")
+        }
+        if endpoints.count == 1, BagEchoSource.isRecording(endpoints[0]) { return }
+        for endpoint in endpoints { try checkEndpoint(endpoint) }
     }
 
     func run() async throws {
+        let filter = try TopicFilter(include: topicRegex, exclude: exclude)
+        let fields = field.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        let limit = once ? 1 : count
+        if endpoints.count == 1, BagEchoSource.isRecording(endpoints[0]) {
+            var source = try BagEchoSource(path: endpoints[0], prefixes: topic)
+            var seen = 0
+            while let message = source.next() {
+                guard filter.matches(message.topic ?? "") else { continue }
+                print(EchoFormatter.render(message, json: json, fields: fields, full: full))
+                seen += 1
+                if let limit, seen >= limit { break }
+            }
+            if let error = source.error { throw CLIError("\(error)") }
+            return
+        }
         let context = try BusContext()
         var options = Subscriber.Options()
         options.mode = socket.mode(default: .connect)
@@ -76,9 +100,6 @@ struct EchoCommand: AsyncParsableCommand {
         let trap = SignalTrap { _ in subscriber.close() }
         defer { subscriber.close(); _ = trap }
         if !json { printError("listening on \(subscriber.endpoints.joined(separator: ", ")) (Ctrl-C to stop)") }
-        let filter = try TopicFilter(include: topicRegex, exclude: exclude)
-        let fields = field.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-        let limit = once ? 1 : count
         var seen = 0
         for await message in subscriber.messages {
             guard filter.matches(message.topic ?? "") else { continue }
@@ -190,15 +211,16 @@ struct PubCommand: AsyncParsableCommand {
     @Option(help: "Number of messages to send.")
     var count: Int = 1
 
-    @Option(help: "Seconds to wait after binding/connecting before the first send (subscribers need time to join).")
-    var delay: Double = 0.5
+    @Option(parsing: .unconditional, help: "Wait this long after binding/connecting before the first send (seconds, or 500ms; subscribers need time to join).")
+    var delay = DurationArgument(seconds: 0.5)
 
     @OptionGroup var socket: SocketModeOptions
 
     func validate() throws {
         if !(rate > 0) { throw ValidationError("--rate must be positive") }
         if count < 1 { throw ValidationError("--count must be at least 1") }
-        if delay < 0 { throw ValidationError("--delay must not be negative") }
+        if delay.seconds < 0 { throw ValidationError("--delay must not be negative, got \(delay.seconds) s") }
+        try checkEndpoint(endpoint)
     }
 
     func run() async throws {
@@ -233,7 +255,7 @@ struct PubCommand: AsyncParsableCommand {
         defer { publisher.close() }
         let trap = SignalTrap { _ in }
         printError("publishing \(count) message(s) on '\(topic)' at \(publisher.endpoints.joined(separator: ", "))")
-        if delay > 0 { try await Task.sleep(for: .seconds(delay)) }
+        if delay.seconds > 0 { try await Task.sleep(for: .seconds(delay.seconds)) }
 
         let period = 1.0 / rate
         let start = ContinuousClock.now

@@ -192,6 +192,19 @@ func httpGet(_ url: String) throws -> (status: Int, body: String) {
         #expect(sim.stderr.contains("using the built-in scenario launch/scenarios/street.yaml"), "\(sim.stderr)")
         // The size is announced before and reported after.
         #expect(sim.stderr.contains("about ") && sim.stderr.contains(" MB"), "\(sim.stderr)")
+        // docs/simulator.md's LiDAR figure ("about N k points per revolution") holds.
+        let doc = try String(contentsOfFile: TestSupport.path("docs/simulator.md"), encoding: .utf8)
+        let stated = doc.range(of: #"about [0-9.]+ k points per revolution"#, options: .regularExpression)
+            .flatMap { Double(doc[$0].split(separator: " ")[1]) }
+        let points = try TestSupport.run(TestSupport.python, ["-c", """
+            import sys, msgpack
+            from mcap.reader import make_reader
+            counts = [msgpack.unpackb(m.data)["count"] for _, _, m in make_reader(open(sys.argv[1], "rb")).iter_messages(topics=["sensor/lidar"])]
+            print(sum(counts) / len(counts))
+            """, dir.appendingPathComponent("drive.mcap").path])
+        let measured = Double(points.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(stated != nil, "docs/simulator.md no longer states the LiDAR point count")
+        #expect(abs(measured / 1000 - (stated ?? 0)) <= 0.05 * (stated ?? 0), "LiDAR: docs say \(stated ?? 0) k points, measured \(measured)")
         let eval = try runForesight(["eval", "drive.mcap", "--json", "-"], in: dir)
         #expect(eval.status == 0, "\(eval.stderr)")
         #expect(eval.stderr.contains("using the built-in launch file launch/sim.yaml"), "\(eval.stderr)")
@@ -200,6 +213,11 @@ func httpGet(_ url: String) throws -> (status: Int, body: String) {
         #expect(!eval.stdout.contains("\\/"))
         #expect((try? JSONSerialization.jsonObject(with: Data(eval.stdout.utf8))) != nil, "\(eval.stdout.prefix(300))")
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("-").path))
+        // docs/simulator.md: with launch/sim.yaml the simulated street gives complete frames
+        // (partial ones only from the scenario's 1 % drops).
+        let counts = eval.stderr.range(of: #"([0-9]+) frames \(([0-9]+) partial\)"#, options: .regularExpression)
+            .map { eval.stderr[$0].split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) } } ?? []
+        #expect(counts.count == 2 && counts[0] >= 20 && counts[1] * 10 <= counts[0], "\(eval.stderr)")
         let pre = try runForesight(["preprocess", "drive.mcap", "--index", "3", "--out", "frame"], in: dir)
         #expect(pre.status == 0, "\(pre.stderr)")
         let frameJSON = try String(contentsOf: dir.appendingPathComponent("frame/frame.json"), encoding: .utf8)
