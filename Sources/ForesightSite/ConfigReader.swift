@@ -241,7 +241,13 @@ public final class ConfigMapping {
     /// The error for a required `key` that is absent: when a key of this mapping looks like a
     /// misspelling of it (`input` for `inputs`), says so instead.
     func missing(_ key: String) -> ConfigError {
-        if let typo = entries.map(\.0).first(where: { $0 != key && !known.contains($0) && ConfigError.nearest($0, in: [key]) == key }) {
+        // A near miss that differs in length (`input`/`inputs`) or is long enough not to be a
+        // sibling key read later (`fy` is not a typo of `fx`).
+        let looksLikeTypo = { (name: String) -> Bool in
+            name != key && !self.known.contains(name) && ConfigError.nearest(name, in: [key]) == key
+                && (name.count != key.count || key.count >= 5)
+        }
+        if let typo = entries.map(\.0).first(where: looksLikeTypo) {
             return .invalid(key: childPath(typo), reason: "unknown key — did you mean `\(key)`? (`\(key)` is required and missing)")
         }
         return .missing(key: childPath(key))
