@@ -74,12 +74,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Override the launch file's log level.")
     var logLevel: LogLevelArgument?
 
-    @Option(help: "Longest graceful shutdown, seconds: after it the daemon stops without finishing the drain.")
-    var shutdownGrace: Double = 5
+    @Option(parsing: .unconditional, help: "Longest graceful shutdown (seconds, or e.g. 500ms): after it the daemon stops without finishing the drain.")
+    var shutdownGrace = DurationArgument(seconds: 5)
 
     func validate() throws {
         if let duration, !(duration.seconds > 0) { throw ValidationError("--duration must be positive, got \(duration.seconds) s") }
-        if !(shutdownGrace > 0) { throw ValidationError("--shutdown-grace must be positive") }
+        if !(shutdownGrace.seconds > 0) { throw ValidationError("--shutdown-grace must be positive, got \(shutdownGrace.seconds) s") }
     }
 
     func run() async throws {
@@ -92,7 +92,7 @@ struct RunCommand: AsyncParsableCommand {
         let observer = watching ? observe : nil
         let daemon = DaemonService(launch: launchFile, logger: logger, observer: observer)
         var configuration = ServiceGroupConfiguration(services: [daemon], logger: logger)
-        configuration.maximumGracefulShutdownDuration = .milliseconds(Int64(shutdownGrace * 1000))
+        configuration.maximumGracefulShutdownDuration = .milliseconds(Int64(shutdownGrace.seconds * 1000))
         let group = ServiceGroup(configuration: configuration)
         let viewTask = Task {
             guard view else { return }

@@ -156,21 +156,21 @@ struct TopicListCommand: AsyncParsableCommand {
 
     @OptionGroup var watch: TopicWatchOptions
 
-    @Option(help: "Seconds to listen.")
-    var duration: Double = 2
+    @Option(parsing: .unconditional, help: "How long to listen (seconds, or e.g. 500ms, 1m).")
+    var duration = DurationArgument(seconds: 2)
 
     @Flag(help: "Also print the message type and the number of messages heard.")
     var verbose = false
 
     func validate() throws {
-        if !(duration > 0) { throw ValidationError("--duration must be positive") }
+        if !(duration.seconds > 0) { throw ValidationError("--duration must be positive, got \(duration.seconds) s") }
     }
 
     func run() async throws {
         let tally = TopicTally(window: 2)
-        try await watch.watch(duration: duration, period: duration, onMessage: { tally.add($0) }, tick: {})
+        try await watch.watch(duration: duration.seconds, period: duration.seconds, onMessage: { tally.add($0) }, tick: {})
         let rows = tally.snapshot
-        if rows.isEmpty { printError("no messages within \(duration) s (is the publisher running? try a longer --duration)") }
+        if rows.isEmpty { printError("no messages within \(duration.seconds) s (is the publisher running? try a longer --duration)") }
         for (topic, e) in rows {
             print(verbose ? "\(topic)  [\(e.type)]  \(e.count) messages" : topic)
         }
@@ -187,20 +187,20 @@ struct TopicHzCommand: AsyncParsableCommand {
 
     @OptionGroup var watch: TopicWatchOptions
 
-    @Option(help: "Stop after this many seconds and print the final figures (default: until Ctrl-C).")
-    var duration: Double?
+    @Option(parsing: .unconditional, help: "Stop after this long and print the final figures (seconds, or e.g. 1m30s; default: until Ctrl-C).")
+    var duration: DurationArgument?
 
     @Option(help: "Periods per topic kept for the statistics.")
     var window: Int = 100
 
     func validate() throws {
-        if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
+        if let duration, !(duration.seconds > 0) { throw ValidationError("--duration must be positive, got \(duration.seconds) s") }
         if window < 2 { throw ValidationError("--window must be at least 2") }
     }
 
     func run() async throws {
         let tally = TopicTally(window: window)
-        try await watch.watch(duration: duration, period: 1, onMessage: { tally.add($0) }, tick: {
+        try await watch.watch(duration: duration?.seconds, period: 1, onMessage: { tally.add($0) }, tick: {
             emitLine(tally.snapshot.map { TopicTally.rateLine($0.topic, $0.entry) }.joined(separator: "\n"))
         })
         emitLine("-- final")
@@ -218,20 +218,20 @@ struct TopicBwCommand: AsyncParsableCommand {
 
     @OptionGroup var watch: TopicWatchOptions
 
-    @Option(help: "Stop after this many seconds and print the final figures (default: until Ctrl-C).")
-    var duration: Double?
+    @Option(parsing: .unconditional, help: "Stop after this long and print the final figures (seconds, or e.g. 1m30s; default: until Ctrl-C).")
+    var duration: DurationArgument?
 
     @Option(help: "Messages per topic kept for the statistics.")
     var window: Int = 100
 
     func validate() throws {
-        if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
+        if let duration, !(duration.seconds > 0) { throw ValidationError("--duration must be positive, got \(duration.seconds) s") }
         if window < 2 { throw ValidationError("--window must be at least 2") }
     }
 
     func run() async throws {
         let tally = TopicTally(window: window)
-        try await watch.watch(duration: duration, period: 1, onMessage: { tally.add($0) }, tick: {
+        try await watch.watch(duration: duration?.seconds, period: 1, onMessage: { tally.add($0) }, tick: {
             emitLine(tally.snapshot.map { TopicTally.bandwidthLine($0.topic, $0.entry) }.joined(separator: "\n"))
         })
         emitLine("-- final")
