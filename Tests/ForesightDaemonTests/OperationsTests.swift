@@ -274,7 +274,11 @@ func httpGet(_ url: String) throws -> (status: Int, body: String) {
         let port = TestSupport.freePort()
         let holder = try TestSupport.Child(TestSupport.foresightBinary, ["sim", "--endpoint", "tcp://127.0.0.1:\(port)", "--duration", "30", "--quiet"])
         defer { holder.stop() }
-        Thread.sleep(forTimeInterval: 1)
+        // Wait until the holder has bound the port (a debug build on a busy machine starts slowly).
+        for _ in 0..<300 where PortOwner.holder(ofTCPPort: port)?.pid != holder.process.processIdentifier {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        #expect(PortOwner.holder(ofTCPPort: port)?.pid == holder.process.processIdentifier, "the holder never bound port \(port)")
         let second = try runForesight(["sim", "--endpoint", "tcp://127.0.0.1:\(port)", "--duration", "1", "--quiet"])
         #expect(second.status != 0)
         #expect(second.stderr.contains("pid \(holder.process.processIdentifier)") && second.stderr.contains("foresight sim"), "\(second.stderr)")
