@@ -59,6 +59,12 @@ import Testing
         try writeBag("split_0000.mcap")
         let split = try foresight(["record", endpoint, "-o", path("split.mcap"), "--split-size", "1M", "--duration", "1"])
         #expect(split.status != 0 && split.stderr.contains("split_0000.mcap already exists"), "\(split.stderr)")
+        // With --overwrite the old split set goes entirely (no stale split_0001 read back later).
+        try writeBag("split_0001.mcap")
+        let resplit = try foresight(["record", endpoint, "-o", path("split.mcap"), "--split-size", "4G", "--duration", "500ms", "--overwrite"])
+        #expect(resplit.status == 0, "\(resplit.stderr)")
+        #expect(BagRecording.splitSet(of: path("split.mcap")).map { URL(fileURLWithPath: $0).lastPathComponent } == ["split_0000.mcap"])
+        #expect(try BagReader(path: path("split_0000.mcap")).info().summary.messageCount == 0)
         // With --overwrite it records (units: 1500ms).
         let replaced = try foresight(["record", endpoint, "-o", path("drive.mcap"), "--duration", "1500ms", "--overwrite"])
         #expect(replaced.status == 0, "\(replaced.stderr)")
@@ -125,6 +131,9 @@ import Testing
         // Units: 4k is 4000 bytes (below the 4096 minimum), 1m30s parses.
         let size = try foresight(["record", "tcp://127.0.0.1:5", "-o", path("y.mcap"), "--split-size", "4k", "--duration", "1m30s"])
         #expect(size.status != 0 && size.stderr.contains("got 4000"), "\(size.stderr)")
+        let units = try foresight(["record", "tcp://127.0.0.1:5", "-o", path("u.mcap"), "--split-duration", "1h30m",
+                                   "--duration", "0.2s", "--chunk-size", "64KiB", "--buffer-size", "1GiB"])
+        #expect(units.status == 0 && FileManager.default.fileExists(atPath: path("u_0000.mcap")), "\(units.stderr)")
         let word = try foresight(["record", "tcp://127.0.0.1:5", "-o", path("y.mcap"), "--duration", "soon"])
         #expect(word.status != 0 && word.stderr.contains("soon"), "\(word.stderr)")
     }
