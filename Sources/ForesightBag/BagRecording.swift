@@ -41,7 +41,7 @@ public final class BagRecording {
         var isDirectory: ObjCBool = false
         let fm = FileManager.default
         if fm.fileExists(atPath: path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { return ([path], nil) }
+            guard isDirectory.boolValue else { return ([path], splitMemberNote(path)) }
             let names = ((try? fm.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".mcap") }.sorted()
             guard !names.isEmpty else {
                 throw .io(path: path, operation: "read the recording in", reason: "the folder holds no .mcap files")
@@ -71,6 +71,19 @@ public final class BagRecording {
             return (n, folder.appendingPathComponent(name).path)
         }
         return numbered.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+
+    /// For `NAME_0003.mcap` of a split set with other members: how to read the whole set.
+    private static func splitMemberNote(_ path: String) -> String? {
+        let url = URL(fileURLWithPath: path)
+        let stem = url.deletingPathExtension().lastPathComponent
+        guard let underscore = stem.lastIndex(of: "_") else { return nil }
+        let digits = stem[stem.index(after: underscore)...]
+        guard digits.count >= 4, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        let base = url.deletingLastPathComponent().appendingPathComponent(String(stem[..<underscore]) + "." + url.pathExtension).path
+        let set = splitSet(of: base)
+        guard set.count > 1, !FileManager.default.fileExists(atPath: base) else { return nil }
+        return "note: \(url.lastPathComponent) is one file of a split set of \(set.count); give \(base) (or its folder) to read them all as one recording"
     }
 
     private static func describe(_ files: [String]) -> String {

@@ -159,6 +159,10 @@ import Testing
         var published: [[UInt8]] = []
         _ = try player.run { _, payload in published.append(payload) }
         #expect(published == (first + second).map(\.data))
+        // One member alone is read alone, with a pointer to the whole set.
+        let member = try foresight(["bag", "info", path("drive_0001.mcap")])
+        #expect(member.status == 0 && member.stderr.contains("one file of a split set of 2"), "\(member.stderr)")
+        #expect(String(decoding: member.stdout, as: UTF8.self).contains("messages:    30"))
         // A name with neither a file nor a split set says what it looked for.
         let missing = try foresight(["bag", "info", path("nothing.mcap")])
         #expect(missing.status != 0 && missing.stderr.contains("nothing_0000.mcap"), "\(missing.stderr)")
