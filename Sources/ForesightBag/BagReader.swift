@@ -123,10 +123,32 @@ public final class BagReader: @unchecked Sendable {
         return summary
     }
 
+    /// The stored summary, or nil when the file has none or it is damaged (CRC mismatch,
+    /// malformed records): readers then scan the data section instead. I/O errors are thrown.
+    private func usableSummary() throws(BagError) -> BagSummary? {
+        do {
+            return try readSummary()
+        } catch {
+            if case .io = error { throw error }
+            return nil
+        }
+    }
+
+    /// What is wrong with the stored summary when it is damaged (nil when it is fine or absent);
+    /// `summary()` and `messages()` then fall back to a sequential scan.
+    public var summaryDamage: String? {
+        do {
+            _ = try readSummary()
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
     /// A summary for any readable file: the stored one when it is complete, otherwise one
     /// built by scanning every record (slower; needed for files without statistics).
     public func summary() throws(BagError) -> BagSummary {
-        let stored = try readSummary()
+        let stored = try usableSummary()
         if let stored, stored.indexed { return stored }
         var scanned = try scanSummary()
         // A summary without statistics still lists schemas and channels, and may be the only
@@ -253,7 +275,7 @@ public final class BagReader: @unchecked Sendable {
     /// `startTime...endTime`; in log-time order for indexed files, file order otherwise.
     public func messages(startTime: UInt64 = 0, endTime: UInt64 = .max,
                          include: @escaping (BagChannel) -> Bool = { _ in true }) throws(BagError) -> BagMessageCursor {
-        let stored = try readSummary()
+        let stored = try usableSummary()
         if let stored, stored.indexed {
             return BagMessageCursor(reader: self, summary: stored, startTime: startTime, endTime: endTime, include: include)
         }

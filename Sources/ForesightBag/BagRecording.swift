@@ -97,11 +97,18 @@ public final class BagRecording {
         zip(files, readers).filter { !$0.1.isClosed }.map(\.0)
     }
 
-    /// One warning per file that was not closed, telling how to rebuild it.
+    /// One warning per file that was not closed, or whose summary is damaged, telling how to rebuild it.
     public var warnings: [String] {
-        unclosedFiles.map { file in
-            "warning: \(file) was not closed (crash?) — it has no footer or summary; what is readable is used, "
-                + "but run `foresight bag recover \(file) -o FIXED.mcap` to rebuild it"
+        zip(files, readers).compactMap { file, reader in
+            if !reader.isClosed {
+                return "warning: \(file) was not closed (crash?) — it has no footer or summary; what is readable is used, "
+                    + "but run `foresight bag recover \(file) -o FIXED.mcap` to rebuild it"
+            }
+            if let damage = reader.summaryDamage {
+                return "warning: the summary of \(file) is damaged (\(damage)); the file is read by a sequential scan — "
+                    + "run `foresight bag recover \(file) -o FIXED.mcap` to rebuild it"
+            }
+            return nil
         }
     }
 

@@ -91,7 +91,18 @@ import Testing
         #expect(info.stderr.contains("was not closed (crash?)") && info.stderr.contains("foresight bag recover"), "\(info.stderr)")
         #expect(String(decoding: info.stdout, as: UTF8.self).contains("messages:    200"))
         let healthy = try foresight(["bag", "info", path("full.mcap")])
-        #expect(!healthy.stderr.contains("not closed"))
+        #expect(!healthy.stderr.contains("not closed") && !healthy.stderr.contains("warning"))
+        // A damaged summary (flipped byte): read by a scan, with a warning, not refused.
+        var damaged = bytes
+        damaged[damaged.count - 8 - 29 - 30] ^= 0x01
+        try damaged.write(to: URL(fileURLWithPath: path("damaged.mcap")))
+        let scanned = try foresight(["bag", "info", path("damaged.mcap")])
+        #expect(scanned.status == 0, "\(scanned.stderr)")
+        #expect(scanned.stderr.contains("summary of") && scanned.stderr.contains("is damaged") && scanned.stderr.contains("bag recover"),
+                "\(scanned.stderr)")
+        #expect(String(decoding: scanned.stdout, as: UTF8.self).contains("messages:    200"))
+        let echoed = try foresight(["echo", path("damaged.mcap"), "--json"])
+        #expect(String(decoding: echoed.stdout, as: UTF8.self).split(separator: "\n").count == 200)
     }
 
     @Test func replayRejectsContradictionsAndOffsetsPastTheEnd() throws {
