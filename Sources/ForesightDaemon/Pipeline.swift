@@ -68,7 +68,7 @@ public final class FusionPipeline: Sendable {
             group.addTask {
                 // Keep the deadline firing when every sensor is silent (stream time follows the wall clock).
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(50))
+                    try? await Task.sleep(for: .milliseconds(10))
                     self.submit(await self.ingest.tick())
                     if await self.ingest.finished { return }
                 }
@@ -205,6 +205,7 @@ actor IngestStage {
     }
 
     func accept(frames: [[UInt8]], receiveTime: Int64) -> (frames: [(raw: RawFrame, context: FrameContext)], truth: (any WireMessage)?) {
+        // Only configured input topics are tracked (TopicActivity ignores anything else).
         if let topic = frames.first.flatMap({ String(validating: $0, as: UTF8.self) }) { stats.activity.arrived(topic, at: receiveTime) }
         let output = assembler.accept(frames: frames, receiveTime: receiveTime)
         if let error = output.rejection { log(error) }
@@ -223,14 +224,13 @@ actor IngestStage {
                                                       "field": "\(error.field)", "detail": "\(error.detail)", "count": "\(n)"])
     }
 
-    /// Advances stream time by the wall time elapsed since the last arrival, so a pending partial
-    /// frame still goes out at its deadline when every sensor has gone silent.
+    /// Enforces the deadline at the anchored stream time of now (the newest stamp plus the wall
+    /// time since it arrived), so a pending partial frame still goes out at its deadline when
+    /// every sensor has gone silent.
     func tick() -> [(raw: RawFrame, context: FrameContext)] {
-        guard let stream = assembler.synchronizer.streamTime, lastArrival > 0 else { return [] }
-        let idle = wallClockNanoseconds() - lastArrival
-        guard idle > 0 else { return [] }
+        guard lastArrival > 0 else { return [] }
         warnSilent()
-        return assembler.advance(to: stream + idle)
+        return assembler.advance(at: wallClockNanoseconds())
     }
 
     func flush() -> [(raw: RawFrame, context: FrameContext)] {
@@ -256,7 +256,7 @@ actor IngestStage {
     }
 
     private func warnSilent() {
-        let silent = Set(assembler.silentTopics())
+        let silent = Set(assembler.silentTopics(at: wallClockNanoseconds()))
         for topic in silent.subtracting(silentWarned) {
             logger.warning("input topic is silent; frames continue without it", metadata: ["topic": "\(topic)"])
         }
