@@ -174,7 +174,7 @@ struct RigReport {
     /// Junk topic names that pass the ZeroMQ prefix filter get no state of their own: one
     /// `unknown_topic` counter, diagnostics list only the configured sensors; and /healthz says
     /// unhealthy when every configured sensor is dead although truth and junk topics flow.
-    @Test func junkTopicsGetOneCounterAndHealthzWatchesOnlySensors() throws {
+    @Test func junkTopicsGetOneCounterAndHealthzWatchesOnlySensors() async throws {
         let launch = try RigLaunch(truth: true, silenceMs: 400)
         let report = try Self.scenario("junk", launch: launch, ["--sets", "20", "--junk-topics", "300", "--truth"])
         let diagnostics = try #require(report.json["diagnostics"] as? [String: Any])
@@ -187,16 +187,23 @@ struct RigReport {
         #expect(rejections.count <= 3, "\(rejections)")
         Self.expectAllComplete(report)
 
-        // Every sensor dead, truth and junk still flowing: unhealthy.
+        // Every sensor dead, truth and junk still flowing: unhealthy. Asked while they flow.
         let dead = try RigLaunch(truth: true, silenceMs: 400)
-        var status = ""
-        _ = try Self.scenario("all-dead", launch: dead, ["--sets", "30", "--dead", "all", "--junk-topics", "100", "--truth",
-                                                         "--subscribe-timeout", "15", "--drain", "0.2"]) { launch in
-            let curl = try TestSupport.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}",
-                                                             "http://127.0.0.1:\(launch.metrics)/healthz"])
-            status = curl.stdout
+        let daemon = try TestSupport.Child(TestSupport.foresightBinary, ["run", dead.path])
+        defer { daemon.stop() }
+        let loadgen = try TestSupport.Child.python("loadgen.py", ["--endpoint", dead.inputEndpoint, "--output", dead.outputEndpoint,
+                                                                  "--name", "all-dead", "--sets", "80", "--dead", "all",
+                                                                  "--junk-topics", "400", "--truth", "--drain", "0.2"])
+        defer { loadgen.stop() }
+        func healthz() throws -> String {
+            try TestSupport.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                                  "http://127.0.0.1:\(dead.metrics)/healthz"]).stdout
         }
-        #expect(status == "503", "healthz answered \(status) with every sensor dead")
+        try await Task.sleep(for: .seconds(5))  // daemon up, loadgen subscribed, 8 s of truth and junk under way
+        let whileFlowing = try healthz()
+        #expect(loadgen.process.isRunning, "the stream ended before /healthz was asked")
+        #expect(whileFlowing == "503", "healthz answered \(whileFlowing) with every sensor dead")
+        #expect(loadgen.wait(timeout: 30) == 0)
     }
 
     /// The live synchronizer's frames equal what the offline path builds from the same stream
