@@ -43,6 +43,8 @@ SHORT = {
                                  "--camera", "96x64"]),
     "deepsense-sizes": (SYNC_10HZ, ["--sets", "30", "--stamps", "identical", "--camera", "960x540",
                                     "--radar", "4,256,250", "--points", "17000"]),
+    # Throughput: as fast as possible with at most 4 sets without a fusion/frame yet.
+    "as-fast-4-in-flight": (SYNC_10HZ, ["--sets", "1000", "--stamps", "staggered", "--max-in-flight", "4", "--warmup", "0"]),
 }
 SOAK = {
     # 2,000 sets × (5 good + 45 bad) = 100,000 messages at 500 messages/s.
