@@ -63,6 +63,27 @@ import ForesightWire
         #expect(counters.rejected(topic: "sensor/camera", reason: .stampNotIncreasing) == 0)
     }
 
+    /// A replay restarted from the beginning (every topic back to seq 0 and old stamps): after
+    /// the silence threshold (1 s) of nothing but late messages the synchronizer resynchronizes,
+    /// and complete frames resume.
+    @Test func aRestartedReplayResynchronizesAfterTheSilenceThreshold() throws {
+        var (assembler, _) = try Self.assembler()
+        var complete = 0
+        for k in 0..<20 {
+            let out = Self.feed(&assembler, seq: UInt32(k), stamp: Self.start + Int64(k) * 100 * Self.ms, receive: Int64(k) * 100 * Self.ms)
+            complete += out.filter { $0.missing.isEmpty }.count
+        }
+        #expect(complete == 20)
+        var after: [FrameContext] = []
+        for k in 0..<30 {
+            after += Self.feed(&assembler, seq: UInt32(k), stamp: Self.start + Int64(k) * 100 * Self.ms,
+                               receive: 2_000 * Self.ms + Int64(k) * 100 * Self.ms)
+        }
+        let resumed = after.filter { $0.missing.isEmpty }
+        #expect(resumed.count >= 17, "\(after.map(\.missing))")  // 30 sets minus ~1.1 s of late ones
+        #expect(resumed.last?.stamp == Self.start + 2_900 * Self.ms + 20 * Self.ms)
+    }
+
     @Test func aRogueRestartOnOneTopicDoesNotResynchronizeTheOthers() throws {
         var (assembler, _) = try Self.assembler()
         _ = Self.feed(&assembler, seq: 0, stamp: Self.start + 5_000 * Self.ms, receive: 0)
