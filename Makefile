@@ -5,7 +5,7 @@ BUILD_FLAGS  ?= -j $(JOBS)
 RELEASE      := -c release $(BUILD_FLAGS)
 PY           := .venv/bin/python
 
-.PHONY: all setup build release test run bench soak rig parity clean
+.PHONY: all setup build release test run bench soak rig parity clean install defaults
 
 all: build
 
@@ -34,6 +34,7 @@ run: release
 bench: release
 	@mkdir -p bench-results
 	.build/release/foresight-bench all --out bench-results/latest.json
+	$(PY) Tools/bench_latency.py     # end-to-end latency, written into docs/launch.md
 
 ## Rig scenarios through the real sockets (Tools/loadgen.py against `foresight run`): complete,
 ## partial and predicted frames per timing shape, latency, daemon RSS/CPU. Prints figures.
@@ -51,6 +52,17 @@ soak: release
 parity:
 	@Tools/setup.sh torch
 	$(PY) Tools/training/make_parity_fixtures.py --out Tests/ForesightInferenceTests/Fixtures
+
+## Install the release binary: make install PREFIX=$$HOME/.local (default /usr/local).
+PREFIX ?= /usr/local
+install: release
+	install -d "$(PREFIX)/bin"
+	install -m 755 .build/release/foresight "$(PREFIX)/bin/foresight"
+	@echo "installed $(PREFIX)/bin/foresight"
+
+## Re-embed the built-in default files (site, scenario, launch) after editing them.
+defaults:
+	python3 Tools/embed_defaults.py
 
 clean:
 	rm -rf .build bench-results
