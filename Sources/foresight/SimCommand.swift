@@ -12,14 +12,16 @@ struct SimCommand: AsyncParsableCommand {
         abstract: "Simulate the street testbed and publish all sensors and ground truth (docs/simulator.md).",
         discussion: """
         Publishes sensor/camera, sensor/radar, sensor/lidar, sensor/gnss, sensor/beam_power and \
-        truth/ue, truth/beam, truth/blockage, paced by the simulated clock. The same site, scenario \
+        truth/ue, truth/beam, truth/blockage (and truth/channel when the scenario sets \
+        link.channel_truth), paced by the simulated clock. The same site, scenario \
         and seed always produce byte-identical messages (stamps start at the scenario's start_time_ns).
 
         Example: foresight sim --endpoint tcp://*:5600 --duration 60
+                 foresight sim --scenario boulevard --duration 60 --bag boulevard.mcap
         """
     )
 
-    @Option(help: "Scenario file.")
+    @Option(help: "Scenario: a name from launch/scenarios (street, boulevard, crossing) or a YAML file.")
     var scenario = "launch/scenarios/street.yaml"
 
     @Option(help: "Site calibration file.")
@@ -68,7 +70,7 @@ struct SimCommand: AsyncParsableCommand {
         var simulator: Simulator
         do {
             let start: Int64? = wallClockStamps ? Int64(Date().timeIntervalSince1970 * 1e9) + Int64(delay * 1e9) : nil
-            simulator = try Simulator(sitePath: site, scenarioPath: scenario, seed: seed, startTimeNs: start)
+            simulator = try Simulator(sitePath: site, scenarioPath: try scenarioFile(), seed: seed, startTimeNs: start)
         } catch {
             throw CLIError("\(error)")
         }
@@ -112,6 +114,20 @@ struct SimCommand: AsyncParsableCommand {
             }
         }
         if !quiet { printStatus(time: lastTime, elapsed: clock.now - start, counts: counts, publisher: publisher, final: true) }
+    }
+
+    /// The scenario file for `--scenario`: a path, or a name looked up in `launch/scenarios/`
+    /// (relative to the working directory, then to the package the executable was built in).
+    private func scenarioFile() throws -> String {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let packageRoot = executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let directories = ["launch/scenarios", packageRoot.appendingPathComponent("launch/scenarios").path]
+        guard let path = Scenario.resolve(scenario, directories: directories) else {
+            let known = Set(directories.flatMap { Scenario.names(in: $0) }).sorted()
+            throw CLIError("--scenario '\(scenario)': no such file or scenario name"
+                + (known.isEmpty ? "" : "; known scenarios: \(known.joined(separator: ", "))"))
+        }
+        return path
     }
 
     /// `--bag`: every message of `--duration` simulated seconds into an MCAP file, with
