@@ -128,9 +128,22 @@ struct SimCommand: AsyncParsableCommand {
     /// The scenario file for `--scenario`: a path, or a name looked up in `launch/scenarios/`
     /// (relative to the working directory, then to the package the executable was built in).
     private func scenarioFile() throws -> String {
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let packageRoot = executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let directories = ["launch/scenarios", packageRoot.appendingPathComponent("launch/scenarios").path]
+        // the working directory first, then the package the executable was built in
+        // (.build/<triple>/release/foresight → walk up to the directory holding launch/scenarios)
+        var directories = ["launch/scenarios"]
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<5 {
+            let candidate = url.appendingPathComponent("launch/scenarios").path
+            if FileManager.default.fileExists(atPath: candidate) {
+                directories.append(candidate)
+                // a relative path such as the default launch/scenarios/street.yaml, from the package
+                let inPackage = url.appendingPathComponent(scenario).path
+                if !scenario.hasPrefix("/"), !FileManager.default.fileExists(atPath: scenario),
+                   FileManager.default.fileExists(atPath: inPackage) { return inPackage }
+                break
+            }
+            url.deleteLastPathComponent()
+        }
         guard let path = Scenario.resolve(scenario, directories: directories) else {
             let known = Set(directories.flatMap { Scenario.names(in: $0) }).sorted()
             throw CLIError("--scenario '\(scenario)': no such file or scenario name"
