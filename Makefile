@@ -5,7 +5,7 @@ BUILD_FLAGS  ?= -j $(JOBS)
 RELEASE      := -c release $(BUILD_FLAGS)
 PY           := .venv/bin/python
 
-.PHONY: all setup build release test run bench parity clean
+.PHONY: all setup build release test run bench parity raytrace clean
 
 all: build
 
@@ -38,6 +38,11 @@ bench: release
 parity:
 	@Tools/setup.sh torch
 	$(PY) Tools/training/make_parity_fixtures.py --out Tests/ForesightInferenceTests/Fixtures
+
+## Independent ray-traced check of the simulator's channel (Sionna RT; ~15 min for a 60 s drive).
+raytrace: release
+	@Tools/setup.sh sionna-rt==2.2.0
+	$(PY) Tools/raytrace_check.py --scenario $(or $(SCENARIO),street) --duration 60 --ue-body
 
 clean:
 	rm -rf .build bench-results
