@@ -5,7 +5,7 @@ BUILD_FLAGS  ?= -j $(JOBS)
 RELEASE      := -c release $(BUILD_FLAGS)
 PY           := .venv/bin/python
 
-.PHONY: all setup build release test run bench soak rig parity clean install defaults
+.PHONY: all setup build release test run bench soak rig parity raytrace clean install defaults
 
 all: build
 
@@ -63,6 +63,11 @@ install: release
 ## Re-embed the built-in default files (site, scenario, launch) after editing them.
 defaults:
 	python3 Tools/embed_defaults.py
+
+## Independent ray-traced check of the simulator's channel (Sionna RT; ~15 min for a 60 s drive).
+raytrace: release
+	@Tools/setup.sh sionna-rt==2.2.0
+	$(PY) Tools/raytrace_check.py --scenario $(or $(SCENARIO),street) --duration 60 --ue-body
 
 clean:
 	rm -rf .build bench-results
