@@ -77,6 +77,9 @@ let package = Package(
         .target(name: "ForesightBag", dependencies: ["ForesightWire", "CZstd", "CLZ4"], swiftSettings: strict),
         .target(name: "ForesightSim", dependencies: ["ForesightWire", "ForesightSite", "CTurboJPEG"], swiftSettings: strict),
         .target(name: "ForesightPredict", dependencies: ["ForesightWire", "ForesightSite"], swiftSettings: strict),
+        // Import of other testbeds' data (DeepSense 6G) and export for other viewers (Foxglove).
+        .target(name: "ForesightInterop", dependencies: ["ForesightWire", "ForesightBag", "ForesightSite", "ForesightPreprocess"],
+                swiftSettings: strict),
         .target(name: "ForesightDaemon", dependencies: ["ForesightWire", "ForesightBus", "ForesightSync", "ForesightPredict",
                                                         "ForesightPreprocess", "ForesightInference", "ForesightSite",
                                                         "ForesightBag",
@@ -86,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "foresight",
             dependencies: ["ForesightWire", "ForesightBus", "ForesightBag", "ForesightSim", "ForesightSync",
-                           "ForesightPreprocess", "ForesightDaemon", "ForesightSite", "ForesightPredict",
+                           "ForesightPreprocess", "ForesightDaemon", "ForesightSite", "ForesightPredict", "ForesightInterop",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
@@ -95,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "ForesightBenchmarks",
             dependencies: ["ForesightWire", "ForesightBus", "ForesightBag", "ForesightSim", "ForesightSync",
-                           "ForesightPreprocess", "ForesightInference", "ForesightPredict",
+                           "ForesightPreprocess", "ForesightInference", "ForesightPredict", "ForesightInterop",
                            .product(name: "Histogram", package: "hdrhistogram-swift"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/ForesightBenchmarks",
@@ -114,6 +117,7 @@ let package = Package(
         .testTarget(name: "ForesightSimTests", dependencies: ["ForesightSim", "ForesightSite", "ForesightWire"]),
         .testTarget(name: "ForesightSiteTests", dependencies: ["ForesightSite"]),
         .testTarget(name: "ForesightPredictTests", dependencies: ["ForesightPredict", "ForesightSite", "ForesightWire", "ForesightTestSupport"]),
+        .testTarget(name: "ForesightInteropTests", dependencies: ["ForesightInterop", "ForesightBag", "ForesightWire", "ForesightSite", "ForesightTestSupport"]),
         .testTarget(name: "ForesightDaemonTests", dependencies: ["ForesightDaemon", "ForesightWire", "ForesightBus", "ForesightSite", "ForesightPredict", "ForesightTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

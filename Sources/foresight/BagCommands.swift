@@ -274,7 +274,7 @@ struct BagCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bag",
         abstract: "Inspect and repair MCAP bags.",
-        subcommands: [BagInfoCommand.self, BagRecoverCommand.self]
+        subcommands: [BagInfoCommand.self, BagRecoverCommand.self, BagExportCommand.self]
     )
 }
 

@@ -217,11 +217,22 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Also write the scores as JSON to this file.")
     var json: String?
 
+    @Option(help: "Site calibration to use instead of the launch file's (e.g. the one `foresight import deepsense` wrote).")
+    var site: String?
+
     @Option(help: "Log level.")
     var logLevel: String = "warning"
 
     func run() async throws {
         var launchFile = try loadLaunch(launch)
+        if let site {
+            do {
+                launchFile.site = try Site.load(path: site)
+                launchFile.sitePath = site
+            } catch {
+                throw CLIError("site calibration \(site): \(error)")
+            }
+        }
         if launchFile.inputs.truthTopics.isEmpty { launchFile.inputs.truthTopics = ["truth/ue", "truth/beam", "truth/blockage"] }
         let logger = bootstrapLogging(level: logLevel)
         let tty = isatty(STDERR_FILENO) == 1

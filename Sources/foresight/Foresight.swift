@@ -26,6 +26,7 @@ struct Foresight: AsyncParsableCommand {
             RecordCommand.self,
             ReplayCommand.self,
             BagCommand.self,
+            ImportCommand.self,
         ]
     )
 }
