@@ -5,7 +5,7 @@ BUILD_FLAGS  ?= -j $(JOBS)
 RELEASE      := -c release $(BUILD_FLAGS)
 PY           := .venv/bin/python
 
-.PHONY: all setup build release test run bench parity clean
+.PHONY: all setup build release test run bench bench-import parity clean
 
 all: build
 
@@ -33,6 +33,11 @@ run: release
 bench: release
 	@mkdir -p bench-results
 	.build/release/foresight-bench all --out bench-results/latest.json
+
+## DeepSense import speed and memory on a generated 500-sample scenario (docs/import.md).
+bench-import: release
+	@mkdir -p bench-results
+	.build/release/foresight-bench import --out bench-results/import.json
 
 ## Regenerate the inference parity fixtures with PyTorch (installs torch into .venv).
 parity:

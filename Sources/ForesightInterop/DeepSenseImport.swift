@@ -19,7 +19,8 @@ public struct DeepSenseImportOptions: Sendable {
     public var date: String?
     /// Hours to subtract from the time of day to get UTC (DeepSense does not say the zone; 0 = read it as UTC).
     public var utcOffsetHours: Double
-    /// Chunk compression of the bag.
+    /// Chunk compression of the bag (default none: the writer is the slower stage, and zstd
+    /// costs ~5 ms per DeepSense sample).
     public var compression: BagCompression
     /// Topic prefix (e.g. `bs1/`).
     public var prefix: String
@@ -34,7 +35,7 @@ public struct DeepSenseImportOptions: Sendable {
     /// Options with the given folder and output; everything else at its default.
     public init(scenarioDirectory: String, outputPath: String, csvPath: String? = nil, sitePath: String? = nil,
                 siteOutputPath: String? = nil, date: String? = nil, utcOffsetHours: Double = 0,
-                compression: BagCompression = .zstd, prefix: String = "", maxRows: Int? = nil, printLimit: Int = 5) {
+                compression: BagCompression = .none, prefix: String = "", maxRows: Int? = nil, printLimit: Int = 5) {
         self.scenarioDirectory = scenarioDirectory
         self.outputPath = outputPath
         self.csvPath = csvPath
@@ -112,6 +113,15 @@ public struct DeepSenseImportReport: Sendable {
     public var bytes: UInt64 = 0
     /// Wall-clock seconds.
     public var seconds = 0.0
+    /// CPU seconds (user + system) of the loader thread (read, parse, encode) and of the writing
+    /// thread (compress, CRC, write); the larger one bounds the rate on an otherwise idle machine.
+    public var loaderCPUSeconds = 0.0, writerCPUSeconds = 0.0
+
+    /// Samples per second the slower pipeline stage allows with a core of its own.
+    public var cpuBoundRate: Double {
+        let stage = max(loaderCPUSeconds, writerCPUSeconds)
+        return stage > 0 ? Double(samples) / stage : 0
+    }
 
     /// Every skip counted.
     public var totalSkipped: Int { skipped.values.reduce(0, +) }
@@ -122,6 +132,11 @@ public struct DeepSenseImportReport: Sendable {
         let rate = seconds > 0 ? Double(samples) / seconds : 0
         lines.append("imported \(samples) of \(rows) rows in \(sequences) sequence(s): \(messages.values.reduce(0, +)) messages, "
                      + String(format: "%.1f MB in %.1f s (%.0f samples/s)", Double(bytes) / 1e6, seconds, rate))
+        if loaderCPUSeconds > 0 || writerCPUSeconds > 0 {
+            lines.append(String(format: "CPU: loader %.2f s, writer %.2f s (%.1f / %.1f ms per sample; the slower stage allows %.0f samples/s with a core of its own)",
+                                loaderCPUSeconds, writerCPUSeconds, loaderCPUSeconds * 1e3 / Double(max(samples, 1)),
+                                writerCPUSeconds * 1e3 / Double(max(samples, 1)), cpuBoundRate))
+        }
         if let first = firstStamp, let last = lastStamp {
             lines.append("stamps \(isoTime(first)) … \(isoTime(last)) (" + String(format: "%.1f s", Double(last - first) / 1e9) + ")")
         }
@@ -137,6 +152,17 @@ public struct DeepSenseImportReport: Sendable {
         if let siteWritten { lines.append("site calibration written to \(siteWritten) (guessed values are marked; check them)") }
         return lines.joined(separator: "\n")
     }
+}
+
+/// CPU seconds (user + system) the calling thread has used (0 where the platform cannot tell).
+func threadCPUSeconds() -> Double {
+    #if os(Linux)
+    var usage = rusage()
+    guard getrusage(__rusage_who_t(1), &usage) == 0 else { return 0 }  // RUSAGE_THREAD
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    #else
+    return 0
+    #endif
 }
 
 /// ISO-8601 UTC text of a nanosecond stamp, to the microsecond.
@@ -173,6 +199,7 @@ public final class DeepSenseImporter {
     /// Runs the import and returns its report; throws only for problems that stop the whole import.
     public func run(progress: ((Int) -> Void)? = nil) throws(InteropError) -> DeepSenseImportReport {
         let started = Date()
+        let writerCPUStart = threadCPUSeconds()
         var report = DeepSenseImportReport()
         let csv = try findCSV()
         let header = try CSVRowReader(path: csv)
@@ -219,8 +246,10 @@ public final class DeepSenseImporter {
         let maxRows = options.maxRows
         let loaderError = Locked<InteropError?>(nil)
         let finished = DispatchSemaphore(value: 0)
+        let loaderCPU = Locked(0.0)
         let thread = Thread {
             defer {
+                loaderCPU.withLock { $0 = threadCPUSeconds() }
                 queue.close()
                 finished.signal()
             }
@@ -253,6 +282,7 @@ public final class DeepSenseImporter {
             printed[key] = n + 1
         }
         var siteStats = SiteStatistics()
+        var lastSequence: String? = nil
         var writeError: InteropError? = nil
         while let sample = queue.pop() {
             report.rows += 1
@@ -268,7 +298,10 @@ public final class DeepSenseImporter {
                 problem("row: no_readable_file", "CSV line \(sample.plan.line): none of the row's files could be read — row skipped")
                 continue
             }
-            if sample.plan.newSequence { report.sequences += 1 }
+            if sample.plan.sequenceValue != lastSequence {
+                report.sequences += 1
+                lastSequence = sample.plan.sequenceValue
+            }
             report.samples += 1
             report.nanVectors += sample.nanEntries > 0 ? 1 : 0
             report.nanEntries += sample.nanEntries
@@ -294,6 +327,7 @@ public final class DeepSenseImporter {
             }
         }
         finished.wait()
+        report.loaderCPUSeconds = loaderCPU.current
         if let error = writeError { throw error }
         if let error = loaderError.withLock({ $0 }) { throw error }
 
@@ -321,6 +355,7 @@ public final class DeepSenseImporter {
             throw .output("\(error)")
         }
         report.seconds = Date().timeIntervalSince(started)
+        report.writerCPUSeconds = threadCPUSeconds() - writerCPUStart
         return report
     }
 

@@ -12,6 +12,8 @@ struct SamplePlan: Sendable {
     var stamp: Int64 = 0
     var seq: UInt32 = 0
     var newSequence = false
+    /// The row's `seq_index` value ("" without the column).
+    var sequenceValue = ""
     var problem: RowProblem?
 }
 
@@ -44,6 +46,7 @@ struct SamplePlanner: Sendable {
         var plan = SamplePlan(line: line, fields: fields)
         defer { rowCount += 1 }
         let sequenceValue = columns.value("seq_index", in: fields) ?? ""
+        plan.sequenceValue = sequenceValue
         if sequence == nil || sequenceValue != sequence {
             plan.newSequence = true
             sequence = sequenceValue
@@ -74,6 +77,13 @@ struct SamplePlanner: Sendable {
         plan.stamp = stamp
         return plan
     }
+}
+
+/// `message` as MessagePack, with the writer sized for its payload up front (no regrowth for a 2 MB cube).
+func encode(_ message: some WireMessage, payloadBytes: Int) -> [UInt8] {
+    var writer = MessagePackWriter(capacity: payloadBytes + 512)
+    message.encode(into: &writer)
+    return writer.bytes
 }
 
 /// One encoded message of a sample.
@@ -150,8 +160,8 @@ struct SampleLoader: Sendable {
                 throw .image(path: p, reason: "\(size.width)×\(size.height) is beyond the \(limits.maxImageDimension)-pixel limit")
             }
             sample.imageSize = size
-            sample.messages.append(EncodedMessage(type: .image, payload: Image(header: header(frames.camera), width: size.width, height: size.height,
-                                                                               encoding: .jpeg, data: bytes).encoded()))
+            sample.messages.append(EncodedMessage(type: .image, payload: encode(Image(header: header(frames.camera), width: size.width, height: size.height,
+                                                                                      encoding: .jpeg, data: bytes), payloadBytes: bytes.count)))
         }
         run(.radar) { p throws(InteropError) in
             if p.lowercased().hasSuffix(".mat") {
@@ -169,15 +179,15 @@ struct SampleLoader: Sendable {
             }
             guard PackedArray.allFiniteFloat32(array.data) else { throw .npy(path: p, reason: "the cube holds NaN or infinite samples") }
             sample.radarShape = array.shape
-            sample.messages.append(EncodedMessage(type: .radarCube, payload: RadarCube(header: header(frames.radar), rx: rx, samples: samples, chirps: chirps,
-                                                                                       dtype: .cf32, data: array.data).encoded()))
+            sample.messages.append(EncodedMessage(type: .radarCube, payload: encode(RadarCube(header: header(frames.radar), rx: rx, samples: samples, chirps: chirps,
+                                                                                              dtype: .cf32, data: array.data), payloadBytes: array.data.count)))
         }
         run(.lidar) { p throws(InteropError) in
             let bytes = try FileBytes.read(p, limit: Self.maxLidarBytes, terminator: true)
             let cloud = try PLYCloud.parse(bytes, path: p, maxPoints: limits.maxPoints)
             sample.droppedPoints += cloud.droppedNonFinite
-            sample.messages.append(EncodedMessage(type: .pointCloud, payload: PointCloud(header: header(frames.lidar), fields: cloud.fields,
-                                                                                         values: cloud.values).encoded()))
+            sample.messages.append(EncodedMessage(type: .pointCloud, payload: encode(PointCloud(header: header(frames.lidar), fields: cloud.fields,
+                                                                                                values: cloud.values), payloadBytes: cloud.values.count * 4)))
         }
         run(.gnss) { p throws(InteropError) in
             let fix = try readLatLon(p).get()

@@ -42,7 +42,7 @@ struct DeepSenseSiteFile {
         let f = { (v: Double) in String(format: "%.6f", v) }
         let yaw = boresightYaw
         let yawText = yaw.map { String(format: "%.1f", $0) } ?? "90.0"
-        let yawNote = yaw == nil ? "# GUESSED: no UE positions; facing north" : "# GUESSED: facing the UE's mean position in this scenario"
+        let yawNote = yaw == nil ? "GUESSED: no UE positions; facing north" : "GUESSED: facing the UE's mean position in this scenario"
         let width = stats.imageSize?.width ?? 960, height = stats.imageSize?.height ?? 540
         let sizeNote = stats.imageSize == nil ? "# GUESSED: no image read; DeepSense's 960×540" : "# from the first JPEG"
         let fx = (Double(width) / 2 / tan(35.0 * .pi / 180) * 10).rounded() / 10  // 70° horizontal field of view

@@ -79,7 +79,7 @@ public final class FoxgloveExporter {
     /// Output topic names.
     public enum Topic {
         public static let camera = "/camera", lidar = "/lidar", gnss = "/gnss", radarMap = "/radar/range_angle"
-        public static let predictedFix = "/predict/position_fix", scene = "/scene"
+        public static let predictedFix = "/predict/position_fix", scene = "/scene", transforms = "/tf"
     }
 
     /// Runs the export.
@@ -130,7 +130,7 @@ public final class FoxgloveExporter {
     }
 
     private func emit(_ topic: String, schema: String, json: JSONText, entry: BagEntry) throws(InteropError) {
-        let text = FoxgloveSchemas.schema(schema) ?? MessageType(rawValue: schema)?.jsonSchema ?? "{}"
+        let text = FoxgloveSchemas.schema(schema) ?? MessageType(rawValue: schema).map(Self.jsonViewSchema) ?? "{}"
         let id = try channel(topic, schema: schema, schemaText: text)
         do {
             try writer.write(channelID: id, sequence: entry.message.sequence, logTime: entry.message.logTime,
@@ -139,6 +139,29 @@ public final class FoxgloveExporter {
             throw .output("\(error)")
         }
         report.written[topic, default: 0] += 1
+    }
+
+    /// The protocol's JSON Schema for the JSON view of a message: JSON has no NaN or infinity,
+    /// so every number may also be `null` (the view writes non-finite values as null).
+    static func jsonViewSchema(_ type: MessageType) -> String {
+        func relax(_ value: Any) -> Any {
+            if var object = value as? [String: Any] {
+                for (k, v) in object { object[k] = relax(v) }
+                if object["type"] as? String == "number" {
+                    object["type"] = ["number", "null"]
+                    let note = "null: NaN or infinity (JSON has neither)"
+                    object["description"] = (object["description"] as? String).map { $0 + "; " + note } ?? note
+                }
+                return object
+            }
+            if let array = value as? [Any] { return array.map(relax) }
+            return value
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(type.jsonSchema.utf8)),
+              let data = try? JSONSerialization.data(withJSONObject: relax(object), options: [.sortedKeys, .withoutEscapingSlashes]) else {
+            return type.jsonSchema
+        }
+        return String(decoding: data, as: UTF8.self)
     }
 
     private static func type(of topic: String) -> MessageType? {
@@ -423,12 +446,57 @@ public final class FoxgloveExporter {
         }
         json.raw("]}")
         try emit(Topic.scene, schema: "foxglove.SceneUpdate", json: json, entry: entry)
+        try emitTransforms(site: site, stamp: stamp, entry: entry)
+    }
+
+    /// `/tf`: the sensor frames in the site frame (from the site file's poses), so the 3-D panel
+    /// can draw the LiDAR cloud in the scene.
+    private func emitTransforms(site: Site, stamp: Int64, entry: BagEntry) throws(InteropError) {
+        let frames: [(String, Pose)] = [(site.lidar.frameID, site.lidar.pose), (site.camera.frameID, site.camera.pose),
+                                        (site.radar.frameID, site.radar.pose), (site.beamPower.frameID, site.mmwave.pose)]
+        var json = JSONText(capacity: 1024)
+        json.raw("{"); json.key("transforms", first: true); json.raw("[")
+        var seen = Set<String>()
+        for (frame, pose) in frames where seen.insert(frame).inserted {
+            if seen.count > 1 { json.raw(",") }
+            let q = quaternion(pose)
+            json.raw("{"); json.key("timestamp", first: true); json.time(stamp)
+            json.key("parent_frame_id"); json.string("site")
+            json.key("child_frame_id"); json.string(frame)
+            json.key("translation"); json.rawString("{\"x\":\(num(pose.position.x)),\"y\":\(num(pose.position.y)),\"z\":\(num(pose.position.z))}")
+            json.key("rotation"); json.rawString("{\"x\":\(num(q.x)),\"y\":\(num(q.y)),\"z\":\(num(q.z)),\"w\":\(num(q.w))}")
+            json.raw("}")
+        }
+        json.raw("]}")
+        try emit(Topic.transforms, schema: "foxglove.FrameTransforms", json: json, entry: entry)
     }
 }
 
 /// The primitive arrays of a `foxglove.SceneEntity` (every one is written, empty when unused).
 enum EntityArrays {
     static let all = ["arrows", "cubes", "spheres", "cylinders", "lines", "triangles", "texts", "models"]
+}
+
+/// The unit quaternion of a pose's body-to-site rotation.
+func quaternion(_ pose: Pose) -> (x: Double, y: Double, z: Double, w: Double) {
+    let r = pose.rotation  // columns: body x, y, z in site coordinates
+    let (m00, m10, m20) = (r.x.x, r.x.y, r.x.z)
+    let (m01, m11, m21) = (r.y.x, r.y.y, r.y.z)
+    let (m02, m12, m22) = (r.z.x, r.z.y, r.z.z)
+    let trace = m00 + m11 + m22
+    if trace > 0 {
+        let s = 0.5 / (trace + 1).squareRoot()
+        return ((m21 - m12) * s, (m02 - m20) * s, (m10 - m01) * s, 0.25 / s)
+    } else if m00 > m11 && m00 > m22 {
+        let s = 2 * (1 + m00 - m11 - m22).squareRoot()
+        return (0.25 * s, (m01 + m10) / s, (m02 + m20) / s, (m21 - m12) / s)
+    } else if m11 > m22 {
+        let s = 2 * (1 + m11 - m00 - m22).squareRoot()
+        return ((m01 + m10) / s, 0.25 * s, (m12 + m21) / s, (m02 - m20) / s)
+    } else {
+        let s = 2 * (1 + m22 - m00 - m11).squareRoot()
+        return ((m02 + m20) / s, (m12 + m21) / s, 0.25 * s, (m10 - m01) / s)
+    }
 }
 
 /// A finite JSON number.

@@ -65,6 +65,9 @@ public enum FoxgloveSchemas {
                                      ("models", .array(model))])
     static let deletion = Node.object([("timestamp", .time), ("type", .enumeration([0, 1])), ("id", .string)])
     static let sceneUpdate = Node.object([("deletions", .array(deletion)), ("entities", .array(entity))])
+    static let frameTransform = Node.object([("timestamp", .time), ("parent_frame_id", .string), ("child_frame_id", .string),
+                                             ("translation", vector3), ("rotation", quaternion)])
+    static let frameTransforms = Node.object([("transforms", .array(frameTransform))])
 
     /// The JSON Schema text of a well-known type by its full name (`foxglove.PointCloud`, …).
     public static func schema(_ name: String) -> String? {
@@ -75,8 +78,9 @@ public enum FoxgloveSchemas {
         case "foxglove.PointCloud": node = pointCloud
         case "foxglove.LocationFix": node = locationFix
         case "foxglove.SceneUpdate": node = sceneUpdate
+        case "foxglove.FrameTransforms": node = frameTransforms
         default: return nil
         }
-        return #"{"$schema":"https://json-schema.org/draft/2020-12/schema","title":""# + name + #"",""# + String(node.render().dropFirst())
+        return #"{"$schema":"https://json-schema.org/draft/2020-12/schema","title":""# + name + #"","# + String(node.render().dropFirst())
     }
 }

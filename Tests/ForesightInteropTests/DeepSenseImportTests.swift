@@ -148,7 +148,7 @@ func makeFixture(_ arguments: [String]) throws -> URL {
     func roundTripThroughTheDeepSenseLayout() throws {
         let dir = try TestSupport.temporaryDirectory("deepsense-roundtrip")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let simBag = try alignedSimulatorBag(in: dir, seconds: 2.5)
+        let simBag = try sharedAlignedBag.get()
         let folder = dir.appendingPathComponent("exported").path
         let sitePath = TestSupport.path("Calibration/sim-site.yaml")
         let export = try TestSupport.runPython("export_deepsense.py", [simBag, folder, "--site", sitePath])
@@ -161,7 +161,7 @@ func makeFixture(_ arguments: [String]) throws -> URL {
         let site = try Site.load(path: sitePath)
         for topic in ["sensor/camera", "sensor/radar", "sensor/lidar", "sensor/gnss", "sensor/beam_power", "truth/beam"] {
             let a = try #require(original[topic]), b = try #require(back[topic])
-            #expect(a.count == b.count && a.count >= 20, "\(topic): \(a.count) vs \(b.count)")
+            #expect(a.count == b.count && a.count >= 15, "\(topic): \(a.count) vs \(b.count)")
             for (x, y) in zip(a, b) {
                 #expect(abs(x.message.header.stamp - y.message.header.stamp) < 1000, "\(topic) stamp")
                 #expect(x.message.header.seq == y.message.header.seq, "\(topic) seq")
@@ -187,6 +187,12 @@ func makeFixture(_ arguments: [String]) throws -> URL {
             #expect(abs(p.east - ue.east) < 1e-3 && abs(p.north - ue.north) < 1e-3)
         }
     }
+}
+
+/// One aligned simulator bag (2 s) shared by the tests that need one (the debug simulator is slow).
+let sharedAlignedBag: Result<String, any Error> = Result {
+    let dir = try TestSupport.temporaryDirectory("aligned-sim")
+    return try alignedSimulatorBag(in: dir, seconds: 2.0)
 }
 
 /// A simulator bag whose five sensors share each sample's stamp (phase 0, no jitter, no drops,

@@ -126,7 +126,8 @@ func npyBytes(descr: String, fortran: Bool = false, shape: [Int], data: [UInt8],
 
 @Suite struct DeepSenseTimeTests {
     @Test func bracketedTimeOfDay() {
-        #expect(DeepSenseTime.timeOfDay("['10-12-35.178930']") == ((10 * 60 + 12) * 60 + 35) * 1_000_000_000 + 178_930_000)
+        let expected: Int64 = ((10 * 60 + 12) * 60 + 35) * 1_000_000_000 + 178_930_000
+        #expect(DeepSenseTime.timeOfDay("['10-12-35.178930']") == expected)
         #expect(DeepSenseTime.timeOfDay("23:59:59.5") == 86_399_500_000_000)
         #expect(DeepSenseTime.timeOfDay("00-00-00") == 0)
         #expect(DeepSenseTime.timeOfDay("24-00-00.0") == nil)

@@ -15,7 +15,7 @@ import Testing
     func exportPassesTheFoxgloveSchemaCheck() throws {
         let dir = try TestSupport.temporaryDirectory("foxglove-export")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let simBag = try alignedSimulatorBag(in: dir, seconds: 1.5)
+        let simBag = try sharedAlignedBag.get()
         let withPredictions = dir.appendingPathComponent("session.mcap").path
         try addPredictions(from: simBag, to: withPredictions)
 
@@ -23,12 +23,12 @@ import Testing
         let site = try Site.load(path: TestSupport.path("Calibration/sim-site.yaml"))
         let report = try FoxgloveExporter(options: FoxgloveExportOptions(input: withPredictions, output: out, site: site)).run()
         for topic in [FoxgloveExporter.Topic.camera, FoxgloveExporter.Topic.lidar, FoxgloveExporter.Topic.gnss, FoxgloveExporter.Topic.radarMap,
-                      FoxgloveExporter.Topic.scene, FoxgloveExporter.Topic.predictedFix, "/predict/beam", "/foresight/diagnostics", "/truth/beam"] {
+                      FoxgloveExporter.Topic.scene, FoxgloveExporter.Topic.predictedFix, FoxgloveExporter.Topic.transforms, "/predict/beam", "/foresight/diagnostics", "/truth/beam"] {
             #expect((report.written[topic] ?? 0) > 0, "\(topic): \(report.written)")
         }
         let check = try TestSupport.runPython("foxglove_check.py", [out])
         #expect(check.status == 0, "\(check.stdout)\n\(check.stderr)")
-        for name in ["foxglove.CompressedImage", "foxglove.PointCloud", "foxglove.LocationFix", "foxglove.SceneUpdate", "foxglove.RawImage"] {
+        for name in ["foxglove.CompressedImage", "foxglove.PointCloud", "foxglove.LocationFix", "foxglove.SceneUpdate", "foxglove.RawImage", "foxglove.FrameTransforms"] {
             #expect(check.stdout.contains("\"\(name)\""), "\(name) checked")
         }
 
@@ -43,6 +43,27 @@ import Testing
         let failing = try TestSupport.runPython("foxglove_check.py", [broken])
         #expect(failing.status == 1)
         #expect(failing.stdout.contains("latitude") && failing.stdout.contains("altitude") && failing.stdout.contains("position_covariance_type"))
+    }
+
+    /// The `/tf` rotation of a pose turns body axes into the same site directions as `Pose`.
+    @Test func transformQuaternionMatchesThePose() {
+        for (yaw, pitch, roll) in [(90.0, 0.0, 0.0), (30.0, -12.0, 5.0), (200.0, 40.0, -70.0), (359.0, 0.0, 170.0)] {
+            let pose = Pose(position: SIMD3(1, 2, 3), yawDeg: yaw, pitchDeg: pitch, rollDeg: roll)
+            let q = quaternion(pose)
+            #expect(abs(q.x * q.x + q.y * q.y + q.z * q.z + q.w * q.w - 1) < 1e-12)
+            for axis in [SIMD3<Double>(1, 0, 0), SIMD3(0, 1, 0), SIMD3(0, 0, 1)] {
+                // v' = v + 2w(u × v) + 2 u × (u × v), u = (x, y, z)
+                let u = SIMD3(q.x, q.y, q.z)
+                func cross(_ a: SIMD3<Double>, _ b: SIMD3<Double>) -> SIMD3<Double> {
+                    SIMD3(a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x)
+                }
+                let t = 2 * cross(u, axis)
+                let rotated = axis + q.w * t + cross(u, t)
+                let expected = pose.directionToSite(axis)
+                #expect(abs(rotated.x - expected.x) < 1e-9 && abs(rotated.y - expected.y) < 1e-9 && abs(rotated.z - expected.z) < 1e-9,
+                        "yaw \(yaw) pitch \(pitch) roll \(roll) axis \(axis)")
+            }
+        }
     }
 
     /// Copies a bag and adds, after every `truth/ue`, the predictions a daemon would publish and a diagnostics message.
