@@ -52,22 +52,22 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(help: "Launch file (YAML).")
     var launch: String
 
-    @Option(help: "Stop after this many seconds (default: run until SIGINT/SIGTERM).")
-    var duration: Double?
+    @Option(parsing: .unconditional, help: "Stop after this long (seconds, or 1m30s, 2h; default: run until SIGINT/SIGTERM).")
+    var duration: DurationArgument?
 
     @Flag(help: "Show a live terminal view: predictions vs truth (when the launch file follows truth topics), rates, latency.")
     var view = false
 
-    @Option(help: "Override the launch file's log level (trace, debug, info, notice, warning, error, critical).")
-    var logLevel: String?
+    @Option(help: "Override the launch file's log level.")
+    var logLevel: LogLevelArgument?
 
     func validate() throws {
-        if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
+        if let duration, !(duration.seconds > 0) { throw ValidationError("--duration must be positive, got \(duration.seconds) s") }
     }
 
     func run() async throws {
         let launchFile = try loadLaunch(launch)
-        let logger = bootstrapLogging(level: logLevel ?? launchFile.logLevel)
+        let logger = bootstrapLogging(level: logLevel?.rawValue ?? launchFile.logLevel)
         let monitor = LiveMonitor(launch: launchFile)
         // Predictions and truth are only collected for the live view and the final scores.
         let watching = view || !launchFile.inputs.truthTopics.isEmpty
@@ -85,7 +85,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let timer = Task {
             guard let duration else { return }
-            try? await Task.sleep(for: .seconds(duration))
+            try? await Task.sleep(for: .seconds(duration.seconds))
             if !Task.isCancelled { await group.triggerGracefulShutdown() }
         }
         do {
@@ -202,13 +202,16 @@ struct EvalCommand: AsyncParsableCommand {
         discussion: """
         Per horizon step: beam top-1/top-3 accuracy and the power lost by the chosen beam versus \
         the best (dB); position error (ADE/FDE, m); power RMSE/MAE (dB); blockage accuracy/F1. \
-        The bag needs truth/ue, truth/beam and truth/blockage (the simulator writes them).
+        The bag needs truth/ue, truth/beam and truth/blockage (the simulator writes them); \
+        without them, or when no input topic matches (e.g. a `prefix:` the bag does not use), \
+        eval fails and lists the bag's topics beside the expected ones. A split recording is \
+        read as one (NAME.mcap for NAME_0000.mcap, …, or a folder).
 
         Example: foresight sim --bag drive.mcap --duration 120 && foresight eval drive.mcap --json scores.json
         """
     )
 
-    @Argument(help: "The bag (MCAP).")
+    @Argument(help: "The bag (MCAP file, split set or folder).")
     var bag: String
 
     @Option(help: "Launch file describing the pipeline (default: launch/sim.yaml).")
@@ -221,10 +224,11 @@ struct EvalCommand: AsyncParsableCommand {
     var site: String?
 
     @Option(help: "Log level.")
-    var logLevel: String = "warning"
+    var logLevel: LogLevelArgument = .warning
 
     func run() async throws {
         var launchFile = try loadLaunch(launch)
+        warnIfUnclosed(bag)
         if let site {
             do {
                 launchFile.site = try Site.load(path: site)
@@ -234,7 +238,7 @@ struct EvalCommand: AsyncParsableCommand {
             }
         }
         if launchFile.inputs.truthTopics.isEmpty { launchFile.inputs.truthTopics = ["truth/ue", "truth/beam", "truth/blockage"] }
-        let logger = bootstrapLogging(level: logLevel)
+        let logger = bootstrapLogging(level: logLevel.rawValue)
         let tty = isatty(STDERR_FILENO) == 1
         let result = try await Evaluation(launch: launchFile, logger: logger).run(bagPath: bag) { count in
             if tty { FileHandle.standardError.write(Data("\r  \(count) messages…".utf8)) }
@@ -264,13 +268,13 @@ struct PreprocessCommand: AsyncParsableCommand {
         """
     )
 
-    @Argument(help: "The bag (MCAP).")
+    @Argument(help: "The bag (MCAP file, split set or folder).")
     var bag: String
 
-    @Option(help: "The N-th assembled frame (0-based).")
+    @Option(parsing: .unconditional, help: "The N-th assembled frame (0-based).")
     var index: Int?
 
-    @Option(help: "The first frame whose stamp (ns) is at or after this.")
+    @Option(parsing: .unconditional, help: "The first frame whose stamp (ns) is at or after this.")
     var stamp: Int64?
 
     @Option(help: "Output folder.")
@@ -284,11 +288,12 @@ struct PreprocessCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (index == nil) != (stamp == nil) else { throw ValidationError("give exactly one of --index or --stamp") }
-        if let index, index < 0 { throw ValidationError("--index must not be negative") }
+        if let index, index < 0 { throw ValidationError("--index must not be negative (frames count from 0), got \(index)") }
     }
 
     func run() async throws {
         var launchFile = try loadLaunch(launch)
+        warnIfUnclosed(bag)
         if let site {
             do {
                 launchFile.site = try Site.load(path: site)

@@ -66,7 +66,16 @@ struct ImportDeepSenseCommand: ParsableCommand {
     @Flag(help: "Exit with status 3 if any row or file was skipped.")
     var strict = false
 
+    @Flag(help: "Replace the output (and the generated site file) if it exists.")
+    var overwrite = false
+
     func validate() throws {
+        if !overwrite {
+            let siteOutput = DeepSenseImportOptions(scenarioDirectory: scenario, outputPath: output, siteOutputPath: siteOut).resolvedSiteOutputPath
+            for path in [output] + (site == nil ? [siteOutput] : []) where FileManager.default.fileExists(atPath: path) {
+                throw ValidationError("\(path) already exists; choose another -o (or --site-out), or pass --overwrite to replace it")
+            }
+        }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if let date, DeepSenseTime.days(date) == nil { throw ValidationError("--date '\(date)' is not a valid YYYY-MM-DD date") }
         if !utcOffset.isFinite || abs(utcOffset) > 14 { throw ValidationError("--utc-offset must be within ±14 hours") }
@@ -129,7 +138,13 @@ struct BagExportCommand: ParsableCommand {
     @Option(help: "Chunk compression: zstd, lz4 or none.")
     var compression: BagCompression = .zstd
 
+    @Flag(help: "Replace the output file if it exists.")
+    var overwrite = false
+
     func validate() throws {
+        if FileManager.default.fileExists(atPath: output), !overwrite {
+            throw ValidationError("\(output) already exists; choose another -o, or pass --overwrite to replace it")
+        }
         if !foxglove { throw ValidationError("choose the export format: --foxglove") }
         if file == output { throw ValidationError("the output must be a different file from the input") }
     }
