@@ -2,7 +2,8 @@
 """Writes a small ROS 2 bag (rosbag2, sqlite3) with the sensor types Tools/import_ros.py reads,
 using rosbags' own writer and type store, plus the matching topic map.
 
-    Tools/make_ros_fixture.py OUT_DIR [--frames 30]   →  OUT_DIR/bag/ (rosbag2) and OUT_DIR/topics.yaml
+    Tools/make_ros_fixture.py OUT_DIR [--frames 30] [--ros1 | --storage mcap]
+        →  OUT_DIR/bag/ (rosbag2; with --ros1 the ROS 1 file OUT_DIR/bag.bag) and OUT_DIR/topics.yaml
 
 Per 100 ms frame (stamps in the headers; the bag's receive time 3 ms later):
 /cam/compressed sensor_msgs/CompressedImage (JPEG 320×180), /points sensor_msgs/PointCloud2
@@ -17,7 +18,8 @@ import os
 
 import numpy as np
 from PIL import Image
-from rosbags.rosbag2 import Writer
+from rosbags.rosbag1 import Writer as Writer1
+from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 LAT0, LON0 = 33.420887, -111.928835  # the simulator site's origin
@@ -27,15 +29,19 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
     ap.add_argument("--frames", type=int, default=30)
+    ap.add_argument("--ros1", action="store_true", help="write a ROS 1 bag instead of rosbag2")
+    ap.add_argument("--storage", choices=["sqlite3", "mcap"], default="sqlite3", help="rosbag2 storage plugin")
     args = ap.parse_args()
-    ts = get_typestore(Stores.ROS2_HUMBLE)
+    ts = get_typestore(Stores.ROS1_NOETIC if args.ros1 else Stores.ROS2_HUMBLE)
     T = ts.types
-    Time, Header = T["builtin_interfaces/msg/Time"], T["std_msgs/msg/Header"]
+    Time, Header0 = T["builtin_interfaces/msg/Time"], T["std_msgs/msg/Header"]
+    Header = (lambda stamp, frame_id: Header0(seq=0, stamp=stamp, frame_id=frame_id)) if args.ros1 else Header0
+    serialize = ts.serialize_ros1 if args.ros1 else ts.serialize_cdr
     os.makedirs(args.out, exist_ok=True)
-    bag = os.path.join(args.out, "bag")
+    bag = os.path.join(args.out, "bag.bag" if args.ros1 else "bag")
     rng = np.random.default_rng(3)
     start = 1_767_225_600_000_000_000
-    with Writer(bag, version=9) as w:
+    with (Writer1(bag) if args.ros1 else Writer(bag, version=9, storage_plugin=StoragePlugin.MCAP if args.storage == "mcap" else StoragePlugin.SQLITE3)) as w:
         conns = {
             "cam": w.add_connection("/cam/compressed", "sensor_msgs/msg/CompressedImage", typestore=ts),
             "pts": w.add_connection("/points", "sensor_msgs/msg/PointCloud2", typestore=ts),
@@ -51,7 +57,7 @@ def main():
             buf = io.BytesIO()
             Image.fromarray(img).save(buf, format="JPEG", quality=80)
             msg = T["sensor_msgs/msg/CompressedImage"](header=header("camera"), format="jpeg", data=np.frombuffer(buf.getvalue(), np.uint8))
-            w.write(conns["cam"], recv, ts.serialize_cdr(msg, "sensor_msgs/msg/CompressedImage"))
+            w.write(conns["cam"], recv, serialize(msg, "sensor_msgs/msg/CompressedImage"))
 
             n = 500
             pts = np.zeros(n, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("pad", "<f4"), ("intensity", "<f4")])
@@ -61,7 +67,7 @@ def main():
             fields = [PF(name=nm, offset=off, datatype=7, count=1) for nm, off in (("x", 0), ("y", 4), ("z", 8), ("intensity", 16))]
             msg = T["sensor_msgs/msg/PointCloud2"](header=header("lidar"), height=1, width=n, fields=fields, is_bigendian=False,
                                                   point_step=20, row_step=20 * n, data=np.frombuffer(pts.tobytes(), np.uint8), is_dense=True)
-            w.write(conns["pts"], recv, ts.serialize_cdr(msg, "sensor_msgs/msg/PointCloud2"))
+            w.write(conns["pts"], recv, serialize(msg, "sensor_msgs/msg/PointCloud2"))
 
             east, north = -20 + 1.0 * k, 10.0
             lat = LAT0 + math.degrees(north / 6371000.0)
@@ -69,20 +75,20 @@ def main():
             status = T["sensor_msgs/msg/NavSatStatus"](status=-1 if k == 5 else 0, service=1)
             msg = T["sensor_msgs/msg/NavSatFix"](header=header("ue_gnss"), status=status, latitude=lat, longitude=lon, altitude=1.5,
                                                 position_covariance=np.array([1.0, 0, 0, 0, 1.0, 0, 0, 0, 4.0]), position_covariance_type=2)
-            w.write(conns["fix"], recv, ts.serialize_cdr(msg, "sensor_msgs/msg/NavSatFix"))
+            w.write(conns["fix"], recv, serialize(msg, "sensor_msgs/msg/NavSatFix"))
 
             Layout, Dim = T["std_msgs/msg/MultiArrayLayout"], T["std_msgs/msg/MultiArrayDimension"]
             power = (1e-6 + 1e-3 * np.exp(-((np.arange(64) - 20 - k) / 3.0) ** 2)).astype(np.float32)
             if k == 7:
                 power[10] = np.nan
             msg = T["std_msgs/msg/Float32MultiArray"](layout=Layout(dim=[Dim(label="beam", size=64, stride=64)], data_offset=0), data=power)
-            w.write(conns["pwr"], recv, ts.serialize_cdr(msg, "std_msgs/msg/Float32MultiArray"))
+            w.write(conns["pwr"], recv, serialize(msg, "std_msgs/msg/Float32MultiArray"))
 
             cube = rng.standard_normal(4 * 256 * 128 * 2).astype(np.float32)
             dims = [Dim(label="rx", size=4, stride=4 * 256 * 128 * 2), Dim(label="samples", size=256, stride=256 * 128 * 2),
                     Dim(label="chirps", size=128, stride=128 * 2), Dim(label="iq", size=2, stride=2)]
             msg = T["std_msgs/msg/Float32MultiArray"](layout=Layout(dim=dims, data_offset=0), data=cube)
-            w.write(conns["rad"], recv, ts.serialize_cdr(msg, "std_msgs/msg/Float32MultiArray"))
+            w.write(conns["rad"], recv, serialize(msg, "std_msgs/msg/Float32MultiArray"))
     with open(os.path.join(args.out, "topics.yaml"), "w") as f:
         f.write("""# Topic map of the synthetic ROS 2 bag (Tools/make_ros_fixture.py); see Tools/import_ros.py.
 camera: {topic: /cam/compressed}

@@ -48,4 +48,24 @@ import Testing
         #expect(eval.status == 0, "\(eval.stderr)")
         #expect(eval.stdout.contains("frames"))
     }
+
+    /// The other containers rosbags reads — rosbag2 with MCAP storage and ROS 1 `.bag` — convert alike.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: TestSupport.python), "needs .venv (Tools/setup.sh)"),
+          arguments: [["--storage", "mcap"], ["--ros1"]])
+    func otherBagContainersImport(_ variant: [String]) throws {
+        let dir = try TestSupport.temporaryDirectory("ros-variant")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let made = try TestSupport.runPython("make_ros_fixture.py", [dir.path, "--frames", "6"] + variant)
+        #expect(made.status == 0, "\(made.stderr)")
+        let input = dir.appendingPathComponent(variant == ["--ros1"] ? "bag.bag" : "bag").path
+        let bag = dir.appendingPathComponent("drive.mcap").path
+        let run = try TestSupport.runPython("import_ros.py", [input, "-o", bag, "--map", dir.appendingPathComponent("topics.yaml").path])
+        #expect(run.status == 0, "\(run.stderr)")
+        let messages = try decodedMessages(bag)
+        for topic in ["sensor/camera", "sensor/lidar", "sensor/gnss", "sensor/beam_power", "sensor/radar", "truth/beam"] {
+            #expect(messages[topic]?.count == 6, "\(variant) \(topic)")
+        }
+        let start: Int64 = 1_767_225_600_000_000_000
+        #expect(messages["sensor/lidar"]?.last?.message.header.stamp == start + 5 * 100_000_000)
+    }
 }
