@@ -2,7 +2,7 @@
 """Writes a small ROS 2 bag (rosbag2, sqlite3) with the sensor types Tools/import_ros.py reads,
 using rosbags' own writer and type store, plus the matching topic map.
 
-    Tools/make_ros_fixture.py OUT_DIR [--frames 30] [--ros1 | --storage mcap]
+    Tools/make_ros_fixture.py OUT_DIR [--frames 30] [--ros1 | --storage mcap] [--raw-image]
         →  OUT_DIR/bag/ (rosbag2; with --ros1 the ROS 1 file OUT_DIR/bag.bag) and OUT_DIR/topics.yaml
 
 Per 100 ms frame (stamps in the headers; the bag's receive time 3 ms later):
@@ -31,6 +31,7 @@ def main():
     ap.add_argument("--frames", type=int, default=30)
     ap.add_argument("--ros1", action="store_true", help="write a ROS 1 bag instead of rosbag2")
     ap.add_argument("--storage", choices=["sqlite3", "mcap"], default="sqlite3", help="rosbag2 storage plugin")
+    ap.add_argument("--raw-image", action="store_true", help="camera as sensor_msgs/Image bgr8 with a padded row step")
     args = ap.parse_args()
     ts = get_typestore(Stores.ROS1_NOETIC if args.ros1 else Stores.ROS2_HUMBLE)
     T = ts.types
@@ -43,7 +44,8 @@ def main():
     start = 1_767_225_600_000_000_000
     with (Writer1(bag) if args.ros1 else Writer(bag, version=9, storage_plugin=StoragePlugin.MCAP if args.storage == "mcap" else StoragePlugin.SQLITE3)) as w:
         conns = {
-            "cam": w.add_connection("/cam/compressed", "sensor_msgs/msg/CompressedImage", typestore=ts),
+            "cam": (w.add_connection("/cam/raw", "sensor_msgs/msg/Image", typestore=ts) if args.raw_image
+                    else w.add_connection("/cam/compressed", "sensor_msgs/msg/CompressedImage", typestore=ts)),
             "pts": w.add_connection("/points", "sensor_msgs/msg/PointCloud2", typestore=ts),
             "fix": w.add_connection("/ue/fix", "sensor_msgs/msg/NavSatFix", typestore=ts),
             "pwr": w.add_connection("/mmwave/power", "std_msgs/msg/Float32MultiArray", typestore=ts),
@@ -54,10 +56,17 @@ def main():
             stamp = start + k * 100_000_000
             header = lambda frame: Header(stamp=Time(sec=stamp // 10**9, nanosec=stamp % 10**9), frame_id=frame)
             recv = stamp + 3_000_000
-            buf = io.BytesIO()
-            Image.fromarray(img).save(buf, format="JPEG", quality=80)
-            msg = T["sensor_msgs/msg/CompressedImage"](header=header("camera"), format="jpeg", data=np.frombuffer(buf.getvalue(), np.uint8))
-            w.write(conns["cam"], recv, serialize(msg, "sensor_msgs/msg/CompressedImage"))
+            if args.raw_image:  # bgr8 rows padded to a 1024-byte step
+                padded = np.zeros((180, 1024), np.uint8)
+                padded[:, : 320 * 3] = img[:, :, ::-1].reshape(180, 320 * 3)
+                msg = T["sensor_msgs/msg/Image"](header=header("camera"), height=180, width=320, encoding="bgr8", is_bigendian=0,
+                                                step=1024, data=padded.ravel())
+                w.write(conns["cam"], recv, serialize(msg, "sensor_msgs/msg/Image"))
+            else:
+                buf = io.BytesIO()
+                Image.fromarray(img).save(buf, format="JPEG", quality=80)
+                msg = T["sensor_msgs/msg/CompressedImage"](header=header("camera"), format="jpeg", data=np.frombuffer(buf.getvalue(), np.uint8))
+                w.write(conns["cam"], recv, serialize(msg, "sensor_msgs/msg/CompressedImage"))
 
             n = 500
             pts = np.zeros(n, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("pad", "<f4"), ("intensity", "<f4")])
@@ -91,13 +100,13 @@ def main():
             w.write(conns["rad"], recv, serialize(msg, "std_msgs/msg/Float32MultiArray"))
     with open(os.path.join(args.out, "topics.yaml"), "w") as f:
         f.write("""# Topic map of the synthetic ROS 2 bag (Tools/make_ros_fixture.py); see Tools/import_ros.py.
-camera: {topic: /cam/compressed}
+camera: {topic: %s}
 lidar: {topic: /points}
 gnss: {topic: /ue/fix}
 beam_power: {topic: /mmwave/power, field: data, unit: mw}
 radar: {topic: /radar/cube, field: data, iq: interleaved}
 truth: {beam_from_power: true, ue_from_gnss: true}
-""")
+""" % ("/cam/raw" if args.raw_image else "/cam/compressed"))
     print("wrote %d frames to %s" % (args.frames, bag))
 
 

@@ -51,7 +51,7 @@ import Testing
 
     /// The other containers rosbags reads — rosbag2 with MCAP storage and ROS 1 `.bag` — convert alike.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: TestSupport.python), "needs .venv (Tools/setup.sh)"),
-          arguments: [["--storage", "mcap"], ["--ros1"]])
+          arguments: [["--storage", "mcap"], ["--ros1"], ["--raw-image"]])
     func otherBagContainersImport(_ variant: [String]) throws {
         let dir = try TestSupport.temporaryDirectory("ros-variant")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -67,5 +67,9 @@ import Testing
         }
         let start: Int64 = 1_767_225_600_000_000_000
         #expect(messages["sensor/lidar"]?.last?.message.header.stamp == start + 5 * 100_000_000)
+        if variant == ["--raw-image"] {
+            let image = try #require(messages["sensor/camera"]?.first?.message as? Image)
+            #expect(image.encoding == .bgr8 && image.width == 320 && image.height == 180 && image.data.count == 320 * 180 * 3)
+        }
     }
 }
