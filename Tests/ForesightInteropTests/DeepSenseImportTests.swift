@@ -98,6 +98,14 @@ func makeFixture(_ arguments: [String]) throws -> URL {
         #expect((scores["predictions"] as? Int ?? 0) > 0, "\(scores)")
         let info = try TestSupport.run(binary, ["bag", "info", bag])
         #expect(info.status == 0 && info.stdout.contains("sensor/radar"))
+
+        // … and it opens in Foxglove: the export (NaN altitudes and powers included) passes the schema check.
+        let foxglove = dir.appendingPathComponent("drive-foxglove.mcap").path
+        let export = try TestSupport.run(binary, ["bag", "export", bag, "-o", foxglove, "--foxglove", "--site", siteFile, "--keep-original"])
+        #expect(export.status == 0, "\(export.stderr)")
+        let check = try TestSupport.runPython("foxglove_check.py", [foxglove])
+        #expect(check.status == 0, "\(check.stdout)")
+        #expect(check.stdout.contains("\"encoding\": \"msgpack\""), "--keep-original copies the msgpack channels")
     }
 
     /// Broken input ends in named, counted skips — never a silent drop — and the rows around it import.
