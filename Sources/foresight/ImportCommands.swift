@@ -51,7 +51,7 @@ struct ImportDeepSenseCommand: ParsableCommand {
     @Option(help: "Date of the drive, YYYY-MM-DD (default: a date column of the CSV, else \(DeepSenseImportOptions.defaultDate)).")
     var date: String?
 
-    @Option(help: "UTC offset of the time_stamp clock in hours (e.g. -7 for Arizona); 0 reads it as UTC.")
+    @Option(parsing: .unconditional, help: "UTC offset of the time_stamp clock in hours (e.g. -7 for Arizona); 0 reads it as UTC.")
     var utcOffset: Double = 0
 
     @Option(help: "Chunk compression: none (default: fastest, ≥ 100 samples/s), zstd (real radar cubes shrink to about half; ~70 samples/s) or lz4.")

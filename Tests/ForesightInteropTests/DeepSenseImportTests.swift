@@ -108,6 +108,28 @@ func makeFixture(_ arguments: [String]) throws -> URL {
         #expect(check.stdout.contains("\"encoding\": \"msgpack\""), "--keep-original copies the msgpack channels")
     }
 
+    /// `--utc-offset -7` reads the time of day as UTC−7 (seven hours are added), and a row past
+    /// midnight continues on the next day.
+    @Test(.enabled(if: pythonReady, "needs .venv (Tools/setup.sh)"))
+    func utcOffsetAndMidnight() throws {
+        let dir = try makeFixture(["--samples", "3", "--sequences", "1", "--points", "20", "--chirps", "8"])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let csvPath = dir.appendingPathComponent("scenario32.csv").path
+        var rows = try String(contentsOfFile: csvPath, encoding: .utf8).split(separator: "\n").map(String.init)
+        rows[1] = rows[1].replacingOccurrences(of: #"\['[0-9.-]+'\]"#, with: "['23-59-59.950000']", options: .regularExpression)
+        rows[2] = rows[2].replacingOccurrences(of: #"\['[0-9.-]+'\]"#, with: "['00-00-00.042000']", options: .regularExpression)
+        rows[3] = rows[3].replacingOccurrences(of: #"\['[0-9.-]+'\]"#, with: "['00-00-00.134000']", options: .regularExpression)
+        try (rows.joined(separator: "\n") + "\n").write(toFile: csvPath, atomically: true, encoding: .utf8)
+        let bag = dir.appendingPathComponent("tz.mcap").path
+        let report = try DeepSenseImporter(options: DeepSenseImportOptions(scenarioDirectory: dir.path, outputPath: bag, date: "2022-04-11",
+                                                                           utcOffsetHours: -7), log: { _ in }).run()
+        #expect(report.totalSkipped == 0, "\(report.skipped)")
+        let day = try #require(DeepSenseTime.days("2022-04-11")) * 86_400_000_000_000
+        let stamps = try #require(try decodedMessages(bag)["truth/beam"]).map(\.message.header.stamp)
+        let hour: Int64 = 3_600_000_000_000
+        #expect(stamps == [day + 24 * hour - 50_000_000 + 7 * hour, day + 24 * hour + 42_000_000 + 7 * hour, day + 24 * hour + 134_000_000 + 7 * hour])
+    }
+
     /// Broken input ends in named, counted skips — never a silent drop — and the rows around it import.
     @Test(.enabled(if: pythonReady, "needs .venv (Tools/setup.sh)"))
     func badInputIsCountedAndNamed() throws {
