@@ -5,7 +5,7 @@ BUILD_FLAGS  ?= -j $(JOBS)
 RELEASE      := -c release $(BUILD_FLAGS)
 PY           := .venv/bin/python
 
-.PHONY: all setup build release test run bench soak rig parity raytrace clean install defaults
+.PHONY: all setup build release test run bench bench-import soak rig parity raytrace clean install defaults
 
 all: build
 
@@ -47,6 +47,11 @@ rig: release
 soak: release
 	@mkdir -p bench-results
 	$(PY) Tools/rig_bench.py --soak --out bench-results/soak.json --check
+
+## DeepSense import speed and memory on a generated 500-sample scenario (docs/import.md).
+bench-import: release
+	@mkdir -p bench-results
+	.build/release/foresight-bench import --out bench-results/import.json
 
 ## Regenerate the inference parity fixtures with PyTorch (installs torch into .venv).
 parity:

@@ -255,6 +255,9 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Also write the scores as JSON to this file (- for standard output; the table then goes to standard error).")
     var json: String?
 
+    @Option(help: "Site calibration to use instead of the launch file's (e.g. the one `foresight import deepsense` wrote).")
+    var site: String?
+
     @Option(help: "Log level.")
     var logLevel: LogLevelArgument = .warning
 
@@ -262,6 +265,14 @@ struct EvalCommand: AsyncParsableCommand {
         if let json { try OutputPath.checkWritable(json, option: "--json") }
         var launchFile = try loadLaunch(launch)
         warnIfUnclosed(bag)
+        if let site {
+            do {
+                launchFile.site = try Site.load(path: site)
+                launchFile.sitePath = site
+            } catch {
+                throw CLIError("site calibration \(site): \(error)")
+            }
+        }
         if launchFile.inputs.truthTopics.isEmpty { launchFile.inputs.truthTopics = ["truth/ue", "truth/beam", "truth/blockage"] }
         let logger = bootstrapLogging(level: logLevel.rawValue)
         let tty = isatty(STDERR_FILENO) == 1
