@@ -80,6 +80,9 @@ let package = Package(
         .target(name: "ForesightBag", dependencies: ["ForesightWire", "CZstd", "CLZ4"], swiftSettings: strict),
         .target(name: "ForesightSim", dependencies: ["ForesightWire", "ForesightSite", "CTurboJPEG"], swiftSettings: strict),
         .target(name: "ForesightPredict", dependencies: ["ForesightWire", "ForesightSite"], swiftSettings: strict),
+        // Import of other testbeds' data (DeepSense 6G) and export for other viewers (Foxglove).
+        .target(name: "ForesightInterop", dependencies: ["ForesightWire", "ForesightBag", "ForesightSite", "ForesightPreprocess"],
+                swiftSettings: strict),
         .target(name: "ForesightDaemon", dependencies: ["ForesightWire", "ForesightBus", "ForesightSync", "ForesightPredict",
                                                         "ForesightPreprocess", "ForesightInference", "ForesightSite",
                                                         "ForesightBag",
@@ -93,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "foresight",
             dependencies: ["ForesightWire", "ForesightBus", "ForesightBag", "ForesightSim", "ForesightSync",
-                           "ForesightPreprocess", "ForesightDaemon", "ForesightSite", "ForesightPredict",
+                           "ForesightPreprocess", "ForesightDaemon", "ForesightSite", "ForesightPredict", "ForesightInterop",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -103,7 +106,7 @@ let package = Package(
         .executableTarget(
             name: "ForesightBenchmarks",
             dependencies: ["ForesightWire", "ForesightBus", "ForesightBag", "ForesightSim", "ForesightSync",
-                           "ForesightPreprocess", "ForesightInference", "ForesightPredict",
+                           "ForesightPreprocess", "ForesightInference", "ForesightPredict", "ForesightInterop",
                            .product(name: "Histogram", package: "hdrhistogram-swift"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/ForesightBenchmarks",
@@ -122,6 +125,7 @@ let package = Package(
         .testTarget(name: "ForesightSimTests", dependencies: ["ForesightSim", "ForesightSite", "ForesightWire"]),
         .testTarget(name: "ForesightSiteTests", dependencies: ["ForesightSite"]),
         .testTarget(name: "ForesightPredictTests", dependencies: ["ForesightPredict", "ForesightSite", "ForesightWire", "ForesightTestSupport"]),
+        .testTarget(name: "ForesightInteropTests", dependencies: ["ForesightInterop", "ForesightBag", "ForesightWire", "ForesightSite", "ForesightTestSupport"]),
         .testTarget(name: "ForesightDaemonTests", dependencies: ["ForesightDaemon", "ForesightWire", "ForesightBus", "ForesightSite", "ForesightPredict", "ForesightTestSupport",
                                                              .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                                              .product(name: "UnixSignals", package: "swift-service-lifecycle")]),

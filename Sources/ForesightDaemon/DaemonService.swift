@@ -124,7 +124,10 @@ public struct DaemonService: Service {
             defer { silentStart.cancel() }
             await withTaskCancellationHandler {
                 await withGracefulShutdownHandler {
-                    await pipeline.runLive(subscriber.messages)
+                    await pipeline.runLive(subscriber.messages, delivered: {
+                        let counts = subscriber.statistics
+                        return counts.received - counts.dropped
+                    })
                 } onGracefulShutdown: {
                     // Stop ingest (on its own thread: close joins the socket thread); the pipeline
                     // drains the frames in flight and returns.

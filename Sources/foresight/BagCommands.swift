@@ -311,7 +311,7 @@ struct BagCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bag",
         abstract: "Inspect and repair MCAP bags.",
-        subcommands: [BagInfoCommand.self, BagRecoverCommand.self, BagFilterCommand.self, BagCatCommand.self]
+        subcommands: [BagInfoCommand.self, BagRecoverCommand.self, BagFilterCommand.self, BagCatCommand.self, BagExportCommand.self]
     )
 }
 

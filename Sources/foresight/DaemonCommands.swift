@@ -165,10 +165,21 @@ final class LiveMonitor: Sendable {
                 case let m as TruthBlockage: s.truth.insert(m)
                 default: break
                 }
+                // Bounded like the predictions: truth older than the oldest kept prediction (or
+                // than the truth window, when predictions stop) is never looked up again.
+                let counts = s.truth.counts
+                if max(counts.ue, counts.beam, counts.blockage) > Self.retained, let newest = s.truth.newestStamp {
+                    let window = newest - Self.truthWindow
+                    let needed = s.predictions.first?.horizon.first.map { $0 - s.truth.tolerance } ?? window
+                    s.truth.removeAll(before: max(window, needed))
+                }
             case .publish: break
             }
         }
     }
+
+    /// How much truth (sensor time, ns) the live monitor keeps at most: one hour.
+    static let truthWindow: Int64 = 3_600_000_000_000
 
     func render(elapsed: Double) {
         let text = state.withLock { s -> String in
@@ -244,6 +255,9 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Also write the scores as JSON to this file (- for standard output; the table then goes to standard error).")
     var json: String?
 
+    @Option(help: "Site calibration to use instead of the launch file's (e.g. the one `foresight import deepsense` wrote).")
+    var site: String?
+
     @Option(help: "Log level.")
     var logLevel: LogLevelArgument = .warning
 
@@ -251,6 +265,14 @@ struct EvalCommand: AsyncParsableCommand {
         if let json { try OutputPath.checkWritable(json, option: "--json") }
         var launchFile = try loadLaunch(launch)
         warnIfUnclosed(bag)
+        if let site {
+            do {
+                launchFile.site = try Site.load(path: site)
+                launchFile.sitePath = site
+            } catch {
+                throw CLIError("site calibration \(site): \(error)")
+            }
+        }
         if launchFile.inputs.truthTopics.isEmpty { launchFile.inputs.truthTopics = ["truth/ue", "truth/beam", "truth/blockage"] }
         let logger = bootstrapLogging(level: logLevel.rawValue)
         let tty = isatty(STDERR_FILENO) == 1

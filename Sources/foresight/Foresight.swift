@@ -29,6 +29,7 @@ struct Foresight: AsyncParsableCommand {
             ReplayCommand.self,
             BagCommand.self,
             TopicCommand.self,
+            ImportCommand.self,
         ]
     )
 

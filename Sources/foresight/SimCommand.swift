@@ -12,14 +12,16 @@ struct SimCommand: AsyncParsableCommand {
         abstract: "Simulate the street testbed and publish all sensors and ground truth (docs/simulator.md).",
         discussion: """
         Publishes sensor/camera, sensor/radar, sensor/lidar, sensor/gnss, sensor/beam_power and \
-        truth/ue, truth/beam, truth/blockage, paced by the simulated clock. The same site, scenario \
+        truth/ue, truth/beam, truth/blockage (and truth/channel when the scenario sets \
+        link.channel_truth), paced by the simulated clock. The same site, scenario \
         and seed always produce byte-identical messages (stamps start at the scenario's start_time_ns).
 
         Example: foresight sim --endpoint tcp://*:5600 --duration 60
+                 foresight sim --scenario boulevard --duration 60 --bag boulevard.mcap
         """
     )
 
-    @Option(help: "Scenario file (default: the built-in launch/scenarios/street.yaml).")
+    @Option(help: "Scenario: a name from launch/scenarios (street, boulevard, crossing) or a YAML file (default: the built-in street scenario).")
     var scenario: String?
 
     @Option(help: "Site calibration file (default: the built-in Calibration/sim-site.yaml).")
@@ -141,7 +143,8 @@ struct SimCommand: AsyncParsableCommand {
     /// `--scenario`, or the built-in street scenario.
     private func loadScenario() throws -> Scenario {
         if let scenario {
-            do { return try Scenario.load(path: scenario) } catch { throw CLIError("scenario \(scenario): \(error.description(doc: "docs/simulator.md"))") }
+            let path = try scenarioFile(scenario)
+            do { return try Scenario.load(path: path) } catch { throw CLIError("scenario \(scenario): \(error.description(doc: "docs/simulator.md"))") }
         }
         if !quiet { printError("sim: using the built-in scenario \(BuiltinDefaults.streetScenario.path) (pass --scenario FILE for another)") }
         return try Scenario.parse(yaml: BuiltinDefaults.streetScenario.text, source: "built-in \(BuiltinDefaults.streetScenario.path)")
@@ -149,6 +152,33 @@ struct SimCommand: AsyncParsableCommand {
 
     /// Bag bytes per simulated second of the built-in street scenario (measured; see docs/simulator.md).
     static let bagBytesPerSecond: [BagCompression: Double] = [.zstd: 14e6, .lz4: 15e6, .none: 16e6]
+
+    /// The scenario file for `--scenario`: a path, or a name looked up in `launch/scenarios/`
+    /// (relative to the working directory, then to the package the executable was built in).
+    private func scenarioFile(_ scenario: String) throws -> String {
+        // the working directory first, then the package the executable was built in
+        // (.build/<triple>/release/foresight → walk up to the directory holding launch/scenarios)
+        var directories = ["launch/scenarios"]
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<5 {
+            let candidate = url.appendingPathComponent("launch/scenarios").path
+            if FileManager.default.fileExists(atPath: candidate) {
+                directories.append(candidate)
+                // a relative path such as the default launch/scenarios/street.yaml, from the package
+                let inPackage = url.appendingPathComponent(scenario).path
+                if !scenario.hasPrefix("/"), !FileManager.default.fileExists(atPath: scenario),
+                   FileManager.default.fileExists(atPath: inPackage) { return inPackage }
+                break
+            }
+            url.deleteLastPathComponent()
+        }
+        guard let path = Scenario.resolve(scenario, directories: directories) else {
+            let known = Set(directories.flatMap { Scenario.names(in: $0) }).sorted()
+            throw CLIError("--scenario '\(scenario)': no such file or scenario name"
+                + (known.isEmpty ? "" : "; known scenarios: \(known.joined(separator: ", "))"))
+        }
+        return path
+    }
 
     /// `--bag`: every message of `--duration` simulated seconds into an MCAP file, with
     /// `log_time` = `publish_time` = the acquisition stamp (a simulation has no transport delay).
