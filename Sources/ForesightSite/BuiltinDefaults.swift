@@ -67,7 +67,8 @@ beam_power:
 
     /// The default simulator scenario (a street drive) (`launch/scenarios/street.yaml`).
     public static let streetScenario = File(path: "launch/scenarios/street.yaml", text: #"""
-# A four-lane street passing the base station (which stands on the south sidewalk, facing north).
+# A four-lane street passing the base station (which stands on the south sidewalk, facing north),
+# between a concrete building (south, behind the mast) and a glass office front (north).
 # Every key is described in docs/simulator.md.
 scenario: street
 seed: 7
@@ -81,9 +82,10 @@ street:
     - {north_m: 8.5,  direction: east, speed_mps: [8.0, 12.0]}
     - {north_m: 12.0, direction: west, speed_mps: [8.0, 12.0]}
     - {north_m: 15.5, direction: west, speed_mps: [9.0, 14.0]}
+  ground_material: concrete       # ITU-R P.2040 has no asphalt row at 60 GHz; road concrete
   facades:
-    - {north_m: -4.0, height_m: 14.0, reflection_loss_db: 8.0, color_rgb: [176, 150, 124]}
-    - {north_m: 23.0, height_m: 20.0, reflection_loss_db: 6.0, color_rgb: [150, 156, 166]}
+    - {north_m: -4.0, height_m: 14.0, material: concrete, color_rgb: [176, 150, 124]}
+    - {north_m: 23.0, height_m: 20.0, material: glass, color_rgb: [150, 156, 166]}
 
 ue:
   vehicle: {name: ue, size_m: [4.6, 1.85, 1.5], color_rgb: [205, 30, 35], rcs_m2: 10.0}
@@ -112,7 +114,11 @@ link:
   tx_power_dbm: 27.0
   ue_gain_dbi: 0.0
   noise_dbm: -85.0
-  reflections: true
+  reflections: true               # facade reflections
+  ground_reflection: true
+  vehicle_reflections: true       # vehicle sides as metal reflectors (first order)
+  max_reflection_order: 2         # ground/facade paths with up to two bounces
+  channel_truth: false            # publish truth/channel (paths + vehicle boxes)
 
 # Phases spread the sensors over ~35 ms of each 100 ms period (plus jitter), so that a frame's
 # stamps stay within the daemon's sync max_interval (60 ms in launch/sim.yaml).

@@ -80,7 +80,7 @@ struct SimCommand: AsyncParsableCommand {
         do {
             let start: Int64? = wallClockStamps ? Int64(Date().timeIntervalSince1970 * 1e9) + Int64(delay * 1e9) : nil
             let loaded = try loadScenario()
-            simulator = Simulator(site: try loadSite(), scenario: loaded, seed: seed ?? loaded.seed, startTimeNs: start)
+            simulator = try Simulator(site: try loadSite(), scenario: loaded, seed: seed ?? loaded.seed, startTimeNs: start)
         } catch let error as ConfigError {
             throw CLIError("\(error)")
         }
