@@ -31,6 +31,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // MARK: System libraries (installed by Tools/setup.sh, never vendored)
@@ -81,7 +84,11 @@ let package = Package(
                                                         "ForesightPreprocess", "ForesightInference", "ForesightSite",
                                                         "ForesightBag",
                                                         .product(name: "Logging", package: "swift-log"),
-                                                        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+                                                        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                                                        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                                                        .product(name: "Metrics", package: "swift-metrics"),
+                                                        .product(name: "Prometheus", package: "swift-prometheus"),
+                                                        .product(name: "Hummingbird", package: "hummingbird")],
                 swiftSettings: strict),
         .executableTarget(
             name: "foresight",
@@ -89,7 +96,8 @@ let package = Package(
                            "ForesightPreprocess", "ForesightDaemon", "ForesightSite", "ForesightPredict",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log"),
-                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "UnixSignals", package: "swift-service-lifecycle")],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -114,7 +122,9 @@ let package = Package(
         .testTarget(name: "ForesightSimTests", dependencies: ["ForesightSim", "ForesightSite", "ForesightWire"]),
         .testTarget(name: "ForesightSiteTests", dependencies: ["ForesightSite"]),
         .testTarget(name: "ForesightPredictTests", dependencies: ["ForesightPredict", "ForesightSite", "ForesightWire", "ForesightTestSupport"]),
-        .testTarget(name: "ForesightDaemonTests", dependencies: ["ForesightDaemon", "ForesightWire", "ForesightBus", "ForesightSite", "ForesightPredict", "ForesightTestSupport"]),
+        .testTarget(name: "ForesightDaemonTests", dependencies: ["ForesightDaemon", "ForesightWire", "ForesightBus", "ForesightSite", "ForesightPredict", "ForesightTestSupport",
+                                                             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                                                             .product(name: "UnixSignals", package: "swift-service-lifecycle")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -54,16 +54,17 @@ public final class TopicActivity: Sendable {
     /// A topic silent this long (ns, wall clock) is reported dead.
     public let silence: Int64
 
-    /// Tracks `topics` (others are added when first seen).
+    /// Tracks exactly `topics`: arrivals on any other topic are ignored, so junk topic names
+    /// cannot add entries (they are counted once, as `unknown_topic` rejections).
     public init(topics: [String], silence: Int64) {
         entries = Locked(Dictionary(uniqueKeysWithValues: topics.map { ($0, Entry()) }))
         self.silence = silence
     }
 
-    /// Counts one arrival at wall-clock `time` (ns).
+    /// Counts one arrival at wall-clock `time` (ns) on a tracked topic; other topics are ignored.
     public func arrived(_ topic: String, at time: Int64) {
         entries.withLock { e in
-            var entry = e[topic] ?? Entry()
+            guard var entry = e[topic] else { return }
             entry.received += 1
             entry.lastReceive = time
             if entry.windowStart == 0 { entry.windowStart = time }
@@ -152,37 +153,17 @@ public final class PipelineStats: Sendable {
         return Diagnostics(header: header, uptimeS: Double(now - started) / 1e9, topics: topics, rejections: rejections, stages: stages)
     }
 
-    /// Prometheus text exposition of every counter.
+    /// Mirrors the counters into swift-prometheus for `/metrics`.
+    private let exporter = PrometheusExporter()
+
+    /// Prometheus text exposition of every counter (one group per family, labels for topic,
+    /// reason and stage); see ``PrometheusFamilies`` for the names and help texts.
     public func prometheus() -> String {
-        var text = PrometheusText()
-        let now = wallClockNanoseconds()
-        text.add("foresight_uptime_seconds", type: "gauge", help: "Seconds since the daemon started", value: Double(now - started) / 1e9)
-        for t in activity.snapshot(now: now) {
-            text.add("foresight_messages_received_total", type: "counter", help: "Messages received per input topic",
-                     labels: [("topic", t.topic)], value: Double(t.received))
-            text.add("foresight_topic_rate_hz", type: "gauge", help: "Arrival rate per input topic", labels: [("topic", t.topic)], value: t.rateHz)
-            text.add("foresight_topic_alive", type: "gauge", help: "1 when the topic was heard within its silence threshold",
-                     labels: [("topic", t.topic)], value: t.alive ? 1 : 0)
-        }
-        for r in wire.rejectionSnapshot() {
-            text.add("foresight_rejected_total", type: "counter", help: "Messages rejected, by topic and documented reason",
-                     labels: [("topic", r.key.topic), ("reason", r.key.name)], value: Double(r.count))
-        }
-        for e in wire.eventSnapshot() {
-            text.add("foresight_stream_events_total", type: "counter", help: "Stream events (clock jumps, resets, gaps, dropped points)",
-                     labels: [("topic", e.key.topic), ("event", e.key.name)], value: Double(e.count))
-        }
-        for (name, value) in counters.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
-            text.add("foresight_" + name.replacingOccurrences(of: ".", with: "_").replacingOccurrences(of: "/", with: "_"),
-                     type: "counter", help: "Pipeline counter \(name)", value: Double(value))
-        }
-        for name in PipelineStats.stages {
-            guard let recorder = latency[name], let p = recorder.percentilesMs([50, 99]) else { continue }
-            text.add("foresight_stage_latency_ms", type: "gauge", help: "Recent stage latency percentiles",
-                     labels: [("stage", name), ("quantile", "0.5")], value: p[0])
-            text.add("foresight_stage_latency_ms", type: "gauge", help: "Recent stage latency percentiles",
-                     labels: [("stage", name), ("quantile", "0.99")], value: p[1])
-        }
-        return text.text
+        exporter.render(PrometheusFamilies.samples(of: self, now: wallClockNanoseconds()))
+    }
+
+    /// Every named counter and gauge (for exporters).
+    public func snapshot() -> (counters: [String: Int64], gauges: [String: Int64]) {
+        (counters.withLock { $0 }, gauges.withLock { $0 })
     }
 }

@@ -15,6 +15,7 @@ public actor PredictionStage {
     private let site: Site
     private let settings: LaunchFile.PredictorSettings
     private let powerInDBm: BeamPowerPreprocessor
+    private let radarDetector: RadarDetector?
     private var window: [FrameObservation] = []
 
     /// Creates the stage for `predictor` with the launch file's horizon settings.
@@ -27,6 +28,11 @@ public actor PredictionStage {
         dbm.floorDBm = Float(site.beamPower.floorDbm)
         dbm.normalization = .none
         powerInDBm = try BeamPowerPreprocessor(parameters: dbm)
+        let radar = site.radar
+        radarDetector = settings.radarDetections
+            ? RadarDetector(rangeResolution: radar.rangeResolution, origin: SIMD2(radar.pose.position.x, radar.pose.position.y),
+                            height: radar.pose.position.z, yaw: radar.pose.yawDeg * .pi / 180)
+            : nil
     }
 
     /// The model name of the predictor.
@@ -55,6 +61,14 @@ public actor PredictionStage {
         }
         if let cloud = context.cloud, frame.tensors[.lidar] != nil {
             o.lidarPoints = sitePoints(cloud)
+        }
+        if let detector = radarDetector, let map = frame.tensors[.radar], map.shape.count == 2 {
+            o.radar = detector.detect(map: map.values, angleBins: map.shape[0], rangeBins: map.shape[1])
+        }
+        if settings.memberStamps {
+            // Each member's own acquisition stamp: members of one frame can be tens of ms apart.
+            o.gnssStamp = context.fix?.header.stamp
+            o.beamPowerStamp = context.beamPower?.header.stamp
         }
         o.camera = frame.tensors[.camera]?.values
         o.radarMap = frame.tensors[.radar]?.values

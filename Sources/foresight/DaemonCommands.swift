@@ -21,12 +21,23 @@ func bootstrapLogging(level: String) -> Logger {
     return logger
 }
 
-/// Loads a launch file, turning its errors into one actionable line.
-func loadLaunch(_ path: String) throws -> LaunchFile {
+/// Loads a launch file, turning its errors into one actionable line; without a path, the
+/// built-in `launch/sim.yaml` (embedded in the executable, so it works from any folder).
+func loadLaunch(_ path: String?) throws -> LaunchFile {
+    guard let path else {
+        printError("using the built-in launch file \(BuiltinDefaults.simLaunch.path) (embedded; pass --launch FILE to use another)")
+        do {
+            return try LaunchFile.builtin()
+        } catch {
+            throw CLIError("built-in launch file: \(error.description(doc: "docs/launch.md"))")
+        }
+    }
     do {
         return try LaunchFile.load(path: path)
     } catch {
-        throw CLIError("launch file \(path): \(error)")
+        var text = error.description(doc: "docs/launch.md")
+        if text.hasPrefix(path + ": ") { text.removeFirst(path.count + 2) }  // the file is named once
+        throw CLIError("launch file \(path): \(text)")
     }
 }
 
@@ -39,7 +50,9 @@ struct RunCommand: AsyncParsableCommand {
         The launch file (docs/launch.md) names the input endpoints and topics, the synchronizer \
         settings, the site calibration, the predictor and horizon, the output endpoint and prefix, \
         and the metrics address. Unknown keys and invalid values stop the daemon at start with the \
-        key named. SIGINT/SIGTERM stop ingest, drain the frames in flight and close every socket.
+        key named. SIGINT/SIGTERM stop ingest, drain the frames in flight and close every socket; \
+        draining is bounded by --shutdown-grace, and a second SIGINT/SIGTERM stops at once \
+        (a third exits immediately).
 
         Outputs: predict/beam, predict/position, predict/power, predict/blockage and fusion/frame \
         per frame; foresight/diagnostics at 1 Hz; Prometheus text at http://ADDRESS/metrics and \
@@ -61,8 +74,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Override the launch file's log level.")
     var logLevel: LogLevelArgument?
 
+    @Option(parsing: .unconditional, help: "Longest graceful shutdown (seconds, or e.g. 500ms): after it the daemon stops without finishing the drain.")
+    var shutdownGrace = DurationArgument(seconds: 5)
+
     func validate() throws {
         if let duration, !(duration.seconds > 0) { throw ValidationError("--duration must be positive, got \(duration.seconds) s") }
+        if !(shutdownGrace.seconds > 0) { throw ValidationError("--shutdown-grace must be positive, got \(shutdownGrace.seconds) s") }
     }
 
     func run() async throws {
@@ -74,7 +91,9 @@ struct RunCommand: AsyncParsableCommand {
         let observe: @Sendable (PipelineEvent) -> Void = { event in monitor.observe(event) }
         let observer = watching ? observe : nil
         let daemon = DaemonService(launch: launchFile, logger: logger, observer: observer)
-        let group = ServiceGroup(services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var configuration = ServiceGroupConfiguration(services: [daemon], logger: logger)
+        configuration.maximumGracefulShutdownDuration = .milliseconds(Int64(shutdownGrace.seconds * 1000))
+        let group = ServiceGroup(configuration: configuration)
         let viewTask = Task {
             guard view else { return }
             let start = Date()
@@ -89,11 +108,16 @@ struct RunCommand: AsyncParsableCommand {
             if !Task.isCancelled { await group.triggerGracefulShutdown() }
         }
         do {
-            try await group.run()
+            // Escalation: the first SIGINT/SIGTERM drains gracefully (bounded by --shutdown-grace),
+            // the second cancels, a third exits at once.
+            try await ShutdownEscalation.run(group, signals: await ShutdownEscalation.processSignals(), logger: logger) { signal in
+                Foundation.exit(signal == .sigint ? 130 : 143)
+            }
         } catch {
             viewTask.cancel()
             timer.cancel()
-            throw CLIError("\(error)")
+            let advice = "is another daemon running? stop it, or change output.endpoint in \(launch)"
+            throw CLIError("\(advise(error, advice))")
         }
         viewTask.cancel()
         timer.cancel()
@@ -141,10 +165,21 @@ final class LiveMonitor: Sendable {
                 case let m as TruthBlockage: s.truth.insert(m)
                 default: break
                 }
+                // Bounded like the predictions: truth older than the oldest kept prediction (or
+                // than the truth window, when predictions stop) is never looked up again.
+                let counts = s.truth.counts
+                if max(counts.ue, counts.beam, counts.blockage) > Self.retained, let newest = s.truth.newestStamp {
+                    let window = newest - Self.truthWindow
+                    let needed = s.predictions.first?.horizon.first.map { $0 - s.truth.tolerance } ?? window
+                    s.truth.removeAll(before: max(window, needed))
+                }
             case .publish: break
             }
         }
     }
+
+    /// How much truth (sensor time, ns) the live monitor keeps at most: one hour.
+    static let truthWindow: Int64 = 3_600_000_000_000
 
     func render(elapsed: Double) {
         let text = state.withLock { s -> String in
@@ -214,16 +249,17 @@ struct EvalCommand: AsyncParsableCommand {
     @Argument(help: "The bag (MCAP file, split set or folder).")
     var bag: String
 
-    @Option(help: "Launch file describing the pipeline (default: launch/sim.yaml).")
-    var launch: String = "launch/sim.yaml"
+    @Option(help: "Launch file describing the pipeline (default: the built-in launch/sim.yaml).")
+    var launch: String?
 
-    @Option(help: "Also write the scores as JSON to this file.")
+    @Option(help: "Also write the scores as JSON to this file (- for standard output; the table then goes to standard error).")
     var json: String?
 
     @Option(help: "Log level.")
     var logLevel: LogLevelArgument = .warning
 
     func run() async throws {
+        if let json { try OutputPath.checkWritable(json, option: "--json") }
         var launchFile = try loadLaunch(launch)
         warnIfUnclosed(bag)
         if launchFile.inputs.truthTopics.isEmpty { launchFile.inputs.truthTopics = ["truth/ue", "truth/beam", "truth/blockage"] }
@@ -233,12 +269,18 @@ struct EvalCommand: AsyncParsableCommand {
             if tty { FileHandle.standardError.write(Data("\r  \(count) messages…".utf8)) }
         }
         if tty { FileHandle.standardError.write(Data("\r".utf8)) }
-        print("evaluated \(bag): \(result.messages) messages, \(result.frames) frames (\(result.partialFrames) partial) in \(String(format: "%.1f", result.seconds)) s")
-        if !result.rejections.isEmpty { print("rejected: " + result.rejections.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) }
-        print(result.report.table())
+        // With --json -, standard output carries the JSON alone.
+        let say: (String) -> Void = json == "-" ? { printError($0) } : { print($0) }
+        say("evaluated \(bag): \(result.messages) messages, \(result.frames) frames (\(result.partialFrames) partial) in \(String(format: "%.1f", result.seconds)) s")
+        if !result.rejections.isEmpty { say("rejected: " + result.rejections.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) }
+        say(result.report.table())
         if let json {
-            try result.report.json().write(to: URL(fileURLWithPath: json))
-            print("wrote \(json)")
+            do {
+                try JSONText.save(String(decoding: try result.report.json(), as: UTF8.self), to: json)
+            } catch {
+                throw CLIError("cannot write --json \(json): \(OutputPath.reason(error))")
+            }
+            if json != "-" { print("wrote \(json)") }
         }
     }
 }
@@ -269,8 +311,8 @@ struct PreprocessCommand: AsyncParsableCommand {
     @Option(help: "Output folder.")
     var out: String
 
-    @Option(help: "Launch file for the synchronizer settings (default: launch/sim.yaml).")
-    var launch: String = "launch/sim.yaml"
+    @Option(help: "Launch file for the synchronizer settings (default: the built-in launch/sim.yaml).")
+    var launch: String?
 
     @Option(help: "Site calibration to use instead of the launch file's.")
     var site: String?
@@ -281,6 +323,7 @@ struct PreprocessCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try OutputPath.checkDirectory(out, option: "--out")
         var launchFile = try loadLaunch(launch)
         warnIfUnclosed(bag)
         if let site {
@@ -288,7 +331,7 @@ struct PreprocessCommand: AsyncParsableCommand {
                 launchFile.site = try Site.load(path: site)
                 launchFile.sitePath = site
             } catch {
-                throw CLIError("site calibration \(site): \(error)")
+                throw CLIError("site calibration \(site): \(error.description(doc: "docs/calibration.md"))")
             }
         }
         let selection: FrameExport.Selection = index.map { .index($0) } ?? .stamp(stamp ?? 0)

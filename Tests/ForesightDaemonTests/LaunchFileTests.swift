@@ -21,6 +21,20 @@ import ForesightSite
         #expect(launch.site.mmwave.beams == 64)
     }
 
+    /// The 30 Hz example: its lower bound and max interval fit a 33.3 ms period (a bound at or
+    /// above the period would break ApproximateTime's optimality proof; an interval above it
+    /// would let a frame mix two periods), and its deadline covers a few periods.
+    @Test func theThirtyHertzLaunchFileFitsThirtyHertz() throws {
+        let launch = try LaunchFile.load(path: TestSupport.path("launch/sim-30hz.yaml"))
+        let period: Int64 = 1_000_000_000 / 30
+        #expect(launch.sync.interMessageLowerBound > 0 && launch.sync.interMessageLowerBound < period)
+        #expect(launch.sync.maxInterval > 0 && launch.sync.maxInterval < period)
+        #expect(launch.sync.deadline >= 2 * period && launch.sync.deadline <= 4 * period)
+        // The 30 Hz simulator scenario publishes every sensor at 30 Hz with stamps that honour the bound.
+        let scenario = try String(contentsOfFile: TestSupport.path("launch/scenarios/street-30hz.yaml"), encoding: .utf8)
+        #expect(scenario.components(separatedBy: "rate_hz: 30.0").count - 1 == 5)
+    }
+
     @Test func aTypoFailsFastNamingTheKey() throws {
         let path = try write("""
         site: SITE
@@ -39,14 +53,16 @@ import ForesightSite
 
     @Test func invalidValuesNameTheirKey() throws {
         for (yaml, key) in [
-            ("site: SITE\ninputs: {endpoints: []}\noutput: {endpoint: x}", "inputs.endpoints"),
-            ("site: SITE\ninputs: {endpoints: [a]}\npredictor: {horizon: 0}\noutput: {endpoint: x}", "predictor.horizon"),
-            ("site: SITE\ninputs: {endpoints: [a]}\npredictor: {kind: magic}\noutput: {endpoint: x}", "predictor.kind"),
-            ("site: SITE\ninputs: {endpoints: [a], mode: listen}\noutput: {endpoint: x}", "inputs.mode"),
-            ("site: SITE\ninputs: {endpoints: [a]}\noutput: {endpoint: x}\nmetrics: {address: nowhere}", "metrics.address"),
-            ("site: SITE\ninputs: {endpoints: [a]}\nsync: {required: [sonar]}\noutput: {endpoint: x}", "sync.required"),
-            ("site: /nonexistent.yaml\ninputs: {endpoints: [a]}\noutput: {endpoint: x}", "/nonexistent.yaml"),
-            ("site: SITE\ninputs: {endpoints: [a]}", "output"),
+            ("site: SITE\ninputs: {endpoints: []}\noutput: {endpoint: tcp://x:2}", "inputs.endpoints"),
+            ("site: SITE\ninputs: {endpoints: [tcp://a:1]}\npredictor: {horizon: 0}\noutput: {endpoint: tcp://x:2}", "predictor.horizon"),
+            ("site: SITE\ninputs: {endpoints: [tcp://a:1]}\npredictor: {kind: magic}\noutput: {endpoint: tcp://x:2}", "predictor.kind"),
+            ("site: SITE\ninputs: {endpoints: [tcp://a:1], mode: listen}\noutput: {endpoint: tcp://x:2}", "inputs.mode"),
+            ("site: SITE\ninputs: {endpoints: [tcp://a:1]}\noutput: {endpoint: tcp://x:2}\nmetrics: {address: nowhere}", "metrics.address"),
+            ("site: SITE\ninputs: {endpoints: [tcp://a:1]}\nsync: {required: [sonar]}\noutput: {endpoint: tcp://x:2}", "sync.required"),
+            ("site: /nonexistent.yaml\ninputs: {endpoints: [tcp://a:1]}\noutput: {endpoint: tcp://x:2}", "/nonexistent.yaml"),
+            ("site: SITE\ninputs: {endpoints: [tcp://a:1]}", "output"),
+            ("site: SITE\ninputs: {endpoints: [127.0.0.1:5600]}\noutput: {endpoint: tcp://x:2}", "inputs.endpoints"),
+            ("site: SITE\ninputs: {endpoints: [tcp://a:1]}\noutput: {endpoint: 127.0.0.1:5601}", "output.endpoint"),
         ] {
             let path = try write(yaml)
             do {
