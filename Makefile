@@ -58,6 +58,11 @@ parity:
 	@Tools/setup.sh torch
 	$(PY) Tools/training/make_parity_fixtures.py --out Tests/ForesightInferenceTests/Fixtures
 
+## Independent ray-traced check of the simulator's channel (Sionna RT; ~15 min for a 60 s drive).
+raytrace: release
+	@Tools/setup.sh sionna-rt==2.2.0
+	$(PY) Tools/raytrace_check.py --scenario $(or $(SCENARIO),street) --duration 60 --ue-body
+
 ## Install the release binary: make install PREFIX=$$HOME/.local (default /usr/local).
 PREFIX ?= /usr/local
 install: release
@@ -68,11 +73,6 @@ install: release
 ## Re-embed the built-in default files (site, scenario, launch) after editing them.
 defaults:
 	python3 Tools/embed_defaults.py
-
-## Independent ray-traced check of the simulator's channel (Sionna RT; ~15 min for a 60 s drive).
-raytrace: release
-	@Tools/setup.sh sionna-rt==2.2.0
-	$(PY) Tools/raytrace_check.py --scenario $(or $(SCENARIO),street) --duration 60 --ue-body
 
 clean:
 	rm -rf .build bench-results

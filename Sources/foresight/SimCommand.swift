@@ -140,11 +140,11 @@ struct SimCommand: AsyncParsableCommand {
         return try Site.parse(yaml: BuiltinDefaults.simSite.text, source: "built-in \(BuiltinDefaults.simSite.path)")
     }
 
-    /// `--scenario`, or the built-in street scenario.
+    /// `--scenario` (a file, or a name looked up in `launch/scenarios/`), or the built-in street scenario.
     private func loadScenario() throws -> Scenario {
         if let scenario {
             let path = try scenarioFile(scenario)
-            do { return try Scenario.load(path: path) } catch { throw CLIError("scenario \(scenario): \(error.description(doc: "docs/simulator.md"))") }
+            do { return try Scenario.load(path: path) } catch { throw CLIError("scenario \(path): \(error.description(doc: "docs/simulator.md"))") }
         }
         if !quiet { printError("sim: using the built-in scenario \(BuiltinDefaults.streetScenario.path) (pass --scenario FILE for another)") }
         return try Scenario.parse(yaml: BuiltinDefaults.streetScenario.text, source: "built-in \(BuiltinDefaults.streetScenario.path)")
@@ -153,8 +153,8 @@ struct SimCommand: AsyncParsableCommand {
     /// Bag bytes per simulated second of the built-in street scenario (measured; see docs/simulator.md).
     static let bagBytesPerSecond: [BagCompression: Double] = [.zstd: 14e6, .lz4: 15e6, .none: 16e6]
 
-    /// The scenario file for `--scenario`: a path, or a name looked up in `launch/scenarios/`
-    /// (relative to the working directory, then to the package the executable was built in).
+    /// The scenario file for `--scenario`: a path, or a name (`boulevard`) looked up in
+    /// `launch/scenarios/` of the working directory, then of the package the executable was built in.
     private func scenarioFile(_ scenario: String) throws -> String {
         // the working directory first, then the package the executable was built in
         // (.build/<triple>/release/foresight → walk up to the directory holding launch/scenarios)
