@@ -278,7 +278,7 @@ enum LearnedFixture {
         try text.write(toFile: persistence, atomically: true, encoding: .utf8)
         func eval(_ launches: [String], _ name: String) throws -> [[String: Any]] {
             let json = dir.appendingPathComponent(name).path
-            let args = ["eval", "--sim", "--seeds", "1..2", "--duration", "4", "--scenario", TestSupport.path("launch/scenarios/street.yaml"),
+            let args = ["eval", "--sim", "--seeds", "1..2", "--duration", "2.5", "--scenario", TestSupport.path("launch/scenarios/street.yaml"),
                         "--json", json] + launches.flatMap { ["--launch", $0] }
             let run = try TestSupport.run(TestSupport.foresightBinary, args)
             #expect(run.status == 0, "\(run.stderr)")
