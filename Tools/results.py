@@ -170,7 +170,6 @@ def bootstrap(result, a_name, b_name, resamples=10000, seed=0):
 
 def per_step(result, name, metric):
     p = next(p for p in result["predictors"] if p["name"] == name)
-    parts = [drive_parts(d["report"], step=s) for d in p["drives"] for s in [None]]  # noqa: F841 (kept for symmetry)
     steps = len(p["overall"]["steps"])
     values = []
     for s in range(steps):
