@@ -67,9 +67,9 @@ enum ModelEngine {
         default:
             throw ModelLoadError(directory: path, reason: "config.json format is '\(format)', expected foresight-multitask or foresight-gru")
         }
-        guard kind == "learned", version == 1 else {
+        guard kind == "learned" else {
             throw ModelLoadError(directory: path, reason: "\(format) version \(version) needs a newer inference engine than this build has "
-                                 + "(this build runs foresight-multitask version 1)")
+                                 + "(this build runs foresight-multitask models only)")
         }
         let model: MultiTaskModel
         do {
