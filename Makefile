@@ -5,7 +5,7 @@ BUILD_FLAGS  ?= -j $(JOBS)
 RELEASE      := -c release $(BUILD_FLAGS)
 PY           := .venv/bin/python
 
-.PHONY: all setup build release test run bench parity results clean
+.PHONY: all setup build release test run bench soak rig parity results clean
 
 all: build
 
@@ -20,8 +20,9 @@ build: setup
 release: setup
 	$(SWIFT) build $(RELEASE)
 
-## Every test (Swift Testing, including the cross-language Python checks).
+## Every test (Swift Testing, including the cross-language Python checks; PyTorch goes into .venv for them).
 test: setup
+	@Tools/setup.sh torch
 	$(SWIFT) build $(BUILD_FLAGS) --build-tests
 	$(SWIFT) test $(BUILD_FLAGS) --skip-build
 
@@ -33,6 +34,18 @@ run: release
 bench: release
 	@mkdir -p bench-results
 	.build/release/foresight-bench all --out bench-results/latest.json
+
+## Rig scenarios through the real sockets (Tools/loadgen.py against `foresight run`): complete,
+## partial and predicted frames per timing shape, latency, daemon RSS/CPU. Prints figures.
+rig: release
+	@mkdir -p bench-results
+	$(PY) Tools/rig_bench.py --out bench-results/rig.json
+
+## Long runs, not in CI: a 100k-message stream that is 90 % malformed (RSS growth after warm-up,
+## good frames predicted, answering afterwards) and 60 s pauses. Prints figures, writes bench-results/soak.json.
+soak: release
+	@mkdir -p bench-results
+	$(PY) Tools/rig_bench.py --soak --out bench-results/soak.json --check
 
 ## Regenerate the inference parity fixtures with PyTorch (installs torch into .venv).
 parity:

@@ -6,7 +6,9 @@ usage: mcap_sweep.py OUT_DIR
 The sweep (1,008 files): use_chunking (unchunked, or chunked with compression none/zstd/lz4 and
 chunk size 64 B / 1 MiB) × index_types (all/none/chunk) × use_statistics × repeat_channels
 (= repeat_schemas) × use_summary_offsets × six inputs: no messages, one message, ten messages on
-two channels, a schemaless channel, one attachment, one metadata record.
+two channels, a schemaless channel, one attachment, one metadata record (each input but the
+schemaless one has a `sensor/gnss` channel; "no messages" registers it without writing to it,
+the attachment and metadata inputs write one message beside their record).
 
 Writes OUT_DIR/manifest.json: one entry per file with what was written — the topics and their
 message counts, the messages in write order ([topic, log_time, sha256]), attachments and metadata
@@ -36,12 +38,16 @@ def write_input(writer: Writer, kind: str) -> dict:
         messages.append([topic, t, hashlib.sha256(data).hexdigest()])
         topics[topic] = topics.get(topic, 0) + 1
 
-    if kind == "empty":
-        pass
-    elif kind == "one":
+    def gnss_channel() -> int:
         s = writer.register_schema(name="foresight.GnssFix", encoding="jsonschema", data=b'{"type":"object"}')
-        c = writer.register_channel(topic="sensor/gnss", message_encoding="msgpack", schema_id=s)
-        add(c, "sensor/gnss", BASE, b"\x81\xa5stamp\x01", 0)
+        return writer.register_channel(topic="sensor/gnss", message_encoding="msgpack", schema_id=s)
+
+    if kind == "empty":
+        # A channel is registered but carries no message: it must be listed with count 0.
+        gnss_channel()
+        topics["sensor/gnss"] = 0
+    elif kind == "one":
+        add(gnss_channel(), "sensor/gnss", BASE, b"\x81\xa5stamp\x01", 0)
     elif kind == "ten":
         s1 = writer.register_schema(name="foresight.GnssFix", encoding="jsonschema", data=b'{"type":"object"}')
         s2 = writer.register_schema(name="foresight.Image", encoding="jsonschema", data=b'{"title":"img"}')
@@ -56,10 +62,13 @@ def write_input(writer: Writer, kind: str) -> dict:
         for i in range(3):
             add(c, "raw/bytes", BASE + i * 1_000_000, bytes([i]) * (5 + i), i)
     elif kind == "attachment":
+        # One message beside the attachment, so the topic table has a row to lose.
+        add(gnss_channel(), "sensor/gnss", BASE, b"\x81\xa5stamp\x02", 0)
         writer.add_attachment(log_time=BASE, create_time=BASE, name="calib.yaml", media_type="text/yaml",
                               data=b"fx: 1.0\n" * 30)
         attachments = 1
     elif kind == "metadata":
+        add(gnss_channel(), "sensor/gnss", BASE, b"\x81\xa5stamp\x03", 0)
         writer.add_metadata(name="rig", data={"site": "bs1", "operator": "test"})
         metadata = 1
     else:
@@ -101,6 +110,10 @@ def main() -> int:
             writer.start(profile="", library="python-mcap-sweep")
             expected = write_input(writer, kind)
             writer.finish()
+        if kind == "empty" and options["use_chunking"] and not options["repeat_channels"]:
+            # The Python writer keeps schema and channel records in the open chunk and never writes
+            # a chunk without messages; with repeat_channels off they are then nowhere in the file.
+            expected["topics"] = {}
         manifest.append({"file": name + ".mcap", "input": kind, **expected})
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f)

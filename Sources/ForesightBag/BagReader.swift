@@ -115,16 +115,49 @@ public final class BagReader: @unchecked Sendable {
         summary.channels = table.channels
         for index in summary.chunkIndexes { summary.chunkCompressions[index.compression, default: 0] += 1 }
         if !sawStatistics { summary.chunkCount = UInt64(summary.chunkIndexes.count) }
-        summary.indexed = sawStatistics && !summary.channelMessageCounts.isEmpty
-            && (summary.messageCount == 0 || !summary.chunkIndexes.isEmpty)
+        // Complete when statistics say there is nothing to find, or give per-channel counts and
+        // chunk indexes to find it with. (An empty file's summary is all there is: its channels
+        // may exist nowhere else — the Python writer never writes a chunk without messages.)
+        summary.indexed = sawStatistics
+            && (summary.messageCount == 0 || (!summary.channelMessageCounts.isEmpty && !summary.chunkIndexes.isEmpty))
         return summary
+    }
+
+    /// The stored summary, or nil when the file has none or it is damaged (CRC mismatch,
+    /// malformed records): readers then scan the data section instead. I/O errors are thrown.
+    private func usableSummary() throws(BagError) -> BagSummary? {
+        do {
+            return try readSummary()
+        } catch {
+            if case .io = error { throw error }
+            return nil
+        }
+    }
+
+    /// What is wrong with the stored summary when it is damaged (nil when it is fine or absent);
+    /// `summary()` and `messages()` then fall back to a sequential scan.
+    public var summaryDamage: String? {
+        do {
+            _ = try readSummary()
+            return nil
+        } catch {
+            return error.description
+        }
     }
 
     /// A summary for any readable file: the stored one when it is complete, otherwise one
     /// built by scanning every record (slower; needed for files without statistics).
     public func summary() throws(BagError) -> BagSummary {
-        if let stored = try readSummary(), stored.indexed { return stored }
-        return try scanSummary()
+        let stored = try usableSummary()
+        if let stored, stored.indexed { return stored }
+        var scanned = try scanSummary()
+        // A summary without statistics still lists schemas and channels, and may be the only
+        // place a channel without messages appears.
+        if let stored {
+            scanned.schemas.merge(stored.schemas) { fromData, _ in fromData }
+            scanned.channels.merge(stored.channels) { fromData, _ in fromData }
+        }
+        return scanned
     }
 
     private func scanSummary() throws(BagError) -> BagSummary {
@@ -242,12 +275,13 @@ public final class BagReader: @unchecked Sendable {
     /// `startTime...endTime`; in log-time order for indexed files, file order otherwise.
     public func messages(startTime: UInt64 = 0, endTime: UInt64 = .max,
                          include: @escaping (BagChannel) -> Bool = { _ in true }) throws(BagError) -> BagMessageCursor {
-        let stored = try readSummary()
+        let stored = try usableSummary()
         if let stored, stored.indexed {
             return BagMessageCursor(reader: self, summary: stored, startTime: startTime, endTime: endTime, include: include)
         }
         return BagMessageCursor(reader: self, scanFrom: UInt64(mcapMagic.count), startTime: startTime,
-                                endTime: endTime, include: include)
+                                endTime: endTime, include: include,
+                                known: ChannelTable(schemas: stored?.schemas ?? [:], channels: stored?.channels ?? [:]))
     }
 }
 
@@ -296,12 +330,12 @@ public final class BagMessageCursor {
     }
 
     init(reader: BagReader, scanFrom: UInt64, startTime: UInt64, endTime: UInt64,
-         include: @escaping (BagChannel) -> Bool) {
+         include: @escaping (BagChannel) -> Bool, known: ChannelTable = ChannelTable()) {
         self.reader = reader
         self.startTime = startTime
         self.endTime = endTime
         self.include = include
-        table = ChannelTable()
+        table = known
         logTimeOrdered = false
         scanner = RecordScanner(file: reader.file, limits: reader.limits, from: scanFrom)
     }

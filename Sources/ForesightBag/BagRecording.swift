@@ -41,7 +41,7 @@ public final class BagRecording {
         var isDirectory: ObjCBool = false
         let fm = FileManager.default
         if fm.fileExists(atPath: path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { return ([path], nil) }
+            guard isDirectory.boolValue else { return ([path], splitMemberNote(path)) }
             let names = ((try? fm.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".mcap") }.sorted()
             guard !names.isEmpty else {
                 throw .io(path: path, operation: "read the recording in", reason: "the folder holds no .mcap files")
@@ -73,6 +73,19 @@ public final class BagRecording {
         return numbered.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
+    /// For `NAME_0003.mcap` of a split set with other members: how to read the whole set.
+    private static func splitMemberNote(_ path: String) -> String? {
+        let url = URL(fileURLWithPath: path)
+        let stem = url.deletingPathExtension().lastPathComponent
+        guard let underscore = stem.lastIndex(of: "_") else { return nil }
+        let digits = stem[stem.index(after: underscore)...]
+        guard digits.count >= 4, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        let base = url.deletingLastPathComponent().appendingPathComponent(String(stem[..<underscore]) + "." + url.pathExtension).path
+        let set = splitSet(of: base)
+        guard set.count > 1, !FileManager.default.fileExists(atPath: base) else { return nil }
+        return "note: \(url.lastPathComponent) is one file of a split set of \(set.count); give \(base) (or its folder) to read them all as one recording"
+    }
+
     private static func describe(_ files: [String]) -> String {
         let names = files.map { URL(fileURLWithPath: $0).lastPathComponent }
         return names.count <= 3 ? names.joined(separator: ", ") + " (\(names.count) file\(names.count == 1 ? "" : "s"))"
@@ -84,11 +97,18 @@ public final class BagRecording {
         zip(files, readers).filter { !$0.1.isClosed }.map(\.0)
     }
 
-    /// One warning per file that was not closed, telling how to rebuild it.
+    /// One warning per file that was not closed, or whose summary is damaged, telling how to rebuild it.
     public var warnings: [String] {
-        unclosedFiles.map { file in
-            "warning: \(file) was not closed (crash?) — it has no footer or summary; what is readable is used, "
-                + "but run `foresight bag recover \(file) -o FIXED.mcap` to rebuild it"
+        zip(files, readers).compactMap { file, reader in
+            if !reader.isClosed {
+                return "warning: \(file) was not closed (crash?) — it has no footer or summary; what is readable is used, "
+                    + "but run `foresight bag recover \(file) -o FIXED.mcap` to rebuild it"
+            }
+            if let damage = reader.summaryDamage {
+                return "warning: the summary of \(file) is damaged (\(damage)); the file is read by a sequential scan — "
+                    + "run `foresight bag recover \(file) -o FIXED.mcap` to rebuild it"
+            }
+            return nil
         }
     }
 

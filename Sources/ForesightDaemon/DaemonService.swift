@@ -105,7 +105,10 @@ public struct DaemonService: Service {
         }
         defer { silentStart.cancel() }
         await withGracefulShutdownHandler {
-            await pipeline.runLive(subscriber.messages)
+            await pipeline.runLive(subscriber.messages, delivered: {
+                let counts = subscriber.statistics
+                return counts.received - counts.dropped
+            })
         } onGracefulShutdown: {
             // Stop ingest; the pipeline drains the frames in flight and returns.
             subscriber.close()

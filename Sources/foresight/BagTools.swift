@@ -45,7 +45,7 @@ func checkEndpoint(_ endpoint: String) throws {
         guard let number = Int(port), (1...65535).contains(number) else {
             throw ValidationError("'\(endpoint)': port \(port) is not a TCP port (1–65535, or * for any when binding)")
         }
-    case "ipc", "inproc", "pgm", "epgm", "ws", "wss", "udp", "vmci":
+    case "ipc", "inproc", "pgm", "epgm", "ws", "wss", "udp", "vmci", "tipc", "norm":
         guard !rest.isEmpty else { throw ValidationError("'\(endpoint)' names no address; \(examples)") }
     default:
         throw ValidationError("'\(endpoint)': unknown transport '\(scheme)'; \(examples)")

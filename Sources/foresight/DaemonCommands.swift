@@ -141,10 +141,21 @@ final class LiveMonitor: Sendable {
                 case let m as TruthBlockage: s.truth.insert(m)
                 default: break
                 }
+                // Bounded like the predictions: truth older than the oldest kept prediction (or
+                // than the truth window, when predictions stop) is never looked up again.
+                let counts = s.truth.counts
+                if max(counts.ue, counts.beam, counts.blockage) > Self.retained, let newest = s.truth.newestStamp {
+                    let window = newest - Self.truthWindow
+                    let needed = s.predictions.first?.horizon.first.map { $0 - s.truth.tolerance } ?? window
+                    s.truth.removeAll(before: max(window, needed))
+                }
             case .publish: break
             }
         }
     }
+
+    /// How much truth (sensor time, ns) the live monitor keeps at most: one hour.
+    static let truthWindow: Int64 = 3_600_000_000_000
 
     func render(elapsed: Double) {
         let text = state.withLock { s -> String in

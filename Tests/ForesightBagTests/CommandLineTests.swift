@@ -59,6 +59,12 @@ import Testing
         try writeBag("split_0000.mcap")
         let split = try foresight(["record", endpoint, "-o", path("split.mcap"), "--split-size", "1M", "--duration", "1"])
         #expect(split.status != 0 && split.stderr.contains("split_0000.mcap already exists"), "\(split.stderr)")
+        // With --overwrite the old split set goes entirely (no stale split_0001 read back later).
+        try writeBag("split_0001.mcap")
+        let resplit = try foresight(["record", endpoint, "-o", path("split.mcap"), "--split-size", "4G", "--duration", "500ms", "--overwrite"])
+        #expect(resplit.status == 0, "\(resplit.stderr)")
+        #expect(BagRecording.splitSet(of: path("split.mcap")).map { URL(fileURLWithPath: $0).lastPathComponent } == ["split_0000.mcap"])
+        #expect(try BagReader(path: path("split_0000.mcap")).info().summary.messageCount == 0)
         // With --overwrite it records (units: 1500ms).
         let replaced = try foresight(["record", endpoint, "-o", path("drive.mcap"), "--duration", "1500ms", "--overwrite"])
         #expect(replaced.status == 0, "\(replaced.stderr)")
@@ -85,7 +91,18 @@ import Testing
         #expect(info.stderr.contains("was not closed (crash?)") && info.stderr.contains("foresight bag recover"), "\(info.stderr)")
         #expect(String(decoding: info.stdout, as: UTF8.self).contains("messages:    200"))
         let healthy = try foresight(["bag", "info", path("full.mcap")])
-        #expect(!healthy.stderr.contains("not closed"))
+        #expect(!healthy.stderr.contains("not closed") && !healthy.stderr.contains("warning"))
+        // A damaged summary (flipped byte): read by a scan, with a warning, not refused.
+        var damaged = bytes
+        damaged[damaged.count - 8 - 29 - 30] ^= 0x01
+        try damaged.write(to: URL(fileURLWithPath: path("damaged.mcap")))
+        let scanned = try foresight(["bag", "info", path("damaged.mcap")])
+        #expect(scanned.status == 0, "\(scanned.stderr)")
+        #expect(scanned.stderr.contains("summary of") && scanned.stderr.contains("is damaged") && scanned.stderr.contains("bag recover"),
+                "\(scanned.stderr)")
+        #expect(String(decoding: scanned.stdout, as: UTF8.self).contains("messages:    200"))
+        let echoed = try foresight(["echo", path("damaged.mcap"), "--json"])
+        #expect(String(decoding: echoed.stdout, as: UTF8.self).split(separator: "\n").count == 200)
     }
 
     @Test func replayRejectsContradictionsAndOffsetsPastTheEnd() throws {
@@ -125,6 +142,9 @@ import Testing
         // Units: 4k is 4000 bytes (below the 4096 minimum), 1m30s parses.
         let size = try foresight(["record", "tcp://127.0.0.1:5", "-o", path("y.mcap"), "--split-size", "4k", "--duration", "1m30s"])
         #expect(size.status != 0 && size.stderr.contains("got 4000"), "\(size.stderr)")
+        let units = try foresight(["record", "tcp://127.0.0.1:5", "-o", path("u.mcap"), "--split-duration", "1h30m",
+                                   "--duration", "0.2s", "--chunk-size", "64KiB", "--buffer-size", "1GiB"])
+        #expect(units.status == 0 && FileManager.default.fileExists(atPath: path("u_0000.mcap")), "\(units.stderr)")
         let word = try foresight(["record", "tcp://127.0.0.1:5", "-o", path("y.mcap"), "--duration", "soon"])
         #expect(word.status != 0 && word.stderr.contains("soon"), "\(word.stderr)")
     }
@@ -150,6 +170,10 @@ import Testing
         var published: [[UInt8]] = []
         _ = try player.run { _, payload in published.append(payload) }
         #expect(published == (first + second).map(\.data))
+        // One member alone is read alone, with a pointer to the whole set.
+        let member = try foresight(["bag", "info", path("drive_0001.mcap")])
+        #expect(member.status == 0 && member.stderr.contains("one file of a split set of 2"), "\(member.stderr)")
+        #expect(String(decoding: member.stdout, as: UTF8.self).contains("messages:    30"))
         // A name with neither a file nor a split set says what it looked for.
         let missing = try foresight(["bag", "info", path("nothing.mcap")])
         #expect(missing.status != 0 && missing.stderr.contains("nothing_0000.mcap"), "\(missing.stderr)")
