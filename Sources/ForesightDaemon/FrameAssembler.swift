@@ -37,8 +37,8 @@ public struct FrameContext: Sendable {
     public var cloud: PointCloud?
     /// The beam-power scan, if present.
     public var beamPower: BeamPower?
-    /// How many times the synchronizer had restarted (clock jump, publisher restart) before this
-    /// frame; a change starts a new segment for streaming predictors and the dataset.
+    /// How many times the synchronizer had resynchronized the whole stream (its time base moved back)
+    /// before this frame; a change starts a new segment for streaming predictors and the dataset.
     public var epoch: UInt64 = 0
 }
 
