@@ -5,7 +5,7 @@ BUILD_FLAGS  ?= -j $(JOBS)
 RELEASE      := -c release $(BUILD_FLAGS)
 PY           := .venv/bin/python
 
-.PHONY: all setup build release test run bench soak rig parity results clean
+.PHONY: all setup build release test run bench bench-import soak rig parity results raytrace clean install defaults
 
 all: build
 
@@ -34,6 +34,7 @@ run: release
 bench: release
 	@mkdir -p bench-results
 	.build/release/foresight-bench all --out bench-results/latest.json
+	$(PY) Tools/bench_latency.py     # end-to-end latency, written into docs/launch.md
 
 ## Rig scenarios through the real sockets (Tools/loadgen.py against `foresight run`): complete,
 ## partial and predicted frames per timing shape, latency, daemon RSS/CPU. Prints figures.
@@ -47,6 +48,11 @@ soak: release
 	@mkdir -p bench-results
 	$(PY) Tools/rig_bench.py --soak --out bench-results/soak.json --check
 
+## DeepSense import speed and memory on a generated 500-sample scenario (docs/import.md).
+bench-import: release
+	@mkdir -p bench-results
+	.build/release/foresight-bench import --out bench-results/import.json
+
 ## Regenerate the inference parity fixtures with PyTorch (installs torch into .venv).
 parity:
 	@Tools/setup.sh torch
@@ -56,6 +62,22 @@ parity:
 ## and the held-out scenario: bootstrap intervals, pass/fail, docs/results.md + plots.
 results: release
 	$(PY) Tools/results.py run
+
+## Install the release binary: make install PREFIX=$$HOME/.local (default /usr/local).
+PREFIX ?= /usr/local
+install: release
+	install -d "$(PREFIX)/bin"
+	install -m 755 .build/release/foresight "$(PREFIX)/bin/foresight"
+	@echo "installed $(PREFIX)/bin/foresight"
+
+## Re-embed the built-in default files (site, scenario, launch) after editing them.
+defaults:
+	python3 Tools/embed_defaults.py
+
+## Independent ray-traced check of the simulator's channel (Sionna RT; ~15 min for a 60 s drive).
+raytrace: release
+	@Tools/setup.sh sionna-rt==2.2.0
+	$(PY) Tools/raytrace_check.py --scenario $(or $(SCENARIO),street) --duration 60 --ue-body
 
 clean:
 	rm -rf .build bench-results

@@ -4,6 +4,7 @@
 #   - a Python virtual environment under .venv/ with the packages the tests and tools need
 # Extra Python packages for a target (e.g. PyTorch for `make parity`) are passed as arguments:
 #   Tools/setup.sh torch
+#   Tools/setup.sh sionna-rt==2.2.0      (the ray-traced check of the simulator, Tools/raytrace_check.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,9 +20,15 @@ APT_PACKAGES=(
     libpcl-dev
     python3-venv
 )
-PIP_PACKAGES=(pyzmq msgpack numpy mcap "mcap[lz4]" zstandard lz4 jsonschema pyyaml matplotlib)
+PIP_PACKAGES=(pyzmq msgpack numpy mcap "mcap[lz4]" zstandard lz4 jsonschema pyyaml prometheus-client pillow rosbags foxglove-schemas-protobuf matplotlib)
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
+
+# The independent ray tracer (Tools/raytrace_check.py: `Tools/setup.sh sionna-rt==2.2.0`) runs on
+# Dr.Jit's LLVM backend, which needs LLVM >= 17 (Debian 12: libllvm19).
+for arg in "$@"; do
+    case "$arg" in sionna-rt*) APT_PACKAGES+=(libllvm19) ;; esac
+done
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

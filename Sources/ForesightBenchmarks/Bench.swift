@@ -15,6 +15,7 @@ let allBenchmarks: [Benchmark] = [
     inferenceBenchmark,
     bagBenchmark,
     predictBenchmark,
+    importBenchmark,
 ]
 
 /// `foresight-bench` — run benchmark groups, print figures, write them to a JSON file.

@@ -1,3 +1,4 @@
+import Foundation
 import ForesightBus
 import ForesightPredict
 import ForesightWire
@@ -41,81 +42,114 @@ public struct DaemonService: Service {
     }
 
     public func run() async throws {
+        let launch = self.launch, logger = self.logger
         // The predictor first: a model folder that does not fit fails before any socket is bound.
         let predictor = try PredictorFactory.make(launch)
+        // Socket set-up and teardown wait (thread start, linger): on their own threads, never on
+        // the cooperative pool.
         let context = try BusContext()
         var pubOptions = Publisher.Options()
         pubOptions.mode = launch.output.bind ? .bind : .connect
         pubOptions.lingerMs = 500
-        let publisher = try Publisher(context: context, endpoint: launch.output.endpoint, options: pubOptions)
-        defer { publisher.close() }
+        let publisherOptions = pubOptions
+        let publisher = try await OffPool.run("foresight-open") {
+            try Publisher(context: context, endpoint: launch.output.endpoint, options: publisherOptions)
+        }
         var subOptions = Subscriber.Options()
         subOptions.mode = launch.inputs.bind ? .bind : .connect
         subOptions.bufferCapacity = launch.inputs.buffer
         subOptions.topics = LaunchFile.modalities.compactMap { launch.inputTopic($0) } + launch.inputs.truthTopics.map { launch.prefix + $0 }
-        let subscriber = try Subscriber(context: context, endpoints: launch.inputs.endpoints, options: subOptions)
-        defer { subscriber.close() }
+        let subscriber: Subscriber
+        do {
+            let subscriberOptions = subOptions
+            subscriber = try await OffPool.run("foresight-open") {
+                try Subscriber(context: context, endpoints: launch.inputs.endpoints, options: subscriberOptions)
+            }
+        } catch {
+            await OffPool.run("foresight-close") { publisher.close() }
+            throw error
+        }
+        do {
+            try await serve(publisher: publisher, subscriber: subscriber, predictor: predictor)
+        } catch {
+            await OffPool.run("foresight-close") { subscriber.close(); publisher.close() }
+            throw error
+        }
+        await OffPool.run("foresight-close") { subscriber.close(); publisher.close() }
+    }
 
-        let observer = self.observer
+    private func serve(publisher: Publisher, subscriber: Subscriber, predictor: any Predictor) async throws {
+        let observer = self.observer, logger = self.logger, launch = self.launch
         let pipeline = try FusionPipeline(launch: launch, predictor: predictor, logger: logger) { event in
             switch event {
             case .publish(let topic, let payload): publisher.send(topic: topic, payload: payload)
             case .prediction, .truth: observer?(event)
             }
         }
-        let metrics = try launch.metricsAddress.map { address in
-            try MetricsServer(address: address) { path in
-                switch path {
-                case "/metrics":
-                    return .init(status: 200, contentType: "text/plain; version=0.0.4", body: pipeline.stats.prometheus())
-                case "/healthz":
-                    let (alive, silent) = pipeline.health()
-                    let body = "{\"status\": \"\(silent.isEmpty ? "ok" : "degraded")\", \"alive\": \(alive), \"silent\": \(silent)}\n"
-                    return .init(status: alive.isEmpty ? 503 : 200, contentType: "application/json", body: body)
-                default:
-                    return .init(status: 404, body: "try /metrics or /healthz\n")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var metricsURL = "off"
+            if let address = launch.metricsAddress {
+                let endpoint = try MetricsEndpoint(address: address, logger: logger,
+                                                   metrics: { await pipeline.metricsText() },
+                                                   health: { let h = pipeline.health(); return HealthReport.answer(alive: h.alive, silent: h.silent) })
+                let (listening, announce) = AsyncStream<Int>.makeStream()
+                group.addTask {
+                    defer { announce.finish() }
+                    try await endpoint.run { port in announce.yield(port) }
+                }
+                var ports = listening.makeAsyncIterator()
+                guard let port = await ports.next() else {
+                    // The endpoint ended before listening: its error says why.
+                    try await group.next()
+                    throw MetricsEndpoint.StartError(address: address, reason: "stopped before listening")
+                }
+                metricsURL = "http://\(endpoint.host):\(port)/metrics"
+            }
+            logger.info("foresight running", metadata: [
+                "launch": "\(launch.path)", "site": "\(launch.site.name)", "inputs": "\(subscriber.endpoints)",
+                "output": "\(publisher.endpoints)", "predictor": "\(launch.predictor.kind)", "metrics": "\(metricsURL)",
+            ])
+
+            let diagnosticsTopic = launch.output.prefix + MessageType.diagnostics.defaultTopic
+            let period = launch.output.diagnosticsPeriod
+            let diagnostics = Task {
+                var seq: UInt32 = 0
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .nanoseconds(period))
+                    if Task.isCancelled { break }
+                    publisher.send(topic: diagnosticsTopic, payload: await pipeline.diagnostics(seq: seq).encoded())
+                    seq &+= 1
                 }
             }
-        }
-        defer { metrics?.stop() }
-        logger.info("foresight running", metadata: [
-            "launch": "\(launch.path)", "site": "\(launch.site.name)", "inputs": "\(subscriber.endpoints)",
-            "output": "\(publisher.endpoints)", "predictor": "\(launch.predictor.kind)",
-            "metrics": "\(metrics.map { "http://\(launch.metricsAddress?.split(separator: ":").first ?? "127.0.0.1"):\($0.port)/metrics" } ?? "off")",
-        ])
-
-        let diagnosticsTopic = launch.output.prefix + MessageType.diagnostics.defaultTopic
-        let period = launch.output.diagnosticsPeriod
-        let diagnostics = Task {
-            var seq: UInt32 = 0
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .nanoseconds(period))
-                if Task.isCancelled { break }
-                publisher.send(topic: diagnosticsTopic, payload: await pipeline.diagnostics(seq: seq).encoded())
-                seq &+= 1
+            let inputTopics = LaunchFile.modalities.compactMap { launch.inputTopic($0) }
+            let silentStart = Task { [logger, launch] in
+                await InputWatch.warnNeverHeard(after: .seconds(3), expected: inputTopics, endpoints: launch.inputs.endpoints,
+                                                connect: !launch.inputs.bind, logger: logger) {
+                    Dictionary(pipeline.stats.activity.snapshot(now: wallClockNanoseconds()).map { ($0.topic, $0.received) },
+                               uniquingKeysWith: +)
+                }
             }
-        }
-        let inputTopics = LaunchFile.modalities.compactMap { launch.inputTopic($0) }
-        let silentStart = Task { [logger, launch] in
-            await InputWatch.warnNeverHeard(after: .seconds(3), expected: inputTopics, endpoints: launch.inputs.endpoints,
-                                            connect: !launch.inputs.bind, logger: logger) {
-                Dictionary(pipeline.stats.activity.snapshot(now: wallClockNanoseconds()).map { ($0.topic, $0.received) },
-                           uniquingKeysWith: +)
+            defer { silentStart.cancel() }
+            await withTaskCancellationHandler {
+                await withGracefulShutdownHandler {
+                    await pipeline.runLive(subscriber.messages, delivered: {
+                        let counts = subscriber.statistics
+                        return counts.received - counts.dropped
+                    })
+                } onGracefulShutdown: {
+                    // Stop ingest (on its own thread: close joins the socket thread); the pipeline
+                    // drains the frames in flight and returns.
+                    Thread { subscriber.close() }.start()
+                }
+            } onCancel: {
+                // Second signal or the graceful period ran out: stop now.
+                Thread { subscriber.close() }.start()
             }
+            diagnostics.cancel()
+            _ = await diagnostics.value
+            publisher.send(topic: diagnosticsTopic, payload: await pipeline.diagnostics(seq: .max).encoded())
+            group.cancelAll()
+            logger.info("foresight stopped", metadata: ["frames": "\(pipeline.stats.counter("frames_total"))"])
         }
-        defer { silentStart.cancel() }
-        await withGracefulShutdownHandler {
-            await pipeline.runLive(subscriber.messages, delivered: {
-                let counts = subscriber.statistics
-                return counts.received - counts.dropped
-            })
-        } onGracefulShutdown: {
-            // Stop ingest; the pipeline drains the frames in flight and returns.
-            subscriber.close()
-        }
-        diagnostics.cancel()
-        _ = await diagnostics.value
-        publisher.send(topic: diagnosticsTopic, payload: await pipeline.diagnostics(seq: .max).encoded())
-        logger.info("foresight stopped", metadata: ["frames": "\(pipeline.stats.counter("frames_total"))"])
     }
 }

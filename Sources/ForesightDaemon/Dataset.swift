@@ -250,7 +250,7 @@ public struct DatasetBuilder: Sendable {
         }
         let topics = Set(LaunchFile.modalities.compactMap { launch.inputTopic($0) } + launch.inputs.truthTopics.map { launch.prefix + $0 })
         let messages = try drive.open(topics: topics, site: launch.site)
-        let builder = try ObservationBuilder(site: launch.site)
+        let builder = try ObservationBuilder(site: launch.site, radarDetections: launch.predictor.radarDetections, memberStamps: launch.predictor.memberStamps)
         var segments = SegmentTracker(resetGap: launch.predictor.resetGap)
         var reported = 0
         let add: (PreprocessedFrame, FrameContext) async -> Void = { frame, context in

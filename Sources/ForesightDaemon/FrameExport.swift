@@ -81,14 +81,20 @@ public struct FrameExport {
             let dB = try BeamPowerPreprocessor(parameters: parameters).process(power: power.power, unit: power.unit)
             try write("beam_power.npy", NumpyFile.float32(dB, shape: [dB.count]))
         }
-        let summary: [String: Any] = [
-            "bag": bagPath, "frame_index": index - 1, "stamp": context.stamp, "reason": context.reason.rawValue,
-            "members": context.members.map { ["modality": $0.modality, "topic": $0.topic, "stamp": $0.stamp, "seq": $0.seq] },
-            "missing": context.missing,
-            "rejected": frame.failures.map { ["modality": $0.key.rawValue, "error": "\($0.value)"] },
-            "files": written,
-        ]
-        try write("frame.json", try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys]))
+        typealias J = JSONText.Value
+        let summary: J = .object([
+            ("bag", .string(bagPath)), ("frame_index", .int(Int64(index - 1))), ("stamp", .int(context.stamp)),
+            ("reason", .string(context.reason.rawValue)),
+            ("members", .array(context.members.map { m in
+                .object([("modality", .string(m.modality)), ("topic", .string(m.topic)), ("stamp", .int(m.stamp)), ("seq", .uint(UInt64(m.seq)))])
+            })),
+            ("missing", .array(context.missing.map { .string($0) })),
+            ("rejected", .array(frame.failures.sorted { $0.key.rawValue < $1.key.rawValue }.map { f in
+                .object([("modality", .string(f.key.rawValue)), ("error", .string("\(f.value)"))])
+            })),
+            ("files", .array(written.map { .string($0) })),
+        ])
+        try write("frame.json", Data(JSONText.document(summary).utf8))
         return written
     }
 }

@@ -74,6 +74,10 @@ public struct LaunchFile: Sendable {
         /// OpenBLAS threads for a learned model (process-wide).
         public var blasThreads: Int = 2
 
+        /// Classical predictor: turn the radar map into detections as blockage evidence.
+        public var radarDetections: Bool = false
+        /// Classical predictor: give it the GNSS fix's and beam scan's own stamps instead of the frame stamp.
+        public var memberStamps: Bool = false
         /// Whether this kind runs a model folder.
         public var usesModel: Bool { kind == "learned" || kind == "gru" }
     }
@@ -136,21 +140,63 @@ public struct LaunchFile: Sendable {
 
     /// Loads and validates a launch file.
     public static func load(path: String) throws(ConfigError) -> LaunchFile {
-        let root = try ConfigNode.load(path: path).mapping()
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         let base = URL(fileURLWithPath: absolute).deletingLastPathComponent()
+        return try read(try ConfigNode.load(path: path), path: path, base: base) { sitePath throws(ConfigError) in
+            try Site.load(path: sitePath)
+        }
+    }
+
+    /// The built-in launch file (`launch/sim.yaml`, embedded in the executable) with the built-in
+    /// site calibration: works from any folder.
+    public static func builtin() throws(ConfigError) -> LaunchFile {
+        let file = BuiltinDefaults.simLaunch
+        let base = URL(fileURLWithPath: "/" + file.path).deletingLastPathComponent()
+        return try read(try ConfigNode.parse(yaml: file.text, source: "built-in \(file.path)"), path: "built-in \(file.path)", base: base) { _ throws(ConfigError) in
+            try Site.parse(yaml: BuiltinDefaults.simSite.text, source: "built-in \(BuiltinDefaults.simSite.path)")
+        }
+    }
+
+    /// The endpoint schemes ZeroMQ accepts.
+    static let endpointSchemes = ["tcp://", "ipc://", "inproc://", "pgm://", "epgm://", "ws://", "wss://"]
+
+    /// Checks that `endpoint` (at key `key`) has a ZeroMQ scheme.
+    static func checkEndpoint(_ endpoint: String, key: String) throws(ConfigError) {
+        guard endpointSchemes.contains(where: endpoint.hasPrefix) else {
+            let hint = endpoint.contains("://") ? "" : " (e.g. tcp://\(endpoint))"
+            throw .invalid(key: key, reason: "'\(endpoint)' is not a ZeroMQ endpoint: it needs a scheme such as tcp:// or ipc://\(hint)")
+        }
+    }
+
+    static func read(_ node: ConfigNode, path: String, base: URL,
+                     loadSite: (String) throws(ConfigError) -> Site) throws(ConfigError) -> LaunchFile {
+        let root = try node.mapping()
         func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : base.appendingPathComponent(p).standardized.path }
 
         let name = try root.string("name", default: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
-        let sitePath = resolve(try root.string("site"))
-        let site = try Site.load(path: sitePath)
+        let siteValue = try root.string("site")
+        let sitePath = resolve(siteValue)
+        let site: Site
+        do {
+            site = try loadSite(sitePath)
+        } catch {
+            let relative = siteValue.hasPrefix("/") ? "" : " ('\(siteValue)' is relative to the launch file's folder \(base.path))"
+            if case .unreadable = error {
+                throw .invalid(key: "site", reason: "cannot read the site calibration \(sitePath)\(relative); fix the `site:` key or create the file (docs/calibration.md)")
+            }
+            throw .invalid(key: "site", reason: "in the site calibration \(sitePath) named by `site:`\(relative): \(error.description(doc: "docs/calibration.md"))")
+        }
         let prefix = try root.optional("prefix").map { node throws(ConfigError) in try node.string() } ?? ""
         let logLevel = try root.string("log_level", default: "info", oneOf: ["trace", "debug", "info", "notice", "warning", "error", "critical"])
 
         // inputs
         let inputMap = try root.mapping("inputs")
         var endpoints: [String] = []
-        for node in try inputMap.list("endpoints") { endpoints.append(try node.string()) }
+        for node in try inputMap.list("endpoints") {
+            let endpoint = try node.string()
+            try checkEndpoint(endpoint, key: node.path.isEmpty ? "inputs.endpoints" : node.path)
+            endpoints.append(endpoint)
+        }
         guard !endpoints.isEmpty else { throw inputMap.invalid("endpoints", "list at least one endpoint") }
         let inputBind = try inputMap.string("mode", default: "connect", oneOf: ["connect", "bind"]) == "bind"
         var topics = modalities
@@ -229,7 +275,9 @@ public struct LaunchFile: Sendable {
             history: try predMap?.int("history", default: 8, in: 2...64) ?? 8,
             horizon: try predMap?.int("horizon", default: 5, in: 1...64) ?? 5,
             step: ms(try predMap?.double("step_ms", default: 100, in: 1...10_000) ?? 100),
-            topK: try predMap?.int("topk", default: 3, in: 1...site.mmwave.beams) ?? 3)
+            topK: try predMap?.int("topk", default: 3, in: 1...site.mmwave.beams) ?? 3,
+            radarDetections: try predMap?.bool("radar_detections", default: false) ?? false,
+            memberStamps: try predMap?.bool("member_stamps", default: false) ?? false)
         if let predMap {
             predictor.resetGap = ms(try predMap.double("reset_gap_ms", default: 1000, in: 1...3_600_000))
             predictor.blasThreads = try predMap.int("blas_threads", default: 2, in: 1...64)
@@ -245,8 +293,10 @@ public struct LaunchFile: Sendable {
 
         // output
         let outMap = try root.mapping("output")
+        let outputEndpoint = try outMap.string("endpoint")
+        try checkEndpoint(outputEndpoint, key: "output.endpoint")
         let output = Output(
-            endpoint: try outMap.string("endpoint"),
+            endpoint: outputEndpoint,
             bind: try outMap.string("mode", default: "bind", oneOf: ["bind", "connect"]) == "bind",
             prefix: try outMap.optional("prefix").map { node throws(ConfigError) in try node.string() } ?? prefix,
             publishFrames: try outMap.bool("publish_frames", default: true),

@@ -238,7 +238,14 @@ public final class FusionPipeline: Sendable {
         return stats.diagnostics(header: Header(stamp: wallClockNanoseconds(), seq: seq, frameID: launch.site.name))
     }
 
-    /// Input topics heard within their silence threshold, and the silent ones.
+    /// The `/metrics` text as of now (gauges refreshed first).
+    public func metricsText() async -> String {
+        _ = await diagnostics(seq: 0)
+        return stats.prometheus()
+    }
+
+    /// Input topics heard within their silence threshold, and the silent ones. `/healthz` is
+    /// computed from this function alone (see `HealthReport`).
     public func health() -> (alive: [String], silent: [String]) {
         let snapshot = stats.activity.snapshot(now: wallClockNanoseconds())
         return (snapshot.filter(\.alive).map(\.topic), snapshot.filter { !$0.alive }.map(\.topic))
@@ -246,7 +253,16 @@ public final class FusionPipeline: Sendable {
 }
 
 /// The ingest side as an actor, so that the message loop and the deadline ticker share it.
+///
+/// It runs on its own thread (a dedicated serial executor): decoding and validating multi-MB
+/// payloads happens here and must not occupy Swift's cooperative pool.
 actor IngestStage {
+    private let executor = DedicatedThreadExecutor(name: "fs-ingest")
+    /// Runs on the stage's dedicated thread.
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    deinit { executor.stop() }
+
     private var assembler: FrameAssembler
     private let stats: PipelineStats
     private let logger: Logger

@@ -153,37 +153,17 @@ public final class PipelineStats: Sendable {
         return Diagnostics(header: header, uptimeS: Double(now - started) / 1e9, topics: topics, rejections: rejections, stages: stages)
     }
 
-    /// Prometheus text exposition of every counter.
+    /// Mirrors the counters into swift-prometheus for `/metrics`.
+    private let exporter = PrometheusExporter()
+
+    /// Prometheus text exposition of every counter (one group per family, labels for topic,
+    /// reason and stage); see ``PrometheusFamilies`` for the names and help texts.
     public func prometheus() -> String {
-        var text = PrometheusText()
-        let now = wallClockNanoseconds()
-        text.add("foresight_uptime_seconds", type: "gauge", help: "Seconds since the daemon started", value: Double(now - started) / 1e9)
-        for t in activity.snapshot(now: now) {
-            text.add("foresight_messages_received_total", type: "counter", help: "Messages received per input topic",
-                     labels: [("topic", t.topic)], value: Double(t.received))
-            text.add("foresight_topic_rate_hz", type: "gauge", help: "Arrival rate per input topic", labels: [("topic", t.topic)], value: t.rateHz)
-            text.add("foresight_topic_alive", type: "gauge", help: "1 when the topic was heard within its silence threshold",
-                     labels: [("topic", t.topic)], value: t.alive ? 1 : 0)
-        }
-        for r in wire.rejectionSnapshot() {
-            text.add("foresight_rejected_total", type: "counter", help: "Messages rejected, by topic and documented reason",
-                     labels: [("topic", r.key.topic), ("reason", r.key.name)], value: Double(r.count))
-        }
-        for e in wire.eventSnapshot() {
-            text.add("foresight_stream_events_total", type: "counter", help: "Stream events (clock jumps, resets, gaps, dropped points)",
-                     labels: [("topic", e.key.topic), ("event", e.key.name)], value: Double(e.count))
-        }
-        for (name, value) in counters.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
-            text.add("foresight_" + name.replacingOccurrences(of: ".", with: "_").replacingOccurrences(of: "/", with: "_"),
-                     type: "counter", help: "Pipeline counter \(name)", value: Double(value))
-        }
-        for name in PipelineStats.stages {
-            guard let recorder = latency[name], let p = recorder.percentilesMs([50, 99]) else { continue }
-            text.add("foresight_stage_latency_ms", type: "gauge", help: "Recent stage latency percentiles",
-                     labels: [("stage", name), ("quantile", "0.5")], value: p[0])
-            text.add("foresight_stage_latency_ms", type: "gauge", help: "Recent stage latency percentiles",
-                     labels: [("stage", name), ("quantile", "0.99")], value: p[1])
-        }
-        return text.text
+        exporter.render(PrometheusFamilies.samples(of: self, now: wallClockNanoseconds()))
+    }
+
+    /// Every named counter and gauge (for exporters).
+    public func snapshot() -> (counters: [String: Int64], gauges: [String: Int64]) {
+        (counters.withLock { $0 }, gauges.withLock { $0 })
     }
 }

@@ -59,7 +59,7 @@ public actor PredictionStage {
         self.site = site
         self.settings = settings
         segments = SegmentTracker(resetGap: settings.resetGap)
-        observations = try ObservationBuilder(site: site)
+        observations = try ObservationBuilder(site: site, radarDetections: settings.radarDetections, memberStamps: settings.memberStamps)
     }
 
     /// The model name of the predictor.
@@ -106,14 +106,23 @@ public actor PredictionStage {
 public struct ObservationBuilder: Sendable {
     private let site: Site
     private let powerInDBm: BeamPowerPreprocessor
+    private let radarDetector: RadarDetector?
+    private let memberStamps: Bool
 
-    /// Creates the builder for a site (its LiDAR pose and beam-power floor).
-    public init(site: Site) throws {
+    /// Creates the builder for a site (its LiDAR pose and beam-power floor); `radarDetections` and
+    /// `memberStamps` are the classical predictor's launch options (docs/predictors.md).
+    public init(site: Site, radarDetections: Bool = false, memberStamps: Bool = false) throws {
         self.site = site
+        self.memberStamps = memberStamps
         var dbm = BeamPowerParameters()
         dbm.floorDBm = Float(site.beamPower.floorDbm)
         dbm.normalization = .none
         powerInDBm = try BeamPowerPreprocessor(parameters: dbm)
+        let radar = site.radar
+        radarDetector = radarDetections
+            ? RadarDetector(rangeResolution: radar.rangeResolution, origin: SIMD2(radar.pose.position.x, radar.pose.position.y),
+                            height: radar.pose.position.z, yaw: radar.pose.yawDeg * .pi / 180)
+            : nil
     }
 
     /// The observation of a frame; `lidarPoints` (site-frame points) only when `includePoints`.
@@ -127,6 +136,14 @@ public struct ObservationBuilder: Sendable {
         }
         if includePoints, let cloud = context.cloud, frame.tensors[.lidar] != nil {
             o.lidarPoints = sitePoints(cloud)
+        }
+        if let detector = radarDetector, let map = frame.tensors[.radar], map.shape.count == 2 {
+            o.radar = detector.detect(map: map.values, angleBins: map.shape[0], rangeBins: map.shape[1])
+        }
+        if memberStamps {
+            // Each member's own acquisition stamp: members of one frame can be tens of ms apart.
+            o.gnssStamp = context.fix?.header.stamp
+            o.beamPowerStamp = context.beamPower?.header.stamp
         }
         o.camera = frame.tensors[.camera]?.values
         o.radarMap = frame.tensors[.radar]?.values

@@ -1,4 +1,5 @@
 import Foundation
+import ForesightWire
 
 /// Confusion counts of a binary prediction (blockage) and the rates derived from them.
 public struct BinaryScore: Sendable, Equatable, Codable {
@@ -178,11 +179,10 @@ public struct ScoreReport: Sendable, Equatable, Codable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The report as pretty-printed JSON (undefined rates are null).
+    /// The report as a pretty-printed JSON document (undefined rates are null; plain slashes;
+    /// final newline).
     public func json() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return try encoder.encode(self)
+        Data(try JSONText.encode(self).utf8)
     }
 }
 

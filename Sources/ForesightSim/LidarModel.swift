@@ -39,8 +39,7 @@ public struct LidarModel: Sendable {
                 site.append(s)
                 let hit = scene.intersect(origin: lidar.pose.position, direction: s, tMax: lidar.maxRangeM)
                 ts.append(hit.surface == .none ? .infinity : hit.t)
-                let normalZ = hit.surface == .ground ? abs(s.z) : abs(s.y)
-                intensity.append(scene.reflectivity(hit.surface) * normalZ)
+                intensity.append(scene.reflectivity(hit.surface) * scene.cosIncidence(hit.surface, direction: s))
             }
         }
         bodyDirections = body

@@ -11,31 +11,67 @@ public struct Scenario: Sendable, Equatable {
         case east
         /// Towards -east.
         case west
+        /// Towards +north (a cross street).
+        case north
+        /// Towards -north (a cross street).
+        case south
 
-        /// +1 for east, -1 for west.
-        public var sign: Double { self == .east ? 1 : -1 }
+        /// +1 for east/north, -1 for west/south.
+        public var sign: Double { (self == .east || self == .north) ? 1 : -1 }
+        /// Whether the lane runs along the east axis (the main street).
+        public var alongEast: Bool { self == .east || self == .west }
+        /// Unit vector of travel in the site plane.
+        public var unit: SIMD2<Double> { alongEast ? SIMD2(sign, 0) : SIMD2(0, sign) }
     }
 
-    /// One traffic lane parallel to the east axis.
+    /// One straight traffic lane: along east at `north_m` (the main street) or along north at
+    /// `east_m` (a cross street).
     public struct Lane: Sendable, Equatable {
-        /// Lane centre, metres north of the origin.
-        public var north: Double
+        /// Lateral position of the lane centre: metres north (east/west lanes) or east (north/south lanes).
+        public var offset: Double
         /// Direction of travel.
         public var direction: Direction
+        /// Extent along the lane axis, metres (east for east/west lanes, north for north/south lanes).
+        public var extent: ClosedRange<Double>
         /// Range of cruise speeds for traffic in this lane, m/s.
         public var speed: ClosedRange<Double>
+
+        /// Lane centre north coordinate of an east/west lane (the lateral offset).
+        public var north: Double { offset }
+        /// Where travel starts (site plane).
+        public var start: SIMD2<Double> {
+            let along = direction.sign > 0 ? extent.lowerBound : extent.upperBound
+            return direction.alongEast ? SIMD2(along, offset) : SIMD2(offset, along)
+        }
+        /// Length of the lane, metres.
+        public var length: Double { extent.upperBound - extent.lowerBound }
+        /// Unit vector to the left of the direction of travel.
+        public var leftNormal: SIMD2<Double> { SIMD2(-direction.unit.y, direction.unit.x) }
     }
 
-    /// A building facade: a vertical plane `north = const` along the whole street.
+    /// A building facade: a vertical wall rectangle from `start` to `end` (plan view, metres
+    /// east/north), from the ground to `height`, of one material.
     public struct Facade: Sendable, Equatable {
-        /// Plane position, metres north of the origin.
-        public var north: Double
+        /// One end of the wall, metres (east, north).
+        public var start: SIMD2<Double>
+        /// The other end.
+        public var end: SIMD2<Double>
         /// Height, metres.
         public var height: Double
-        /// Loss of a reflection off this facade, dB.
-        public var reflectionLossDb: Double
+        /// Radio material (resolved at the site's carrier).
+        public var material: MaterialSpec
         /// Base colour in the camera image.
         public var color: SIMD3<Double>
+    }
+
+    /// A planned turn of the UE from one lane into another (an intersection).
+    public struct Turn: Sendable, Equatable {
+        /// Lane index the pass starts in.
+        public var fromLane: Int
+        /// Lane index the pass turns into.
+        public var toLane: Int
+        /// Radius of the circular arc joining the two lane centre lines, metres.
+        public var radius: Double
     }
 
     /// A class of vehicle.
@@ -76,6 +112,32 @@ public struct Scenario: Sendable, Equatable {
         public var laneChangeDuration: ClosedRange<Double>
         /// Pause between passes, s.
         public var gap: ClosedRange<Double>
+        /// Lane indices a pass may start in.
+        public var lanes: [Int]
+        /// Turns a pass may take (an intersection); chosen with `turnProbability` when the pass starts in a turn's `fromLane`.
+        public var turns: [Turn]
+        /// Probability that a pass starting in a lane with a turn takes it.
+        public var turnProbability: Double
+    }
+
+    /// Which propagation paths the channel model traces.
+    public struct LinkModel: Sendable, Equatable {
+        /// Transmit power, dBm.
+        public var txPowerDbm: Double
+        /// UE antenna gain, dBi (vertically polarised, isotropic in power).
+        public var ueGainDbi: Double
+        /// Receiver noise power per beam measurement, dBm.
+        public var noiseDbm: Double
+        /// Facade reflections.
+        public var reflections: Bool
+        /// The ground reflection.
+        public var groundReflection: Bool
+        /// First-order reflections off vehicle bodies (metal).
+        public var vehicleReflections: Bool
+        /// Highest reflection order among the static surfaces (ground and facades), 1 or 2.
+        public var maxOrder: Int
+        /// Publish `truth/channel` (every path, with the vehicle boxes).
+        public var channelTruth: Bool
     }
 
     /// Timing of one sensor stream.
@@ -104,6 +166,8 @@ public struct Scenario: Sendable, Equatable {
     public var laneWidth: Double
     /// Building facades.
     public var facades: [Facade]
+    /// Material of the ground (road and sidewalks).
+    public var groundMaterial: MaterialSpec
     /// The UE.
     public var ue: UEBehaviour
     /// Traffic spawn rate per lane, vehicles per minute.
@@ -114,14 +178,19 @@ public struct Scenario: Sendable, Equatable {
     public var classes: [VehicleClass]
     /// Range of the loss a vehicle body adds to a path through it, dB.
     public var blockageLossDb: ClosedRange<Double>
+    /// The radio link: power budget and which paths are traced.
+    public var link: LinkModel
     /// Transmit power, dBm.
-    public var txPowerDbm: Double
+    public var txPowerDbm: Double { link.txPowerDbm }
     /// UE antenna gain, dBi.
-    public var ueGainDbi: Double
+    public var ueGainDbi: Double { link.ueGainDbi }
     /// Receiver noise power per beam measurement, dBm.
-    public var noiseDbm: Double
-    /// Whether first-order facade reflections are modelled.
-    public var reflections: Bool
+    public var noiseDbm: Double { link.noiseDbm }
+    /// Whether facade reflections are modelled.
+    public var reflections: Bool {
+        get { link.reflections }
+        set { link.reflections = newValue }
+    }
     /// Timing of each sensor stream.
     public var timing: [SensorKind: SensorTiming]
     /// JPEG quality, 1...100.
@@ -150,6 +219,26 @@ public struct Scenario: Sendable, Equatable {
     /// Loads and validates a scenario file.
     public static func load(path: String) throws(ConfigError) -> Scenario {
         try read(ConfigNode.load(path: path))
+    }
+
+    /// The file of a scenario given by name or path: an existing file as is; otherwise a bare
+    /// name (`boulevard`, or `boulevard.yaml`) looked up as `<directory>/<name>.yaml` in each
+    /// directory in turn. Nil when nothing matches.
+    public static func resolve(_ nameOrPath: String, directories: [String]) -> String? {
+        let files = FileManager.default
+        if files.fileExists(atPath: nameOrPath) { return nameOrPath }
+        guard !nameOrPath.contains("/") else { return nil }
+        let file = nameOrPath.hasSuffix(".yaml") ? nameOrPath : nameOrPath + ".yaml"
+        for directory in directories where files.fileExists(atPath: directory + "/" + file) {
+            return directory + "/" + file
+        }
+        return nil
+    }
+
+    /// Names of the scenario files (`*.yaml`, without the extension) in a directory, sorted.
+    public static func names(in directory: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }.sorted()
     }
 
     /// Parses and validates scenario YAML text.
@@ -192,6 +281,53 @@ public struct Scenario: Sendable, Equatable {
         return timing
     }
 
+    static func readLane(_ node: ConfigNode, streetEast: ClosedRange<Double>) throws(ConfigError) -> Lane {
+        let m = try node.mapping()
+        let dir = try m.string("direction", oneOf: ["east", "west", "north", "south"])
+        let direction = Direction(rawValue: dir) ?? .east
+        let lane: Lane
+        if direction.alongEast {
+            lane = Lane(offset: try m.double("north_m", in: -1000...1000), direction: direction,
+                        extent: try m.interval("east_m", default: streetEast, in: -1000...1000),
+                        speed: try m.interval("speed_mps", in: 0.5...60))
+        } else {
+            lane = Lane(offset: try m.double("east_m", in: -1000...1000), direction: direction,
+                        extent: try m.interval("north_m", in: -1000...1000),
+                        speed: try m.interval("speed_mps", in: 0.5...60))
+        }
+        guard lane.length >= 10 else { throw m.invalid(direction.alongEast ? "east_m" : "north_m", "a lane must be at least 10 m long") }
+        try m.finish()
+        return lane
+    }
+
+    /// A facade: `{north_m: y, east_m: [a, b]}` (a wall along east; `east_m` defaults to ±5 km,
+    /// i.e. along the whole street) or `{east_m: x, north_m: [a, b]}` (a wall along north).
+    static func readFacade(_ node: ConfigNode) throws(ConfigError) -> Facade {
+        let m = try node.mapping()
+        if m.optional("reflection_loss_db") != nil {
+            throw m.invalid("reflection_loss_db", "replaced by `material` (ITU-R P.2040 name such as concrete, glass, metal, "
+                + "or {permittivity, conductivity_s_per_m}); the loss now follows from the Fresnel coefficients")
+        }
+        let northNode = try m.required("north_m")
+        let start: SIMD2<Double>, end: SIMD2<Double>
+        if (try? northNode.list()) != nil {
+            let x = try m.double("east_m", in: -5000...5000)
+            let ys = try m.interval("north_m", in: -5000...5000)
+            guard ys.upperBound - ys.lowerBound >= 0.5 else { throw m.invalid("north_m", "a facade must be at least 0.5 m long") }
+            (start, end) = (SIMD2(x, ys.lowerBound), SIMD2(x, ys.upperBound))
+        } else {
+            let y = try m.double("north_m", in: -1000...1000)
+            let xs = try m.interval("east_m", default: -5000...5000, in: -5000...5000)
+            guard xs.upperBound - xs.lowerBound >= 0.5 else { throw m.invalid("east_m", "a facade must be at least 0.5 m long") }
+            (start, end) = (SIMD2(xs.lowerBound, y), SIMD2(xs.upperBound, y))
+        }
+        let facade = Facade(start: start, end: end, height: try m.double("height_m", in: 1...500),
+                            material: try MaterialSpec.read(m, "material", default: "concrete"),
+                            color: try color(m, "color_rgb", default: [170, 150, 130]))
+        try m.finish()
+        return facade
+    }
+
     static func read(_ root: ConfigNode) throws(ConfigError) -> Scenario {
         let map = try root.mapping()
         let name = try map.string("scenario")
@@ -206,29 +342,41 @@ public struct Scenario: Sendable, Equatable {
         let laneWidth = try street.double("lane_width_m", default: 3.5, in: 2...6)
         var lanes: [Lane] = []
         for node in try street.list("lanes") {
-            let m = try node.mapping()
-            let dir = try m.string("direction", oneOf: ["east", "west"])
-            lanes.append(Lane(north: try m.double("north_m", in: -1000...1000),
-                              direction: Direction(rawValue: dir) ?? .east,
-                              speed: try m.interval("speed_mps", in: 0.5...60)))
-            try m.finish()
+            lanes.append(try readLane(node, streetEast: streetEast))
         }
         guard !lanes.isEmpty else { throw street.invalid("lanes", "at least one lane is required") }
         guard lanes.count <= 16 else { throw street.invalid("lanes", "at most 16 lanes (got \(lanes.count))") }
         var facades: [Facade] = []
-        for node in try street.list("facades", optional: true) {
-            let m = try node.mapping()
-            facades.append(Facade(north: try m.double("north_m", in: -1000...1000),
-                                  height: try m.double("height_m", in: 1...500),
-                                  reflectionLossDb: try m.double("reflection_loss_db", default: 8, in: 0...100),
-                                  color: try color(m, "color_rgb", default: [170, 150, 130])))
-            try m.finish()
-        }
-        guard facades.count <= 8 else { throw street.invalid("facades", "at most 8 facades (got \(facades.count))") }
+        for node in try street.list("facades", optional: true) { facades.append(try readFacade(node)) }
+        guard facades.count <= 16 else { throw street.invalid("facades", "at most 16 facades (got \(facades.count))") }
+        let ground = try MaterialSpec.read(street, "ground_material", default: "concrete")
         try street.finish()
 
         let ueMap = try map.mapping("ue")
         let ueClassNode = try ueMap.required("vehicle")
+        let mainLanes = lanes.indices.filter { lanes[$0].direction.alongEast }
+        var ueLanes = mainLanes.isEmpty ? Array(lanes.indices) : mainLanes
+        if let node = ueMap.optional("lanes") {
+            ueLanes = []
+            for item in try node.list() {
+                let index = try item.int()
+                guard lanes.indices.contains(index) else { throw ueMap.invalid("lanes", "lane index \(index) does not exist (\(lanes.count) lanes)") }
+                ueLanes.append(index)
+            }
+            guard !ueLanes.isEmpty else { throw ueMap.invalid("lanes", "at least one lane is required") }
+        }
+        var turns: [Turn] = []
+        for node in try ueMap.list("turns", optional: true) {
+            let m = try node.mapping()
+            let turn = Turn(fromLane: try m.int("from_lane", in: 0...(lanes.count - 1)),
+                            toLane: try m.int("to_lane", in: 0...(lanes.count - 1)),
+                            radius: try m.double("radius_m", default: 8, in: 1...100))
+            guard lanes[turn.fromLane].direction.alongEast != lanes[turn.toLane].direction.alongEast else {
+                throw m.invalid("to_lane", "a turn joins an east/west lane and a north/south lane")
+            }
+            try m.finish()
+            turns.append(turn)
+        }
         let ue = UEBehaviour(vehicle: try readClass(ueClassNode),
                              antennaHeight: try ueMap.double("antenna_height_m", default: 1.6, in: 0.1...10),
                              speed: try ueMap.interval("speed_mps", in: 0.5...60),
@@ -239,7 +387,9 @@ public struct Scenario: Sendable, Equatable {
                              speedChangeProbability: try ueMap.double("speed_change_probability", default: 0.5, in: 0...1),
                              laneChangeProbability: try ueMap.double("lane_change_probability", default: 0.5, in: 0...1),
                              laneChangeDuration: try ueMap.interval("lane_change_duration_s", default: 2.5...4, in: 0.5...30),
-                             gap: try ueMap.interval("gap_s", default: 0...2, in: 0...600))
+                             gap: try ueMap.interval("gap_s", default: 0...2, in: 0...600),
+                             lanes: ueLanes, turns: turns,
+                             turnProbability: try ueMap.double("turn_probability", default: turns.isEmpty ? 0 : 0.5, in: 0...1))
         try ueMap.finish()
 
         let traffic = try map.mapping("traffic")
@@ -256,12 +406,16 @@ public struct Scenario: Sendable, Equatable {
         let blockage = try traffic.interval("blockage_loss_db", default: 20...30, in: 0...100)
         try traffic.finish()
 
-        let link = try map.mapping("link")
-        let txPower = try link.double("tx_power_dbm", default: 27, in: -50...70)
-        let ueGain = try link.double("ue_gain_dbi", default: 0, in: -30...40)
-        let noise = try link.double("noise_dbm", default: -85, in: -200...0)
-        let reflections = try link.bool("reflections", default: true)
-        try link.finish()
+        let linkMap = try map.mapping("link")
+        let link = LinkModel(txPowerDbm: try linkMap.double("tx_power_dbm", default: 27, in: -50...70),
+                             ueGainDbi: try linkMap.double("ue_gain_dbi", default: 0, in: -30...40),
+                             noiseDbm: try linkMap.double("noise_dbm", default: -85, in: -200...0),
+                             reflections: try linkMap.bool("reflections", default: true),
+                             groundReflection: try linkMap.bool("ground_reflection", default: true),
+                             vehicleReflections: try linkMap.bool("vehicle_reflections", default: true),
+                             maxOrder: try linkMap.int("max_reflection_order", default: 2, in: 1...2),
+                             channelTruth: try linkMap.bool("channel_truth", default: false))
+        try linkMap.finish()
 
         let sensors = try map.mapping("sensors")
         var timing: [SensorKind: SensorTiming] = [:]
@@ -284,9 +438,9 @@ public struct Scenario: Sendable, Equatable {
         let gnss = try map.mapping("gnss")
         let result = Scenario(
             name: name, seed: UInt64(seed), startTimeNs: Int64(start),
-            streetEast: streetEast, lanes: lanes, laneWidth: laneWidth, facades: facades, ue: ue,
+            streetEast: streetEast, lanes: lanes, laneWidth: laneWidth, facades: facades, groundMaterial: ground, ue: ue,
             trafficPerMinute: perMinute, minHeadway: headway, classes: classes, blockageLossDb: blockage,
-            txPowerDbm: txPower, ueGainDbi: ueGain, noiseDbm: noise, reflections: reflections,
+            link: link,
             timing: timing, jpegQuality: jpegQuality,
             radarNoiseSigma: radarNoise, radarAmplitudeScale: radarScale, radarFovDeg: radarFov,
             lidarRangeNoise: lidarNoise,

@@ -17,8 +17,48 @@ public struct TruthSample: Sendable, Equatable {
     public var bestBeam: Int
     /// Noiseless power of every beam, mW (the protocol's `truth/beam` unit).
     public var power: [Float]
-    /// Whether a vehicle body blocks the line of sight.
+    /// Whether a vehicle body (or a building) blocks the line of sight.
     public var blocked: Bool
+    /// Every path that reaches the array (line of sight first), with its blockage.
+    public var paths: [PathTruth]
+    /// UE antenna position, site frame (for `truth/channel`).
+    public var ueAntenna: SIMD3<Double>
+    /// Every vehicle body in the scene, the UE's included (only when `link.channel_truth` is on).
+    public var vehicles: [VehicleBox]
+}
+
+/// One propagation path as published in `truth/blockage` and `truth/channel`.
+public struct PathTruth: Sendable, Equatable {
+    /// `los`, `ground`, `facade:N`, `vehicle:ID`, or two reflectors joined by `+` (UE side first).
+    public var name: String
+    /// Propagation delay, s.
+    public var delay: Double
+    /// Arrival azimuth in the array's body frame, radians (positive left of boresight).
+    public var azimuth: Double
+    /// Arrival elevation, radians.
+    public var elevation: Double
+    /// Complex amplitude at the array's reference point (see `ChannelPath`).
+    public var gain: Complex
+    /// Whether a vehicle body (or, for the line of sight, a building) crosses the path.
+    public var blocked: Bool
+    /// Body loss added to the path, dB.
+    public var blockageDb: Double
+}
+
+/// A vehicle body: box on the ground.
+public struct VehicleBox: Sendable, Equatable {
+    /// Vehicle id.
+    public var id: Int
+    /// Whether it is the UE.
+    public var isUE: Bool
+    /// Centre of the footprint, metres east.
+    public var east: Double
+    /// Centre of the footprint, metres north.
+    public var north: Double
+    /// Heading, radians counter-clockwise from east.
+    public var heading: Double
+    /// `[length, width, height]`, metres.
+    public var size: SIMD3<Double>
 }
 
 /// What one simulated event carries.
@@ -92,14 +132,14 @@ public struct Simulator: Sendable {
     /// Builds the simulator; the static parts of the scene (camera background, LiDAR rays) are
     /// precomputed here. `startTimeNs` overrides the scenario's start stamp (e.g. wall-clock
     /// time for live runs); everything else stays identical.
-    public init(site: Site, scenario: Scenario, seed: UInt64, startTimeNs: Int64? = nil) {
+    public init(site: Site, scenario: Scenario, seed: UInt64, startTimeNs: Int64? = nil) throws(ConfigError) {
         self.site = site
         self.scenario = scenario
         self.seed = seed
         self.startTimeNs = startTimeNs ?? scenario.startTimeNs
         world = World(scenario: scenario, seed: seed)
         let scene = StaticScene(scenario: scenario)
-        channel = ChannelModel(site: site, scenario: scenario)
+        channel = try ChannelModel(site: site, scenario: scenario)
         radar = RadarModel(radar: site.radar, noiseSigma: scenario.radarNoiseSigma,
                            amplitudeScale: scenario.radarAmplitudeScale, fovDeg: scenario.radarFovDeg)
         lidar = LidarModel(lidar: site.lidar, scene: scene, rangeNoise: scenario.lidarRangeNoise)
@@ -119,7 +159,7 @@ public struct Simulator: Sendable {
     public init(sitePath: String, scenarioPath: String, seed: UInt64? = nil, startTimeNs: Int64? = nil) throws(ConfigError) {
         let site = try Site.load(path: sitePath)
         let scenario = try Scenario.load(path: scenarioPath)
-        self.init(site: site, scenario: scenario, seed: seed ?? scenario.seed, startTimeNs: startTimeNs)
+        try self.init(site: site, scenario: scenario, seed: seed ?? scenario.seed, startTimeNs: startTimeNs)
     }
 
     /// Simulated time of the next acquisition, s since the start.
@@ -189,16 +229,25 @@ public struct Simulator: Sendable {
 
     /// Ground truth and noiseless beam powers (mW) for a snapshot.
     public func truth(_ snapshot: WorldSnapshot) -> (TruthSample, [Double]) {
-        let blockers = snapshot.vehicles.filter { !$0.isUE }
-        let paths = channel.paths(ue: snapshot.ueAntenna, blockers: blockers)
+        let paths = channel.paths(ue: snapshot.ueAntenna, vehicles: snapshot.vehicles, ueID: snapshot.ue.id)
         let powers = channel.beamPowers(paths: paths)
         var best = 0
         for (b, p) in powers.enumerated() where p > powers[best] { best = b }
-        let blocked = paths.first { $0.kind == .lineOfSight }.map { $0.blockageDb > 0 }
-            ?? (ChannelModel.blockage(site.mmwave.pose.position, snapshot.ueAntenna, blockers: blockers) > 0)
+        let blocked = paths.first { $0.kind == .lineOfSight }.map(\.blocked)
+            ?? ChannelModel.blockage(site.mmwave.pose.position, snapshot.ueAntenna, blockers: snapshot.vehicles, except: snapshot.ue.id).1
+        let c = 299_792_458.0
+        let pathTruth = paths.map {
+            PathTruth(name: $0.kind.name, delay: $0.length / c, azimuth: $0.azimuth, elevation: $0.elevation,
+                      gain: Complex($0.re, $0.im), blocked: $0.blocked, blockageDb: $0.blockageDb)
+        }
+        let vehicles = scenario.link.channelTruth
+            ? snapshot.vehicles.map { VehicleBox(id: $0.id, isUE: $0.isUE, east: $0.east, north: $0.north, heading: $0.heading,
+                                                 size: $0.box.half * 2) }
+            : []
         let ue = snapshot.ue
         let truth = TruthSample(east: ue.east, north: ue.north, velocityEast: ue.velocityEast, velocityNorth: ue.velocityNorth,
-                                heading: ue.heading, bestBeam: best, power: powers.map { Float($0) }, blocked: blocked)
+                                heading: ue.heading, bestBeam: best, power: powers.map { Float($0) }, blocked: blocked,
+                                paths: pathTruth, ueAntenna: snapshot.ueAntenna, vehicles: vehicles)
         return (truth, powers)
     }
 

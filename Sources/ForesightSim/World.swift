@@ -90,9 +90,8 @@ public struct World: Sendable {
         self.scenario = scenario
         ueRandom = SimRandom(seed: seed, stream: 100)
         laneRandom = scenario.lanes.indices.map { SimRandom(seed: seed, stream: 200 + UInt64($0)) }
-        let length = scenario.streetEast.upperBound - scenario.streetEast.lowerBound
         // Start traffic long enough before 0 that the street is populated at 0.
-        nextSpawn = scenario.lanes.map { -length / max($0.speed.lowerBound, 0.5) }
+        nextSpawn = scenario.lanes.map { -$0.length / max($0.speed.lowerBound, 0.5) }
         nextUEStart = 0
     }
 
@@ -134,7 +133,7 @@ public struct World: Sendable {
         }
         let theUE = ue ?? ueCandidate ?? vehicles.first { $0.isUE }.map { Self.state(of: $0, at: t) }
             ?? Self.state(of: Vehicle(id: 0, vehicleClass: scenario.ue.vehicle,
-                                      trajectory: Trajectory(startEast: 0, directionSign: 1, north: 0,
+                                      trajectory: Trajectory(route: .straight(start: .zero, direction: SIMD2(1, 0), length: 1),
                                                              pieces: [.init(start: 0, duration: 1, s0: 0, v0: 0, a: 0)]),
                                       blockageLossDb: 0, isUE: true), at: t)
         let antenna = SIMD3(theUE.east, theUE.north, scenario.ue.antennaHeight)
@@ -144,7 +143,17 @@ public struct World: Sendable {
     static func state(of vehicle: Vehicle, at t: Double) -> VehicleState {
         let k = vehicle.trajectory.state(at: t)
         let speed = (k.velocityEast * k.velocityEast + k.velocityNorth * k.velocityNorth).squareRoot()
-        let heading = speed > 0.05 ? atan2(k.velocityNorth, k.velocityEast) : (vehicle.trajectory.directionSign > 0 ? 0 : .pi)
+        let heading: Double
+        if speed > 0.05 {
+            heading = atan2(k.velocityNorth, k.velocityEast)
+        } else {
+            // standing still: the direction of the route where it stands
+            let tr = vehicle.trajectory
+            let piece = tr.pieces.last { t >= $0.start } ?? tr.pieces[0]
+            let tau = min(max(t - piece.start, 0), piece.duration)
+            let tangent = tr.route.point(at: piece.s0 + piece.v0 * tau + 0.5 * piece.a * tau * tau).tangent
+            heading = atan2(tangent.y, tangent.x)
+        }
         let size = vehicle.vehicleClass.size
         let box = OrientedBox(center: SIMD3(k.east, k.north, size.z / 2), size: size, yaw: heading)
         return VehicleState(id: vehicle.id, isUE: vehicle.isUE, east: k.east, north: k.north,
@@ -165,9 +174,8 @@ public struct World: Sendable {
             pick -= c.probability
         }
         let speed = rng.uniform(lane.speed)
-        let length = scenario.streetEast.upperBound - scenario.streetEast.lowerBound + vehicleClass.size.x
-        let startEast = lane.direction == .east ? scenario.streetEast.lowerBound : scenario.streetEast.upperBound
-        let trajectory = Trajectory(startEast: startEast, directionSign: lane.direction.sign, north: lane.north,
+        let length = lane.length + vehicleClass.size.x
+        let trajectory = Trajectory(route: .straight(start: lane.start, direction: lane.direction.unit, length: length),
                                     pieces: [.init(start: start, duration: length / speed, s0: 0, v0: speed, a: 0)],
                                     laneChange: nil)
         let loss = rng.uniform(scenario.blockageLossDb)
@@ -179,18 +187,27 @@ public struct World: Sendable {
         var rng = ueRandom
         defer { ueRandom = rng }
         let behaviour = scenario.ue
-        let laneIndex = rng.index(scenario.lanes.count)
+        let laneIndex = behaviour.lanes[rng.index(behaviour.lanes.count)]
         let lane = scenario.lanes[laneIndex]
-        let sign = lane.direction.sign
-        let startEast = sign > 0 ? scenario.streetEast.lowerBound : scenario.streetEast.upperBound
-        let length = scenario.streetEast.upperBound - scenario.streetEast.lowerBound
+        var route = Route.straight(start: lane.start, direction: lane.direction.unit, length: lane.length)
+        var turned = false
+        let turns = behaviour.turns.filter { $0.fromLane == laneIndex }
+        if !turns.isEmpty, rng.chance(behaviour.turnProbability) {
+            let turn = turns[rng.index(turns.count)]
+            if let r = Route.turn(from: lane, to: scenario.lanes[turn.toLane], radius: turn.radius) {
+                route = r
+                turned = true
+            }
+        }
+        let length = route.length
+        // where a stop happens: `stop_east_m` is the coordinate along the lane's axis
+        let startAlong = lane.direction.alongEast ? lane.start.x : lane.start.y
         let v = rng.uniform(behaviour.speed)
         let a = rng.uniform(behaviour.acceleration)
-        var tr = Trajectory(startEast: startEast, directionSign: sign, north: lane.north,
-                            pieces: [], laneChange: nil)
+        var tr = Trajectory(route: route, pieces: [], laneChange: nil)
         if rng.chance(behaviour.stopProbability) {
             // cruise, brake to a stop at stopEast, wait, accelerate back to v, cruise out
-            let stopAt = abs(rng.uniform(behaviour.stopEast) - startEast)
+            let stopAt = min(abs(rng.uniform(behaviour.stopEast) - startAlong), 0.9 * length)
             let brake = v * v / (2 * a)
             let cruise1 = max(0, stopAt - brake)
             tr.pieces = [.init(start: start, duration: max(cruise1 / v, 0.01), s0: 0, v0: v, a: 0)]
@@ -211,13 +228,16 @@ public struct World: Sendable {
         let vEnd = max(0.5, last.v0 + last.a * last.duration)
         if sEnd < length { tr.append(duration: (length - sEnd) / vEnd, a: 0) }
         // lane change to a neighbouring lane of the same direction
-        if rng.chance(behaviour.laneChangeProbability) {
-            let sameDirection = scenario.lanes.filter { $0.direction == lane.direction && $0.north != lane.north }
+        if rng.chance(behaviour.laneChangeProbability), !turned {
+            let sameDirection = scenario.lanes.filter { $0.direction == lane.direction && $0.offset != lane.offset }
             if !sameDirection.isEmpty {
                 let target = sameDirection[rng.index(sameDirection.count)]
                 let duration = rng.uniform(behaviour.laneChangeDuration)
                 let when = tr.startTime + rng.uniform(0.2...0.7) * (tr.endTime - tr.startTime - duration)
-                tr.laneChange = .init(start: when, duration: duration, fromNorth: lane.north, toNorth: target.north)
+                // the lateral offset along the lane's left normal that reaches the target lane
+                let shift = target.offset - lane.offset
+                let offset = lane.direction.alongEast ? shift * lane.leftNormal.y : shift * lane.leftNormal.x
+                tr.laneChange = .init(start: when, duration: duration, offset: offset)
             }
         }
         let loss = rng.uniform(scenario.blockageLossDb)

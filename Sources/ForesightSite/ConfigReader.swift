@@ -28,10 +28,20 @@ public struct ConfigNode {
         let root: Node?
         switch parsed {
         case .success(let node): root = node
-        case .failure(let error): throw .syntax(source: source, reason: String(describing: error))
+        case .failure(let error): throw .syntax(source: source, reason: shortReason(String(describing: error)))
         }
         guard let root else { throw .syntax(source: source, reason: "the document is empty") }
         return ConfigNode(node: root, path: "")
+    }
+
+    /// A YAML parser message without the document excerpt it quotes: its first line and the
+    /// position (`… (line 3, column 1)`).
+    static func shortReason(_ text: String) -> String {
+        let first = text.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? text
+        if let range = text.range(of: #"in line [0-9]+, column [0-9]+"#, options: .regularExpression) {
+            return first + " (" + text[range].replacingOccurrences(of: "in line", with: "line") + ")"
+        }
+        return first
     }
 
     /// Reads and parses a YAML file.
@@ -126,7 +136,7 @@ public final class ConfigMapping {
 
     /// The node at `key`; throws `missing` when absent.
     public func required(_ key: String) throws(ConfigError) -> ConfigNode {
-        guard let node = optional(key) else { throw .missing(key: childPath(key)) }
+        guard let node = optional(key) else { throw missing(key) }
         return node
     }
 
@@ -141,7 +151,7 @@ public final class ConfigMapping {
                        positive: Bool = false) throws(ConfigError) -> Double {
         let result: Double
         if let node = optional(key) { result = try node.double() } else if let value { result = value } else {
-            throw .missing(key: childPath(key))
+            throw missing(key)
         }
         if positive && !(result > 0) { throw .invalid(key: childPath(key), reason: "must be > 0 (got \(result))") }
         guard range.contains(result) else {
@@ -154,7 +164,7 @@ public final class ConfigMapping {
     public func int(_ key: String, default value: Int? = nil, in range: ClosedRange<Int> = Int.min...Int.max) throws(ConfigError) -> Int {
         let result: Int
         if let node = optional(key) { result = try node.int() } else if let value { result = value } else {
-            throw .missing(key: childPath(key))
+            throw missing(key)
         }
         guard range.contains(result) else {
             if range.upperBound == Int.max {
@@ -169,7 +179,7 @@ public final class ConfigMapping {
     public func string(_ key: String, default value: String? = nil, oneOf choices: [String]? = nil) throws(ConfigError) -> String {
         let result: String
         if let node = optional(key) { result = try node.string() } else if let value { result = value } else {
-            throw .missing(key: childPath(key))
+            throw missing(key)
         }
         if let choices, !choices.contains(result) {
             throw .invalid(key: childPath(key), reason: "must be one of \(choices.joined(separator: ", ")) (got \"\(result)\")")
@@ -182,14 +192,14 @@ public final class ConfigMapping {
     public func bool(_ key: String, default value: Bool? = nil) throws(ConfigError) -> Bool {
         if let node = optional(key) { return try node.bool() }
         if let value { return value }
-        throw .missing(key: childPath(key))
+        throw missing(key)
     }
 
     /// A list of exactly `count` numbers (any count when nil).
     public func doubles(_ key: String, count: Int?, default value: [Double]? = nil) throws(ConfigError) -> [Double] {
         guard let node = optional(key) else {
             if let value { return value }
-            throw .missing(key: childPath(key))
+            throw missing(key)
         }
         let items = try node.list()
         if let count, items.count != count {
@@ -216,7 +226,7 @@ public final class ConfigMapping {
     public func list(_ key: String, optional isOptional: Bool = false) throws(ConfigError) -> [ConfigNode] {
         guard let node = optional(key) else {
             if isOptional { return [] }
-            throw .missing(key: childPath(key))
+            throw missing(key)
         }
         return try node.list()
     }
@@ -226,6 +236,21 @@ public final class ConfigMapping {
         for (key, _) in entries where !known.contains(key) {
             throw .unknownKey(key: childPath(key), allowed: Array(known))
         }
+    }
+
+    /// The error for a required `key` that is absent: when a key of this mapping looks like a
+    /// misspelling of it (`input` for `inputs`), says so instead.
+    func missing(_ key: String) -> ConfigError {
+        // A near miss that differs in length (`input`/`inputs`) or is long enough not to be a
+        // sibling key read later (`fy` is not a typo of `fx`).
+        let looksLikeTypo = { (name: String) -> Bool in
+            name != key && !self.known.contains(name) && ConfigError.nearest(name, in: [key]) == key
+                && (name.count != key.count || key.count >= 5)
+        }
+        if let typo = entries.map(\.0).first(where: looksLikeTypo) {
+            return .invalid(key: childPath(typo), reason: "unknown key — did you mean `\(key)`? (`\(key)` is required and missing)")
+        }
+        return .missing(key: childPath(key))
     }
 
     /// Builds an `invalid` error for `key` in this mapping (for cross-field checks).

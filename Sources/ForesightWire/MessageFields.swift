@@ -172,6 +172,16 @@ public struct MessageFields: Sendable {
         return out
     }
 
+    /// An array of booleans.
+    public func boolArray(_ key: String) throws(WireError) -> [Bool] {
+        var out: [Bool] = []
+        for (i, item) in try array(key).enumerated() {
+            guard case .bool(let b) = item else { throw MessageFields.wrongType("\(key)[\(i)]", expected: "bool", found: item) }
+            out.append(b)
+        }
+        return out
+    }
+
     /// An array of non-negative integers, each at most `max`.
     public func countArray(_ key: String, max: Int = Int.max) throws(WireError) -> [Int] {
         var out: [Int] = []

@@ -8,6 +8,7 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
     case truthUE = "foresight.TruthUE"
     case truthBeam = "foresight.TruthBeam"
     case truthBlockage = "foresight.TruthBlockage"
+    case truthChannel = "foresight.TruthChannel"
     case beamPrediction = "foresight.BeamPrediction"
     case positionPrediction = "foresight.PositionPrediction"
     case powerPrediction = "foresight.PowerPrediction"
@@ -29,6 +30,7 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
         case .truthUE: return "truth/ue"
         case .truthBeam: return "truth/beam"
         case .truthBlockage: return "truth/blockage"
+        case .truthChannel: return "truth/channel"
         case .beamPrediction: return "predict/beam"
         case .positionPrediction: return "predict/position"
         case .powerPrediction: return "predict/power"
@@ -49,6 +51,7 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
         case .truthUE: return TruthUE.self
         case .truthBeam: return TruthBeam.self
         case .truthBlockage: return TruthBlockage.self
+        case .truthChannel: return TruthChannel.self
         case .beamPrediction: return BeamPrediction.self
         case .positionPrediction: return PositionPrediction.self
         case .powerPrediction: return PowerPrediction.self

@@ -54,73 +54,85 @@ public enum WireJSON {
         }
     }
 
-    /// Converts a decoded message map to a JSON-ready value, summarizing every `bin` field
-    /// (byte count and, when its `dtype` is known, min/max/mean) instead of dumping it.
-    public static func summarized(_ value: MessagePackValue) -> Any {
+    /// Converts a decoded message map to JSON, summarizing every `bin` field (byte count and,
+    /// when its `dtype` is known, min/max/mean) instead of dumping it — or, with `full`, writing
+    /// every element of numeric arrays (`values`). Floats stay floats (`95.0`).
+    public static func summarized(_ value: MessagePackValue, full: Bool = false) -> JSONText.Value {
         switch value {
-        case .null: return NSNull()
-        case .bool(let b): return b
-        case .int(let i): return i
-        case .uint(let u): return u
-        case .float32(let f): return f.isFinite ? Double(f) : String(describing: f) as Any
-        case .float64(let d): return d.isFinite ? d : String(describing: d) as Any
-        case .string(let s): return s
-        case .binary(let b): return ["bytes": b.count]
-        case .ext(let type, let data): return ["ext": Int(type), "bytes": data.count]
-        case .array(let items): return items.map(summarized)
+        case .null: return .null
+        case .bool(let b): return .bool(b)
+        case .int(let i): return .int(i)
+        case .uint(let u): return .uint(u)
+        case .float32(let f): return .double(Double(f))
+        case .float64(let d): return .double(d)
+        case .string(let s): return .string(s)
+        case .binary(let b): return .object([("bytes", .int(Int64(b.count)))])
+        case .ext(let type, let data): return .object([("ext", .int(Int64(type))), ("bytes", .int(Int64(data.count)))])
+        case .array(let items): return .array(items.map { summarized($0, full: full) })
         case .map(let entries):
             var dtype: String?
-            var shape: [Any]?
+            var shape: [JSONText.Value]?
             for e in entries {
                 if e.key == "dtype", case .string(let d) = e.value { dtype = d }
-                if e.key == "shape", case .array(let s) = e.value { shape = s.map(summarized) }
+                if e.key == "shape", case .array(let s) = e.value { shape = s.map { summarized($0) } }
             }
-            var out: [String: Any] = [:]
-            for e in entries {
+            var out: [(String, JSONText.Value)] = []
+            for e in entries.sorted(by: { $0.key < $1.key }) {
                 if case .binary(let bytes) = e.value {
-                    out[e.key] = summarize(bytes: bytes, dtype: dtype, shape: shape)
+                    out.append((e.key, summarize(bytes: bytes, dtype: dtype, shape: shape, full: full)))
                 } else {
-                    out[e.key] = summarized(e.value)
+                    out.append((e.key, summarized(e.value, full: full)))
                 }
             }
-            return out
+            return .object(out)
         }
     }
 
-    /// Summary of a packed numeric array: bytes, dtype, shape, and min/max/mean of finite values.
-    public static func summarize(bytes: [UInt8], dtype: String?, shape: [Any]?) -> [String: Any] {
-        var out: [String: Any] = ["bytes": bytes.count]
-        if let dtype { out["dtype"] = dtype }
-        if let shape { out["shape"] = shape }
+    /// Summary of a packed numeric array: bytes, dtype, shape, and min/max/mean of finite values;
+    /// with `full`, also every element (`values`; complex values as `[re, im]` pairs).
+    public static func summarize(bytes: [UInt8], dtype: String?, shape: [JSONText.Value]?, full: Bool = false) -> JSONText.Value {
+        var out: [(String, JSONText.Value)] = [("bytes", .int(Int64(bytes.count)))]
+        if let dtype { out.append(("dtype", .string(dtype))) }
+        if let shape { out.append(("shape", .array(shape))) }
         var lo = Double.infinity, hi = -Double.infinity, sum = 0.0, n = 0, nan = 0
+        var values: [JSONText.Value] = []
         func add(_ v: Double) {
             if v.isNaN { nan += 1; return }
             lo = min(lo, v); hi = max(hi, v); sum += v; n += 1
         }
+        var magnitude = false
         bytes.withUnsafeBytes { raw in
             switch dtype {
             case "f32":
-                for i in 0..<(raw.count / 4) { add(Double(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))))) }
+                for i in 0..<(raw.count / 4) {
+                    let v = Double(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))))
+                    add(v)
+                    if full { values.append(.double(v)) }
+                }
             case "cf32":
                 for i in 0..<(raw.count / 8) {
                     let re = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8, as: UInt32.self)))
                     let im = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8 + 4, as: UInt32.self)))
                     add(Double((re * re + im * im).squareRoot()))
+                    if full { values.append(.array([.double(Double(re)), .double(Double(im))])) }
                 }
-                out["of"] = "magnitude"
+                magnitude = true
             case "ci16":
                 for i in 0..<(raw.count / 4) {
                     let re = Double(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: Int16.self)))
                     let im = Double(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4 + 2, as: Int16.self)))
                     add((re * re + im * im).squareRoot())
+                    if full { values.append(.array([.int(Int64(re)), .int(Int64(im))])) }
                 }
-                out["of"] = "magnitude"
+                magnitude = true
             default:
-                return
+                if full { values = raw.map { .int(Int64($0)) } }
             }
         }
-        if n > 0 { out["min"] = lo; out["max"] = hi; out["mean"] = sum / Double(n) }
-        if nan > 0 { out["nan"] = nan }
-        return out
+        if magnitude { out.append(("of", .string("magnitude"))) }
+        if n > 0 { out += [("min", .double(lo)), ("max", .double(hi)), ("mean", .double(sum / Double(n)))] }
+        if nan > 0 { out.append(("nan", .int(Int64(nan)))) }
+        if full { out.append(("values", .array(values))) }
+        return .object(out.sorted { $0.0 < $1.0 })
     }
 }

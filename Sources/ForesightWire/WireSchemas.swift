@@ -145,7 +145,30 @@ enum WireSchemas {
                            [("best", int("Index of the best beam (argmax of power)", min: 0))] + powerVector
                            + [("unit", str("Always mw", enumValues: ["mw"]))])
         case .truthBlockage:
-            return message(t, "Whether the line of sight is blocked.", required: ["blocked"], [("blocked", type("boolean", "True when a vehicle body intersects the line of sight"))])
+            return message(t, "Whether the line of sight is blocked, and (optional) which propagation paths are blocked.", required: ["blocked"], [
+                ("blocked", type("boolean", "True when a vehicle body (or a building) intersects the line of sight")),
+                ("paths", array("Optional: names of the paths reaching the array (los, ground, facade:N, vehicle:ID, a+b for two reflections, UE side first)",
+                                str("Path name"))),
+                ("paths_blocked", array("Optional, with paths: whether a vehicle body (for los also a building) crosses each path",
+                                        type("boolean", "Blocked"))),
+            ])
+        case .truthChannel:
+            return message(t, "Every propagation path from the UE antenna to the array (simulator, optional) and the vehicle bodies of the scene.",
+                           required: ["paths", "delay_s", "azimuth_deg", "elevation_deg", "gain_re", "gain_im", "blocked", "ue_antenna",
+                                      "vehicle_ids", "vehicle_is_ue", "vehicle_boxes"], [
+                ("paths", array("Path names (see foresight.TruthBlockage)", str("Path name"))),
+                ("delay_s", array("Propagation delay per path, s", num("s", min: 0))),
+                ("azimuth_deg", array("Arrival azimuth per path in the array body frame, degrees, positive left of boresight", num("deg"))),
+                ("elevation_deg", array("Arrival elevation per path in the array body frame, degrees", num("deg"))),
+                ("gain_re", array("Complex amplitude per path at the array reference point (incl. element pattern), real part", num("amplitude"))),
+                ("gain_im", array("Complex amplitude per path, imaginary part", num("amplitude"))),
+                ("blocked", array("Whether a vehicle body (for los also a building) crosses the path", type("boolean", "Blocked"))),
+                ("ue_antenna", array("UE antenna position [east, north, up], site frame, m", num("m"), minItems: 3, maxItems: 3)),
+                ("vehicle_ids", array("Vehicle ids (the UE included)", int("Vehicle id", min: 0))),
+                ("vehicle_is_ue", array("Whether each vehicle is the UE", type("boolean", "Is the UE"))),
+                ("vehicle_boxes", array("Six numbers per vehicle: east, north (m), heading (rad, counter-clockwise from east), length, width, height (m)",
+                                        num("value"))),
+            ])
         case .beamPrediction:
             return message(t, "Future best beams: per step the best beam, the top-k beams and their probabilities.",
                            required: ["model", "horizon", "best", "topk", "prob"], [

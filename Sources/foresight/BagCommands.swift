@@ -173,8 +173,11 @@ struct RecordCommand: AsyncParsableCommand {
                 }
             }
         }
-        subscriber.close()
-        let stats = recorder.finish()
+        // Joining the socket thread and flushing the file wait: on their own thread, off the pool.
+        let stats = await OffPool.run("foresight-finish") { () -> BagRecorderStats in
+            subscriber.close()
+            return recorder.finish()
+        }
         if progress { print("") }
         let receiveDrops = subscriber.statistics.dropped
         printError("recorded \(stats.written) messages (\(megabytes(stats.writtenBytes))) into \(stats.files.joined(separator: ", "))")
@@ -308,7 +311,7 @@ struct BagCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bag",
         abstract: "Inspect and repair MCAP bags.",
-        subcommands: [BagInfoCommand.self, BagRecoverCommand.self, BagFilterCommand.self, BagCatCommand.self]
+        subcommands: [BagInfoCommand.self, BagRecoverCommand.self, BagFilterCommand.self, BagCatCommand.self, BagExportCommand.self]
     )
 }
 
@@ -354,8 +357,7 @@ struct BagInfoCommand: ParsableCommand {
             "topics": info.topics.map { ["topic": $0.topic, "type": $0.schemaName, "count": $0.messageCount, "frequency": $0.frequency] as [String: Any] },
         ]
         if let cut = s.cutOff { object["cut_off"] = ["offset": cut.offset, "reason": cut.reason] as [String: Any] }
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
-        print(String(decoding: data, as: UTF8.self))
+        FileHandle.standardOutput.write(Data(JSONText.document(JSONText.Value(foundation: object)).utf8))
     }
 }
 

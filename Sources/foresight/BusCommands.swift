@@ -7,28 +7,47 @@ import Foundation
 struct EchoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "echo",
-        abstract: "Print decoded messages from an endpoint (arrays are summarized, never dumped).",
+        abstract: "Print decoded messages from one or more endpoints (arrays are summarized unless --full).",
         discussion: """
         Each message is validated against the protocol of its topic (matched by the topic's \
-        ending, so site prefixes such as bs1/ work); rejected messages are printed to stderr with \
-        their reason. Binary arrays are shown as dtype, shape and min/max/mean.
+        ending, so site prefixes such as bs1/ work); a rejected message is printed like any other \
+        (on standard output), with its reason in place of the type. Binary arrays are shown as \
+        dtype, shape and min/max/mean; --full writes every element.
 
         Given a bag instead of an endpoint (an .mcap file, a split set or a folder), prints its \
         messages in log-time order with the log time as receive_time.
 
-        Example: foresight echo tcp://127.0.0.1:5555 --topic sensor/ --count 10
-                 foresight echo drive.mcap --topic sensor/gnss --count 5
+        Examples:
+          foresight echo tcp://127.0.0.1:5555 --topic sensor/ --count 10
+          foresight echo tcp://127.0.0.1:5555 --topic-regex 'gnss|beam' --field stamp,lat,lon
+          foresight echo tcp://127.0.0.1:5555 tcp://127.0.0.1:5601 --exclude '^foresight/' --once --json
+          foresight echo drive.mcap --topic sensor/gnss --count 5
         """
     )
 
-    @Argument(help: "Endpoint to subscribe to (e.g. tcp://127.0.0.1:5555), or a bag to read (drive.mcap).")
-    var endpoint: String
+    @Argument(help: "Endpoint(s) to subscribe to, e.g. tcp://127.0.0.1:5555 (several are merged), or one bag to read (drive.mcap).")
+    var endpoints: [String]
 
     @Option(help: "Topic prefix to subscribe to (repeatable; default: everything).")
     var topic: [String] = []
 
+    @Option(help: "Only print topics matching this regular expression (repeatable: any may match).")
+    var topicRegex: [String] = []
+
+    @Option(help: "Skip topics matching this regular expression (repeatable).")
+    var exclude: [String] = []
+
+    @Option(help: "Print only these fields, comma-separated (e.g. stamp,lat; dotted paths reach into maps).")
+    var field: String?
+
     @Option(help: "Stop after this many messages.")
     var count: Int?
+
+    @Flag(help: "Print the first message and exit (same as --count 1).")
+    var once = false
+
+    @Flag(help: "Print every element of binary arrays instead of a summary.")
+    var full = false
 
     @Flag(help: "Print one JSON object per line instead of text.")
     var json = false
@@ -37,17 +56,33 @@ struct EchoCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
-        if !BagEchoSource.isRecording(endpoint) { try checkEndpoint(endpoint) }
+        if once && count != nil { throw ValidationError("--once and --count exclude each other") }
+        if endpoints.isEmpty { throw ValidationError("give at least one endpoint, e.g. tcp://127.0.0.1:5555") }
+        for pattern in topicRegex + exclude {
+            do { _ = try NSRegularExpression(pattern: pattern) } catch {
+                throw ValidationError("'\(pattern)' is not a valid regular expression")
+            }
+        }
+        if let field, field.split(separator: ",").isEmpty { throw ValidationError("--field needs at least one field name") }
+        if let bag = endpoints.first(where: BagEchoSource.isRecording), endpoints.count > 1 {
+            throw ValidationError("give one bag (\(bag)) or endpoints, not both")
+        }
+        if endpoints.count == 1, BagEchoSource.isRecording(endpoints[0]) { return }
+        for endpoint in endpoints { try checkEndpoint(endpoint) }
     }
 
     func run() async throws {
-        if BagEchoSource.isRecording(endpoint) {
-            var source = try BagEchoSource(path: endpoint, prefixes: topic)
+        let filter = try TopicFilter(include: topicRegex, exclude: exclude)
+        let fields = field.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        let limit = once ? 1 : count
+        if endpoints.count == 1, BagEchoSource.isRecording(endpoints[0]) {
+            var source = try BagEchoSource(path: endpoints[0], prefixes: topic)
             var seen = 0
             while let message = source.next() {
-                print(EchoFormatter.render(message, json: json))
+                guard filter.matches(message.topic ?? "") else { continue }
+                print(EchoFormatter.render(message, json: json, fields: fields, full: full))
                 seen += 1
-                if let count, seen >= count { break }
+                if let limit, seen >= limit { break }
             }
             if let error = source.error { throw CLIError("\(error)") }
             return
@@ -56,16 +91,40 @@ struct EchoCommand: AsyncParsableCommand {
         var options = Subscriber.Options()
         options.mode = socket.mode(default: .connect)
         options.topics = topic.isEmpty ? [""] : topic
-        let subscriber = try Subscriber(context: context, endpoint: endpoint, options: options)
+        let subscriber: Subscriber
+        do {
+            subscriber = try Subscriber(context: context, endpoints: endpoints, options: options)
+        } catch {
+            throw advise(error, "stop it, or leave out --bind to connect to the publisher there")
+        }
         let trap = SignalTrap { _ in subscriber.close() }
         defer { subscriber.close(); _ = trap }
         if !json { printError("listening on \(subscriber.endpoints.joined(separator: ", ")) (Ctrl-C to stop)") }
         var seen = 0
         for await message in subscriber.messages {
-            print(EchoFormatter.render(message, json: json))
+            guard filter.matches(message.topic ?? "") else { continue }
+            print(EchoFormatter.render(message, json: json, fields: fields, full: full))
             seen += 1
-            if let count, seen >= count { break }
+            if let limit, seen >= limit { break }
         }
+    }
+}
+
+/// Topic selection by regular expressions: any of `include` (or everything) and none of `exclude`.
+struct TopicFilter {
+    private let include: [NSRegularExpression]
+    private let exclude: [NSRegularExpression]
+
+    init(include: [String], exclude: [String]) throws {
+        self.include = try include.map { try NSRegularExpression(pattern: $0) }
+        self.exclude = try exclude.map { try NSRegularExpression(pattern: $0) }
+    }
+
+    func matches(_ topic: String) -> Bool {
+        let range = NSRange(topic.startIndex..., in: topic)
+        func hit(_ r: NSRegularExpression) -> Bool { r.firstMatch(in: topic, range: range) != nil }
+        if !include.isEmpty && !include.contains(where: hit) { return false }
+        return !exclude.contains(where: hit)
     }
 }
 
@@ -76,7 +135,17 @@ enum EchoFormatter {
         MessageType.allCases.first { topic == $0.defaultTopic || topic.hasSuffix("/" + $0.defaultTopic) }
     }
 
-    static func render(_ message: BusMessage, json: Bool) -> String {
+    /// The value at a dotted `path` of a JSON object, if present.
+    static func lookup(_ path: String, in value: JSONText.Value) -> JSONText.Value? {
+        var current = value
+        for key in path.split(separator: ".") {
+            guard case .object(let pairs) = current, let next = pairs.first(where: { $0.0 == key })?.1 else { return nil }
+            current = next
+        }
+        return current
+    }
+
+    static func render(_ message: BusMessage, json: Bool, fields: [String]? = nil, full: Bool = false) -> String {
         let topic = message.topic ?? "<non-UTF-8 topic>"
         guard message.frames.count == 2 else {
             return "\(topic): rejected (framing): expected 2 frames, got \(message.frames.count)"
@@ -96,15 +165,19 @@ enum EchoFormatter {
         } catch {
             return "\(topic): not MessagePack: \(error)"
         }
-        let summary = WireJSON.summarized(value)
-        if json {
-            let object: [String: Any] = ["topic": topic, "type": verdict, "receive_time": message.receiveTime, "message": summary]
-            guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
-            return String(decoding: data, as: UTF8.self)
+        var summary = WireJSON.summarized(value, full: full)
+        if let fields {
+            let picked = fields.map { ($0, lookup($0, in: summary) ?? .null) }
+            if !json {
+                return "\(topic) " + picked.map { "\($0.0)=\(JSONText.write($0.1))" }.joined(separator: " ")
+            }
+            summary = .object(picked)
         }
-        let body = (try? JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys, .prettyPrinted]))
-            .map { String(decoding: $0, as: UTF8.self) } ?? "\(summary)"
-        return "--- \(topic) [\(verdict)]\n\(body)"
+        if json {
+            return JSONText.object([("message", summary), ("receive_time", .int(message.receiveTime)),
+                                    ("topic", .string(topic)), ("type", .string(verdict))])
+        }
+        return "--- \(topic) [\(verdict)]\n\(JSONText.write(summary, pretty: true))"
     }
 }
 
@@ -173,7 +246,12 @@ struct PubCommand: AsyncParsableCommand {
         var options = Publisher.Options()
         options.mode = socket.mode(default: .bind)
         let context = try BusContext()
-        let publisher = try Publisher(context: context, endpoint: endpoint, options: options)
+        let publisher: Publisher
+        do {
+            publisher = try Publisher(context: context, endpoint: endpoint, options: options)
+        } catch {
+            throw advise(error, "stop it, or publish on another port (e.g. tcp://*:5610), or use --connect when a proxy binds there")
+        }
         defer { publisher.close() }
         let trap = SignalTrap { _ in }
         printError("publishing \(count) message(s) on '\(topic)' at \(publisher.endpoints.joined(separator: ", "))")

@@ -21,12 +21,23 @@ func bootstrapLogging(level: String) -> Logger {
     return logger
 }
 
-/// Loads a launch file, turning its errors into one actionable line.
-func loadLaunch(_ path: String) throws -> LaunchFile {
+/// Loads a launch file, turning its errors into one actionable line; without a path, the
+/// built-in `launch/sim.yaml` (embedded in the executable, so it works from any folder).
+func loadLaunch(_ path: String?) throws -> LaunchFile {
+    guard let path else {
+        printError("using the built-in launch file \(BuiltinDefaults.simLaunch.path) (embedded; pass --launch FILE to use another)")
+        do {
+            return try LaunchFile.builtin()
+        } catch {
+            throw CLIError("built-in launch file: \(error.description(doc: "docs/launch.md"))")
+        }
+    }
     do {
         return try LaunchFile.load(path: path)
     } catch {
-        throw CLIError("launch file \(path): \(error)")
+        var text = error.description(doc: "docs/launch.md")
+        if text.hasPrefix(path + ": ") { text.removeFirst(path.count + 2) }  // the file is named once
+        throw CLIError("launch file \(path): \(text)")
     }
 }
 
@@ -39,7 +50,9 @@ struct RunCommand: AsyncParsableCommand {
         The launch file (docs/launch.md) names the input endpoints and topics, the synchronizer \
         settings, the site calibration, the predictor and horizon, the output endpoint and prefix, \
         and the metrics address. Unknown keys and invalid values stop the daemon at start with the \
-        key named. SIGINT/SIGTERM stop ingest, drain the frames in flight and close every socket.
+        key named. SIGINT/SIGTERM stop ingest, drain the frames in flight and close every socket; \
+        draining is bounded by --shutdown-grace, and a second SIGINT/SIGTERM stops at once \
+        (a third exits immediately).
 
         Outputs: predict/beam, predict/position, predict/power, predict/blockage and fusion/frame \
         per frame; foresight/diagnostics at 1 Hz; Prometheus text at http://ADDRESS/metrics and \
@@ -61,8 +74,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Override the launch file's log level.")
     var logLevel: LogLevelArgument?
 
+    @Option(parsing: .unconditional, help: "Longest graceful shutdown (seconds, or e.g. 500ms): after it the daemon stops without finishing the drain.")
+    var shutdownGrace = DurationArgument(seconds: 5)
+
     func validate() throws {
         if let duration, !(duration.seconds > 0) { throw ValidationError("--duration must be positive, got \(duration.seconds) s") }
+        if !(shutdownGrace.seconds > 0) { throw ValidationError("--shutdown-grace must be positive, got \(shutdownGrace.seconds) s") }
     }
 
     func run() async throws {
@@ -74,7 +91,9 @@ struct RunCommand: AsyncParsableCommand {
         let observe: @Sendable (PipelineEvent) -> Void = { event in monitor.observe(event) }
         let observer = watching ? observe : nil
         let daemon = DaemonService(launch: launchFile, logger: logger, observer: observer)
-        let group = ServiceGroup(services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var configuration = ServiceGroupConfiguration(services: [daemon], logger: logger)
+        configuration.maximumGracefulShutdownDuration = .milliseconds(Int64(shutdownGrace.seconds * 1000))
+        let group = ServiceGroup(configuration: configuration)
         let viewTask = Task {
             guard view else { return }
             let start = Date()
@@ -89,11 +108,16 @@ struct RunCommand: AsyncParsableCommand {
             if !Task.isCancelled { await group.triggerGracefulShutdown() }
         }
         do {
-            try await group.run()
+            // Escalation: the first SIGINT/SIGTERM drains gracefully (bounded by --shutdown-grace),
+            // the second cancels, a third exits at once.
+            try await ShutdownEscalation.run(group, signals: await ShutdownEscalation.processSignals(), logger: logger) { signal in
+                Foundation.exit(signal == .sigint ? 130 : 143)
+            }
         } catch {
             viewTask.cancel()
             timer.cancel()
-            throw CLIError("\(error)")
+            let advice = "is another daemon running? stop it, or change output.endpoint in \(launch)"
+            throw CLIError("\(advise(error, advice))")
         }
         viewTask.cancel()
         timer.cancel()
@@ -233,7 +257,7 @@ struct EvalCommand: AsyncParsableCommand {
 
     @OptionGroup var input: DriveOptions
 
-    @Option(help: "Launch file of a predictor to score; repeat to compare several (default: launch/sim.yaml).")
+    @Option(help: "Launch file of a predictor to score; repeat to compare several (default: the built-in launch/sim.yaml).")
     var launch: [String] = []
 
     @Option(help: "Remove this modality (camera, radar, lidar, gnss, beam_power) at inference; repeatable.")
@@ -242,11 +266,14 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Also score this predictor (a launch file's name) once per modality dropped.")
     var ablate: [String] = []
 
-    @Option(help: "Also write the scores as JSON to this file.")
+    @Option(help: "Also write the scores as JSON to this file (- for standard output; the table then goes to standard error).")
     var json: String?
 
     @Flag(help: "Include per-frame beams, true beams and position errors in the JSON (for plots).")
     var traces = false
+
+    @Option(help: "Site calibration to use instead of the launch file's (e.g. the one `foresight import deepsense` wrote).")
+    var site: String?
 
     @Option(help: "Log level.")
     var logLevel: LogLevelArgument = .warning
@@ -258,10 +285,22 @@ struct EvalCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let json { try OutputPath.checkWritable(json, option: "--json") }
         let logger = bootstrapLogging(level: logLevel.rawValue)
         var entries: [ComparativeEvaluation.Entry] = []
-        for path in launch.isEmpty ? ["launch/sim.yaml"] : launch {
-            let file = try loadLaunch(path)
+        let siteOverride: Site?
+        if let site {
+            do { siteOverride = try Site.load(path: site) } catch { throw CLIError("site calibration \(site): \(error)") }
+        } else {
+            siteOverride = nil
+        }
+        for path in launch.isEmpty ? [nil] : launch.map(Optional.some) {
+            var file = try loadLaunch(path)
+            if let siteOverride, let site {
+                file.site = siteOverride
+                file.sitePath = site
+            }
+            if file.inputs.truthTopics.isEmpty { file.inputs.truthTopics = ["truth/ue", "truth/beam", "truth/blockage"] }
             var name = file.name
             var n = 2
             while entries.contains(where: { $0.name == name }) { name = "\(file.name)-\(n)"; n += 1 }
@@ -291,19 +330,25 @@ struct EvalCommand: AsyncParsableCommand {
             throw CLIError("\(error)")
         }
         line.finish()
+        // With --json -, standard output carries the JSON alone.
+        let print: (String) -> Void = json == "-" ? { printError($0) } : { Swift.print($0) }
         print("evaluated \(result.drives.count) drive(s): \(result.messages) messages, \(result.frames) frames in \(String(format: "%.1f", result.seconds)) s")
         for p in result.predictors {
             let dropped = p.dropped.isEmpty ? "" : " (without \(p.dropped.joined(separator: ", ")))"
             print("\n== \(p.name)\(dropped): \(p.launch)" + (p.failures > 0 ? " — \(p.failures) frames failed" : ""))
-            print(p.overall.table(), terminator: "")
+            print(String(p.overall.table().dropLast(p.overall.table().hasSuffix("\n") ? 1 : 0)))
         }
         if result.predictors.count > 1 {
             print("\n== all drives pooled")
-            print(result.table(), terminator: "")
+            print(String(result.table().dropLast(result.table().hasSuffix("\n") ? 1 : 0)))
         }
         if let json {
-            try result.json().write(to: URL(fileURLWithPath: json))
-            print("wrote \(json)")
+            do {
+                try JSONText.save(String(decoding: try result.json(), as: UTF8.self), to: json)
+            } catch {
+                throw CLIError("cannot write --json \(json): \(OutputPath.reason(error))")
+            }
+            if json != "-" { print("wrote \(json)") }
         }
     }
 }
@@ -334,8 +379,8 @@ struct PreprocessCommand: AsyncParsableCommand {
     @Option(help: "Output folder.")
     var out: String
 
-    @Option(help: "Launch file for the synchronizer settings (default: launch/sim.yaml).")
-    var launch: String = "launch/sim.yaml"
+    @Option(help: "Launch file for the synchronizer settings (default: the built-in launch/sim.yaml).")
+    var launch: String?
 
     @Option(help: "Site calibration to use instead of the launch file's.")
     var site: String?
@@ -346,6 +391,7 @@ struct PreprocessCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try OutputPath.checkDirectory(out, option: "--out")
         var launchFile = try loadLaunch(launch)
         warnIfUnclosed(bag)
         if let site {
@@ -353,7 +399,7 @@ struct PreprocessCommand: AsyncParsableCommand {
                 launchFile.site = try Site.load(path: site)
                 launchFile.sitePath = site
             } catch {
-                throw CLIError("site calibration \(site): \(error)")
+                throw CLIError("site calibration \(site): \(error.description(doc: "docs/calibration.md"))")
             }
         }
         let selection: FrameExport.Selection = index.map { .index($0) } ?? .stamp(stamp ?? 0)

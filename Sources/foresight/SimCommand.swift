@@ -12,18 +12,20 @@ struct SimCommand: AsyncParsableCommand {
         abstract: "Simulate the street testbed and publish all sensors and ground truth (docs/simulator.md).",
         discussion: """
         Publishes sensor/camera, sensor/radar, sensor/lidar, sensor/gnss, sensor/beam_power and \
-        truth/ue, truth/beam, truth/blockage, paced by the simulated clock. The same site, scenario \
+        truth/ue, truth/beam, truth/blockage (and truth/channel when the scenario sets \
+        link.channel_truth), paced by the simulated clock. The same site, scenario \
         and seed always produce byte-identical messages (stamps start at the scenario's start_time_ns).
 
         Example: foresight sim --endpoint tcp://*:5600 --duration 60
+                 foresight sim --scenario boulevard --duration 60 --bag boulevard.mcap
         """
     )
 
-    @Option(help: "Scenario file.")
-    var scenario = "launch/scenarios/street.yaml"
+    @Option(help: "Scenario: a name from launch/scenarios (street, boulevard, crossing) or a YAML file (default: the built-in street scenario).")
+    var scenario: String?
 
-    @Option(help: "Site calibration file.")
-    var site = "Calibration/sim-site.yaml"
+    @Option(help: "Site calibration file (default: the built-in Calibration/sim-site.yaml).")
+    var site: String?
 
     @Option(help: "Endpoint to publish on (bound by default).")
     var endpoint = "tcp://*:5600"
@@ -55,7 +57,7 @@ struct SimCommand: AsyncParsableCommand {
     /// `--delay` in seconds.
     var delay: Double { delayArgument.seconds }
 
-    @Option(help: "Write an MCAP bag instead of publishing (as fast as possible, nothing dropped; needs --duration).")
+    @Option(help: "Write an MCAP bag instead of publishing (as fast as possible, nothing dropped; needs --duration). Large: about 14 MB per simulated second with zstd.")
     var bag: String?
 
     @Option(help: "Compression of the bag written by --bag: zstd, lz4 or none.")
@@ -77,8 +79,9 @@ struct SimCommand: AsyncParsableCommand {
         var simulator: Simulator
         do {
             let start: Int64? = wallClockStamps ? Int64(Date().timeIntervalSince1970 * 1e9) + Int64(delay * 1e9) : nil
-            simulator = try Simulator(sitePath: site, scenarioPath: scenario, seed: seed, startTimeNs: start)
-        } catch {
+            let loaded = try loadScenario()
+            simulator = Simulator(site: try loadSite(), scenario: loaded, seed: seed ?? loaded.seed, startTimeNs: start)
+        } catch let error as ConfigError {
             throw CLIError("\(error)")
         }
         if let bag {
@@ -88,7 +91,12 @@ struct SimCommand: AsyncParsableCommand {
         var options = Publisher.Options()
         options.mode = socket.mode(default: .bind)
         let context = try BusContext()
-        let publisher = try Publisher(context: context, endpoint: endpoint, options: options)
+        let publisher: Publisher
+        do {
+            publisher = try Publisher(context: context, endpoint: endpoint, options: options)
+        } catch {
+            throw advise(error, "stop it, or publish on another port (--endpoint tcp://*:5610) and point the daemon's inputs.endpoints there")
+        }
         defer { publisher.close() }
         let trap = SignalTrap { _ in }
         if !quiet {
@@ -123,6 +131,55 @@ struct SimCommand: AsyncParsableCommand {
         if !quiet { printStatus(time: lastTime, elapsed: clock.now - start, counts: counts, publisher: publisher, final: true) }
     }
 
+    /// `--site`, or the built-in site calibration (embedded: works from any folder).
+    private func loadSite() throws -> Site {
+        if let site {
+            do { return try Site.load(path: site) } catch { throw CLIError("site calibration \(site): \(error.description(doc: "docs/calibration.md"))") }
+        }
+        if !quiet { printError("sim: using the built-in site calibration \(BuiltinDefaults.simSite.path) (pass --site FILE for another)") }
+        return try Site.parse(yaml: BuiltinDefaults.simSite.text, source: "built-in \(BuiltinDefaults.simSite.path)")
+    }
+
+    /// `--scenario`, or the built-in street scenario.
+    private func loadScenario() throws -> Scenario {
+        if let scenario {
+            let path = try scenarioFile(scenario)
+            do { return try Scenario.load(path: path) } catch { throw CLIError("scenario \(scenario): \(error.description(doc: "docs/simulator.md"))") }
+        }
+        if !quiet { printError("sim: using the built-in scenario \(BuiltinDefaults.streetScenario.path) (pass --scenario FILE for another)") }
+        return try Scenario.parse(yaml: BuiltinDefaults.streetScenario.text, source: "built-in \(BuiltinDefaults.streetScenario.path)")
+    }
+
+    /// Bag bytes per simulated second of the built-in street scenario (measured; see docs/simulator.md).
+    static let bagBytesPerSecond: [BagCompression: Double] = [.zstd: 14e6, .lz4: 15e6, .none: 16e6]
+
+    /// The scenario file for `--scenario`: a path, or a name looked up in `launch/scenarios/`
+    /// (relative to the working directory, then to the package the executable was built in).
+    private func scenarioFile(_ scenario: String) throws -> String {
+        // the working directory first, then the package the executable was built in
+        // (.build/<triple>/release/foresight → walk up to the directory holding launch/scenarios)
+        var directories = ["launch/scenarios"]
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<5 {
+            let candidate = url.appendingPathComponent("launch/scenarios").path
+            if FileManager.default.fileExists(atPath: candidate) {
+                directories.append(candidate)
+                // a relative path such as the default launch/scenarios/street.yaml, from the package
+                let inPackage = url.appendingPathComponent(scenario).path
+                if !scenario.hasPrefix("/"), !FileManager.default.fileExists(atPath: scenario),
+                   FileManager.default.fileExists(atPath: inPackage) { return inPackage }
+                break
+            }
+            url.deleteLastPathComponent()
+        }
+        guard let path = Scenario.resolve(scenario, directories: directories) else {
+            let known = Set(directories.flatMap { Scenario.names(in: $0) }).sorted()
+            throw CLIError("--scenario '\(scenario)': no such file or scenario name"
+                + (known.isEmpty ? "" : "; known scenarios: \(known.joined(separator: ", "))"))
+        }
+        return path
+    }
+
     /// `--bag`: every message of `--duration` simulated seconds into an MCAP file, with
     /// `log_time` = `publish_time` = the acquisition stamp (a simulation has no transport delay).
     private func writeBag(_ path: String, simulator: inout Simulator) throws {
@@ -133,6 +190,10 @@ struct SimCommand: AsyncParsableCommand {
         let trap = SignalTrap { _ in }
         let tty = isatty(STDERR_FILENO) == 1
         var lastShown = -1
+        if !quiet {
+            let estimate = limit * (Self.bagBytesPerSecond[compression] ?? 15e6)
+            printError("sim: writing \(path): \(String(format: "%.0f", limit)) simulated seconds, about \(ByteSize.text(estimate)) (\(compression.rawValue))")
+        }
         while !trap.triggered, simulator.nextTime < limit {
             let (event, messages) = try simulator.nextMessages()
             for message in messages {
@@ -151,12 +212,13 @@ struct SimCommand: AsyncParsableCommand {
             }
             if !quiet, tty, Int(event.time) != lastShown {
                 lastShown = Int(event.time)
-                FileHandle.standardError.write(Data(String(format: "\rsim → %@: %.0f / %.0f s simulated", path, event.time, limit).utf8))
+                let size = ByteSize.text(Double(writer.bytesWritten + UInt64(writer.bufferedBytes)))
+                FileHandle.standardError.write(Data(String(format: "\rsim → %@: %.0f / %.0f s simulated, %@   ", path, event.time, limit, size).utf8))
             }
         }
         let summary = try writer.finish()
         if !quiet {
-            printError((tty ? "\r" : "") + "sim: wrote \(summary.messageCount) messages to \(path) ("
+            printError((tty ? "\r" : "") + "sim: wrote \(summary.messageCount) messages, \(ByteSize.text(Double(summary.fileSize))), to \(path) ("
                 + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")")
         }
     }

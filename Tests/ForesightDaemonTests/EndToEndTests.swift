@@ -236,8 +236,14 @@ final class Collector: @unchecked Sendable {
         options.mode = .bind
         let rebound = try Publisher(context: try BusContext(), endpoint: launch.outputEndpoint, options: options)
         rebound.close()
-        let server = try MetricsServer(address: "127.0.0.1:\(launch.metrics)") { _ in .init(status: 200, body: "") }
-        server.stop()
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(launch.metrics).bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        #expect(bound == 0, "the metrics port is still held after exit")
     }
 
     @Test func classicalPredictorBeatsChanceOnASimulatedBag() throws {

@@ -53,14 +53,16 @@ import ForesightSite
 
     @Test func invalidValuesNameTheirKey() throws {
         for (yaml, key) in [
-            ("site: SITE\ninputs: {endpoints: []}\noutput: {endpoint: x}", "inputs.endpoints"),
-            ("site: SITE\ninputs: {endpoints: [a]}\npredictor: {horizon: 0}\noutput: {endpoint: x}", "predictor.horizon"),
-            ("site: SITE\ninputs: {endpoints: [a]}\npredictor: {kind: magic}\noutput: {endpoint: x}", "predictor.kind"),
-            ("site: SITE\ninputs: {endpoints: [a], mode: listen}\noutput: {endpoint: x}", "inputs.mode"),
-            ("site: SITE\ninputs: {endpoints: [a]}\noutput: {endpoint: x}\nmetrics: {address: nowhere}", "metrics.address"),
-            ("site: SITE\ninputs: {endpoints: [a]}\nsync: {required: [sonar]}\noutput: {endpoint: x}", "sync.required"),
-            ("site: /nonexistent.yaml\ninputs: {endpoints: [a]}\noutput: {endpoint: x}", "/nonexistent.yaml"),
-            ("site: SITE\ninputs: {endpoints: [a]}", "output"),
+            ("site: SITE\ninputs: {endpoints: []}\noutput: {endpoint: tcp://x:2}", "inputs.endpoints"),
+            ("site: SITE\ninputs: {endpoints: [tcp://a:1]}\npredictor: {horizon: 0}\noutput: {endpoint: tcp://x:2}", "predictor.horizon"),
+            ("site: SITE\ninputs: {endpoints: [tcp://a:1]}\npredictor: {kind: magic}\noutput: {endpoint: tcp://x:2}", "predictor.kind"),
+            ("site: SITE\ninputs: {endpoints: [tcp://a:1], mode: listen}\noutput: {endpoint: tcp://x:2}", "inputs.mode"),
+            ("site: SITE\ninputs: {endpoints: [tcp://a:1]}\noutput: {endpoint: tcp://x:2}\nmetrics: {address: nowhere}", "metrics.address"),
+            ("site: SITE\ninputs: {endpoints: [tcp://a:1]}\nsync: {required: [sonar]}\noutput: {endpoint: tcp://x:2}", "sync.required"),
+            ("site: /nonexistent.yaml\ninputs: {endpoints: [tcp://a:1]}\noutput: {endpoint: tcp://x:2}", "/nonexistent.yaml"),
+            ("site: SITE\ninputs: {endpoints: [tcp://a:1]}", "output"),
+            ("site: SITE\ninputs: {endpoints: [127.0.0.1:5600]}\noutput: {endpoint: tcp://x:2}", "inputs.endpoints"),
+            ("site: SITE\ninputs: {endpoints: [tcp://a:1]}\noutput: {endpoint: 127.0.0.1:5601}", "output.endpoint"),
         ] {
             let path = try write(yaml)
             do {

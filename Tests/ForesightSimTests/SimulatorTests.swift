@@ -6,7 +6,7 @@ import Testing
 
 @Suite struct SimulatorTests {
     static func run(seed: UInt64, events: Int) throws -> [SimEvent] {
-        var sim = Simulator(site: try Fixtures.smallSite(), scenario: try Fixtures.scenario(), seed: seed)
+        var sim = try Simulator(site: try Fixtures.smallSite(), scenario: try Fixtures.scenario(), seed: seed)
         return try (0..<events).map { _ in try sim.next() }
     }
 
@@ -44,7 +44,7 @@ import Testing
 
     @Test func truthIsConsistentWithTheWorld() throws {
         let site = try Fixtures.smallSite()
-        var sim = Simulator(site: site, scenario: try Fixtures.scenario(), seed: 9)
+        var sim = try Simulator(site: site, scenario: try Fixtures.scenario(), seed: 9)
         var checked = 0
         while checked < 40 {
             let event = try sim.next()
@@ -117,7 +117,7 @@ import Testing
 
     @Test func everyMessagePassesTheProtocolValidation() throws {
         let site = try Fixtures.smallSite()
-        var sim = Simulator(site: site, scenario: try Fixtures.scenario(), seed: 3)
+        var sim = try Simulator(site: site, scenario: try Fixtures.scenario(), seed: 3)
         var topics = Set<String>()
         for _ in 0..<120 {
             let (event, messages) = try sim.nextMessages()
@@ -157,7 +157,7 @@ import Testing
 
     @Test func sameSeedGivesByteIdenticalMessages() throws {
         func bytes(_ seed: UInt64) throws -> [SimWireMessage] {
-            var sim = Simulator(site: try Fixtures.smallSite(), scenario: try Fixtures.scenario(), seed: seed)
+            var sim = try Simulator(site: try Fixtures.smallSite(), scenario: try Fixtures.scenario(), seed: seed)
             return try (0..<80).flatMap { _ in try sim.nextMessages().messages }
         }
         #expect(try bytes(77) == bytes(77))
@@ -168,7 +168,7 @@ import Testing
     @Test func tallVehiclesBlockTheLineOfSightSometimesAndBlockageDropsThePower() throws {
         let site = try Fixtures.smallSite()
         let scenario = try Fixtures.scenario()
-        let sim = Simulator(site: site, scenario: scenario, seed: 4)
+        let sim = try Simulator(site: site, scenario: scenario, seed: 4)
         var world = World(scenario: scenario, seed: 4)
         var blocked = 0, total = 0
         var blockedPeak: [Double] = [], clearPeak: [Double] = []
