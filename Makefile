@@ -5,7 +5,7 @@ BUILD_FLAGS  ?= -j $(JOBS)
 RELEASE      := -c release $(BUILD_FLAGS)
 PY           := .venv/bin/python
 
-.PHONY: all setup build release test run bench bench-import soak rig parity raytrace clean install defaults
+.PHONY: all setup build release test run bench bench-import soak rig parity results raytrace clean install defaults
 
 all: build
 
@@ -62,6 +62,11 @@ parity:
 raytrace: release
 	@Tools/setup.sh sionna-rt==2.2.0
 	$(PY) Tools/raytrace_check.py --scenario $(or $(SCENARIO),street) --duration 60 --ue-body
+
+## Every predictor (classical, persistence, models/*) on the test drives (seeds 1000–1019, 60 s)
+## and the held-out scenario: bootstrap intervals, pass/fail, docs/results.md + plots.
+results: release
+	$(PY) Tools/results.py run
 
 ## Install the release binary: make install PREFIX=$$HOME/.local (default /usr/local).
 PREFIX ?= /usr/local

@@ -85,7 +85,7 @@ let package = Package(
                 swiftSettings: strict),
         .target(name: "ForesightDaemon", dependencies: ["ForesightWire", "ForesightBus", "ForesightSync", "ForesightPredict",
                                                         "ForesightPreprocess", "ForesightInference", "ForesightSite",
-                                                        "ForesightBag",
+                                                        "ForesightBag", "ForesightSim",
                                                         .product(name: "Logging", package: "swift-log"),
                                                         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                                         .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -126,9 +126,10 @@ let package = Package(
         .testTarget(name: "ForesightSiteTests", dependencies: ["ForesightSite"]),
         .testTarget(name: "ForesightPredictTests", dependencies: ["ForesightPredict", "ForesightSite", "ForesightWire", "ForesightTestSupport"]),
         .testTarget(name: "ForesightInteropTests", dependencies: ["ForesightInterop", "ForesightBag", "ForesightWire", "ForesightSite", "ForesightTestSupport"]),
-        .testTarget(name: "ForesightDaemonTests", dependencies: ["ForesightDaemon", "ForesightWire", "ForesightBus", "ForesightSite", "ForesightPredict", "ForesightTestSupport",
-                                                             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                                                             .product(name: "UnixSignals", package: "swift-service-lifecycle")]),
+        .testTarget(name: "ForesightDaemonTests", dependencies: ["ForesightDaemon", "ForesightWire", "ForesightBus", "ForesightSite", "ForesightPredict",
+                                                                 "ForesightInference", "ForesightSim", "ForesightBag", "ForesightTestSupport",
+                                                                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                                                                 .product(name: "UnixSignals", package: "swift-service-lifecycle")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -7,13 +7,19 @@ import ServiceLifecycle
 
 /// Builds the predictor a launch file asks for.
 public enum PredictorFactory {
-    /// The classical CTRV predictor, or the learned model from `predictor.model`.
+    /// The predictor of `predictor.kind`: the classical CTRV predictor, the persistence baseline,
+    /// or a model folder (`learned`, `gru`) loaded and checked against the launch file — a bad
+    /// folder throws here, before the daemon binds any socket.
     public static func make(_ launch: LaunchFile) throws -> any Predictor {
         switch launch.predictor.kind {
         case "classical-ctrv":
             return try ClassicalPredictor(configuration: .init(site: launch.site, topK: launch.predictor.topK))
+        case "persistence":
+            return try PersistencePredictor(configuration: .init(site: launch.site, topK: launch.predictor.topK))
+        case "learned", "gru":
+            return try LearnedPredictor.load(launch: launch)
         default:
-            throw LaunchError("predictor.kind: '\(launch.predictor.kind)' is not available in this build; use classical-ctrv")
+            throw LaunchError("predictor.kind: '\(launch.predictor.kind)' is not one of \(LaunchFile.PredictorSettings.kinds.joined(separator: ", "))")
         }
     }
 }
@@ -37,6 +43,8 @@ public struct DaemonService: Service {
 
     public func run() async throws {
         let launch = self.launch, logger = self.logger
+        // The predictor first: a model folder that does not fit fails before any socket is bound.
+        let predictor = try PredictorFactory.make(launch)
         // Socket set-up and teardown wait (thread start, linger): on their own threads, never on
         // the cooperative pool.
         let context = try BusContext()
@@ -62,7 +70,7 @@ public struct DaemonService: Service {
             throw error
         }
         do {
-            try await serve(publisher: publisher, subscriber: subscriber)
+            try await serve(publisher: publisher, subscriber: subscriber, predictor: predictor)
         } catch {
             await OffPool.run("foresight-close") { subscriber.close(); publisher.close() }
             throw error
@@ -70,9 +78,9 @@ public struct DaemonService: Service {
         await OffPool.run("foresight-close") { subscriber.close(); publisher.close() }
     }
 
-    private func serve(publisher: Publisher, subscriber: Subscriber) async throws {
+    private func serve(publisher: Publisher, subscriber: Subscriber, predictor: any Predictor) async throws {
         let observer = self.observer, logger = self.logger, launch = self.launch
-        let pipeline = try FusionPipeline(launch: launch, predictor: try PredictorFactory.make(launch), logger: logger) { event in
+        let pipeline = try FusionPipeline(launch: launch, predictor: predictor, logger: logger) { event in
             switch event {
             case .publish(let topic, let payload): publisher.send(topic: topic, payload: payload)
             case .prediction, .truth: observer?(event)

@@ -37,6 +37,9 @@ public struct FrameContext: Sendable {
     public var cloud: PointCloud?
     /// The beam-power scan, if present.
     public var beamPower: BeamPower?
+    /// How many times the synchronizer had resynchronized the whole stream (its time base moved back)
+    /// before this frame; a change starts a new segment for streaming predictors and the dataset.
+    public var epoch: UInt64 = 0
 }
 
 /// The ingest side of the pipeline: wire acceptance (framing, limits, validation, stream rules),
@@ -63,6 +66,8 @@ public struct FrameAssembler: Sendable {
     /// Largest wall-clock advance added to the anchor stamp for the deadline: twice the deadline
     /// (enough to force out everything pending after any pause, never more).
     private let advanceCap: Int64
+    /// Whole-stream resynchronizations so far (the `epoch` of the frames after them).
+    private var restarts: UInt64 = 0
 
     /// What one accepted message produced.
     public struct Output: Sendable {
@@ -164,6 +169,7 @@ public struct FrameAssembler: Sendable {
                 // stream's time base moved back (a restarted replay). Emit what is pending and
                 // resynchronize on this message.
                 output.frames += wrap(synchronizer.restart())
+                restarts += 1
                 anchor = nil
                 lateSince = nil
                 output.frames += wrap(try synchronizer.add(topic: modality, stamp: header.stamp, seq: header.seq, payload: message))
@@ -233,7 +239,8 @@ public struct FrameAssembler: Sendable {
             let raw = RawFrame(seq: seq, stamp: frame.stamp, image: image, radar: cube, cloud: cloud, fix: fix, beamPower: power)
             let context = FrameContext(seq: seq, stamp: frame.stamp, members: members,
                                        missing: frame.missing.map { LaunchFile.modalities[$0] }, reason: frame.reason,
-                                       lastReceive: lastReceive, synchronizedAt: now, fix: fix, cloud: cloud, beamPower: power)
+                                       lastReceive: lastReceive, synchronizedAt: now, fix: fix, cloud: cloud, beamPower: power,
+                                       epoch: restarts)
             return (raw, context)
         }
     }

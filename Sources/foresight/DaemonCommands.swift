@@ -229,31 +229,48 @@ final class LiveMonitor: Sendable {
 }
 
 
-/// `foresight eval`: scores the pipeline on a recorded bag.
+/// `foresight eval`: scores one or several predictors on recorded or simulated drives.
 struct EvalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Run the pipeline on a bag as fast as possible and score predictions against its ground truth.",
+        abstract: "Run the pipeline on drives as fast as possible and score predictions against their ground truth.",
         discussion: """
         Per horizon step: beam top-1/top-3 accuracy and the power lost by the chosen beam versus \
-        the best (dB); position error (ADE/FDE, m); power RMSE/MAE (dB); blockage accuracy/F1. \
-        The bag needs truth/ue, truth/beam and truth/blockage (the simulator writes them); \
-        without them, or when no input topic matches (e.g. a `prefix:` the bag does not use), \
-        eval fails and lists the bag's topics beside the expected ones. A split recording is \
-        read as one (NAME.mcap for NAME_0000.mcap, …, or a folder).
+        the best (dB); position error (ADE/FDE, m); power RMSE/MAE (dB); blockage \
+        accuracy/precision/recall/F1. The drives need truth/ue, truth/beam and truth/blockage (the \
+        simulator writes them); without them, or when no input topic matches (e.g. a `prefix:` the \
+        bag does not use), eval fails and lists the bag's topics beside the expected ones. A split \
+        recording is read as one (NAME.mcap for NAME_0000.mcap, …, or a folder).
 
-        Example: foresight sim --bag drive.mcap --duration 120 && foresight eval drive.mcap --json scores.json
+        Several --launch files are scored on the same frames in one run: launch files with the \
+        same front end share one synchronizer and preprocessing pass, and every predictor gets \
+        every frame. --drop MODALITY removes a modality from every frame before the predictors \
+        see it (an inference-time ablation); --ablate NAME adds one variant of that predictor per \
+        modality dropped. --json writes pooled and per-drive scores (for bootstrap intervals over \
+        drives) and, with --traces, per-frame beams and position errors for plots.
+
+        Examples:
+          foresight sim --bag drive.mcap --duration 120 && foresight eval drive.mcap --json scores.json
+          foresight eval --sim --seeds 1000..1019 --duration 60 --launch launch/sim.yaml --launch launch/sim-learned.yaml
         """
     )
 
-    @Argument(help: "The bag (MCAP file, split set or folder).")
-    var bag: String
+    @OptionGroup var input: DriveOptions
 
-    @Option(help: "Launch file describing the pipeline (default: the built-in launch/sim.yaml).")
-    var launch: String?
+    @Option(help: "Launch file of a predictor to score; repeat to compare several (default: the built-in launch/sim.yaml).")
+    var launch: [String] = []
+
+    @Option(help: "Remove this modality (camera, radar, lidar, gnss, beam_power) at inference; repeatable.")
+    var drop: [String] = []
+
+    @Option(help: "Also score this predictor (a launch file's name) once per modality dropped.")
+    var ablate: [String] = []
 
     @Option(help: "Also write the scores as JSON to this file (- for standard output; the table then goes to standard error).")
     var json: String?
+
+    @Flag(help: "Include per-frame beams, true beams and position errors in the JSON (for plots).")
+    var traces = false
 
     @Option(help: "Site calibration to use instead of the launch file's (e.g. the one `foresight import deepsense` wrote).")
     var site: String?
@@ -261,33 +278,73 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Log level.")
     var logLevel: LogLevelArgument = .warning
 
+    func validate() throws {
+        for m in drop where !LaunchFile.modalities.contains(m) {
+            throw ValidationError("--drop \(m): not a modality (\(LaunchFile.modalities.joined(separator: ", ")))")
+        }
+    }
+
     func run() async throws {
         if let json { try OutputPath.checkWritable(json, option: "--json") }
-        var launchFile = try loadLaunch(launch)
-        warnIfUnclosed(bag)
+        let logger = bootstrapLogging(level: logLevel.rawValue)
+        var entries: [ComparativeEvaluation.Entry] = []
+        let siteOverride: Site?
         if let site {
-            do {
-                launchFile.site = try Site.load(path: site)
-                launchFile.sitePath = site
-            } catch {
-                throw CLIError("site calibration \(site): \(error)")
+            do { siteOverride = try Site.load(path: site) } catch { throw CLIError("site calibration \(site): \(error)") }
+        } else {
+            siteOverride = nil
+        }
+        for path in launch.isEmpty ? [nil] : launch.map(Optional.some) {
+            var file = try loadLaunch(path)
+            if let siteOverride, let site {
+                file.site = siteOverride
+                file.sitePath = site
+            }
+            if file.inputs.truthTopics.isEmpty { file.inputs.truthTopics = ["truth/ue", "truth/beam", "truth/blockage"] }
+            var name = file.name
+            var n = 2
+            while entries.contains(where: { $0.name == name }) { name = "\(file.name)-\(n)"; n += 1 }
+            entries.append(.init(name: name, launch: file, dropped: drop))
+        }
+        for name in ablate {
+            guard let base = entries.first(where: { $0.name == name }) else {
+                throw CLIError("--ablate \(name): no launch file is named so (names: \(entries.map(\.name).joined(separator: ", ")))")
+            }
+            for m in LaunchFile.modalities where !base.dropped.contains(m) {
+                entries.append(.init(name: "\(name) -\(m)", launch: base.launch, dropped: base.dropped + [m]))
             }
         }
-        if launchFile.inputs.truthTopics.isEmpty { launchFile.inputs.truthTopics = ["truth/ue", "truth/beam", "truth/blockage"] }
-        let logger = bootstrapLogging(level: logLevel.rawValue)
-        let tty = isatty(STDERR_FILENO) == 1
-        let result = try await Evaluation(launch: launchFile, logger: logger).run(bagPath: bag) { count in
-            if tty { FileHandle.standardError.write(Data("\r  \(count) messages…".utf8)) }
+        let drives = try input.drives()
+        for case .bag(let path) in drives { warnIfUnclosed(path) }
+        var evaluation = try ComparativeEvaluation(entries: entries, logger: logger)
+        evaluation.traces = traces
+        let line = ProgressLine("eval")
+        let perDrive: Double? = input.sim ? input.duration * 10 : nil
+        let result: ComparativeEvaluation.Result
+        do {
+            result = try await evaluation.run(drives: drives) { p in
+                line.update(drivesDone: p.drivesDone, drives: p.drives, frames: p.frames, seconds: p.seconds, framesPerDrive: perDrive)
+            }
+        } catch {
+            line.finish()
+            throw CLIError("\(error)")
         }
-        if tty { FileHandle.standardError.write(Data("\r".utf8)) }
+        line.finish()
         // With --json -, standard output carries the JSON alone.
-        let say: (String) -> Void = json == "-" ? { printError($0) } : { print($0) }
-        say("evaluated \(bag): \(result.messages) messages, \(result.frames) frames (\(result.partialFrames) partial) in \(String(format: "%.1f", result.seconds)) s")
-        if !result.rejections.isEmpty { say("rejected: " + result.rejections.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) }
-        say(result.report.table())
+        let print: (String) -> Void = json == "-" ? { printError($0) } : { Swift.print($0) }
+        print("evaluated \(result.drives.count) drive(s): \(result.messages) messages, \(result.frames) frames in \(String(format: "%.1f", result.seconds)) s")
+        for p in result.predictors {
+            let dropped = p.dropped.isEmpty ? "" : " (without \(p.dropped.joined(separator: ", ")))"
+            print("\n== \(p.name)\(dropped): \(p.launch)" + (p.failures > 0 ? " — \(p.failures) frames failed" : ""))
+            print(String(p.overall.table().dropLast(p.overall.table().hasSuffix("\n") ? 1 : 0)))
+        }
+        if result.predictors.count > 1 {
+            print("\n== all drives pooled")
+            print(String(result.table().dropLast(result.table().hasSuffix("\n") ? 1 : 0)))
+        }
         if let json {
             do {
-                try JSONText.save(String(decoding: try result.report.json(), as: UTF8.self), to: json)
+                try JSONText.save(String(decoding: try result.json(), as: UTF8.self), to: json)
             } catch {
                 throw CLIError("cannot write --json \(json): \(OutputPath.reason(error))")
             }
