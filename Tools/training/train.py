@@ -1,0 +1,964 @@
+#!/usr/bin/env python3
+"""Train Foresight's learned predictor (JEPA pretraining + task heads) and the GRU baseline on CPU.
+
+    .venv/bin/python Tools/training/train.py --data DATASET --out runs/NAME [--quick] [--resume]
+    torchrun --nproc_per_node 2 Tools/training/train.py --data DATASET --out runs/NAME   # same code, DDP
+
+Stages (`--stages`, default all, in this order; each checkpoints and is skipped on `--resume` once done):
+  pretrain  JEPA (paper Sec. III-D): the context encoder sees the history with temporal modality blocks
+            masked (the learned missing tokens replace them), the predictor's future queries predict
+            the EMA target encoder's latents of the next `future` frames; smooth-L1 in latent space;
+            AdamW, warm-up + cosine; EMA momentum 0.996 -> 1.0.
+  heads     backbone frozen; the predictor latents of every anchor are computed once (a clean view
+            and modality-dropout views) and cached, then the heads train on the cache: position
+            (constant-velocity coarse + residual, smooth-L1 in m), beam (cross-entropy with label
+            smoothing, localization cascade inside the model), per-beam power in dBm (coarse + residual,
+            smooth-L1 on dB), blockage (class-balanced BCE).
+  gru       the GRU baseline (paper Table II), trained end to end on the same crops and targets.
+  full      the full-attention (paper-style) variant, same recipe, for the report only (not exported),
+            when model.py provides it.
+  export    models/<name>/ for the streaming model and the GRU (export.py), model cards, metrics.json.
+
+CPU design: a drive's segment is cut into long crops (dataset.py); each crop is tokenized and encoded
+once with the banded block-causal encoder and every frame of it is an anchor.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime
+import hashlib
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, asdict, field
+from pathlib import Path
+
+# Before torch loads OpenMP: on a machine shared with other jobs, OpenMP's default spin-waiting makes
+# two threads ~10x slower than one (measured: 9 vs 116 anchors/s at load 17 on 2 cores); passive
+# waiting keeps two threads as fast as one under contention and faster on an idle machine.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import model as model_lib  # noqa: E402  (learn-model's architecture)
+from dataset import ForesightDataset, DatasetError, windows, segment_first_index  # noqa: E402
+from metrics import Scorer, format_summary, FLOOR_DBM  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+# ====================================================================== configuration
+@dataclass
+class TrainConfig:
+    """Everything that decides a run; written to OUT/train-config.json and the model cards."""
+    preset: str = "full"
+    seed: int = 0
+    crop: int = 48                 # frames per crop (row); every frame of a crop is an anchor once
+    batch: int = 4                 # crops per step (per rank)
+    # stage 1: JEPA
+    pretrain_epochs: int = 6
+    pretrain_lr: float = 3e-4      # Table I
+    pretrain_wd: float = 0.05      # Table I
+    warmup_frac: float = 0.1
+    min_lr_frac: float = 0.05
+    ema_start: float = 0.996       # Table I: [0.996, 1.0]
+    ema_end: float = 1.0
+    mask_ratio: float = 0.25       # fraction of a crop's frames masked per modality (temporal blocks)
+    mask_block: tuple = (2, 8)     # block length range, frames
+    drop_modality: float = 0.15    # probability that a modality is absent for a whole crop
+    grad_clip: float = 1.0
+    # stage 2: heads on cached latents
+    head_epochs: int = 30          # Table I (30)
+    head_lr: float = 1e-3
+    head_wd: float = 1e-4
+    head_batch: int = 256
+    cache_views: int = 2           # 1 clean view + (n-1) views with one modality dropped for the crop
+    label_smoothing: float = 0.05
+    w_position: float = 1.0
+    w_beam: float = 1.0
+    w_power: float = 0.1
+    w_blockage: float = 1.0
+    # GRU baseline
+    gru_epochs: int = 4
+    gru_lr: float = 1e-3
+    # model size
+    model: dict = field(default_factory=dict)
+
+
+PRESETS = {
+    "quick": TrainConfig(preset="quick", crop=32, batch=4, pretrain_epochs=3, head_epochs=12, head_batch=64,
+                         gru_epochs=3, cache_views=2, model={"size": "quick"}),
+    "full": TrainConfig(preset="full", model={"size": "full"}),
+}
+
+
+# ====================================================================== distributed / threads
+class Dist:
+    """torchrun's environment (RANK, WORLD_SIZE, LOCAL_WORLD_SIZE) or a single process."""
+
+    def __init__(self, backend: str | None):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(self.world)))
+        self.enabled = self.world > 1
+        if self.enabled:
+            import torch.distributed as dist
+            backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
+            dist.init_process_group(backend, timeout=datetime.timedelta(minutes=30))
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self):
+        if self.enabled:
+            torch.distributed.barrier()
+
+    def mean(self, x: float) -> float:
+        if not self.enabled:
+            return x
+        t = torch.tensor([x], dtype=torch.float64)
+        torch.distributed.all_reduce(t)
+        return t.item() / self.world
+
+    def max_int(self, x: int) -> int:
+        if not self.enabled:
+            return x
+        t = torch.tensor([x], dtype=torch.int64)
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+        return int(t.item())
+
+    def wrap(self, module: nn.Module) -> nn.Module:
+        if not self.enabled:
+            return module
+        from torch.nn.parallel import DistributedDataParallel
+        return DistributedDataParallel(module)
+
+    def close(self):
+        if self.enabled:
+            torch.distributed.destroy_process_group()
+
+
+# ====================================================================== logging
+class Log:
+    def __init__(self, out: Path, dist: Dist):
+        self.dist = dist
+        self.path = out / "log.jsonl"
+        self.tty = sys.stderr.isatty() and dist.main
+
+    def say(self, msg: str):
+        if self.dist.main:
+            print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+    def record(self, **kv):
+        if self.dist.main:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(kv) + "\n")
+
+    def bar(self, total: int, desc: str):
+        if not self.tty:
+            return None
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            return None
+        return tqdm(total=total, desc=desc, unit="crop", leave=False, dynamic_ncols=True)
+
+
+# ====================================================================== model adapter
+def build_model_config(ds: ForesightDataset, tc: TrainConfig):
+    """The v2 model configuration for the dataset's input sizes (model.py decides the layers)."""
+    shapes = {"camera": list(ds.shapes["camera"]), "radar": list(ds.shapes["radar"]),
+              "lidar": list(ds.shapes["lidar"])}
+    kw = dict(history=ds.history, future=ds.future, num_beams=ds.beams, step_ms=ds.step_ms,
+              preprocessing_version=ds.preprocessing_version)
+    size = tc.model.get("size", "full")
+    if hasattr(model_lib.ModelConfig, "for_inputs"):
+        return model_lib.ModelConfig.for_inputs(shapes, size=size, **kw)
+    cfg = model_lib.ModelConfig(**{k: v for k, v in kw.items() if k in model_lib.ModelConfig.__dataclass_fields__})
+    for k, v in shapes.items():
+        if k in model_lib.ModelConfig.__dataclass_fields__:
+            setattr(cfg, k, v)
+    return cfg
+
+
+def head_parameter_names(model: nn.Module) -> set[str]:
+    if hasattr(model, "head_parameters"):
+        ids = {id(p) for p in model.head_parameters()}
+        return {n for n, p in model.named_parameters() if id(p) in ids}
+    return {n for n, _ in model.named_parameters() if n.startswith(("heads.", "head."))}
+
+
+def seed_all(seed: int):
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+
+
+# ====================================================================== schedules / masks
+def lr_at(step: int, total: int, base: float, warmup_frac: float, min_frac: float) -> float:
+    warm = max(1, int(total * warmup_frac))
+    if step < warm:
+        return base * (step + 1) / warm
+    p = min(1.0, (step - warm) / max(1, total - warm))
+    return base * (min_frac + (1 - min_frac) * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def modality_masks(present: torch.Tensor, segment_start: torch.Tensor, tc: TrainConfig,
+                   g: torch.Generator) -> torch.Tensor:
+    """Context-side `present`: temporal blocks of each modality masked, sometimes a whole modality.
+
+    The paper masks one contiguous block per modality (Sec. III-D); over a long crop we mask blocks of
+    `mask_block` frames until about `mask_ratio` of the frames of each modality are hidden, and with
+    probability `drop_modality` drop a modality for the whole crop (a dead sensor). Masked frames are
+    fed to the tokenizer as absent, so the learned missing-modality tokens are trained.
+    """
+    B, L, M = present.shape
+    keep = torch.ones(B, L, M, dtype=torch.bool)
+    lo, hi = tc.mask_block
+    mean_len = (lo + hi) / 2
+    n_blocks = max(0, round(tc.mask_ratio * L / mean_len))
+    for b in range(B):
+        for m in range(M):
+            if torch.rand(1, generator=g).item() < tc.drop_modality:
+                keep[b, :, m] = False
+                continue
+            for _ in range(n_blocks):
+                ln = int(torch.randint(lo, hi + 1, (1,), generator=g))
+                s = int(torch.randint(0, max(1, L - ln + 1), (1,), generator=g))
+                keep[b, s:s + ln, m] = False
+    return present & keep
+
+
+def drop_one_modality(present: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """A view for the head cache: one random modality absent for the whole crop (per row)."""
+    out = present.clone()
+    for b in range(present.shape[0]):
+        m = int(torch.randint(0, present.shape[2], (1,), generator=g))
+        out[b, :, m] = False
+    return out
+
+
+# ====================================================================== stage 1: JEPA
+def target_latents(ema: nn.Module, b: dict) -> torch.Tensor:
+    """Per frame, the layer-normed mean of the EMA encoder's final tokens: [B, L, d]."""
+    tok = ema.tokenize(b["camera"], b["radar"], b["lidar"], b["gnss"], b["power"], b["present"])
+    ctx = ema.encode(tok, b["stamp"], b["segment_start"])
+    z = ctx.mean(2)
+    return F.layer_norm(z, z.shape[-1:])
+
+
+def future_targets(frame_latents: torch.Tensor, b: dict, future: int):
+    """Shift per-frame target latents to (anchor, step): target[:, t, k] = latent[:, t+k+1]."""
+    B, L, d = frame_latents.shape
+    t = torch.arange(L)
+    idx = t[:, None] + torch.arange(1, future + 1)[None, :]  # [L, F]
+    ok = (idx[None] < b["piece_end"][..., None]) & b["anchor"][..., None]
+    tgt = frame_latents[:, idx.clamp(max=L - 1)]  # [B, L, F, d]
+    return tgt, ok
+
+
+class JEPAObjective(nn.Module):
+    """Context encoder + predictor vs. EMA targets; a module so DDP can wrap it."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, b: dict, ctx_present: torch.Tensor, target: torch.Tensor, ok: torch.Tensor, anchors: torch.Tensor):
+        m = self.model
+        tok = m.tokenize(b["camera"], b["radar"], b["lidar"], b["gnss"], b["power"], ctx_present)
+        ctx = m.encode(tok, b["stamp"], b["segment_start"])
+        z = m.predict(ctx, b["stamp"], anchors)  # [B, A, F, d]
+        tgt = target[:, anchors]
+        okA = ok[:, anchors]
+        per = F.smooth_l1_loss(z, tgt, reduction="none").mean(-1)
+        loss = (per * okA).sum() / okA.sum().clamp(min=1)
+        return loss, z.detach()
+
+
+def used_anchors(b: dict) -> torch.Tensor:
+    """Row indices that are an anchor in at least one row of the batch."""
+    return torch.nonzero(b["anchor"].any(0)).flatten()
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, m: float):
+    for pe, p in zip(ema.parameters(), model.parameters()):
+        pe.mul_(m).add_(p.detach(), alpha=1 - m)
+    for be, bo in zip(ema.buffers(), model.buffers()):
+        be.copy_(bo)
+
+
+def effective_rank(z: torch.Tensor) -> float:
+    """RankMe (paper eq. 33-34): exp of the entropy of the normalized singular values."""
+    if z.shape[0] < 2:
+        return float("nan")
+    s = torch.linalg.svdvals(z.double())
+    p = s / s.sum().clamp(min=1e-12) + 1e-12
+    return float(torch.exp(-(p * p.log()).sum()))
+
+
+def save_checkpoint(path: Path, state: dict):
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def pretrain(model, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist, log: Log, resume: bool) -> dict:
+    ck = out / "pretrain.pt"
+    head_names = head_parameter_names(model)
+    for n, p in model.named_parameters():
+        p.requires_grad_(n not in head_names)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=tc.pretrain_lr, weight_decay=tc.pretrain_wd, betas=(0.9, 0.95))
+    objective = JEPAObjective(model)
+    net = dist.wrap(objective)
+    rows0 = train_ds.rows(tc.crop, np.random.default_rng(tc.seed), dist.rank, dist.world, tc.batch)
+    steps_per_epoch = len(rows0) // tc.batch
+    total = steps_per_epoch * tc.pretrain_epochs
+    start_epoch, history = 0, []
+    if resume and ck.exists():
+        st = torch.load(ck, map_location="cpu", weights_only=False)
+        model.load_state_dict(st["model"])
+        ema.load_state_dict(st["ema"])
+        opt.load_state_dict(st["opt"])
+        start_epoch, history = st["epoch"], st["history"]
+        log.say(f"pretrain: resumed after epoch {start_epoch}")
+    g = torch.Generator().manual_seed(tc.seed * 7919 + dist.rank)
+    for epoch in range(start_epoch, tc.pretrain_epochs):
+        g.manual_seed(tc.seed * 7919 + 104729 * epoch + dist.rank)
+        model.train()
+        rows = train_ds.rows(tc.crop, np.random.default_rng(tc.seed * 1000 + epoch), dist.rank, dist.world, tc.batch)
+        bar = log.bar(len(rows), f"pretrain {epoch + 1}/{tc.pretrain_epochs}")
+        t0, tot, n, frames, tstd = time.time(), 0.0, 0, 0, 0.0
+        for i in range(0, len(rows), tc.batch):
+            step = epoch * steps_per_epoch + i // tc.batch
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step, total, tc.pretrain_lr, tc.warmup_frac, tc.min_lr_frac)
+            b = train_ds.batch(rows[i:i + tc.batch], tc.crop)
+            ctx_present = modality_masks(b["present"], b["segment_start"], tc, g)
+            with torch.no_grad():
+                ema.train()
+                fl = target_latents(ema, b)
+                target, ok = future_targets(fl, b, train_ds.future)
+            anchors = used_anchors(b)
+            loss, _ = net(b, ctx_present, target, ok, anchors)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if tc.grad_clip:
+                torch.nn.utils.clip_grad_norm_(params, tc.grad_clip)
+            opt.step()
+            mom = tc.ema_end - (tc.ema_end - tc.ema_start) * (math.cos(math.pi * step / max(1, total)) + 1) / 2
+            ema_update(ema, model, mom)
+            tot += loss.item()
+            n += 1
+            frames += int(b["anchor"].sum())
+            tstd += fl.std(dim=(0, 1)).mean().item()
+            if bar:
+                bar.update(len(rows[i:i + tc.batch]))
+                bar.set_postfix(loss=f"{tot / n:.4f}")
+        if bar:
+            bar.close()
+        dt = time.time() - t0
+        train_loss = dist.mean(tot / max(1, n))
+        fps = dist.mean(frames / dt) * dist.world
+        val = jepa_validation(model, ema, val_ds, tc, dist)
+        rec = {"stage": "pretrain", "epoch": epoch + 1, "train_loss": train_loss, "val_loss": val["loss"],
+               "val_effective_rank": val["rank"], "target_std": dist.mean(tstd / max(1, n)),
+               "seconds": dt, "anchors_per_s": fps, "lr": opt.param_groups[0]["lr"], "ema": mom}
+        history.append(rec)
+        log.record(**rec)
+        log.say(f"pretrain epoch {epoch + 1}/{tc.pretrain_epochs}: loss {train_loss:.4f} val {val['loss']:.4f} "
+                f"rank {val['rank']:.1f} ({dt:.0f} s, {fps:.1f} anchors/s)")
+        if dist.main:
+            save_checkpoint(ck, {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                                 "epoch": epoch + 1, "history": history, "done": epoch + 1 == tc.pretrain_epochs})
+        dist.barrier()
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return {"history": history}
+
+
+@torch.no_grad()
+def jepa_validation(model, ema, ds, tc: TrainConfig, dist: Dist) -> dict:
+    model.eval()
+    ema.eval()
+    rows = ds.rows(tc.crop, None, dist.rank, dist.world, 1, pad=False)
+    tot, cnt, zs = 0.0, 0.0, []
+    for i in range(0, len(rows), tc.batch):
+        b = ds.batch(rows[i:i + tc.batch], tc.crop)
+        fl = target_latents(ema, b)
+        target, ok = future_targets(fl, b, ds.future)
+        anchors = used_anchors(b)
+        tok = model.tokenize(b["camera"], b["radar"], b["lidar"], b["gnss"], b["power"], b["present"])
+        z = model.predict(model.encode(tok, b["stamp"], b["segment_start"]), b["stamp"], anchors)
+        okA = ok[:, anchors]
+        per = F.smooth_l1_loss(z, target[:, anchors], reduction="none").mean(-1)
+        tot += float((per * okA).sum())
+        cnt += float(okA.sum())
+        zs.append(z[b["anchor"][:, anchors]][:, 0])
+    t = torch.tensor([tot, cnt], dtype=torch.float64)
+    if dist.enabled:
+        torch.distributed.all_reduce(t)
+    z = torch.cat(zs) if zs else torch.zeros(0, 1)
+    return {"loss": (t[0] / t[1].clamp(min=1)).item(), "rank": effective_rank(z[:4096])}
+
+
+# ====================================================================== stage 2: cached heads
+@torch.no_grad()
+def cache_latents(model, ds, tc: TrainConfig, dist: Dist, views: int, seed: int) -> dict:
+    """Frozen backbone over every anchor once per view: z [A, F, d], the anchor's H-frame window of
+    gnss/present/power_dbm (zeroed before its segment start) and its targets."""
+    model.eval()
+    H, F_ = ds.history, ds.future
+    rows = ds.rows(tc.crop, None, dist.rank, dist.world, 1, pad=False)
+    g = torch.Generator().manual_seed(seed + dist.rank)
+    keys = ("target_valid", "target_position", "target_beam", "target_power", "target_blocked")
+    acc: dict[str, list] = {k: [] for k in ("z", "gnss", "present", "power_dbm", "view", *keys)}
+    t0 = time.time()
+    for i in range(0, len(rows), tc.batch):
+        b = ds.batch(rows[i:i + tc.batch], tc.crop)
+        first = segment_first_index(b["segment_start"])
+        L = tc.crop
+        sel = b["anchor"] & b["target_valid"].any(-1)
+        anchors = used_anchors(b)
+        gw = windows(b["gnss"], torch.arange(L), first, H)
+        dw = windows(b["power_dbm"], torch.arange(L), first, H)
+        for v in range(views):
+            present = b["present"] if v == 0 else drop_one_modality(b["present"], g)
+            tok = model.tokenize(b["camera"], b["radar"], b["lidar"], b["gnss"], b["power"], present)
+            z = model.predict(model.encode(tok, b["stamp"], b["segment_start"]), b["stamp"], anchors)
+            zf = torch.zeros(z.shape[0], L, *z.shape[2:])
+            zf[:, anchors] = z
+            pw = windows(present, torch.arange(L), first, H)
+            acc["z"].append(zf[sel])
+            acc["gnss"].append(gw[sel])
+            acc["present"].append(pw[sel])
+            acc["power_dbm"].append(dw[sel])
+            acc["view"].append(torch.full((int(sel.sum()),), v, dtype=torch.int8))
+            for k in keys:
+                acc[k].append(b[k][sel])
+    out = {k: torch.cat(v) if v else torch.zeros(0) for k, v in acc.items()}
+    out["seconds"] = time.time() - t0
+    return out
+
+
+def heads_forward(model, c: dict, idx) -> dict:
+    H = c["gnss"].shape[1]
+    z = c["z"][idx][:, None]
+    anchors = torch.tensor([H - 1])
+    o = model.heads(z, c["gnss"][idx], c["present"][idx], c["power_dbm"][idx], anchors)
+    return {k: v[:, 0] for k, v in o.items() if torch.is_tensor(v) and v.dim() >= 2}
+
+
+def task_loss(out: dict, tgt: dict, tc: TrainConfig, pos_weight: float) -> tuple[torch.Tensor, dict]:
+    """Weighted sum of the four task losses over valid (anchor, step) pairs."""
+    v = tgt["target_valid"] & (tgt["target_beam"] >= 0)
+    vf = v.float()
+    n = vf.sum().clamp(min=1)
+    parts = {}
+    pos = F.smooth_l1_loss(out["position"], tgt["target_position"], reduction="none").sum(-1)
+    parts["position"] = (pos * vf).sum() / n
+    nb = out["beam_logits"].shape[-1]
+    ce = F.cross_entropy(out["beam_logits"].reshape(-1, nb), tgt["target_beam"].clamp(min=0).reshape(-1),
+                         reduction="none", label_smoothing=tc.label_smoothing).reshape(v.shape)
+    parts["beam"] = (ce * vf).sum() / n
+    tp = tgt["target_power"].clamp(min=FLOOR_DBM)
+    pw = F.smooth_l1_loss(out["power_dbm"], tp, reduction="none").mean(-1)
+    parts["power"] = (pw * vf).sum() / n
+    blk = tgt["target_blocked"]
+    bv = (v & (blk != 255)).float()
+    bce = F.binary_cross_entropy_with_logits(out["blockage_logit"], (blk == 1).float(), reduction="none",
+                                             pos_weight=torch.tensor(pos_weight))
+    parts["blockage"] = (bce * bv).sum() / bv.sum().clamp(min=1)
+    loss = (tc.w_position * parts["position"] + tc.w_beam * parts["beam"] + tc.w_power * parts["power"]
+            + tc.w_blockage * parts["blockage"])
+    return loss, {k: float(x.detach()) for k, x in parts.items()}
+
+
+class HeadObjective(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, c, idx, tc, pos_weight):
+        out = heads_forward(self.model, c, idx)
+        tgt = {k: c[k][idx] for k in ("target_valid", "target_position", "target_beam", "target_power", "target_blocked")}
+        return task_loss(out, tgt, tc, pos_weight)
+
+
+@torch.no_grad()
+def score_cache(model, c: dict, future: int, dist: Dist, batch: int = 1024) -> dict:
+    model.eval()
+    s = Scorer(future)
+    for i in range(0, c["z"].shape[0], batch):
+        idx = torch.arange(i, min(i + batch, c["z"].shape[0]))
+        out = heads_forward(model, c, idx)
+        s.add(out, {k: c[k][idx] for k in c if k.startswith("target_")}, c["target_valid"][idx])
+    s.all_reduce()
+    return s.summary()
+
+
+@torch.no_grad()
+def score_baselines(c: dict, future: int, dist: Dist) -> dict:
+    """Persistence and constant velocity computed from the same anchors' inputs (reference rows)."""
+    res = {}
+    gnss, present, pdbm = c["gnss"], c["present"].bool(), c["power_dbm"]
+    A, H = gnss.shape[:2]
+    if A == 0:
+        return res
+    ar = torch.arange(H).expand(A, H)
+    last_fix = torch.where(present[..., 3], ar, -1).max(1).values
+    prev_fix = torch.where(present[..., 3] & (ar < last_fix[:, None]), ar, -1).max(1).values
+    pl = gnss[torch.arange(A), last_fix.clamp(min=0)]
+    pp = gnss[torch.arange(A), prev_fix.clamp(min=0)]
+    vel = torch.where((prev_fix >= 0)[:, None], (pl - pp) / (last_fix - prev_fix).clamp(min=1)[:, None], torch.zeros_like(pl))
+    k = torch.arange(1, future + 1).float()
+    lead = (H - 1 - last_fix).clamp(min=0).float()
+    cv = pl[:, None] + (lead[:, None, None] + k[None, :, None]) * vel[:, None]
+    last_pow = torch.where(present[..., 4], ar, -1).max(1).values
+    pw = pdbm[torch.arange(A), last_pow.clamp(min=0)]
+    pw = torch.where((last_pow >= 0)[:, None], pw, torch.full_like(pw, FLOOR_DBM))
+    logits = pw[:, None].expand(A, future, -1).clone()
+    tg = {k: c[k] for k in c if k.startswith("target_")}
+    for name, pos in (("persistence", pl[:, None].expand(A, future, 2)), ("constant-velocity", cv)):
+        s = Scorer(future)
+        s.add({"position": pos, "beam_logits": logits, "power_dbm": logits,
+               "blockage_logit": torch.full((A, future), -1.0)}, tg, c["target_valid"])
+        s.all_reduce()
+        res[name] = s.summary()
+    return res
+
+
+def train_heads(model, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist, log: Log, resume: bool,
+                stage: str = "heads") -> dict:
+    ck = out / f"{stage}.pt"
+    if resume and ck.exists():
+        st = torch.load(ck, map_location="cpu", weights_only=False)
+        if st.get("done"):
+            model.load_state_dict(st["model"])
+            log.say(f"{stage}: done in a previous run (checkpoint {ck})")
+            return st["result"]
+    log.say(f"{stage}: caching frozen-backbone latents ({tc.cache_views} view(s) of the training set)")
+    tr = cache_latents(model, train_ds, tc, dist, tc.cache_views, tc.seed + 11)
+    va = cache_latents(model, val_ds, tc, dist, 1, tc.seed + 13)
+    n_tr = dist.max_int(tr["z"].shape[0])
+    log.say(f"{stage}: cached {tr['z'].shape[0]} training and {va['z'].shape[0]} validation anchors per rank "
+            f"in {tr['seconds'] + va['seconds']:.0f} s ({(tr['z'].shape[0] + va['z'].shape[0]) / max(1e-9, tr['seconds'] + va['seconds']):.0f} anchors/s)")
+    blk = tr["target_blocked"]
+    pos = float(((blk == 1) & tr["target_valid"]).sum())
+    neg = float(((blk == 0) & tr["target_valid"]).sum())
+    pos_weight = float(min(50.0, max(1.0, neg / max(pos, 1.0))))
+    head_names = head_parameter_names(model)
+    for n, p in model.named_parameters():
+        p.requires_grad_(n in head_names)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=tc.head_lr, weight_decay=tc.head_wd)
+    net = dist.wrap(HeadObjective(model))
+    steps = max(1, math.ceil(n_tr / tc.head_batch))
+    total = steps * tc.head_epochs
+    g = torch.Generator().manual_seed(tc.seed + 17 + dist.rank)
+    history = []
+    best = None
+    for epoch in range(tc.head_epochs):
+        model.train()
+        t0 = time.time()
+        perm = torch.randperm(max(1, tr["z"].shape[0]), generator=g)
+        tot, parts_sum = 0.0, {}
+        for s in range(steps):
+            for group in opt.param_groups:
+                group["lr"] = lr_at(epoch * steps + s, total, tc.head_lr, 0.05, 0.02)
+            idx = perm[torch.arange(s * tc.head_batch, (s + 1) * tc.head_batch) % perm.numel()]
+            loss, parts = net(tr, idx, tc, pos_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            tot += loss.item()
+            for k, v in parts.items():
+                parts_sum[k] = parts_sum.get(k, 0.0) + v
+        val = score_cache(model, va, val_ds.future, dist)
+        rec = {"stage": stage, "epoch": epoch + 1, "train_loss": dist.mean(tot / steps),
+               **{f"loss_{k}": dist.mean(v / steps) for k, v in parts_sum.items()},
+               "val": {k: v for k, v in val.items() if k != "per_step"}, "seconds": time.time() - t0}
+        history.append(rec)
+        log.record(**rec)
+        if epoch == 0 or (epoch + 1) % max(1, tc.head_epochs // 6) == 0 or epoch + 1 == tc.head_epochs:
+            log.say(f"{stage} epoch {epoch + 1}/{tc.head_epochs}: loss {rec['train_loss']:.4f} | " + format_summary("val", val))
+    final = score_cache(model, va, val_ds.future, dist)
+    result = {"history": history, "val": final, "baselines": score_baselines(va, val_ds.future, dist),
+              "cache_seconds": tr["seconds"] + va["seconds"], "pos_weight": pos_weight}
+    if dist.main:
+        save_checkpoint(ck, {"model": model.state_dict(), "done": True, "result": result})
+    dist.barrier()
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return result
+
+
+# ====================================================================== GRU baseline
+class GRUObjective(nn.Module):
+    def __init__(self, gru):
+        super().__init__()
+        self.gru = gru
+
+    def forward(self, b, present, tc, pos_weight):
+        out = self.gru.run(b["camera"], b["radar"], b["lidar"], b["gnss"], b["power"], present,
+                           b["power_dbm"], b["stamp"], b["segment_start"])
+        sel = b["anchor"]
+        tgt = {k: b[k][sel] for k in ("target_valid", "target_position", "target_beam", "target_power", "target_blocked")}
+        o = {k: v[sel] for k, v in out.items() if torch.is_tensor(v)}
+        return task_loss(o, tgt, tc, pos_weight)
+
+
+@torch.no_grad()
+def score_gru(gru, ds, tc, dist) -> dict:
+    gru.eval()
+    s = Scorer(ds.future)
+    rows = ds.rows(tc.crop, None, dist.rank, dist.world, 1, pad=False)
+    for i in range(0, len(rows), tc.batch):
+        b = ds.batch(rows[i:i + tc.batch], tc.crop)
+        out = gru.run(b["camera"], b["radar"], b["lidar"], b["gnss"], b["power"], b["present"],
+                      b["power_dbm"], b["stamp"], b["segment_start"])
+        sel = b["anchor"]
+        s.add({k: v[sel] for k, v in out.items() if torch.is_tensor(v)},
+              {k: b[k][sel] for k in b if k.startswith("target_")}, b["target_valid"][sel])
+    s.all_reduce()
+    return s.summary()
+
+
+def train_gru(gru, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist, log: Log, resume: bool) -> dict:
+    ck = out / "gru.pt"
+    params = list(gru.parameters())
+    opt = torch.optim.AdamW(params, lr=tc.gru_lr, weight_decay=1e-4)
+    net = dist.wrap(GRUObjective(gru))
+    rows0 = train_ds.rows(tc.crop, np.random.default_rng(tc.seed), dist.rank, dist.world, tc.batch)
+    steps_per_epoch = len(rows0) // tc.batch
+    total = steps_per_epoch * tc.gru_epochs
+    start, history = 0, []
+    if resume and ck.exists():
+        st = torch.load(ck, map_location="cpu", weights_only=False)
+        gru.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        start, history = st["epoch"], st["history"]
+        if st.get("done"):
+            log.say("gru: done in a previous run")
+            return st["result"]
+    pos_weight = 4.0
+    g = torch.Generator()
+    for epoch in range(start, tc.gru_epochs):
+        g.manual_seed(tc.seed * 31 + 7 * epoch + dist.rank)
+        gru.train()
+        rows = train_ds.rows(tc.crop, np.random.default_rng(tc.seed * 2000 + epoch), dist.rank, dist.world, tc.batch)
+        bar = log.bar(len(rows), f"gru {epoch + 1}/{tc.gru_epochs}")
+        t0, tot, n, frames = time.time(), 0.0, 0, 0
+        for i in range(0, len(rows), tc.batch):
+            step = epoch * steps_per_epoch + i // tc.batch
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step, total, tc.gru_lr, tc.warmup_frac, tc.min_lr_frac)
+            b = train_ds.batch(rows[i:i + tc.batch], tc.crop)
+            present = modality_masks(b["present"], b["segment_start"], tc, g)
+            loss, _ = net(b, present, tc, pos_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, tc.grad_clip)
+            opt.step()
+            tot += loss.item()
+            n += 1
+            frames += int(b["anchor"].sum())
+            if bar:
+                bar.update(len(rows[i:i + tc.batch]))
+                bar.set_postfix(loss=f"{tot / n:.4f}")
+        if bar:
+            bar.close()
+        dt = time.time() - t0
+        val = score_gru(gru, val_ds, tc, dist)
+        rec = {"stage": "gru", "epoch": epoch + 1, "train_loss": dist.mean(tot / max(1, n)), "seconds": dt,
+               "anchors_per_s": dist.mean(frames / dt) * dist.world, "val": {k: v for k, v in val.items() if k != "per_step"}}
+        history.append(rec)
+        log.record(**rec)
+        log.say(f"gru epoch {epoch + 1}/{tc.gru_epochs}: loss {rec['train_loss']:.4f} ({dt:.0f} s) | " + format_summary("val", val))
+        done = epoch + 1 == tc.gru_epochs
+        result = {"history": history, "val": val}
+        if dist.main:
+            save_checkpoint(ck, {"model": gru.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1,
+                                 "history": history, "done": done, "result": result})
+        dist.barrier()
+    return {"history": history, "val": score_gru(gru, val_ds, tc, dist)}
+
+
+# ====================================================================== export + model card
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              timeout=10).stdout.strip() or "unknown"
+    except Exception:
+        return "unknown"
+
+
+METRIC_ROWS = [("top1", "beam top-1", "{:.3f}"), ("top3", "beam top-3", "{:.3f}"),
+               ("beam_loss_db", "power lost by the chosen beam (dB)", "{:.2f}"), ("ade_m", "ADE (m)", "{:.2f}"),
+               ("fde_m", "FDE (m)", "{:.2f}"), ("power_rmse_db", "per-beam power RMSE (dB)", "{:.2f}"),
+               ("power_mae_db", "per-beam power MAE (dB)", "{:.2f}"), ("blockage_f1", "blockage F1", "{:.3f}"),
+               ("blockage_precision", "blockage precision", "{:.3f}"), ("blockage_recall", "blockage recall", "{:.3f}")]
+
+
+def metrics_table(columns: dict[str, dict]) -> str:
+    names = list(columns)
+    lines = ["| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for key, label, fmt in METRIC_ROWS:
+        cells = [fmt.format(columns[n][key]) if key in columns[n] else "–" for n in names]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def data_summary(ds_train: ForesightDataset, ds_val: ForesightDataset) -> str:
+    m = ds_train.manifest
+    tr = sorted(s.seed for s in ds_train.shards)
+    va = sorted(s.seed for s in ds_val.shards)
+    scen = sorted({s.scenario for s in ds_train.shards + ds_val.shards})
+    return (f"- dataset: `{ds_train.root}` (format {m['format']} v{m['version']}, launch `{m.get('launch')}`, "
+            f"site `{m.get('site')}`, scenario(s) {', '.join(scen)}, dataset commit `{m.get('git_commit')}`)\n"
+            f"- preprocessing version: `{ds_train.preprocessing_version}`\n"
+            f"- history {ds_train.history} frames, future {ds_train.future} steps of {ds_train.step_ms} ms, {ds_train.beams} beams\n"
+            f"- training drives: {len(tr)} (seeds {compact(tr)}), {ds_train.frames} frames\n"
+            f"- validation drives: {len(va)} (seeds {compact(va)}), {ds_val.frames} frames\n"
+            f"- split by drive (simulation seed), never by window; test drives (seeds 1000-1019) and the held-out "
+            f"scenario are never used for training, validation or tuning")
+
+
+def compact(seeds: list[int]) -> str:
+    if not seeds:
+        return "none"
+    runs, start, prev = [], seeds[0], seeds[0]
+    for s in seeds[1:] + [None]:
+        if s is not None and s == prev + 1:
+            prev = s
+            continue
+        runs.append(f"{start}" if start == prev else f"{start}-{prev}")
+        if s is not None:
+            start = prev = s
+    return ", ".join(runs)
+
+
+def write_card(directory: Path, title: str, description: str, data: str, command: str, table: str,
+               extra: str = "") -> None:
+    w = directory / "model.safetensors"
+    size = w.stat().st_size
+    text = f"""# {title}
+
+{description}
+
+## Data and split
+{data}
+
+## Command
+```
+{command}
+```
+
+## Validation metrics (drives held out from training, all {{anchors}} anchors x future steps)
+{table}
+
+{extra}
+## Files
+| file | SHA-256 | bytes |
+|---|---|---|
+| model.safetensors | `{sha256(w)}` | {size} |
+| config.json | `{sha256(directory / 'config.json')}` | {(directory / 'config.json').stat().st_size} |
+
+Trained with `Tools/training/train.py` (commit `{git_commit()}`) on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.
+Test-drive and held-out-scenario results: `make results` (docs/results.md).
+"""
+    (directory / "README.md").write_text(text)
+
+
+def export_model(model, directory: Path, kind: str):
+    import export as export_lib
+    if hasattr(export_lib, "export_model"):
+        export_lib.export_model(model, directory)
+    elif kind == "gru" and hasattr(export_lib, "export_gru"):
+        export_lib.export_gru(model, directory)
+    else:
+        export_lib.export(model, directory)
+    size = sum(p.stat().st_size for p in directory.iterdir() if p.is_file())
+    if size > 10 * 1024 * 1024:
+        raise SystemExit(f"{directory}: {size / 1e6:.1f} MB exceeds the 10 MB budget of a shipped model; use a smaller --preset")
+
+
+# ====================================================================== main
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, required=True, help="dataset directory (manifest.json + shards)")
+    ap.add_argument("--out", type=Path, required=True, help="run directory: checkpoints, log.jsonl, metrics.json")
+    ap.add_argument("--quick", action="store_true", help="the tiny configuration the tests run (minutes)")
+    ap.add_argument("--stages", default="pretrain,heads,gru,full,export",
+                    help="comma-separated subset of pretrain,heads,gru,full,export")
+    ap.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch intra-op threads per process (default: cores / processes on this node)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a TrainConfig field, e.g. --set pretrain_epochs=4 (repeatable)")
+    ap.add_argument("--export-learned", type=Path, help="export the streaming model here (e.g. models/foresight-learned)")
+    ap.add_argument("--export-gru", type=Path, help="export the GRU baseline here (e.g. models/foresight-gru)")
+    ap.add_argument("--command", default=None, help="command line recorded in the model cards")
+    ap.add_argument("--backend", default=None, help="torch.distributed backend (default gloo on CPU, nccl on GPU)")
+    args = ap.parse_args(argv)
+
+    dist = Dist(args.backend)
+    threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, dist.local_world))
+    torch.set_num_threads(threads)
+    tc = copy.deepcopy(PRESETS["quick" if args.quick else "full"])
+    tc.seed = args.seed
+    for kv in args.set:
+        k, _, v = kv.partition("=")
+        if k not in TrainConfig.__dataclass_fields__:
+            raise SystemExit(f"--set {kv}: unknown field {k!r}; fields: {', '.join(TrainConfig.__dataclass_fields__)}")
+        cur = getattr(tc, k)
+        setattr(tc, k, json.loads(v) if not isinstance(cur, str) else v)
+    seed_all(tc.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    log = Log(args.out, dist)
+    try:
+        train_ds = ForesightDataset(args.data, ("train",))
+        val_ds = ForesightDataset(args.data, ("val",))
+    except DatasetError as e:
+        print(f"train.py: {e}", file=sys.stderr)
+        return 2
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    log.say(f"{dist.world} process(es) x {threads} thread(s); preset {tc.preset}; train {len(train_ds.shards)} drives / "
+            f"{train_ds.frames} frames, val {len(val_ds.shards)} drives / {val_ds.frames} frames; stages {','.join(stages)}")
+    if dist.main:
+        (args.out / "train-config.json").write_text(json.dumps(asdict(tc), indent=2) + "\n")
+        if not args.resume and (args.out / "log.jsonl").exists():
+            (args.out / "log.jsonl").unlink()
+    dist.barrier()
+
+    t_start = time.time()
+    results: dict = {}
+    rpath = args.out / "metrics.json"
+    if args.resume and rpath.exists():
+        results = json.loads(rpath.read_text())
+
+    def save_results():
+        if dist.main:
+            results["seconds_total"] = results.get("seconds_total_prev", 0) + time.time() - t_start
+            rpath.write_text(json.dumps(results, indent=2) + "\n")
+
+    cfg = build_model_config(train_ds, tc)
+    torch.manual_seed(tc.seed)
+    model = model_lib.MultiTaskModel(cfg)
+    if "pretrain" in stages or "heads" in stages:
+        ck = args.out / "pretrain.pt"
+        st = torch.load(ck, map_location="cpu", weights_only=False) if args.resume and ck.exists() else None
+        if st is not None and st.get("done"):
+            model.load_state_dict(st["model"])
+            log.say("pretrain: done in a previous run")
+            results.setdefault("pretrain", {"history": st["history"]})
+        elif "pretrain" in stages:
+            t0 = time.time()
+            results["pretrain"] = pretrain(model, train_ds, val_ds, tc, args.out, dist, log, args.resume)
+            results["pretrain"]["seconds"] = time.time() - t0
+            save_results()
+    if "heads" in stages:
+        t0 = time.time()
+        results["heads"] = train_heads(model, train_ds, val_ds, tc, args.out, dist, log, args.resume)
+        results["heads"]["seconds"] = time.time() - t0
+        log.say(format_summary("streaming model", results["heads"]["val"]))
+        for name, m in results["heads"]["baselines"].items():
+            log.say(format_summary(name, m))
+        save_results()
+    gru = None
+    if "gru" in stages and hasattr(model_lib, "GRUBaseline"):
+        torch.manual_seed(tc.seed + 1)
+        gru = model_lib.GRUBaseline(cfg)
+        t0 = time.time()
+        results["gru"] = train_gru(gru, train_ds, val_ds, tc, args.out, dist, log, args.resume)
+        results["gru"]["seconds"] = time.time() - t0
+        log.say(format_summary("gru baseline", results["gru"]["val"]))
+        save_results()
+    elif "gru" in stages:
+        log.say("gru: model.py has no GRUBaseline yet; skipped")
+    if "full" in stages:
+        full_cls = getattr(model_lib, "FullAttentionModel", None)
+        if full_cls is None:
+            log.say("full: model.py has no FullAttentionModel; the comparison is skipped")
+        else:
+            results["full"] = train_full_attention(full_cls, cfg, train_ds, val_ds, tc, args.out, dist, log, args.resume)
+            save_results()
+
+    if "export" in stages and dist.main:
+        data = data_summary(train_ds, val_ds)
+        command = args.command or " ".join(["python", "Tools/training/train.py", *(argv or sys.argv[1:])])
+        cols = {}
+        if "heads" in results:
+            cols["learned (streaming)"] = results["heads"]["val"]
+        if "full" in results:
+            cols["full-attention variant"] = results["full"]["val"]
+        if "gru" in results:
+            cols["GRU baseline"] = results["gru"]["val"]
+        for name, m in results.get("heads", {}).get("baselines", {}).items():
+            cols[name] = m
+        table = metrics_table(cols)
+        anchors = results.get("heads", {}).get("val", {}).get("anchors", 0)
+        losses = "\n".join(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['val_loss']:.4f} | {h['val_effective_rank']:.1f} | {h['seconds']:.0f} |"
+                           for h in results.get("pretrain", {}).get("history", []))
+        extra = ("## Pretraining (JEPA)\n| epoch | train loss | val loss | effective rank | s |\n|---|---|---|---|---|\n"
+                 + losses + "\n") if losses else ""
+        if args.export_learned and "heads" in results:
+            export_model(model.eval(), args.export_learned, "learned")
+            write_card(args.export_learned, "foresight-learned — streaming JEPA multi-task predictor",
+                       "Block-causal streaming context encoder + predictor pretrained with temporal block-masked JEPA "
+                       "(EMA target encoder), frozen; task heads for position, beam, per-beam power (dBm) and blockage "
+                       "trained on cached latents. Loaded by the daemon with `predictor.kind: learned`.",
+                       data, command, table.replace("{anchors}", str(anchors)), extra)
+            (args.export_learned / "README.md").write_text((args.export_learned / "README.md").read_text().replace("{anchors}", str(anchors)))
+            log.say(f"exported {args.export_learned}")
+        if args.export_gru and gru is not None:
+            export_model(gru.eval(), args.export_gru, "gru")
+            write_card(args.export_gru, "foresight-gru — GRU baseline (paper Table II)",
+                       "Per-frame small encoders of all five modalities -> encoder GRU carried through the segment -> "
+                       "decoder GRU unrolled over the future steps -> MLP heads. Loaded with `predictor.kind: gru`.",
+                       data, command, table, extra="")
+            (args.export_gru / "README.md").write_text((args.export_gru / "README.md").read_text().replace("{anchors}", str(anchors)))
+            log.say(f"exported {args.export_gru}")
+        results["exported"] = {"learned": str(args.export_learned or ""), "gru": str(args.export_gru or "")}
+    save_results()
+    log.say(f"done in {time.time() - t_start:.0f} s; metrics in {rpath}")
+    dist.close()
+    return 0
+
+
+def train_full_attention(full_cls, cfg, train_ds, val_ds, tc, out, dist, log, resume) -> dict:
+    """The paper-style full-attention variant through the same two stages (comparison only)."""
+    torch.manual_seed(tc.seed + 2)
+    full = full_cls(cfg)
+    sub = out / "full-attention"
+    sub.mkdir(exist_ok=True)
+    t0 = time.time()
+    res = {"pretrain": pretrain(full, train_ds, val_ds, tc, sub, dist, log, resume)}
+    res.update(train_heads(full, train_ds, val_ds, tc, sub, dist, log, resume, stage="heads"))
+    res["seconds"] = time.time() - t0
+    log.say(format_summary("full-attention", res["val"]))
+    return res
+
+
+if __name__ == "__main__":
+    sys.exit(main())
