@@ -1,33 +1,55 @@
-"""PyTorch twin of ForesightInference's multi-task model (Sources/ForesightInference).
+"""Foresight's learned predictors in PyTorch: the streaming multi-task model (v2), the GRU baseline,
+and the paper-style full-attention variant (training-time comparison only, never exported).
 
-The architecture, parameter names and tensor layouts here are the contract with the Swift engine:
-`export.py` writes this model's state dict (batch-norm running statistics included, unfused) to
-safetensors, and the Swift loader checks every tensor's name, dtype and shape against the config.
+The architecture, parameter names and tensor layouts here are the contract with the Swift engine
+(Sources/ForesightInference): `export.py` writes a model's state dict (batch-norm statistics unfused)
+to safetensors plus config.json, and the Swift loader checks every tensor's name and shape.
+Design notes and the streaming contract: docs/inference.md and /work/wt/CONTRACT-learned.md §3.
 
-Shapes (B = batch, H = history frames, F = future steps, d = model dimension):
-  camera  [B, H, C, h, w]   float32 CHW, normalized
-  radar   [B, H, 1, h, w]   range-angle map (angle rows x range columns), [0, 1]
-  lidar   [B, H, 1, h, w]   depth image
-  gnss    [B, H, 2]         east, north in metres
-  power   [B, H, beams]     beam power in normalized dB
-  present [B, H, 5]         bool, modality present (order: vision, radar, lidar, gnss, power)
-  valid   [B, H]            bool, frame exists in the window (the last frame must be valid)
+Segment-mode shapes (B = batch of segments, N = frames, T = tokens per frame, d = model width,
+A = anchors, F = future steps, H = history frames, Bm = beams):
+  camera    [B, N, 3, h, w]   float32 CHW, normalized (the camera preprocessor's output)
+  radar     [B, N, h, w]      range-angle map (angle rows x range columns)   ([B,N,1,h,w] also accepted)
+  lidar     [B, N, h, w]      depth image                                     ([B,N,1,h,w] also accepted)
+  gnss      [B, N, 2]         east, north (m, site frame)
+  power     [B, N, Bm]        beam power as the daemon's preprocessor gives the model (tokenizer input)
+  power_dbm [B, N, Bm]        measured beam power in dBm (the coarse power estimate)
+  present   [B, N, 5]         bool, modality present (order: camera/vision, radar, lidar, gnss, power)
+  stamps    [B, N]            int64 frame stamps (ns)
+  segment_start_mask [B, N]   bool, True at the first frame of each segment (None = one segment);
+                              frame 0 always starts a segment
+  anchors   [A] or [B, A]     int64 frame indices; predictions are made "after" frame anchor
 
-Token order inside a frame: vision, radar, lidar, gnss, power. Sequence order: frame-major.
+The v2 encoder is block-causal by frame over a sliding window: a token of frame i attends to the tokens
+of frames j with i-(H-1) <= j <= i in the same segment, with a learned per-head bias indexed by
+lag = clamp(floor((stamp_i - stamp_j + step/2) / step), 0, H-1) (step = step_ms in ns). There is no
+time/window-index embedding on the input, so a frame's encoding never depends on where a window starts:
+`encode` over a whole segment equals `StreamingSession.step` frame by frame (tested in export.py's
+self-check and by the Swift parity tests).
+
+Encoding a chunk of a segment: frames before the chunk are invisible, so frames in the first H-1 positions
+of a chunk that does not start at a segment start see a shorter history than in streaming. Either start
+chunks at segment starts, or overlap chunks by H-1 frames and use anchors >= H-1 from the chunk start.
 """
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, asdict
+from collections import deque
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 MODALITIES = ("vision", "radar", "lidar", "gnss", "power")
+NS_PER_MS = 1_000_000
 
+
+# ---------------------------------------------------------------------------------------------
+# Configuration
+# ---------------------------------------------------------------------------------------------
 
 @dataclass
 class ConvSpec:
@@ -64,14 +86,34 @@ class CNNConfig:
         h, w = self.output_grid()
         return h * w
 
+    def input_count(self) -> int:
+        return self.in_channels * self.height * self.width
+
     @staticmethod
     def from_dict(d: dict[str, Any]) -> "CNNConfig":
         return CNNConfig(d["in_channels"], d["height"], d["width"],
                          [ConvSpec(**c) for c in d["convs"]], PoolSpec(**d["pool"]))
 
 
+def default_camera() -> CNNConfig:
+    """Camera 3x96x96 (the camera preprocessor's output size in the learned launch files) -> 3x3 = 9 tokens.
+
+    96 px instead of the paper's 224 px keeps CPU training feasible (about 21 MFLOP per frame instead
+    of 170) while a car is still several pixels wide at the simulated distances.
+    """
+    return CNNConfig(3, 96, 96, [ConvSpec(16, 5, 2, 2), ConvSpec(32, 3, 2, 1), ConvSpec(64, 3, 2, 1),
+                                 ConvSpec(128, 3, 2, 1)], PoolSpec([2, 2], [2, 2]))
+
+
+def default_map() -> CNNConfig:
+    """Radar range-angle map / LiDAR depth image 1x64x256 -> 4x16 -> pool 1x4 -> 4x4 = 16 tokens (~8 MFLOP)."""
+    return CNNConfig(1, 64, 256, [ConvSpec(8, 3, 2, 1), ConvSpec(16, 3, 2, 1), ConvSpec(32, 3, 2, 1),
+                                  ConvSpec(64, 3, 2, 1)], PoolSpec([1, 4], [1, 4]))
+
+
 @dataclass
 class ModelConfig:
+    """Configuration of the streaming multi-task model (config.json: format foresight-multitask, version 2)."""
     d_model: int = 128
     heads: int = 4
     encoder_layers: int = 4
@@ -79,18 +121,22 @@ class ModelConfig:
     mlp_ratio: int = 4
     history: int = 8
     future: int = 5
+    step_ms: int = 100
     num_beams: int = 64
     head_hidden: int = 128
+    queries_per_step: int = 5
     max_intra_tokens: int = 16
     layer_norm_eps: float = 1e-5
     batch_norm_eps: float = 1e-5
-    vision: CNNConfig = field(default_factory=lambda: CNNConfig(3, 224, 224, [
-        ConvSpec(16, 5, 2, 2), ConvSpec(32, 3, 2, 1), ConvSpec(64, 3, 2, 1),
-        ConvSpec(128, 3, 2, 1), ConvSpec(128, 3, 2, 1)], PoolSpec([3, 3], [2, 2])))
-    radar: CNNConfig = field(default_factory=lambda: CNNConfig(1, 64, 256, [
-        ConvSpec(16, 3, 2, 1), ConvSpec(32, 3, 2, 1), ConvSpec(64, 3, 2, 1)], PoolSpec([2, 8], [2, 8])))
-    lidar: CNNConfig = field(default_factory=lambda: CNNConfig(1, 64, 256, [
-        ConvSpec(16, 3, 2, 1), ConvSpec(32, 3, 2, 1), ConvSpec(64, 3, 2, 1)], PoolSpec([2, 8], [2, 8])))
+    position_scale: float = 0.02         # metres -> beam/power/blockage head input (pos * scale)
+    power_default_dbm: float = -100.0    # coarse power when no measured power is in the window
+    preprocessing_version: str = ""
+    vision: CNNConfig = field(default_factory=default_camera)
+    radar: CNNConfig = field(default_factory=default_map)
+    lidar: CNNConfig = field(default_factory=default_map)
+
+    FORMAT = "foresight-multitask"
+    VERSION = 2
 
     def tokens_per_modality(self) -> list[int]:
         return [self.vision.tokens(), self.radar.tokens(), self.lidar.tokens(), 1, 1]
@@ -98,20 +144,76 @@ class ModelConfig:
     def tokens_per_frame(self) -> int:
         return sum(self.tokens_per_modality())
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": self.FORMAT, "version": self.VERSION, **asdict(self)}
+
     def to_json(self) -> str:
-        d = asdict(self)
-        d = {"format": "foresight-multitask", "version": 1, **d}
-        return json.dumps(d, indent=2)
+        return json.dumps(self.to_dict(), indent=2)
 
-    @staticmethod
-    def from_json(text: str) -> "ModelConfig":
-        d = json.loads(text)
-        d.pop("format", None)
-        d.pop("version", None)
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]):
+        d = dict(d)
+        fmt, ver = d.pop("format", cls.FORMAT), d.pop("version", cls.VERSION)
+        if fmt != cls.FORMAT or ver != cls.VERSION:
+            raise ValueError(f"config is {fmt} v{ver}, expected {cls.FORMAT} v{cls.VERSION}")
         for k in ("vision", "radar", "lidar"):
-            d[k] = CNNConfig.from_dict(d[k])
-        return ModelConfig(**d)
+            if k in d:
+                d[k] = CNNConfig.from_dict(d[k])
+        known = set(cls.__dataclass_fields__)
+        extra = set(d) - known
+        if extra:
+            raise ValueError(f"unknown config keys {sorted(extra)}")
+        return cls(**d)
 
+    @classmethod
+    def from_json(cls, text: str):
+        return cls.from_dict(json.loads(text))
+
+
+@dataclass
+class GRUConfig:
+    """Configuration of the GRU baseline (config.json: format foresight-gru, version 1)."""
+    d_model: int = 64                    # tokenizer width
+    hidden: int = 128                    # encoder/decoder GRU width (= the heads' latent width)
+    history: int = 8                     # frames used for the coarse estimates (the GRU state carries all)
+    future: int = 5
+    step_ms: int = 100
+    num_beams: int = 64
+    head_hidden: int = 128
+    layer_norm_eps: float = 1e-5
+    batch_norm_eps: float = 1e-5
+    position_scale: float = 0.02
+    power_default_dbm: float = -100.0
+    preprocessing_version: str = ""
+    vision: CNNConfig = field(default_factory=default_camera)
+    radar: CNNConfig = field(default_factory=default_map)
+    lidar: CNNConfig = field(default_factory=default_map)
+
+    FORMAT = "foresight-gru"
+    VERSION = 1
+
+    tokens_per_modality = ModelConfig.tokens_per_modality
+    tokens_per_frame = ModelConfig.tokens_per_frame
+    to_dict = ModelConfig.to_dict
+    to_json = ModelConfig.to_json
+    from_dict = classmethod(ModelConfig.from_dict.__func__)
+    from_json = classmethod(ModelConfig.from_json.__func__)
+
+
+def config_from_json(text: str):
+    """ModelConfig or GRUConfig by the `format` field."""
+    d = json.loads(text)
+    fmt = d.get("format")
+    if fmt == ModelConfig.FORMAT:
+        return ModelConfig.from_dict(d)
+    if fmt == GRUConfig.FORMAT:
+        return GRUConfig.from_dict(d)
+    raise ValueError(f"unknown model format {fmt!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Building blocks
+# ---------------------------------------------------------------------------------------------
 
 class ConvBlock(nn.Module):
     """conv (no bias) -> batch norm -> GELU. Swift folds the batch norm into the conv at load."""
@@ -126,7 +228,7 @@ class ConvBlock(nn.Module):
 
 
 class CNNTokenizer(nn.Module):
-    """Conv blocks -> average pool -> one token per pooled cell -> linear to d."""
+    """Conv blocks -> average pool -> one token per pooled cell (row-major) -> linear to d."""
 
     def __init__(self, cfg: CNNConfig, d: int, eps: float):
         super().__init__()
@@ -138,12 +240,11 @@ class CNNTokenizer(nn.Module):
         self.convs = nn.ModuleList(blocks)
         self.proj = nn.Linear(cin, d)
 
-    def forward(self, x):  # [N, C, h, w] -> [N, T, d]
+    def forward(self, x):  # [M, C, h, w] -> [M, tokens, d]
         for b in self.convs:
             x = b(x)
         x = F.avg_pool2d(x, self.cfg.pool.kernel, self.cfg.pool.stride)
-        x = x.flatten(2).transpose(1, 2)
-        return self.proj(x)
+        return self.proj(x.flatten(2).transpose(1, 2))
 
 
 class StateTokenizer(nn.Module):
@@ -154,28 +255,18 @@ class StateTokenizer(nn.Module):
         self.proj = nn.Linear(n_in, d)
         self.norm = nn.LayerNorm(d, eps=eps)
 
-    def forward(self, x):  # [N, n_in] -> [N, 1, d]
+    def forward(self, x):  # [M, n_in] -> [M, 1, d]
         return self.norm(self.proj(x)).unsqueeze(1)
 
 
-class Attention(nn.Module):
-    def __init__(self, d: int, heads: int):
+class Tokenizers(nn.Module):
+    def __init__(self, c):
         super().__init__()
-        self.heads = heads
-        self.qkv = nn.Linear(d, 3 * d)
-        self.out = nn.Linear(d, d)
-
-    def forward(self, x, key_valid=None):  # x [B, N, d], key_valid [B, N] bool
-        B, N, d = x.shape
-        h, dh = self.heads, d // self.heads
-        qkv = self.qkv(x).reshape(B, N, 3, h, dh).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        s = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(dh))
-        if key_valid is not None:
-            s = s.masked_fill(~key_valid[:, None, None, :], float("-inf"))
-        a = s.softmax(dim=-1)
-        o = (a @ v).transpose(1, 2).reshape(B, N, d)
-        return self.out(o)
+        self.vision = CNNTokenizer(c.vision, c.d_model, c.batch_norm_eps)
+        self.radar = CNNTokenizer(c.radar, c.d_model, c.batch_norm_eps)
+        self.lidar = CNNTokenizer(c.lidar, c.d_model, c.batch_norm_eps)
+        self.gnss = StateTokenizer(2, c.d_model, c.layer_norm_eps)
+        self.power = StateTokenizer(c.num_beams, c.d_model, c.layer_norm_eps)
 
 
 class MLP(nn.Module):
@@ -188,62 +279,154 @@ class MLP(nn.Module):
         return self.fc2(F.gelu(self.fc1(x)))
 
 
-class Block(nn.Module):
-    """Pre-LN transformer layer."""
+def _tokenize(mod, c, camera, radar, lidar, gnss, power, present):
+    """Shared by the v2 model and the GRU baseline: raw tokens [B, N, T, d] (missing -> learned token)."""
+    B, N = present.shape[:2]
+    present = present.bool()
 
-    def __init__(self, d: int, heads: int, ratio: int, eps: float):
+    def flat(x, maps=False):
+        x = x.reshape(B * N, *x.shape[2:])
+        return x.unsqueeze(1) if maps and x.dim() == 3 else x
+
+    parts = [mod.tok.vision(flat(camera)), mod.tok.radar(flat(radar, True)), mod.tok.lidar(flat(lidar, True)),
+             mod.tok.gnss(flat(gnss)), mod.tok.power(flat(power))]
+    out = []
+    for m, p in enumerate(parts):
+        ok = present[..., m].reshape(B * N, 1, 1)
+        out.append(torch.where(ok, p, mod.missing[m].to(p.dtype).expand_as(p)))
+    return torch.cat(out, 1).reshape(B, N, -1, c.d_model)
+
+
+def _anchors(anchors, B: int, device) -> torch.Tensor:
+    a = torch.as_tensor(anchors, dtype=torch.long, device=device)
+    return a.expand(B, -1) if a.dim() == 1 else a
+
+
+def _segment_ids(segment_start_mask, B: int, N: int, device) -> torch.Tensor:
+    if segment_start_mask is None:
+        return torch.zeros(B, N, dtype=torch.long, device=device)
+    return segment_start_mask.long().cumsum(1)
+
+
+def _lags(stamp_i, stamp_j, step_ms: int, H: int) -> torch.Tensor:
+    """lag = clamp(floor((stamp_i - stamp_j + step/2) / step), 0, H-1), int64 arithmetic (= the Swift engine)."""
+    step = step_ms * NS_PER_MS
+    diff = stamp_i - stamp_j + step // 2
+    return torch.div(diff, step, rounding_mode="floor").clamp(0, H - 1)
+
+
+def _windows(idx_end, seg, stamps, H: int, step_ms: int):
+    """For frames idx_end [B, M]: the H window slots (oldest first) -> (indices clamped [B,M,H], valid, lag)."""
+    B, M = idx_end.shape
+    offs = torch.arange(H, device=idx_end.device) - (H - 1)
+    idx = idx_end[..., None] + offs                      # [B, M, H]
+    safe = idx.clamp(min=0)
+    flat = safe.reshape(B, -1)
+    seg_j = seg.gather(1, flat).reshape(B, M, H)
+    seg_i = seg.gather(1, idx_end)[..., None]
+    valid = (idx >= 0) & (seg_j == seg_i)
+    st_j = stamps.gather(1, flat).reshape(B, M, H)
+    st_i = stamps.gather(1, idx_end)[..., None]
+    lag = _lags(st_i, st_j, step_ms, H)
+    return safe, valid, lag
+
+
+def _gather_frames(x, idx):
+    """x [B, N, ...], idx [B, M, H] -> [B, M, H, ...]."""
+    B, M, H = idx.shape
+    flat = idx.reshape(B, M * H)
+    g = x.gather(1, flat.reshape(B, M * H, *([1] * (x.dim() - 2))).expand(B, M * H, *x.shape[2:]))
+    return g.reshape(B, M, H, *x.shape[2:])
+
+
+def _attn_mask(lag_bias, lag, valid, T: int):
+    """Additive mask [B*M, heads, 1, H*T] from the per-head lag bias table [heads, H]."""
+    B, M, H = lag.shape
+    bias = lag_bias[:, lag]                              # [heads, B, M, H]
+    bias = bias.permute(1, 2, 0, 3)                      # [B, M, heads, H]
+    bias = bias.masked_fill(~valid[:, :, None, :], float("-inf"))
+    bias = bias[..., None].expand(B, M, bias.shape[2], H, T).reshape(B * M, bias.shape[2], 1, H * T)
+    return bias
+
+
+class WindowAttention(nn.Module):
+    """Self-attention of a frame's tokens over the tokens of its window (with lag bias) — the v2 encoder."""
+
+    def __init__(self, d: int, heads: int, history: int):
         super().__init__()
-        self.norm1 = nn.LayerNorm(d, eps=eps)
-        self.attn = Attention(d, heads)
-        self.norm2 = nn.LayerNorm(d, eps=eps)
-        self.mlp = MLP(d, ratio * d, d)
-
-    def forward(self, x, key_valid=None):
-        x = x + self.attn(self.norm1(x), key_valid)
-        return x + self.mlp(self.norm2(x))
+        self.heads = heads
+        self.qkv = nn.Linear(d, 3 * d)
+        self.out = nn.Linear(d, d)
+        self.lag_bias = nn.Parameter(torch.zeros(heads, history))
 
 
-class Transformer(nn.Module):
-    def __init__(self, layers: int, d: int, heads: int, ratio: int, eps: float):
-        super().__init__()
-        self.layers = nn.ModuleList(Block(d, heads, ratio, eps) for _ in range(layers))
-        self.norm = nn.LayerNorm(d, eps=eps)
+class EncoderBlock(nn.Module):
+    """Pre-LN transformer layer of the v2 encoder."""
 
-    def forward(self, x, key_valid=None):
-        for layer in self.layers:
-            x = layer(x, key_valid)
-        return self.norm(x)
-
-
-class Tokenizers(nn.Module):
     def __init__(self, c: ModelConfig):
         super().__init__()
-        e = c.layer_norm_eps
-        self.vision = CNNTokenizer(c.vision, c.d_model, c.batch_norm_eps)
-        self.radar = CNNTokenizer(c.radar, c.d_model, c.batch_norm_eps)
-        self.lidar = CNNTokenizer(c.lidar, c.d_model, c.batch_norm_eps)
-        self.gnss = StateTokenizer(2, c.d_model, e)
-        self.power = StateTokenizer(c.num_beams, c.d_model, e)
+        d, e = c.d_model, c.layer_norm_eps
+        self.norm1 = nn.LayerNorm(d, eps=e)
+        self.attn = WindowAttention(d, c.heads, c.history)
+        self.norm2 = nn.LayerNorm(d, eps=e)
+        self.mlp = MLP(d, c.mlp_ratio * d, d)
 
 
-class PositionalEmbedding(nn.Module):
+class SelfAttention(nn.Module):
+    def __init__(self, d: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(d, 3 * d)
+        self.out = nn.Linear(d, d)
+
+    def forward(self, x, key_valid=None):  # x [M, L, d], key_valid [M, L] bool
+        M, L, d = x.shape
+        h = self.heads
+        q, k, v = self.qkv(x).reshape(M, L, 3, h, d // h).permute(2, 0, 3, 1, 4)
+        mask = None
+        if key_valid is not None:
+            mask = torch.zeros(M, 1, 1, L, dtype=x.dtype, device=x.device).masked_fill(
+                ~key_valid[:, None, None, :], float("-inf"))
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.out(o.transpose(1, 2).reshape(M, L, d))
+
+
+class CrossAttention(nn.Module):
+    """Future queries attend to the cached context (K/V projected once per context frame)."""
+
+    def __init__(self, d: int, heads: int, history: int):
+        super().__init__()
+        self.heads = heads
+        self.q = nn.Linear(d, d)
+        self.kv = nn.Linear(d, 2 * d)
+        self.out = nn.Linear(d, d)
+        self.lag_bias = nn.Parameter(torch.zeros(heads, history))
+
+
+class PredictorBlock(nn.Module):
+    """x += SelfAttn(LN1 x); x += CrossAttn(LN2 x, context); x += MLP(LN3 x)."""
+
     def __init__(self, c: ModelConfig):
         super().__init__()
-        d = c.d_model
-        self.time = nn.Parameter(torch.randn(c.history + c.future, d) * 0.02)
-        self.modality = nn.Parameter(torch.randn(len(MODALITIES), d) * 0.02)
-        self.intra = nn.Parameter(torch.randn(c.max_intra_tokens, d) * 0.02)
+        d, e = c.d_model, c.layer_norm_eps
+        self.norm1 = nn.LayerNorm(d, eps=e)
+        self.self_attn = SelfAttention(d, c.heads)
+        self.norm2 = nn.LayerNorm(d, eps=e)
+        self.cross = CrossAttention(d, c.heads, c.history)
+        self.norm3 = nn.LayerNorm(d, eps=e)
+        self.mlp = MLP(d, c.mlp_ratio * d, d)
 
 
 class BeamHead(nn.Module):
-    def __init__(self, c: ModelConfig):
-        super().__init__()
-        hh = c.head_hidden
-        self.proj = nn.Linear(c.d_model + 2, hh)
-        self.gru = nn.GRUCell(hh, hh)
-        self.mlp = MLP(hh, hh, c.num_beams)
+    """[z_k, pos_k * scale] -> linear -> GRU over the future steps (h0 = 0) -> MLP -> beam logits."""
 
-    def forward(self, fused):  # [B, F, d+2] -> [B, F, beams]
+    def __init__(self, zdim: int, hh: int, beams: int):
+        super().__init__()
+        self.proj = nn.Linear(zdim + 2, hh)
+        self.gru = nn.GRUCell(hh, hh)
+        self.mlp = MLP(hh, hh, beams)
+
+    def forward(self, fused):  # [M, F, zdim+2] -> [M, F, beams]
         x = self.proj(fused)
         h = x.new_zeros(x.shape[0], x.shape[2])
         outs = []
@@ -254,136 +437,495 @@ class BeamHead(nn.Module):
 
 
 class Heads(nn.Module):
-    def __init__(self, c: ModelConfig):
+    """Task heads on the per-step latents z [.., F, zdim] (shared by the v2 model and the GRU baseline)."""
+
+    def __init__(self, zdim: int, hh: int, beams: int):
         super().__init__()
-        hh = c.head_hidden
         self.loc = nn.Module()
-        self.loc.residual = MLP(c.d_model, hh, 2)
-        self.beam = BeamHead(c)
+        self.loc.residual = MLP(zdim, hh, 2)
+        self.beam = BeamHead(zdim, hh, beams)
         self.power = nn.Module()
-        self.power.residual = MLP(c.d_model + 2, hh, c.num_beams)
+        self.power.residual = MLP(zdim + 2, hh, beams)
         self.blockage = nn.Module()
-        self.blockage.mlp = MLP(c.d_model, hh, 1)
+        self.blockage.mlp = MLP(zdim + 2, hh, 1)
 
 
-def coarse_position(gnss, gnss_ok, history: int, future: int):
-    """Constant-velocity extrapolation from the last two frames that have a fix.
+def coarse_estimates(c, gnss, present, power_dbm, anchors, stamps, segment_start_mask=None):
+    """Constant-velocity coarse positions [B,A,F,2] and last measured power [B,A,F,Bm] for each anchor.
 
-    gnss [B, H, 2], gnss_ok [B, H] bool -> [B, F, 2]. One fix: hold it. No fix: zeros.
+    Window = frames anchor-H+1..anchor of the anchor's segment. Position: the last two frames with a GNSS
+    fix (a newest, b before it): v = (p_a - p_b) / (t_a - t_b); p_k = p_a + v * (t_anchor + (k+1)*step - t_a)
+    (times in seconds from int64 ns differences, float64 arithmetic). One fix: held. None: (0, 0).
+    Power: the newest frame with measured power; none: power_default_dbm.
     """
-    B = gnss.shape[0]
-    out = gnss.new_zeros(B, future, 2)
-    for b in range(B):
-        idx = [t for t in range(history) if bool(gnss_ok[b, t])]
-        if not idx:
-            continue
-        a = idx[-1]
-        pa = gnss[b, a]
-        if len(idx) >= 2:
-            p = idx[-2]
-            v = (pa - gnss[b, p]) / float(a - p)
-        else:
-            v = torch.zeros_like(pa)
-        for k in range(future):
-            out[b, k] = pa + float(history - 1 - a + k + 1) * v
-    return out
+    B, N = present.shape[:2]
+    H, Fu = c.history, c.future
+    dev = present.device
+    anchors = _anchors(anchors, B, dev)
+    seg = _segment_ids(segment_start_mask, B, N, dev)
+    idx, valid, _ = _windows(anchors, seg, stamps, H, c.step_ms)
+    present = present.bool()
+    pres = _gather_frames(present, idx)                   # [B, A, H, 5]
+    slot = torch.arange(H, device=dev)
+    gok = valid & pres[..., 3]
+    last = torch.where(gok, slot, -1).amax(-1)            # [B, A]
+    prev = torch.where(gok & (slot < last[..., None]), slot, -1).amax(-1)
+    fr_last = idx.gather(2, last.clamp(min=0)[..., None]).squeeze(-1)    # frame indices [B, A]
+    fr_prev = idx.gather(2, prev.clamp(min=0)[..., None]).squeeze(-1)
+    g64 = gnss.double()
+    p_a = g64.gather(1, fr_last[..., None].expand(-1, -1, 2))
+    p_b = g64.gather(1, fr_prev[..., None].expand(-1, -1, 2))
+    t_a = stamps.gather(1, fr_last)
+    t_b = stamps.gather(1, fr_prev)
+    t_anchor = stamps.gather(1, anchors)
+    dt = (t_a - t_b).double() / 1e9
+    has_v = (prev >= 0) & (t_a != t_b)
+    v = torch.where(has_v[..., None], (p_a - p_b) / torch.where(has_v, dt, 1.0)[..., None], 0.0)
+    k = torch.arange(1, Fu + 1, device=dev, dtype=torch.long)
+    ahead = (t_anchor[..., None] + k * (c.step_ms * NS_PER_MS) - t_a[..., None]).double() / 1e9   # [B, A, F]
+    pos = p_a[:, :, None, :] + v[:, :, None, :] * ahead[..., None]
+    pos = torch.where((last >= 0)[..., None, None], pos, 0.0).to(gnss.dtype)
+
+    pok = valid & pres[..., 4]
+    plast = torch.where(pok, slot, -1).amax(-1)
+    fr_p = idx.gather(2, plast.clamp(min=0)[..., None]).squeeze(-1)
+    pw = power_dbm.gather(1, fr_p[..., None].expand(-1, -1, power_dbm.shape[-1]))
+    pw = torch.where((plast >= 0)[..., None], pw, torch.full_like(pw, c.power_default_dbm))
+    return pos, pw[:, :, None, :].expand(-1, -1, Fu, -1)
 
 
-def coarse_power(power, power_ok, future: int):
-    """The last present beam-power vector, held for every future step (zeros if none)."""
-    B, H, n = power.shape
-    out = power.new_zeros(B, future, n)
-    for b in range(B):
-        idx = [t for t in range(H) if bool(power_ok[b, t])]
-        if idx:
-            out[b] = power[b, idx[-1]].expand(future, n)
-    return out
+def apply_heads(c, heads: Heads, z, coarse_pos, coarse_pow):
+    """z [B,A,F,zdim] -> dict of head outputs (power in dBm)."""
+    B, A, Fu, zd = z.shape
+    position = coarse_pos + heads.loc.residual(z)
+    fused = torch.cat([z, position * c.position_scale], -1)
+    beam_logits = heads.beam(fused.reshape(B * A, Fu, zd + 2)).reshape(B, A, Fu, -1)
+    power = coarse_pow + heads.power.residual(fused)
+    blockage = heads.blockage.mlp(fused).squeeze(-1)
+    return {"position": position, "beam_logits": beam_logits, "power_dbm": power, "blockage_logit": blockage,
+            "coarse_position": coarse_pos, "coarse_power_dbm": coarse_pow}
 
+
+# ---------------------------------------------------------------------------------------------
+# The streaming multi-task model (v2)
+# ---------------------------------------------------------------------------------------------
 
 class MultiTaskModel(nn.Module):
+    """Tokenizers -> sliding-window block-causal encoder -> predictor (future queries, cross-attention) -> heads."""
+
     def __init__(self, c: ModelConfig):
         super().__init__()
-        self.c = c
         assert c.d_model % c.heads == 0
         for n in c.tokens_per_modality():
             assert n <= c.max_intra_tokens, "raise max_intra_tokens"
+        self.c = c
+        d = c.d_model
         self.tok = Tokenizers(c)
-        self.missing = nn.Parameter(torch.randn(len(MODALITIES), c.d_model) * 0.02)
-        self.pos = PositionalEmbedding(c)
-        self.encoder = Transformer(c.encoder_layers, c.d_model, c.heads, c.mlp_ratio, c.layer_norm_eps)
-        self.predictor = Transformer(c.predictor_layers, c.d_model, c.heads, c.mlp_ratio, c.layer_norm_eps)
-        self.mask_token = nn.Parameter(torch.zeros(c.d_model))
-        self.heads = Heads(c)
+        self.missing = nn.Parameter(torch.randn(len(MODALITIES), d) * 0.02)
+        self.embed = nn.Module()
+        self.embed.modality = nn.Parameter(torch.randn(len(MODALITIES), d) * 0.02)
+        self.embed.intra = nn.Parameter(torch.randn(c.max_intra_tokens, d) * 0.02)
+        self.encoder = nn.Module()
+        self.encoder.layers = nn.ModuleList(EncoderBlock(c) for _ in range(c.encoder_layers))
+        self.encoder.norm = nn.LayerNorm(d, eps=c.layer_norm_eps)
+        self.predictor = nn.Module()
+        self.predictor.mask_token = nn.Parameter(torch.zeros(d))
+        self.predictor.step = nn.Parameter(torch.randn(c.future, d) * 0.02)
+        self.predictor.query = nn.Parameter(torch.randn(c.queries_per_step, d) * 0.02)
+        self.predictor.layers = nn.ModuleList(PredictorBlock(c) for _ in range(c.predictor_layers))
+        self.predictor.norm = nn.LayerNorm(d, eps=c.layer_norm_eps)
+        self.task_heads = Heads(d, c.head_hidden, c.num_beams)
 
-    # --- tokenization -------------------------------------------------------------------------
-    def tokenize(self, camera, radar, lidar, gnss, power, present):
-        """Raw tokens per frame [B, H, T, d] (missing modalities replaced by their learned token)."""
-        B, H = present.shape[:2]
-        flat = lambda x: x.reshape(B * H, *x.shape[2:])
-        parts = [
-            self.tok.vision(flat(camera)),
-            self.tok.radar(flat(radar)),
-            self.tok.lidar(flat(lidar)),
-            self.tok.gnss(flat(gnss)),
-            self.tok.power(flat(power)),
-        ]
-        out = []
-        for m, p in enumerate(parts):
-            ok = flat(present[..., m]).reshape(B * H, 1, 1)
-            out.append(torch.where(ok, p, self.missing[m].expand_as(p)))
-        return torch.cat(out, 1).reshape(B, H, -1, self.c.d_model), parts
-
-    def position_table(self, t0: int, frames: int):
-        """Sum of time, modality and intra-frame embeddings for frames t0..t0+frames-1: [frames*T, d]."""
+    # --- embeddings -----------------------------------------------------------------------------
+    def token_embedding(self) -> torch.Tensor:
+        """modality[m] + intra[i] for every token slot of a frame: [T, d]."""
         rows = []
-        for t in range(t0, t0 + frames):
-            for m, n in enumerate(self.c.tokens_per_modality()):
-                for i in range(n):
-                    rows.append(self.pos.time[t] + self.pos.modality[m] + self.pos.intra[i])
-        return torch.stack(rows, 0)
+        for m, n in enumerate(self.c.tokens_per_modality()):
+            rows.append(self.embed.modality[m] + self.embed.intra[:n])
+        return torch.cat(rows, 0)
 
-    # --- backbone + heads ---------------------------------------------------------------------
-    def forward(self, camera, radar, lidar, gnss, power, present, valid):
+    def query_tokens(self) -> torch.Tensor:
+        """mask_token + step[k] + query[q] for k < F, q < Q: [F*Q, d] (step-major)."""
+        p = self.predictor
+        q = p.mask_token + p.step[:, None, :] + p.query[None, :, :]
+        return q.reshape(-1, self.c.d_model)
+
+    # --- API ------------------------------------------------------------------------------------
+    def tokenize(self, camera, radar, lidar, gnss, power, present):
+        """Raw tokens [B, N, T, d]: tokenizer outputs, missing modalities replaced by the learned token."""
+        return _tokenize(self, self.c, camera, radar, lidar, gnss, power, present)
+
+    def encode(self, tokens, stamps, segment_start_mask=None):
+        """Banded block-causal encoder over whole segments: tokens [B, N, T, d] -> context [B, N, T, d]."""
         c = self.c
-        B, H = valid.shape
-        T = c.tokens_per_frame()
-        tokens, parts = self.tokenize(camera, radar, lidar, gnss, power, present)
-        return self.backbone_and_heads(tokens, gnss, power, present, valid, parts)
+        B, N, T, d = tokens.shape
+        H, nh = c.history, c.heads
+        dh = d // nh
+        seg = _segment_ids(segment_start_mask, B, N, tokens.device)
+        ends = torch.arange(N, device=tokens.device).expand(B, N)
+        idx, valid, lag = _windows(ends, seg, stamps, H, c.step_ms)
+        x = tokens + self.token_embedding()
+        for layer in self.encoder.layers:
+            h = layer.norm1(x)
+            q, k, v = layer.attn.qkv(h).reshape(B, N, T, 3, nh, dh).unbind(3)
+            kw = _gather_frames(k, idx).reshape(B * N, H * T, nh, dh).transpose(1, 2)
+            vw = _gather_frames(v, idx).reshape(B * N, H * T, nh, dh).transpose(1, 2)
+            q = q.reshape(B * N, T, nh, dh).transpose(1, 2)
+            mask = _attn_mask(layer.attn.lag_bias, lag, valid, T).to(x.dtype)
+            o = F.scaled_dot_product_attention(q, kw, vw, attn_mask=mask)
+            x = x + layer.attn.out(o.transpose(1, 2).reshape(B, N, T, d))
+            x = x + layer.mlp(layer.norm2(x))
+        return self.encoder.norm(x)
 
-    def backbone_and_heads(self, tokens, gnss, power, present, valid, parts=None):
+    def predict(self, ctx, stamps, anchors, segment_start_mask=None):
+        """Future latents z [B, A, F, d] for each anchor from the context of frames anchor-H+1..anchor."""
         c = self.c
-        B, H, T, d = tokens.shape
-        Fu = c.future
-        x = tokens.reshape(B, H * T, d) + self.position_table(0, H)
-        key_valid = valid.repeat_interleave(T, dim=1)
-        ctx = self.encoder(x, key_valid)
-        fut = self.mask_token + self.position_table(H, Fu)
-        seq = torch.cat([ctx, fut.expand(B, -1, -1)], 1)
-        pred_valid = torch.cat([key_valid, key_valid.new_ones(B, Fu * T)], 1)
-        out = self.predictor(seq, pred_valid)
-        latents = out[:, H * T:].reshape(B, Fu, T, d).mean(2)
+        B, N, T, d = ctx.shape
+        H, nh, Fu, Q = c.history, c.heads, c.future, c.queries_per_step
+        dh = d // nh
+        anchors = _anchors(anchors, B, ctx.device)
+        A = anchors.shape[1]
+        seg = _segment_ids(segment_start_mask, B, N, ctx.device)
+        idx, valid, lag = _windows(anchors, seg, stamps, H, c.step_ms)
+        x = self.query_tokens().expand(B * A, Fu * Q, d)
+        for layer in self.predictor.layers:
+            x = x + layer.self_attn(layer.norm1(x))
+            kv = layer.cross.kv(ctx)                                  # per frame, [B, N, T, 2d]
+            k, v = _gather_frames(kv, idx).reshape(B * A, H * T, 2, nh, dh).unbind(2)
+            q = layer.cross.q(layer.norm2(x)).reshape(B * A, Fu * Q, nh, dh).transpose(1, 2)
+            mask = _attn_mask(layer.cross.lag_bias, lag, valid, T).to(x.dtype)
+            o = F.scaled_dot_product_attention(q, k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask)
+            x = x + layer.cross.out(o.transpose(1, 2).reshape(B * A, Fu * Q, d))
+            x = x + layer.mlp(layer.norm3(x))
+        x = self.predictor.norm(x)
+        return x.reshape(B, A, Fu, Q, d).mean(3)
 
-        hd = self.heads
-        gnss_ok = present[..., 3] & valid
-        power_ok = present[..., 4] & valid
-        coarse = coarse_position(gnss, gnss_ok, H, Fu)
-        positions = coarse + hd.loc.residual(latents)
-        fused = torch.cat([latents, positions], -1)
-        beam_logits = hd.beam(fused)
-        beam_power = coarse_power(power, power_ok, Fu) + hd.power.residual(fused)
-        blockage_logit = hd.blockage.mlp(latents).squeeze(-1)
-        chosen = beam_logits.argmax(-1, keepdim=True)
-        return {
-            "tokens": tokens,
-            "parts": parts,
-            "context": ctx,
-            "predictor_out": out,
-            "latents": latents,
-            "coarse_positions": coarse,
-            "positions": positions,
-            "beam_logits": beam_logits,
-            "beam_power": beam_power,
-            "chosen_power": beam_power.gather(-1, chosen).squeeze(-1),
-            "mean_power": beam_power.mean(-1),
-            "blockage_logit": blockage_logit,
-        }
+    def heads(self, z, gnss, present, power_dbm, anchors, stamps, segment_start_mask=None):
+        """Task heads: dict(position [B,A,F,2], beam_logits [B,A,F,Bm], power_dbm [B,A,F,Bm], blockage_logit [B,A,F])
+        plus coarse_position / coarse_power_dbm."""
+        pos, pw = coarse_estimates(self.c, gnss, present, power_dbm, anchors, stamps, segment_start_mask)
+        return apply_heads(self.c, self.task_heads, z, pos.to(z.dtype), pw.to(z.dtype))
+
+    @staticmethod
+    def target_latents(ctx_target, anchors, future: int, segment_start_mask=None):
+        """JEPA targets: layer-normed (no affine) mean over frame anchor+k+1's target-encoder tokens.
+
+        ctx_target [B, N, T, d] (the EMA encoder's output over the same segment) -> (targets [B, A, F, d],
+        valid [B, A, F] bool: the frame exists and lies in the anchor's segment)."""
+        B, N, T, d = ctx_target.shape
+        anchors = _anchors(anchors, B, ctx_target.device)
+        seg = _segment_ids(segment_start_mask, B, N, ctx_target.device)
+        idx = anchors[..., None] + torch.arange(1, future + 1, device=ctx_target.device)   # [B, A, F]
+        valid = idx < N
+        safe = idx.clamp(max=N - 1)
+        valid &= seg.gather(1, safe.reshape(B, -1)).reshape(safe.shape) == seg.gather(1, anchors)[..., None]
+        pooled = ctx_target.mean(2)                                   # [B, N, d]
+        tgt = _gather_frames(pooled, safe)                            # [B, A, F, d]
+        return F.layer_norm(tgt, (d,)), valid
+
+    def forward(self, camera, radar, lidar, gnss, power, power_dbm, present, stamps, anchors, segment_start_mask=None):
+        tokens = self.tokenize(camera, radar, lidar, gnss, power, present)
+        ctx = self.encode(tokens, stamps, segment_start_mask)
+        z = self.predict(ctx, stamps, anchors, segment_start_mask)
+        out = self.heads(z, gnss, present, power_dbm, anchors, stamps, segment_start_mask)
+        out.update(tokens=tokens, context=ctx, latents=z)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# GRU baseline
+# ---------------------------------------------------------------------------------------------
+
+class GRUBaseline(nn.Module):
+    """Paper Table II GRU baseline over all five modalities.
+
+    Per frame: the same kind of tokenizers (own weights, width d_model), missing -> learned token, mean of
+    each modality's tokens, concatenated [5*d] -> linear -> GELU -> encoder GRU cell (state carried frame to
+    frame through the segment, zero at a segment start) -> decoder GRU cell unrolled F steps from the encoder
+    state with input step[k] -> the same heads as the v2 model on the decoder states.
+    """
+
+    def __init__(self, c: GRUConfig):
+        super().__init__()
+        self.c = c
+        d = c.d_model
+        self.tok = Tokenizers(c)
+        self.missing = nn.Parameter(torch.randn(len(MODALITIES), d) * 0.02)
+        self.feat = nn.Linear(len(MODALITIES) * d, c.hidden)
+        self.encoder = nn.GRUCell(c.hidden, c.hidden)
+        self.decoder = nn.GRUCell(c.hidden, c.hidden)
+        self.step = nn.Parameter(torch.randn(c.future, c.hidden) * 0.02)
+        self.task_heads = Heads(c.hidden, c.head_hidden, c.num_beams)
+
+
+    def tokenize(self, camera, radar, lidar, gnss, power, present):
+        return _tokenize(self, self.c, camera, radar, lidar, gnss, power, present)
+
+    def features(self, tokens):
+        """Per-frame GRU input [B, N, hidden] from tokens [B, N, T, d]."""
+        pooled = [p.mean(2) for p in tokens.split(self.c.tokens_per_modality(), dim=2)]
+        return F.gelu(self.feat(torch.cat(pooled, -1)))
+
+    def encode(self, tokens, stamps=None, segment_start_mask=None):
+        """Encoder GRU states after each frame [B, N, hidden] (reset at segment starts)."""
+        x = self.features(tokens)
+        B, N, _ = x.shape
+        h = x.new_zeros(B, self.c.hidden)
+        outs = []
+        for t in range(N):
+            if segment_start_mask is not None and t > 0:
+                h = h * (~segment_start_mask[:, t].bool())[:, None].to(h.dtype)
+            h = self.encoder(x[:, t], h)
+            outs.append(h)
+        return torch.stack(outs, 1)
+
+    def predict(self, states, stamps=None, anchors=None, segment_start_mask=None):
+        """Decoder latents z [B, A, F, hidden] from the encoder state after each anchor frame."""
+        B = states.shape[0]
+        anchors = _anchors(anchors, B, states.device)
+        A = anchors.shape[1]
+        h = states.gather(1, anchors[..., None].expand(-1, -1, states.shape[-1])).reshape(B * A, -1)
+        outs = []
+        for k in range(self.c.future):
+            h = self.decoder(self.step[k].expand(B * A, -1), h)
+            outs.append(h)
+        return torch.stack(outs, 1).reshape(B, A, self.c.future, -1)
+
+    def heads(self, z, gnss, present, power_dbm, anchors, stamps, segment_start_mask=None):
+        pos, pw = coarse_estimates(self.c, gnss, present, power_dbm, anchors, stamps, segment_start_mask)
+        return apply_heads(self.c, self.task_heads, z, pos.to(z.dtype), pw.to(z.dtype))
+
+    forward = MultiTaskModel.forward
+
+
+# ---------------------------------------------------------------------------------------------
+# Paper-style full-attention variant (training-time comparison only; never exported to Swift)
+# ---------------------------------------------------------------------------------------------
+
+class FullBlock(nn.Module):
+    def __init__(self, c: ModelConfig):
+        super().__init__()
+        d, e = c.d_model, c.layer_norm_eps
+        self.norm1 = nn.LayerNorm(d, eps=e)
+        self.attn = SelfAttention(d, c.heads)
+        self.norm2 = nn.LayerNorm(d, eps=e)
+        self.mlp = MLP(d, c.mlp_ratio * d, d)
+
+    def forward(self, x, key_valid=None):
+        x = x + self.attn(self.norm1(x), key_valid)
+        return x + self.mlp(self.norm2(x))
+
+
+class FullAttentionModel(nn.Module):
+    """JEPA-MSAC as in the paper (Sec. III-C/D): per window, tokens + time[slot] + modality + intra embeddings,
+    a bidirectional encoder over the window's H*T tokens, and a predictor that self-attends jointly over the
+    context and the F*Q future queries. Every window is re-encoded from scratch (no cache is possible because
+    the time embedding depends on the window slot). Kept for the accuracy comparison in the training report;
+    export.py refuses it and the Swift engine does not run it.
+
+    API: tokenize (as v2), encode_windows(tokens, anchors, segment_start_mask, span) -> (ctx [B,A,span,T,d], valid),
+    predict_windows(ctx, valid) -> z [B,A,F,d], heads (as v2), target_latents(tokens, anchors, ...) -> targets.
+    """
+
+    def __init__(self, c: ModelConfig):
+        super().__init__()
+        self.c = c
+        d = c.d_model
+        self.tok = Tokenizers(c)
+        self.missing = nn.Parameter(torch.randn(len(MODALITIES), d) * 0.02)
+        self.embed = nn.Module()
+        self.embed.time = nn.Parameter(torch.randn(c.history + c.future, d) * 0.02)
+        self.embed.modality = nn.Parameter(torch.randn(len(MODALITIES), d) * 0.02)
+        self.embed.intra = nn.Parameter(torch.randn(c.max_intra_tokens, d) * 0.02)
+        self.encoder = nn.Module()
+        self.encoder.layers = nn.ModuleList(FullBlock(c) for _ in range(c.encoder_layers))
+        self.encoder.norm = nn.LayerNorm(d, eps=c.layer_norm_eps)
+        self.predictor = nn.Module()
+        self.predictor.mask_token = nn.Parameter(torch.zeros(d))
+        self.predictor.step = nn.Parameter(torch.randn(c.future, d) * 0.02)
+        self.predictor.query = nn.Parameter(torch.randn(c.queries_per_step, d) * 0.02)
+        self.predictor.layers = nn.ModuleList(FullBlock(c) for _ in range(c.predictor_layers))
+        self.predictor.norm = nn.LayerNorm(d, eps=c.layer_norm_eps)
+        self.task_heads = Heads(d, c.head_hidden, c.num_beams)
+
+    token_embedding = MultiTaskModel.token_embedding
+    query_tokens = MultiTaskModel.query_tokens
+    heads = MultiTaskModel.heads
+
+    def tokenize(self, camera, radar, lidar, gnss, power, present):
+        return _tokenize(self, self.c, camera, radar, lidar, gnss, power, present)
+
+    def encode_windows(self, tokens, stamps, anchors, segment_start_mask=None, span=None, start_offset=0):
+        """Encode, per anchor, the `span` frames anchor-H+1+start_offset.. (default span H): [B, A, span, T, d]."""
+        c = self.c
+        B, N, T, d = tokens.shape
+        span = span or c.history
+        anchors = _anchors(anchors, B, tokens.device)
+        A = anchors.shape[1]
+        seg = _segment_ids(segment_start_mask, B, N, tokens.device)
+        offs = torch.arange(span, device=tokens.device) - (c.history - 1) + start_offset
+        idx = anchors[..., None] + offs
+        safe = idx.clamp(0, N - 1)
+        valid = (idx >= 0) & (idx < N) & (seg.gather(1, safe.reshape(B, -1)).reshape(safe.shape)
+                                          == seg.gather(1, anchors)[..., None])
+        x = _gather_frames(tokens, safe)                                   # [B, A, span, T, d]
+        x = x + self.token_embedding() + self.embed.time[start_offset:start_offset + span, None, :]
+        x = x.reshape(B * A, span * T, d)
+        kv = valid.reshape(B * A, span, 1).expand(-1, -1, T).reshape(B * A, span * T)
+        for layer in self.encoder.layers:
+            x = layer(x, kv)
+        return self.encoder.norm(x).reshape(B, A, span, T, d), valid
+
+    def predict_windows(self, ctx, valid):
+        B, A, H, T, d = ctx.shape
+        Fu, Q = self.c.future, self.c.queries_per_step
+        q = self.query_tokens().expand(B * A, Fu * Q, d)
+        x = torch.cat([ctx.reshape(B * A, H * T, d), q], 1)
+        kv = torch.cat([valid.reshape(B * A, H, 1).expand(-1, -1, T).reshape(B * A, H * T),
+                        valid.new_ones(B * A, Fu * Q)], 1)
+        for layer in self.predictor.layers:
+            x = layer(x, kv)
+        x = self.predictor.norm(x)[:, H * T:]
+        return x.reshape(B, A, Fu, Q, d).mean(3)
+
+    def target_latents(self, tokens, stamps, anchors, segment_start_mask=None):
+        """Targets from this (EMA) model: encode the H+F frames anchor-H+1..anchor+F with full attention,
+        layer-normed mean of future slot k's tokens -> (targets [B,A,F,d], valid [B,A,F])."""
+        c = self.c
+        ctx, valid = self.encode_windows(tokens, stamps, anchors, segment_start_mask, span=c.history + c.future)
+        fut = ctx[:, :, c.history:].mean(3)
+        return F.layer_norm(fut, (fut.shape[-1],)), valid[:, :, c.history:]
+
+
+# ---------------------------------------------------------------------------------------------
+# Streaming references (what the Swift engine computes, one frame at a time)
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class _Frame:
+    stamp: int
+    keys: list          # per encoder layer: (k [T, d], v [T, d])
+    cross: list         # per predictor layer: (k [T, d], v [T, d]) of the final context
+    gnss: torch.Tensor
+    power_dbm: torch.Tensor
+    present: torch.Tensor
+
+
+class StreamingSession:
+    """Frame-by-frame v2 inference with a per-layer key/value cache per frame (the Swift engine's algorithm).
+
+    `step(...)` takes one frame (unbatched tensors as in the dataset: camera [3,h,w], radar [h,w], lidar
+    [h,w], gnss [2], power [Bm], power_dbm [Bm], present [5] bool, stamp int ns) and returns the head
+    outputs for that frame as anchor (F rows) plus `latents` and `context` (the frame's final encoder
+    tokens). `reset()` starts a new segment. The encoder work per frame is the frame's own T tokens.
+    """
+
+    def __init__(self, model: MultiTaskModel):
+        self.m = model
+        self.reset()
+
+    def reset(self):
+        self.frames: deque[_Frame] = deque(maxlen=self.m.c.history)
+
+    @torch.no_grad()
+    def step(self, camera, radar, lidar, gnss, power, power_dbm, present, stamp: int):
+        m, c = self.m, self.m.c
+        d, nh, H = c.d_model, c.heads, c.history
+        dh = d // nh
+        present = torch.as_tensor(present).bool()
+        tokens = m.tokenize(camera[None, None], radar[None, None], lidar[None, None], gnss[None, None],
+                            power[None, None], present[None, None])[0, 0]
+        T = tokens.shape[0]
+        prev = list(self.frames)                  # oldest first, at most H-1 kept after append
+        if len(prev) == H:
+            prev = prev[1:]
+        stamps = torch.tensor([f.stamp for f in prev] + [stamp], dtype=torch.long)
+        lag = _lags(torch.tensor(stamp), stamps, c.step_ms, H)          # [n]
+        x = tokens + m.token_embedding()
+        keys = []
+        for li, layer in enumerate(m.encoder.layers):
+            h = layer.norm1(x)
+            q, k, v = layer.attn.qkv(h).reshape(T, 3, d).unbind(1)
+            keys.append((k, v))
+            K = torch.cat([f.keys[li][0] for f in prev] + [k], 0)          # [n*T, d]
+            V = torch.cat([f.keys[li][1] for f in prev] + [v], 0)
+            bias = layer.attn.lag_bias[:, lag].repeat_interleave(T, dim=1)  # [heads, n*T]
+            o = _attend(q, K, V, bias, nh)
+            x = x + layer.attn.out(o)
+            x = x + layer.mlp(layer.norm2(x))
+        ctx = m.encoder.norm(x)
+        cross = []
+        for layer in m.predictor.layers:
+            k, v = layer.cross.kv(ctx).split(d, -1)
+            cross.append((k, v))
+        frame = _Frame(stamp, keys, cross, torch.as_tensor(gnss, dtype=torch.float32),
+                       torch.as_tensor(power_dbm, dtype=torch.float32), present)
+        self.frames.append(frame)
+        window = list(self.frames)
+        # predictor over the cached context
+        xq = m.query_tokens()
+        for li, layer in enumerate(m.predictor.layers):
+            xq = xq + layer.self_attn(layer.norm1(xq)[None])[0]
+            K = torch.cat([f.cross[li][0] for f in window], 0)
+            V = torch.cat([f.cross[li][1] for f in window], 0)
+            bias = layer.cross.lag_bias[:, lag].repeat_interleave(T, dim=1)
+            o = _attend(layer.cross.q(layer.norm2(xq)), K, V, bias, nh)
+            xq = xq + layer.cross.out(o)
+            xq = xq + layer.mlp(layer.norm3(xq))
+        z = m.predictor.norm(xq).reshape(c.future, c.queries_per_step, d).mean(1)
+        out = _heads_for_window(m, z, window, stamps)
+        out.update(latents=z, context=ctx, tokens=tokens)
+        return out
+
+
+def _attend(q, K, V, bias, nh: int):
+    """q [L, d], K/V [S, d], bias [heads, S] -> [L, d] (per-head softmax(q k^T / sqrt(dh) + bias) v)."""
+    L, d = q.shape
+    dh = d // nh
+    qh = q.reshape(L, nh, dh).transpose(0, 1)
+    kh = K.reshape(-1, nh, dh).transpose(0, 1)
+    vh = V.reshape(-1, nh, dh).transpose(0, 1)
+    s = qh @ kh.transpose(1, 2) / math.sqrt(dh) + bias[:, None, :]
+    return (s.softmax(-1) @ vh).transpose(0, 1).reshape(L, d)
+
+
+def _heads_for_window(m, z, window: list, stamps):
+    n = len(window)
+    gnss = torch.stack([f.gnss for f in window])[None]
+    pdbm = torch.stack([f.power_dbm for f in window])[None]
+    pres = torch.stack([f.present for f in window])[None]
+    out = m.heads(z[None, None], gnss, pres, pdbm, torch.tensor([n - 1]), stamps[None])
+    return {k: v[0, 0] for k, v in out.items()}
+
+
+class GRUStreamingSession:
+    """Frame-by-frame GRU baseline: carries the encoder state; keeps the last H frames for the coarse estimates."""
+
+    def __init__(self, model: GRUBaseline):
+        self.m = model
+        self.reset()
+
+    def reset(self):
+        self.h = torch.zeros(1, self.m.c.hidden)
+        self.frames: deque[_Frame] = deque(maxlen=self.m.c.history)
+
+    @torch.no_grad()
+    def step(self, camera, radar, lidar, gnss, power, power_dbm, present, stamp: int):
+        m = self.m
+        present = torch.as_tensor(present).bool()
+        tokens = m.tokenize(camera[None, None], radar[None, None], lidar[None, None], gnss[None, None],
+                            power[None, None], present[None, None])
+        self.h = m.encoder(m.features(tokens)[:, 0], self.h)
+        z = m.predict(self.h[:, None], anchors=torch.tensor([0]))[0, 0]
+        self.frames.append(_Frame(stamp, [], [], torch.as_tensor(gnss, dtype=torch.float32),
+                                  torch.as_tensor(power_dbm, dtype=torch.float32), present))
+        window = list(self.frames)
+        stamps = torch.tensor([f.stamp for f in window], dtype=torch.long)
+        out = _heads_for_window(m, z, window, stamps)
+        out.update(latents=z, state=self.h[0].clone(), tokens=tokens[0, 0])
+        return out
+
+
+def build(config) -> nn.Module:
+    """The exportable model for a config: MultiTaskModel (v2) or GRUBaseline."""
+    return GRUBaseline(config) if isinstance(config, GRUConfig) else MultiTaskModel(config)
