@@ -5,7 +5,7 @@ BUILD_FLAGS  ?= -j $(JOBS)
 RELEASE      := -c release $(BUILD_FLAGS)
 PY           := .venv/bin/python
 
-.PHONY: all setup build release test run bench parity clean
+.PHONY: all setup build release test run bench parity results clean
 
 all: build
 
@@ -38,6 +38,11 @@ bench: release
 parity:
 	@Tools/setup.sh torch
 	$(PY) Tools/training/make_parity_fixtures.py --out Tests/ForesightInferenceTests/Fixtures
+
+## Every predictor (classical, persistence, models/*) on the test drives (seeds 1000–1019, 60 s)
+## and the held-out scenario: bootstrap intervals, pass/fail, docs/results.md + plots.
+results: release
+	$(PY) Tools/results.py run
 
 clean:
 	rm -rf .build bench-results

@@ -19,7 +19,7 @@ APT_PACKAGES=(
     libpcl-dev
     python3-venv
 )
-PIP_PACKAGES=(pyzmq msgpack numpy mcap "mcap[lz4]" zstandard lz4 jsonschema pyyaml)
+PIP_PACKAGES=(pyzmq msgpack numpy mcap "mcap[lz4]" zstandard lz4 jsonschema pyyaml matplotlib)
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 

@@ -6,13 +6,19 @@ import ServiceLifecycle
 
 /// Builds the predictor a launch file asks for.
 public enum PredictorFactory {
-    /// The classical CTRV predictor, or the learned model from `predictor.model`.
+    /// The predictor of `predictor.kind`: the classical CTRV predictor, the persistence baseline,
+    /// or a model folder (`learned`, `gru`) loaded and checked against the launch file — a bad
+    /// folder throws here, before the daemon binds any socket.
     public static func make(_ launch: LaunchFile) throws -> any Predictor {
         switch launch.predictor.kind {
         case "classical-ctrv":
             return try ClassicalPredictor(configuration: .init(site: launch.site, topK: launch.predictor.topK))
+        case "persistence":
+            return try PersistencePredictor(configuration: .init(site: launch.site, topK: launch.predictor.topK))
+        case "learned", "gru":
+            return try LearnedPredictor.load(launch: launch)
         default:
-            throw LaunchError("predictor.kind: '\(launch.predictor.kind)' is not available in this build; use classical-ctrv")
+            throw LaunchError("predictor.kind: '\(launch.predictor.kind)' is not one of \(LaunchFile.PredictorSettings.kinds.joined(separator: ", "))")
         }
     }
 }
@@ -35,6 +41,8 @@ public struct DaemonService: Service {
     }
 
     public func run() async throws {
+        // The predictor first: a model folder that does not fit fails before any socket is bound.
+        let predictor = try PredictorFactory.make(launch)
         let context = try BusContext()
         var pubOptions = Publisher.Options()
         pubOptions.mode = launch.output.bind ? .bind : .connect
@@ -49,7 +57,7 @@ public struct DaemonService: Service {
         defer { subscriber.close() }
 
         let observer = self.observer
-        let pipeline = try FusionPipeline(launch: launch, predictor: try PredictorFactory.make(launch), logger: logger) { event in
+        let pipeline = try FusionPipeline(launch: launch, predictor: predictor, logger: logger) { event in
             switch event {
             case .publish(let topic, let payload): publisher.send(topic: topic, payload: payload)
             case .prediction, .truth: observer?(event)

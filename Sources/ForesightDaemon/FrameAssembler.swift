@@ -37,6 +37,9 @@ public struct FrameContext: Sendable {
     public var cloud: PointCloud?
     /// The beam-power scan, if present.
     public var beamPower: BeamPower?
+    /// How many times the synchronizer had restarted (clock jump, publisher restart) before this
+    /// frame; a change starts a new segment for streaming predictors and the dataset.
+    public var epoch: UInt64 = 0
 }
 
 /// The ingest side of the pipeline: wire acceptance (framing, limits, validation, stream rules),
@@ -51,6 +54,7 @@ public struct FrameAssembler: Sendable {
     private let truthTopics: Set<String>
     private let config: SyncConfig
     private var nextSeq: UInt64 = 0
+    private var restarts: UInt64 = 0
 
     /// What one accepted message produced.
     public struct Output: Sendable {
@@ -116,6 +120,7 @@ public struct FrameAssembler: Sendable {
         if accepted.observation.clockJump || accepted.observation.publisherReset {
             // Resynchronize rather than silently shifting frames: emit what is pending, start afresh.
             output.frames += wrap(synchronizer.restart())
+            restarts += 1
         }
         let header = accepted.message.header
         let message = SensorMessage(type: accepted.type, message: accepted.message, topic: accepted.topic, receiveTime: receiveTime)
@@ -162,7 +167,8 @@ public struct FrameAssembler: Sendable {
             let raw = RawFrame(seq: seq, stamp: frame.stamp, image: image, radar: cube, cloud: cloud, fix: fix, beamPower: power)
             let context = FrameContext(seq: seq, stamp: frame.stamp, members: members,
                                        missing: frame.missing.map { LaunchFile.modalities[$0] }, reason: frame.reason,
-                                       lastReceive: lastReceive, synchronizedAt: now, fix: fix, cloud: cloud, beamPower: power)
+                                       lastReceive: lastReceive, synchronizedAt: now, fix: fix, cloud: cloud, beamPower: power,
+                                       epoch: restarts)
             return (raw, context)
         }
     }

@@ -52,9 +52,11 @@ public struct LaunchFile: Sendable {
 
     /// Predictor settings.
     public struct PredictorSettings: Sendable {
-        /// `classical-ctrv` or `learned`.
+        /// The predictor kinds a launch file may name (docs/predictors.md).
+        public static let kinds = ["classical-ctrv", "persistence", "learned", "gru"]
+        /// One of ``kinds``.
         public var kind: String
-        /// Model directory (config.json + model.safetensors) for `learned`.
+        /// Model directory (config.json + model.safetensors) for `learned` and `gru`.
         public var modelDirectory: String?
         /// History frames fed to the predictor.
         public var history: Int
@@ -64,6 +66,25 @@ public struct LaunchFile: Sendable {
         public var step: Int64
         /// Top-k beams published per step.
         public var topK: Int
+        /// A gap between consecutive frames longer than this (ns) starts a new segment: a streaming
+        /// model forgets its history (as after a clock jump or a publisher restart). The dataset's
+        /// `segment` tensor follows the same rule.
+        public var resetGap: Int64 = 1_000_000_000
+        /// OpenBLAS threads for a learned model (process-wide).
+        public var blasThreads: Int = 2
+
+        /// Whether this kind runs a model folder.
+        public var usesModel: Bool { kind == "learned" || kind == "gru" }
+    }
+
+    /// Camera preprocessing settings of the launch file (`preprocess.camera`).
+    public struct CameraSettings: Sendable, Equatable {
+        /// Output width of the camera tensor, pixels.
+        public var width: Int = 224
+        /// Output height of the camera tensor, pixels.
+        public var height: Int = 224
+        /// Decode JPEGs at a reduced DCT scale before resizing (faster; not bit-identical).
+        public var reducedJPEGDecode: Bool = false
     }
 
     /// Output settings.
@@ -96,6 +117,8 @@ public struct LaunchFile: Sendable {
     public var sync: SyncSettings
     /// LiDAR filters (PCL): crop box, voxel leaf, outlier removal.
     public var lidarFilters: LidarFilterSettings
+    /// Camera output size and decode mode.
+    public var camera = CameraSettings()
     /// Predictor.
     public var predictor: PredictorSettings
     /// Outputs.
@@ -181,25 +204,42 @@ public struct LaunchFile: Sendable {
 
         // preprocessing
         var lidarFilters = LidarFilterSettings()
+        var camera = CameraSettings()
         if let pre = try root.optional("preprocess")?.mapping() {
             if let lidar = try pre.optional("lidar")?.mapping() {
                 lidarFilters = try LidarFilterSettings.read(lidar)
                 try lidar.finish()
+            }
+            if let cam = try pre.optional("camera")?.mapping() {
+                camera.width = try cam.int("width", default: 224, in: 16...1024)
+                camera.height = try cam.int("height", default: 224, in: 16...1024)
+                camera.reducedJPEGDecode = try cam.bool("reduced_jpeg_decode", default: false)
+                try cam.finish()
             }
             try pre.finish()
         }
 
         // predictor
         let predMap = try root.optional("predictor")?.mapping()
-        let kind = try predMap?.string("kind", default: "classical-ctrv", oneOf: ["classical-ctrv", "learned"]) ?? "classical-ctrv"
+        let kind = try predMap?.string("kind", default: "classical-ctrv", oneOf: PredictorSettings.kinds) ?? "classical-ctrv"
         let modelDirectory = try predMap?.optional("model").map { node throws(ConfigError) in resolve(try node.string()) }
-        if kind == "learned", modelDirectory == nil, let predMap { throw predMap.invalid("model", "a learned predictor needs `model: DIR`") }
-        let predictor = PredictorSettings(
+        var predictor = PredictorSettings(
             kind: kind, modelDirectory: modelDirectory,
             history: try predMap?.int("history", default: 8, in: 2...64) ?? 8,
             horizon: try predMap?.int("horizon", default: 5, in: 1...64) ?? 5,
             step: ms(try predMap?.double("step_ms", default: 100, in: 1...10_000) ?? 100),
             topK: try predMap?.int("topk", default: 3, in: 1...site.mmwave.beams) ?? 3)
+        if let predMap {
+            predictor.resetGap = ms(try predMap.double("reset_gap_ms", default: 1000, in: 1...3_600_000))
+            predictor.blasThreads = try predMap.int("blas_threads", default: 2, in: 1...64)
+            // The folder itself is loaded and checked against this file by the predictor factory
+            // before the daemon binds any socket (a dataset can be generated before the model exists).
+            if predictor.usesModel {
+                guard modelDirectory != nil else { throw predMap.invalid("model", "a \(kind) predictor needs `model: DIR` (a folder with config.json and model.safetensors)") }
+            } else if modelDirectory != nil {
+                throw predMap.invalid("model", "only the learned and gru kinds take a model folder (kind is \(kind))")
+            }
+        }
         try predMap?.finish()
 
         // output
@@ -229,7 +269,7 @@ public struct LaunchFile: Sendable {
         return LaunchFile(path: path, name: name, sitePath: sitePath, site: site, prefix: prefix,
                           inputs: Inputs(endpoints: endpoints, bind: inputBind, topics: topics, truthTopics: truthTopics,
                                          buffer: buffer, limits: limits),
-                          sync: sync, lidarFilters: lidarFilters, predictor: predictor, output: output,
+                          sync: sync, lidarFilters: lidarFilters, camera: camera, predictor: predictor, output: output,
                           metricsAddress: metricsAddress, logLevel: logLevel)
     }
 }

@@ -81,11 +81,28 @@ public final class FusionPipeline: Sendable {
     /// Runs offline over recorded messages, in order, processing every frame (nothing dropped).
     public func runOffline(_ messages: some Sequence<(frames: [[UInt8]], receiveTime: Int64)>) async {
         for message in messages {
-            let (ready, truth) = await ingest.accept(frames: message.frames, receiveTime: message.receiveTime)
-            if let truth { sink(.truth(truth)) }
-            for frame in ready { await process(frame) }
+            await offer(frames: message.frames, receiveTime: message.receiveTime) { frame, context in
+                await self.finish(frame, context: context)
+            }
         }
-        for frame in await ingest.flush() { await process(frame) }
+        await drain { frame, context in await self.finish(frame, context: context) }
+    }
+
+    /// Offline, step by step: hands one recorded message to ingest (wire checks, synchronizer);
+    /// every frame it completes is preprocessed by the front end (the same code as `runLive`) and
+    /// given to `body` in order — nothing is dropped. Truth messages go to the sink. `foresight
+    /// eval` and `foresight dataset` build on this; `runOffline` passes the predictor stage as `body`.
+    public func offer(frames: [[UInt8]], receiveTime: Int64,
+                      _ body: (PreprocessedFrame, FrameContext) async -> Void) async {
+        let (ready, truth) = await ingest.accept(frames: frames, receiveTime: receiveTime)
+        if let truth { sink(.truth(truth)) }
+        for item in ready { await body(await process(item), item.context) }
+    }
+
+    /// Offline: emits the frames still pending in the synchronizer (end of the recording) to
+    /// `body`, then stops the front end and the predictor stage. Call once, after the last `offer`.
+    public func drain(_ body: (PreprocessedFrame, FrameContext) async -> Void) async {
+        for item in await ingest.flush() { await body(await process(item), item.context) }
         frontEnd.finish()
         await prediction.stop()
     }
@@ -111,20 +128,28 @@ public final class FusionPipeline: Sendable {
     private func predictLoop() async {
         for await frame in frontEnd.output {
             guard let context = contexts.withLock({ $0.removeValue(forKey: frame.seq) }) else { continue }
+            record(frame, context: context)
             await finish(frame, context: context)
         }
     }
 
-    private func process(_ item: (raw: RawFrame, context: FrameContext)) async {
+    /// Preprocesses a frame directly (offline: no queue, nothing dropped) and records it.
+    private func process(_ item: (raw: RawFrame, context: FrameContext)) async -> PreprocessedFrame {
         stats.latency["sync"]?.record(item.context.synchronizedAt - item.context.lastReceive)
-        await finish(await frontEnd.process(item.raw), context: item.context)
+        let frame = await frontEnd.process(item.raw)
+        record(frame, context: item.context)
+        return frame
+    }
+
+    /// Records a preprocessed frame's latency and its rejected inputs.
+    private func record(_ frame: PreprocessedFrame, context: FrameContext) {
+        stats.latency["preprocess"]?.record(wallClockNanoseconds() - context.synchronizedAt)
+        for (modality, error) in frame.failures { countFailure(modality, error) }
     }
 
     /// Predicts from a preprocessed frame and emits every output of it.
     private func finish(_ frame: PreprocessedFrame, context: FrameContext) async {
         let preprocessed = wallClockNanoseconds()
-        stats.latency["preprocess"]?.record(preprocessed - context.synchronizedAt)
-        for (modality, error) in frame.failures { countFailure(modality, error) }
         let header = Header(stamp: frame.stamp, seq: UInt32(truncatingIfNeeded: frame.seq), frameID: launch.site.name)
         let out = launch.output.prefix
         if let absent = launch.sync.required.first(where: context.missing.contains) {
@@ -134,7 +159,13 @@ public final class FusionPipeline: Sendable {
             publishFrame(header: header, context: context)
             return
         }
-        let set = await prediction.predict(frame, context: context)
+        guard let set = await prediction.predict(frame, context: context) else {
+            stats.count("predictions_failed_total")
+            let reason = await prediction.lastFailure ?? "unknown"
+            logger.error("predictor failed on a frame; nothing published for it", metadata: ["frame": "\(frame.seq)", "error": "\(reason)"])
+            publishFrame(header: header, context: context)
+            return
+        }
         let predicted = wallClockNanoseconds()
         stats.latency["predict"]?.record(predicted - preprocessed)
         stats.count("frames_total")
@@ -177,6 +208,10 @@ public final class FusionPipeline: Sendable {
         await ingest.refreshGauges()
         let front = frontEnd.statistics
         stats.set("queue.sync", Int64(front.submitted - front.processed - front.droppedInput))
+        // Frames the predictor stage did not take in time (its bounded input queue dropped the oldest).
+        let droppedBeforePredict = Int64(front.droppedOutput)
+        let reported = stats.counter("dropped.predict")
+        if droppedBeforePredict > reported { stats.count("dropped.predict", by: droppedBeforePredict - reported) }
         return stats.diagnostics(header: Header(stamp: wallClockNanoseconds(), seq: seq, frameID: launch.site.name))
     }
 
@@ -277,6 +312,9 @@ enum FrontEndSettings {
         if let lo = f.cropMin, let hi = f.cropMax { c.lidar.cropBox = AxisBox(min: lo, max: hi) }
         if let leaf = f.voxelLeaf { c.lidar.voxelLeaf = SIMD3(repeating: leaf) }
         if let k = f.outlierMeanK { c.lidar.outlierRemoval = OutlierRemoval(meanK: k, stddevMultiplier: f.outlierStddev ?? 2) }
+        c.camera.outputWidth = launch.camera.width
+        c.camera.outputHeight = launch.camera.height
+        c.camera.reducedJPEGDecode = launch.camera.reducedJPEGDecode
         return c
     }
 }

@@ -3,9 +3,37 @@ import ForesightPreprocess
 import ForesightSite
 import ForesightWire
 
-/// The predictor stage: keeps the window of recent frames and asks the predictor for every
-/// horizon step. It runs on its own thread (a custom executor), so a learned model's BLAS work
-/// never occupies Swift's cooperative pool.
+/// Decides where a new segment starts: the first frame, a synchronizer restart (clock jump,
+/// publisher restart: the frame's `epoch` changed), a stamp that does not advance, or a gap longer
+/// than the launch file's `predictor.reset_gap_ms`. The daemon resets streaming predictors there
+/// and `foresight dataset` numbers its `segment` tensor with the same rule.
+public struct SegmentTracker: Sendable {
+    /// The longest gap (ns) between consecutive frames of one segment.
+    public let resetGap: Int64
+    /// The current segment number (−1 before the first frame).
+    public private(set) var segment = -1
+    private var lastStamp: Int64?
+    private var lastEpoch: UInt64 = 0
+
+    /// Creates a tracker with the launch file's reset gap.
+    public init(resetGap: Int64) { self.resetGap = resetGap }
+
+    /// Accounts for the next frame; returns true when it starts a new segment.
+    public mutating func advance(stamp: Int64, epoch: UInt64) -> Bool {
+        defer { lastStamp = stamp; lastEpoch = epoch }
+        guard let last = lastStamp, epoch == lastEpoch, stamp > last,
+              stamp.subtractingReportingOverflow(last).partialValue <= resetGap else {
+            segment += 1
+            return true
+        }
+        return false
+    }
+}
+
+/// The predictor stage: keeps the window of recent frames, follows segments (resetting the
+/// predictor at each start) and asks the predictor for every horizon step. It runs on its own
+/// thread (a custom executor), so no predictor work occupies Swift's cooperative pool; a learned
+/// model additionally runs on its own inference thread.
 public actor PredictionStage {
     private let executor: DedicatedThreadExecutor
     /// Runs on the stage's dedicated thread.
@@ -14,8 +42,15 @@ public actor PredictionStage {
     private let predictor: any Predictor
     private let site: Site
     private let settings: LaunchFile.PredictorSettings
-    private let powerInDBm: BeamPowerPreprocessor
+    private let observations: ObservationBuilder
     private var window: [FrameObservation] = []
+    private var segments: SegmentTracker
+    /// Segments started so far (the predictor was reset this many times).
+    public private(set) var segmentCount = 0
+    /// Frames the predictor threw on (no prediction published).
+    public private(set) var failures = 0
+    /// The last error a predictor threw, for logs.
+    public private(set) var lastFailure: String?
 
     /// Creates the stage for `predictor` with the launch file's horizon settings.
     public init(predictor: any Predictor, site: Site, settings: LaunchFile.PredictorSettings) throws {
@@ -23,29 +58,66 @@ public actor PredictionStage {
         self.predictor = predictor
         self.site = site
         self.settings = settings
+        segments = SegmentTracker(resetGap: settings.resetGap)
+        observations = try ObservationBuilder(site: site)
+    }
+
+    /// The model name of the predictor.
+    public nonisolated var model: String { predictor.model }
+
+    /// Adds a preprocessed frame to the window and predicts the horizon after it; nil when the
+    /// predictor could not use the frame (counted in ``failures``).
+    public func predict(_ frame: PreprocessedFrame, context: FrameContext) async -> PredictionSet? {
+        if segments.advance(stamp: frame.stamp, epoch: context.epoch) {
+            segmentCount += 1
+            if !window.isEmpty {
+                window.removeAll()
+                await predictor.reset()
+            }
+        }
+        window.append(observation(frame, context: context))
+        if window.count > settings.history { window.removeFirst(window.count - settings.history) }
+        let horizon = Horizon.stamps(after: frame.stamp, steps: settings.horizon, step: settings.step)
+        do {
+            return try await predictor.predict(history: window, horizon: horizon)
+        } catch {
+            failures += 1
+            lastFailure = "\(error)"
+            return nil
+        }
+    }
+
+    /// Stops the stage's thread (after the last prediction) and releases the predictor.
+    public func stop() async {
+        await predictor.shutdown()
+        executor.stop()
+    }
+
+    /// What the predictor sees of a frame.
+    func observation(_ frame: PreprocessedFrame, context: FrameContext) -> FrameObservation {
+        observations.observation(frame, context: context)
+    }
+}
+
+/// Turns a preprocessed frame and its context into what a predictor sees (``FrameObservation``):
+/// site-frame geometry for the classical and persistence predictors, the model-input tensors for
+/// a learned one, and the measured beam power in dBm. The daemon's predictor stage and
+/// `foresight dataset` use this one builder, so training data and serving never differ.
+public struct ObservationBuilder: Sendable {
+    private let site: Site
+    private let powerInDBm: BeamPowerPreprocessor
+
+    /// Creates the builder for a site (its LiDAR pose and beam-power floor).
+    public init(site: Site) throws {
+        self.site = site
         var dbm = BeamPowerParameters()
         dbm.floorDBm = Float(site.beamPower.floorDbm)
         dbm.normalization = .none
         powerInDBm = try BeamPowerPreprocessor(parameters: dbm)
     }
 
-    /// The model name of the predictor.
-    public nonisolated var model: String { predictor.model }
-
-    /// Adds a preprocessed frame to the window and predicts the horizon after it.
-    public func predict(_ frame: PreprocessedFrame, context: FrameContext) -> PredictionSet {
-        window.append(observation(frame, context: context))
-        if window.count > settings.history { window.removeFirst(window.count - settings.history) }
-        let horizon = (1...settings.horizon).map { frame.stamp + Int64($0) * settings.step }
-        return predictor.predict(history: window, horizon: horizon)
-    }
-
-    /// Stops the stage's thread (after the last prediction).
-    public func stop() { executor.stop() }
-
-    /// What the predictor sees of a frame: site-frame geometry for the classical predictor and
-    /// the model-input tensors for a learned one.
-    func observation(_ frame: PreprocessedFrame, context: FrameContext) -> FrameObservation {
+    /// The observation of a frame; `lidarPoints` (site-frame points) only when `includePoints`.
+    public func observation(_ frame: PreprocessedFrame, context: FrameContext, includePoints: Bool = true) -> FrameObservation {
         var o = FrameObservation(stamp: frame.stamp)
         if let g = frame.tensors[.gnss], g.values.count >= 2 {
             o.gnss = SIMD2(Double(g.values[0]), Double(g.values[1]))
@@ -53,7 +125,7 @@ public actor PredictionStage {
         if let power = context.beamPower, frame.tensors[.beamPower] != nil {
             o.beamPowerDBm = try? powerInDBm.process(power: power.power, unit: power.unit)
         }
-        if let cloud = context.cloud, frame.tensors[.lidar] != nil {
+        if includePoints, let cloud = context.cloud, frame.tensors[.lidar] != nil {
             o.lidarPoints = sitePoints(cloud)
         }
         o.camera = frame.tensors[.camera]?.values
@@ -94,6 +166,14 @@ extension Float {
     /// A float read from little-endian storage (identity on little-endian hosts).
     init(littleEndianBits stored: Float) {
         self = Float(bitPattern: UInt32(littleEndian: stored.bitPattern))
+    }
+}
+
+extension PersistencePredictor.Configuration {
+    /// The persistence baseline's geometry from a site calibration.
+    public init(site: Site, topK: Int) {
+        let position = site.mmwave.pose.position
+        self.init(arrayPosition: SIMD2(position.x, position.y), steeringAngles: site.codebookSteeringAngles(), topK: topK)
     }
 }
 

@@ -1,19 +1,42 @@
-/// A predictor: a window of past frames in, per-step predictions over a horizon out.
+/// A predictor: fed every frame in stamp order, it predicts every step of a horizon.
 ///
-/// The daemon keeps the window (default 8 frames) and the horizon stamps (default 5 steps of
-/// ~100 ms after the newest frame) and calls `predict` once per frame. Implementations must be
-/// **stateless over the window**: the result depends only on `history` and `horizon`, so the same
-/// inputs always give the same predictions (replays and `foresight eval` are reproducible) and a
-/// predictor can be shared between tasks. The classical CTRV predictor and the learned model of a
-/// later issue both conform.
+/// The daemon (and `foresight eval`) calls ``predict(history:horizon:)`` exactly once per frame,
+/// in stamp order, with the window of recent frames (oldest first, the new frame last; default 8)
+/// and the horizon stamps (default 5 steps of ~100 ms after the new frame). At the start of every
+/// segment — the first frame, after a clock jump or a publisher restart, or after a gap longer
+/// than the launch file's `predictor.reset_gap_ms` — the window is cleared and ``reset()`` is
+/// called first.
+///
+/// Two kinds conform:
+/// - **window predictors** (classical CTRV, persistence) are stateless: the result depends only
+///   on `history` and `horizon`, so they can be called on any window, shared between tasks, and
+///   keep the default no-op ``reset()``;
+/// - **streaming predictors** (the learned and GRU models) keep state between calls (a key/value
+///   cache, a recurrent state), use only the newest frame of `history`, and forget everything in
+///   ``reset()``. They must be fed every frame of a segment in order.
+///
+/// Calls may suspend (a learned model runs on its own inference thread) and may throw (the frame
+/// does not fit the model); a throwing call produces no prediction for that frame and is counted.
 public protocol Predictor: Sendable {
     /// The model name published in every prediction (e.g. `classical-ctrv`).
     var model: String { get }
-    /// Predicts every horizon step from `history` (oldest first).
+    /// Predicts every horizon step after the newest frame of `history`.
     ///
     /// - Parameters:
-    ///   - history: the frames of the window, oldest first; may be empty or have missing modalities.
+    ///   - history: the frames of the window, oldest first, the new frame last; may have missing
+    ///     modalities.
     ///   - horizon: target stamps (ns), strictly increasing, normally after the newest frame.
     /// - Returns: one step per horizon stamp, with finite values and probabilities in [0, 1].
-    func predict(history: [FrameObservation], horizon: [Int64]) -> PredictionSet
+    func predict(history: [FrameObservation], horizon: [Int64]) async throws -> PredictionSet
+    /// Forgets every frame seen so far (segment start). Window predictors have nothing to forget.
+    func reset() async
+    /// Releases threads and memory once the predictor is no longer used.
+    func shutdown() async
+}
+
+extension Predictor {
+    /// Nothing to forget: the default for window predictors.
+    public func reset() async {}
+    /// Nothing to release: the default for window predictors.
+    public func shutdown() async {}
 }

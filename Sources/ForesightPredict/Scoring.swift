@@ -149,6 +149,11 @@ public struct ScoreReport: Sendable, Equatable, Codable {
     public var adeM: Double?
     /// Final displacement error: the mean error at the last step, metres.
     public var fdeM: Double?
+    /// Prediction sets that entered ADE (those with at least one scored position); lets reports of
+    /// several drives be pooled (weighted by this count).
+    public var adeSets: Int = 0
+    /// Prediction sets that entered FDE.
+    public var fdeSets: Int = 0
     /// Per-step scores.
     public var steps: [StepScore]
     /// All steps pooled.
@@ -203,7 +208,7 @@ public struct ScoreAccumulator: Sendable {
     public init() {}
 
     /// Linear mW → dBm, floored at −300 dBm for non-positive powers.
-    static func dBm(_ mw: Float) -> Double { 10 * log10(max(Double(mw), 1e-30)) }
+    static func dBm(_ mw: Float) -> Double { TruthTimeline.dBm(milliwatts: mw) }
 
     /// Scores one prediction set against the truth nearest each of its horizon stamps.
     public mutating func add(_ set: PredictionSet, truth: TruthTimeline) {
@@ -215,7 +220,8 @@ public struct ScoreAccumulator: Sendable {
         var errorSum = 0.0, errorCount = 0
         for i in 0..<n {
             let stamp = set.horizon[i], step = set.steps[i]
-            let ue = truth.ue(near: stamp), beam = truth.beam(near: stamp), blockage = truth.blockage(near: stamp)
+            let target = truth.truth(at: stamp)
+            let ue = target.ue, beam = target.beam, blockage = target.blockage
             if ue == nil || beam == nil || blockage == nil { stepsWithoutTruth += 1 }
             if let beam {
                 tallies[i].beamSamples += 1
@@ -259,7 +265,7 @@ public struct ScoreAccumulator: Sendable {
         return ScoreReport(models: models.sorted(), predictions: predictions, positionUnknown: positionUnknown,
                            stepsWithoutTruth: stepsWithoutTruth, beamsOutOfRange: beamsOutOfRange,
                            adeM: adeCount > 0 ? adeSum / Double(adeCount) : nil,
-                           fdeM: fdeCount > 0 ? fdeSum / Double(fdeCount) : nil,
+                           fdeM: fdeCount > 0 ? fdeSum / Double(fdeCount) : nil, adeSets: adeCount, fdeSets: fdeCount,
                            steps: tallies.enumerated().map { $1.score(step: $0) }, overall: pooled.score(step: nil))
     }
 }

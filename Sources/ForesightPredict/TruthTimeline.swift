@@ -1,3 +1,4 @@
+import Foundation
 import ForesightWire
 
 /// Values kept sorted by stamp, looked up by the nearest stamp within a tolerance.
@@ -74,4 +75,38 @@ public struct TruthTimeline: Sendable {
 
     /// Number of stored samples per kind.
     public var counts: (ue: Int, beam: Int, blockage: Int) { (ues.count, beams.count, blockages.count) }
+}
+
+/// The ground truth at one horizon stamp: what `foresight eval` scores a step against and what
+/// `foresight dataset` writes as that step's training target. Both call ``TruthTimeline/truth(at:)``.
+public struct HorizonTruth: Sendable {
+    /// UE position truth, nil when none is within the tolerance.
+    public var ue: TruthUE?
+    /// Best beam and noiseless per-beam power truth, nil when none is within the tolerance.
+    public var beam: TruthBeam?
+    /// Line-of-sight blockage truth, nil when none is within the tolerance.
+    public var blockage: TruthBlockage?
+
+    /// Whether every kind of truth is present.
+    public var complete: Bool { ue != nil && beam != nil && blockage != nil }
+}
+
+extension TruthTimeline {
+    /// The truth nearest `stamp` (within the tolerance) of every kind.
+    public func truth(at stamp: Int64) -> HorizonTruth {
+        HorizonTruth(ue: ue(near: stamp), beam: beam(near: stamp), blockage: blockage(near: stamp))
+    }
+
+    /// Linear milliwatts → dBm, floored at −300 dBm for non-positive powers (the scorer's rule).
+    public static func dBm(milliwatts: Float) -> Double { 10 * log10(max(Double(milliwatts), 1e-30)) }
+}
+
+/// The horizon of a prediction: `steps` stamps `step` ns apart after the frame stamp
+/// (stamp + (k + 1)·step for k = 0…steps−1). The daemon, `foresight eval` and `foresight dataset`
+/// all use this one rule.
+public enum Horizon {
+    /// The horizon stamps after a frame stamped `stamp`.
+    public static func stamps(after stamp: Int64, steps: Int, step: Int64) -> [Int64] {
+        (0..<max(0, steps)).map { stamp + Int64($0 + 1) * step }
+    }
 }

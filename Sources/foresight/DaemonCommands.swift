@@ -194,46 +194,101 @@ final class LiveMonitor: Sendable {
 }
 
 
-/// `foresight eval`: scores the pipeline on a recorded bag.
+/// `foresight eval`: scores one or several predictors on recorded or simulated drives.
 struct EvalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Run the pipeline on a bag as fast as possible and score predictions against its ground truth.",
+        abstract: "Run the pipeline on drives as fast as possible and score predictions against their ground truth.",
         discussion: """
         Per horizon step: beam top-1/top-3 accuracy and the power lost by the chosen beam versus \
-        the best (dB); position error (ADE/FDE, m); power RMSE/MAE (dB); blockage accuracy/F1. \
-        The bag needs truth/ue, truth/beam and truth/blockage (the simulator writes them).
+        the best (dB); position error (ADE/FDE, m); power RMSE/MAE (dB); blockage \
+        accuracy/precision/recall/F1. The drives need truth/ue, truth/beam and truth/blockage (the \
+        simulator writes them).
 
-        Example: foresight sim --bag drive.mcap --duration 120 && foresight eval drive.mcap --json scores.json
+        Several --launch files are scored on the same frames in one run: launch files with the \
+        same front end share one synchronizer and preprocessing pass, and every predictor gets \
+        every frame. --drop MODALITY removes a modality from every frame before the predictors \
+        see it (an inference-time ablation); --ablate NAME adds one variant of that predictor per \
+        modality dropped. --json writes pooled and per-drive scores (for bootstrap intervals over \
+        drives) and, with --traces, per-frame beams and position errors for plots.
+
+        Examples:
+          foresight sim --bag drive.mcap --duration 120 && foresight eval drive.mcap --json scores.json
+          foresight eval --sim --seeds 1000..1019 --duration 60 --launch launch/sim.yaml --launch launch/sim-learned.yaml
         """
     )
 
-    @Argument(help: "The bag (MCAP).")
-    var bag: String
+    @OptionGroup var input: DriveOptions
 
-    @Option(help: "Launch file describing the pipeline (default: launch/sim.yaml).")
-    var launch: String = "launch/sim.yaml"
+    @Option(help: "Launch file of a predictor to score; repeat to compare several (default: launch/sim.yaml).")
+    var launch: [String] = []
+
+    @Option(help: "Remove this modality (camera, radar, lidar, gnss, beam_power) at inference; repeatable.")
+    var drop: [String] = []
+
+    @Option(help: "Also score this predictor (a launch file's name) once per modality dropped.")
+    var ablate: [String] = []
 
     @Option(help: "Also write the scores as JSON to this file.")
     var json: String?
 
+    @Flag(help: "Include per-frame beams, true beams and position errors in the JSON (for plots).")
+    var traces = false
+
     @Option(help: "Log level.")
     var logLevel: String = "warning"
 
-    func run() async throws {
-        var launchFile = try loadLaunch(launch)
-        if launchFile.inputs.truthTopics.isEmpty { launchFile.inputs.truthTopics = ["truth/ue", "truth/beam", "truth/blockage"] }
-        let logger = bootstrapLogging(level: logLevel)
-        let tty = isatty(STDERR_FILENO) == 1
-        let result = try await Evaluation(launch: launchFile, logger: logger).run(bagPath: bag) { count in
-            if tty { FileHandle.standardError.write(Data("\r  \(count) messages…".utf8)) }
+    func validate() throws {
+        for m in drop where !LaunchFile.modalities.contains(m) {
+            throw ValidationError("--drop \(m): not a modality (\(LaunchFile.modalities.joined(separator: ", ")))")
         }
-        if tty { FileHandle.standardError.write(Data("\r".utf8)) }
-        print("evaluated \(bag): \(result.messages) messages, \(result.frames) frames (\(result.partialFrames) partial) in \(String(format: "%.1f", result.seconds)) s")
-        if !result.rejections.isEmpty { print("rejected: " + result.rejections.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) }
-        print(result.report.table())
+    }
+
+    func run() async throws {
+        let logger = bootstrapLogging(level: logLevel)
+        var entries: [ComparativeEvaluation.Entry] = []
+        for path in launch.isEmpty ? ["launch/sim.yaml"] : launch {
+            let file = try loadLaunch(path)
+            var name = file.name
+            var n = 2
+            while entries.contains(where: { $0.name == name }) { name = "\(file.name)-\(n)"; n += 1 }
+            entries.append(.init(name: name, launch: file, dropped: drop))
+        }
+        for name in ablate {
+            guard let base = entries.first(where: { $0.name == name }) else {
+                throw CLIError("--ablate \(name): no launch file is named so (names: \(entries.map(\.name).joined(separator: ", ")))")
+            }
+            for m in LaunchFile.modalities where !base.dropped.contains(m) {
+                entries.append(.init(name: "\(name) -\(m)", launch: base.launch, dropped: base.dropped + [m]))
+            }
+        }
+        let drives = try input.drives()
+        var evaluation = try ComparativeEvaluation(entries: entries, logger: logger)
+        evaluation.traces = traces
+        let line = ProgressLine("eval")
+        let perDrive: Double? = input.sim ? input.duration * 10 : nil
+        let result: ComparativeEvaluation.Result
+        do {
+            result = try await evaluation.run(drives: drives) { p in
+                line.update(drivesDone: p.drivesDone, drives: p.drives, frames: p.frames, seconds: p.seconds, framesPerDrive: perDrive)
+            }
+        } catch {
+            line.finish()
+            throw CLIError("\(error)")
+        }
+        line.finish()
+        print("evaluated \(result.drives.count) drive(s): \(result.messages) messages, \(result.frames) frames in \(String(format: "%.1f", result.seconds)) s")
+        for p in result.predictors {
+            let dropped = p.dropped.isEmpty ? "" : " (without \(p.dropped.joined(separator: ", ")))"
+            print("\n== \(p.name)\(dropped): \(p.launch)" + (p.failures > 0 ? " — \(p.failures) frames failed" : ""))
+            print(p.overall.table(), terminator: "")
+        }
+        if result.predictors.count > 1 {
+            print("\n== all drives pooled")
+            print(result.table(), terminator: "")
+        }
         if let json {
-            try result.report.json().write(to: URL(fileURLWithPath: json))
+            try result.json().write(to: URL(fileURLWithPath: json))
             print("wrote \(json)")
         }
     }

@@ -21,6 +21,7 @@ struct Foresight: AsyncParsableCommand {
             SchemaCommand.self,
             RunCommand.self,
             EvalCommand.self,
+            DatasetCommand.self,
             PreprocessCommand.self,
             SimCommand.self,
             RecordCommand.self,

@@ -1,0 +1,183 @@
+import Foundation
+import ForesightInference
+import ForesightPredict
+import ForesightPreprocess
+
+/// What the daemon needs to know about a model folder before running it (read from
+/// `config.json`; checked against the launch file by ``LearnedPredictor/load(launch:)``).
+public struct LearnedModelInfo: Sendable, Equatable {
+    /// `learned` (the multi-task model) or `gru` (the GRU baseline).
+    public var kind: String
+    /// The folder's name (published as `kind:name`).
+    public var name: String
+    /// Frames of history the model was trained with.
+    public var history: Int
+    /// Future steps it predicts.
+    public var future: Int
+    /// Time between future steps, ms (nil when the config does not say).
+    public var stepMs: Double?
+    /// Codebook size.
+    public var numBeams: Int
+    /// The preprocessing version of the data it was trained on.
+    public var preprocessingVersion: String?
+    /// Camera input `[channels, height, width]`.
+    public var camera: [Int]
+    /// Radar map input `[height, width]`.
+    public var radar: [Int]
+    /// LiDAR depth input `[height, width]`.
+    public var lidar: [Int]
+}
+
+/// A model folder the daemon cannot use, with what to do about it.
+public struct ModelLoadError: Error, CustomStringConvertible, Sendable {
+    /// The model folder.
+    public var directory: String
+    /// What is wrong and what to do.
+    public var reason: String
+    /// `model folder DIR: reason`.
+    public var description: String { "model folder \(directory): \(reason)" }
+}
+
+/// The engine behind the learned predictor kinds: the one place that knows how a model folder is
+/// turned into a running ``StreamingPredictor`` and which input sizes it expects.
+enum ModelEngine {
+    /// Loads the folder's config and weights and starts the streaming predictor on its own thread.
+    static func load(directory: URL, blasThreads: Int, topK: Int) throws -> (StreamingPredictor, LearnedModelInfo) {
+        let path = directory.path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ModelLoadError(directory: path, reason: "does not exist (train a model with `make train`, or point predictor.model to models/<name>)")
+        }
+        for file in ["config.json", "model.safetensors"] where !FileManager.default.fileExists(atPath: directory.appendingPathComponent(file).path) {
+            throw ModelLoadError(directory: path, reason: "has no \(file) (export the model again)")
+        }
+        let configURL = directory.appendingPathComponent("config.json")
+        guard let json = try? Data(contentsOf: configURL) else {
+            throw ModelLoadError(directory: path, reason: "config.json is missing or unreadable (export the model again)")
+        }
+        guard let raw = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] else {
+            throw ModelLoadError(directory: path, reason: "config.json is not a JSON object")
+        }
+        let format = raw["format"] as? String ?? "?"
+        let version = raw["version"] as? Int ?? 0
+        let kind: String
+        switch format {
+        case "foresight-multitask": kind = "learned"
+        case "foresight-gru": kind = "gru"
+        default:
+            throw ModelLoadError(directory: path, reason: "config.json format is '\(format)', expected foresight-multitask or foresight-gru")
+        }
+        guard kind == "learned", version == 1 else {
+            throw ModelLoadError(directory: path, reason: "\(format) version \(version) needs a newer inference engine than this build has "
+                                 + "(this build runs foresight-multitask version 1)")
+        }
+        let model: MultiTaskModel
+        do {
+            model = try MultiTaskModel(directory: directory)
+        } catch {
+            throw ModelLoadError(directory: path, reason: "\(error)")
+        }
+        let c = model.config
+        let info = LearnedModelInfo(
+            kind: kind, name: directory.lastPathComponent, history: c.history, future: c.future,
+            stepMs: (raw["step_ms"] as? NSNumber)?.doubleValue, numBeams: c.numBeams,
+            preprocessingVersion: raw["preprocessing_version"] as? String,
+            camera: [c.vision.inChannels, c.vision.height, c.vision.width], radar: [c.radar.height, c.radar.width],
+            lidar: [c.lidar.height, c.lidar.width])
+        return (StreamingPredictor(model: model, blasThreads: blasThreads, topK: topK), info)
+    }
+}
+
+/// The learned predictor kinds (`learned`, `gru`): a streaming model fed every frame of a segment
+/// (missing modalities → the model's learned missing tokens), reset at segment starts, running on
+/// its own inference thread. Power is published in dBm (the model's unit).
+public final class LearnedPredictor: Predictor {
+    /// `kind:folder` (e.g. `learned:foresight`).
+    public let model: String
+    /// The model's sizes and provenance.
+    public let info: LearnedModelInfo
+    private let engine: StreamingPredictor
+
+    private init(engine: StreamingPredictor, info: LearnedModelInfo) {
+        self.engine = engine
+        self.info = info
+        model = "\(info.kind):\(info.name)"
+    }
+
+    /// Loads the launch file's model folder and checks it against the launch file: the folder
+    /// loads, its kind matches `predictor.kind`, `history`/`horizon`/`step_ms` and the codebook
+    /// match, its input sizes match the front end's outputs, and its `preprocessing_version`
+    /// equals the launch file's. Throws ``ModelLoadError`` naming the folder and the mismatch.
+    public static func load(launch: LaunchFile) throws -> LearnedPredictor {
+        let settings = launch.predictor
+        guard let directory = settings.modelDirectory else {
+            throw LaunchError("predictor.model: a \(settings.kind) predictor needs `model: DIR`")
+        }
+        let (engine, info) = try ModelEngine.load(directory: URL(fileURLWithPath: directory), blasThreads: settings.blasThreads,
+                                                  topK: settings.topK)
+        func fail(_ reason: String) -> ModelLoadError {
+            engine.shutdown()
+            return ModelLoadError(directory: directory, reason: reason)
+        }
+        guard info.kind == settings.kind else {
+            throw fail("holds a \(info.kind) model but the launch file asks for predictor.kind \(settings.kind)")
+        }
+        guard info.history == settings.history else {
+            throw fail("the model was trained with history \(info.history) frames but the launch file says predictor.history \(settings.history); set it to \(info.history)")
+        }
+        guard info.future == settings.horizon else {
+            throw fail("the model predicts \(info.future) steps but the launch file says predictor.horizon \(settings.horizon); set it to \(info.future)")
+        }
+        if let stepMs = info.stepMs, abs(stepMs * 1_000_000 - Double(settings.step)) > 0.5 {
+            throw fail("the model's steps are \(stepMs) ms apart but the launch file says predictor.step_ms \(Double(settings.step) / 1e6)")
+        }
+        guard info.numBeams == launch.site.mmwave.beams else {
+            throw fail("the model has \(info.numBeams) beams but site \(launch.site.name) has a \(launch.site.mmwave.beams)-beam codebook")
+        }
+        let frontEnd = try launch.frontEndConfiguration()
+        let version = PreprocessingVersion.fingerprint(of: frontEnd)
+        guard let trained = info.preprocessingVersion else {
+            throw fail("config.json has no preprocessing_version; re-export it from a model trained on a `foresight dataset` (which records it)")
+        }
+        guard trained == version else {
+            throw fail("preprocessing_version mismatch: the model was trained on data with preprocessing version \(trained), but this launch "
+                       + "file's front end gives \(version) (camera \(launch.camera.width)×\(launch.camera.height), site \(launch.site.name)). "
+                       + "Use the launch file the model was trained with, or regenerate the data and retrain (make train)")
+        }
+        let camera = [3, frontEnd.camera.outputHeight, frontEnd.camera.outputWidth]
+        guard info.camera == camera else {
+            throw fail("the model expects a camera input \(info.camera) but the launch file's preprocess.camera gives \(camera)")
+        }
+        let lidar = [frontEnd.lidar.rows, frontEnd.lidar.columns]
+        guard info.lidar == lidar else { throw fail("the model expects a LiDAR depth image \(info.lidar) but preprocessing gives \(lidar)") }
+        let radar = [frontEnd.radar.angleBins, launch.site.radar.samples]
+        guard info.radar == radar else {
+            throw fail("the model expects a radar map \(info.radar) but preprocessing of site \(launch.site.name) gives \(radar)")
+        }
+        return LearnedPredictor(engine: engine, info: info)
+    }
+
+    /// Feeds the newest frame of `history` to the model and returns its predictions at `horizon`.
+    public func predict(history: [FrameObservation], horizon: [Int64]) async throws -> PredictionSet {
+        guard let frame = history.last else { throw ModelLoadError(directory: info.name, reason: "predict called with an empty window") }
+        let inputs = FrameInputs(stamp: frame.stamp, camera: frame.camera, radar: frame.radarMap, lidar: frame.lidarDepth,
+                                 gnss: frame.gnss.map { SIMD2(Float($0.x), Float($0.y)) }, beamPower: frame.beamPowerNormalized)
+        let prediction = try await engine.push(inputs)
+        let count = min(horizon.count, prediction.steps.count)
+        let steps = prediction.steps.prefix(count).map { s -> PredictionSet.Step in
+            func finite(_ v: Float, _ fallback: Double = 0) -> Double { v.isFinite ? Double(v) : fallback }
+            let beams = s.topBeams.map(\.beam)
+            return PredictionSet.Step(east: finite(s.east), north: finite(s.north), beams: beams.isEmpty ? [s.chosenBeam] : beams,
+                                      beamProbabilities: beams.isEmpty ? [1] : s.topBeams.map { min(1, max(0, finite($0.probability))) },
+                                      powerBeam: beams.first ?? s.chosenBeam, powerDBm: finite(s.chosenBeamPower, -300),
+                                      blockageProbability: min(1, max(0, finite(s.blockageProbability))))
+        }
+        return PredictionSet(model: model, horizon: Array(horizon.prefix(count)), steps: steps, positionKnown: true)
+    }
+
+    /// Forgets the cached frames (segment start).
+    public func reset() async { await engine.reset() }
+
+    /// Stops the inference thread.
+    public func shutdown() async { engine.shutdown() }
+}
