@@ -16,7 +16,6 @@ modality present and no anchor), so every batch is a dense [B, L] block.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -269,24 +268,6 @@ class ForesightDataset:
         tv = out["target_valid"]
         tv &= out["target_beam"] >= 0
         return out
-
-
-def windows(x: torch.Tensor, anchor_index: torch.Tensor, segment_first: torch.Tensor, history: int,
-            present: torch.Tensor | None = None) -> torch.Tensor:
-    """Gather the `history` frames ending at each anchor: x [B, L, ...] -> [B, L, H, ...].
-
-    Frames before the anchor's segment start are zeroed (and, for `present`, marked absent): the
-    window a streaming session that was reset at the segment start would hold.
-    """
-    B, L = x.shape[:2]
-    H = history
-    idx = anchor_index[None, :] - torch.arange(H - 1, -1, -1)[:, None]  # [H, L]
-    ok = (idx >= segment_first[..., None, :])  # [B, H, L]
-    idx_c = idx.clamp(min=0)
-    g = x[:, idx_c]  # [B, H, L, ...]
-    mask = ok.reshape(B, H, L, *([1] * (x.dim() - 2)))
-    g = torch.where(mask, g, torch.zeros((), dtype=g.dtype))
-    return g.transpose(1, 2).contiguous()  # [B, L, H, ...]
 
 
 def segment_first_index(segment_start: torch.Tensor) -> torch.Tensor:

@@ -49,7 +49,7 @@ from torch import nn  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import model as model_lib  # noqa: E402  (learn-model's architecture)
-from dataset import ForesightDataset, DatasetError, windows, segment_first_index  # noqa: E402
+from dataset import ForesightDataset, DatasetError, segment_first_index  # noqa: E402
 from metrics import Scorer, format_summary, FLOOR_DBM  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,6 +89,8 @@ class TrainConfig:
     # GRU baseline
     gru_epochs: int = 4
     gru_lr: float = 1e-3
+    # full-attention comparison: re-encodes a window per anchor, so only every n-th anchor is used
+    full_anchor_stride: int = 4
     # model size
     model: dict = field(default_factory=dict)
 
@@ -173,28 +175,81 @@ class Log:
         return tqdm(total=total, desc=desc, unit="crop", leave=False, dynamic_ncols=True)
 
 
-# ====================================================================== model adapter
-def build_model_config(ds: ForesightDataset, tc: TrainConfig):
-    """The v2 model configuration for the dataset's input sizes (model.py decides the layers)."""
-    shapes = {"camera": list(ds.shapes["camera"]), "radar": list(ds.shapes["radar"]),
-              "lidar": list(ds.shapes["lidar"])}
-    kw = dict(history=ds.history, future=ds.future, num_beams=ds.beams, step_ms=ds.step_ms,
-              preprocessing_version=ds.preprocessing_version)
+# ====================================================================== model construction
+def cnn_for(shape: tuple, channels: list[int], tokens: tuple[int, int]):
+    """A tokenizer CNN for an input of `shape` ([C,H,W] or [H,W]): stride-2 conv blocks with `channels`,
+    then average pooling to about `tokens` (rows, cols) cells."""
+    C, H, W = (shape if len(shape) == 3 else (1, *shape))
+    convs = []
+    h, w = H, W
+    for i, ch in enumerate(channels):
+        k, pd = (5, 2) if (i == 0 and C == 3) else (3, 1)
+        convs.append(model_lib.ConvSpec(ch, k, 2, pd))
+        h, w = (h + 2 * pd - k) // 2 + 1, (w + 2 * pd - k) // 2 + 1
+    kh, kw = max(1, h // tokens[0]), max(1, w // tokens[1])
+    return model_lib.CNNConfig(C, H, W, convs, model_lib.PoolSpec([kh, kw], [kh, kw]))
+
+
+def build_model_configs(ds: ForesightDataset, tc: TrainConfig):
+    """(v2 ModelConfig, GRUConfig) for the dataset's input sizes and the preset's model size.
+
+    The full size is model.py's default architecture when the dataset has its default input sizes
+    (camera 3x96x96, radar/LiDAR 64x256); other sizes get CNNs of the same shape built for them.
+    """
+    cam, rad, lid = ds.shapes["camera"], ds.shapes["radar"], ds.shapes["lidar"]
+    common = dict(history=ds.history, future=ds.future, num_beams=ds.beams, step_ms=ds.step_ms,
+                  preprocessing_version=ds.preprocessing_version)
     size = tc.model.get("size", "full")
-    if hasattr(model_lib.ModelConfig, "for_inputs"):
-        return model_lib.ModelConfig.for_inputs(shapes, size=size, **kw)
-    cfg = model_lib.ModelConfig(**{k: v for k, v in kw.items() if k in model_lib.ModelConfig.__dataclass_fields__})
-    for k, v in shapes.items():
-        if k in model_lib.ModelConfig.__dataclass_fields__:
-            setattr(cfg, k, v)
-    return cfg
+    if size == "quick":
+        cnns = dict(vision=cnn_for(cam, [8, 16], (3, 3)), radar=cnn_for(rad, [8, 16], (2, 4)),
+                    lidar=cnn_for(lid, [8, 16], (2, 4)))
+        mc = model_lib.ModelConfig(d_model=32, heads=2, encoder_layers=2, predictor_layers=1, mlp_ratio=2,
+                                   head_hidden=32, queries_per_step=3, **cnns, **common)
+        gc = model_lib.GRUConfig(d_model=16, hidden=32, head_hidden=32, **cnns, **common)
+    else:
+        d = model_lib.ModelConfig()
+        cnns = {}
+        cnns["vision"] = d.vision if (d.vision.in_channels, d.vision.height, d.vision.width) == tuple(cam) \
+            else cnn_for(cam, [c.out_channels for c in d.vision.convs], (3, 3))
+        cnns["radar"] = d.radar if (d.radar.height, d.radar.width) == tuple(rad) \
+            else cnn_for(rad, [c.out_channels for c in d.radar.convs], (4, 4))
+        cnns["lidar"] = d.lidar if (d.lidar.height, d.lidar.width) == tuple(lid) \
+            else cnn_for(lid, [c.out_channels for c in d.lidar.convs], (4, 4))
+        extra = {k: v for k, v in tc.model.items() if k != "size"}
+        mc = model_lib.ModelConfig(**cnns, **common, **extra)
+        gc = model_lib.GRUConfig(**cnns, **common)
+    for c in (mc, gc):
+        c.max_intra_tokens = max(getattr(c, "max_intra_tokens", 16), *c.tokens_per_modality())
+    return mc, gc
 
 
 def head_parameter_names(model: nn.Module) -> set[str]:
-    if hasattr(model, "head_parameters"):
-        ids = {id(p) for p in model.head_parameters()}
-        return {n for n, p in model.named_parameters() if id(p) in ids}
-    return {n for n, _ in model.named_parameters() if n.startswith(("heads.", "head."))}
+    """The task heads' parameters (trained in stage 2; the rest is the backbone)."""
+    return {n for n, _ in model.named_parameters() if n.startswith("task_heads.")}
+
+
+def is_full(model) -> bool:
+    return isinstance(model, getattr(model_lib, "FullAttentionModel", ()))
+
+
+def latents(model, b: dict, present: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    """Predictor latents z [B, A, F, d] for the anchors of a batch of crops."""
+    tok = model.tokenize(b["camera"], b["radar"], b["lidar"], b["gnss"], b["power"], present)
+    if is_full(model):
+        ctx, valid = model.encode_windows(tok, b["stamp"], anchors, b["segment_start"])
+        return model.predict_windows(ctx, valid)
+    ctx = model.encode(tok, b["stamp"], b["segment_start"])
+    return model.predict(ctx, b["stamp"], anchors, b["segment_start"])
+
+
+@torch.no_grad()
+def jepa_targets(ema, b: dict, anchors: torch.Tensor, future: int):
+    """EMA targets [B, A, F, d] and their validity (frame anchor+k+1 exists in the anchor's segment)."""
+    tok = ema.tokenize(b["camera"], b["radar"], b["lidar"], b["gnss"], b["power"], b["present"])
+    if is_full(ema):
+        return ema.target_latents(tok, b["stamp"], anchors, b["segment_start"])
+    ctx = ema.encode(tok, b["stamp"], b["segment_start"])
+    return model_lib.MultiTaskModel.target_latents(ctx, anchors, future, b["segment_start"])
 
 
 def seed_all(seed: int):
@@ -247,46 +302,23 @@ def drop_one_modality(present: torch.Tensor, g: torch.Generator) -> torch.Tensor
 
 
 # ====================================================================== stage 1: JEPA
-def target_latents(ema: nn.Module, b: dict) -> torch.Tensor:
-    """Per frame, the layer-normed mean of the EMA encoder's final tokens: [B, L, d]."""
-    tok = ema.tokenize(b["camera"], b["radar"], b["lidar"], b["gnss"], b["power"], b["present"])
-    ctx = ema.encode(tok, b["stamp"], b["segment_start"])
-    z = ctx.mean(2)
-    return F.layer_norm(z, z.shape[-1:])
-
-
-def future_targets(frame_latents: torch.Tensor, b: dict, future: int):
-    """Shift per-frame target latents to (anchor, step): target[:, t, k] = latent[:, t+k+1]."""
-    B, L, d = frame_latents.shape
-    t = torch.arange(L)
-    idx = t[:, None] + torch.arange(1, future + 1)[None, :]  # [L, F]
-    ok = (idx[None] < b["piece_end"][..., None]) & b["anchor"][..., None]
-    tgt = frame_latents[:, idx.clamp(max=L - 1)]  # [B, L, F, d]
-    return tgt, ok
-
-
 class JEPAObjective(nn.Module):
-    """Context encoder + predictor vs. EMA targets; a module so DDP can wrap it."""
+    """Context encoder + predictor vs. EMA targets (smooth-L1 in latent space); a module so DDP can wrap it."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
 
     def forward(self, b: dict, ctx_present: torch.Tensor, target: torch.Tensor, ok: torch.Tensor, anchors: torch.Tensor):
-        m = self.model
-        tok = m.tokenize(b["camera"], b["radar"], b["lidar"], b["gnss"], b["power"], ctx_present)
-        ctx = m.encode(tok, b["stamp"], b["segment_start"])
-        z = m.predict(ctx, b["stamp"], anchors)  # [B, A, F, d]
-        tgt = target[:, anchors]
-        okA = ok[:, anchors]
-        per = F.smooth_l1_loss(z, tgt, reduction="none").mean(-1)
-        loss = (per * okA).sum() / okA.sum().clamp(min=1)
+        z = latents(self.model, b, ctx_present, anchors)
+        per = F.smooth_l1_loss(z, target, reduction="none").mean(-1)
+        loss = (per * ok).sum() / ok.sum().clamp(min=1)
         return loss, z.detach()
 
 
-def used_anchors(b: dict) -> torch.Tensor:
-    """Row indices that are an anchor in at least one row of the batch."""
-    return torch.nonzero(b["anchor"].any(0)).flatten()
+def used_anchors(b: dict, stride: int = 1) -> torch.Tensor:
+    """Row indices that are an anchor in at least one row of the batch (every `stride`-th of them)."""
+    return torch.nonzero(b["anchor"].any(0)).flatten()[::stride]
 
 
 @torch.no_grad()
@@ -314,6 +346,7 @@ def save_checkpoint(path: Path, state: dict):
 
 def pretrain(model, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist, log: Log, resume: bool) -> dict:
     ck = out / "pretrain.pt"
+    stride = tc.full_anchor_stride if is_full(model) else 1
     head_names = head_parameter_names(model)
     for n, p in model.named_parameters():
         p.requires_grad_(n not in head_names)
@@ -346,11 +379,10 @@ def pretrain(model, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist, lo
                 group["lr"] = lr_at(step, total, tc.pretrain_lr, tc.warmup_frac, tc.min_lr_frac)
             b = train_ds.batch(rows[i:i + tc.batch], tc.crop)
             ctx_present = modality_masks(b["present"], b["segment_start"], tc, g)
-            with torch.no_grad():
-                ema.train()
-                fl = target_latents(ema, b)
-                target, ok = future_targets(fl, b, train_ds.future)
-            anchors = used_anchors(b)
+            anchors = used_anchors(b, stride)
+            ema.train()
+            target, ok = jepa_targets(ema, b, anchors, train_ds.future)
+            ok = ok & b["anchor"][:, anchors, None]
             loss, _ = net(b, ctx_present, target, ok, anchors)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -361,8 +393,8 @@ def pretrain(model, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist, lo
             ema_update(ema, model, mom)
             tot += loss.item()
             n += 1
-            frames += int(b["anchor"].sum())
-            tstd += fl.std(dim=(0, 1)).mean().item()
+            frames += int(b["anchor"][:, anchors].sum())
+            tstd += target[ok].std(0).mean().item() if ok.sum() > 1 else 0.0
             if bar:
                 bar.update(len(rows[i:i + tc.batch]))
                 bar.set_postfix(loss=f"{tot / n:.4f}")
@@ -390,21 +422,21 @@ def pretrain(model, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist, lo
 
 @torch.no_grad()
 def jepa_validation(model, ema, ds, tc: TrainConfig, dist: Dist) -> dict:
+    """Latent loss on the validation drives (no masking) and the effective rank of their latents."""
     model.eval()
     ema.eval()
+    stride = tc.full_anchor_stride if is_full(model) else 1
     rows = ds.rows(tc.crop, None, dist.rank, dist.world, 1, pad=False)
     tot, cnt, zs = 0.0, 0.0, []
     for i in range(0, len(rows), tc.batch):
         b = ds.batch(rows[i:i + tc.batch], tc.crop)
-        fl = target_latents(ema, b)
-        target, ok = future_targets(fl, b, ds.future)
-        anchors = used_anchors(b)
-        tok = model.tokenize(b["camera"], b["radar"], b["lidar"], b["gnss"], b["power"], b["present"])
-        z = model.predict(model.encode(tok, b["stamp"], b["segment_start"]), b["stamp"], anchors)
-        okA = ok[:, anchors]
-        per = F.smooth_l1_loss(z, target[:, anchors], reduction="none").mean(-1)
-        tot += float((per * okA).sum())
-        cnt += float(okA.sum())
+        anchors = used_anchors(b, stride)
+        target, ok = jepa_targets(ema, b, anchors, ds.future)
+        ok = ok & b["anchor"][:, anchors, None]
+        z = latents(model, b, b["present"], anchors)
+        per = F.smooth_l1_loss(z, target, reduction="none").mean(-1)
+        tot += float((per * ok).sum())
+        cnt += float(ok.sum())
         zs.append(z[b["anchor"][:, anchors]][:, 0])
     t = torch.tensor([tot, cnt], dtype=torch.float64)
     if dist.enabled:
@@ -414,50 +446,68 @@ def jepa_validation(model, ema, ds, tc: TrainConfig, dist: Dist) -> dict:
 
 
 # ====================================================================== stage 2: cached heads
+def anchor_windows(b: dict, history: int):
+    """Per frame of the rows, its H-frame window (oldest first) as a reset streaming session holds it:
+    frame indices [B, L, H] (clamped), a segment-start mask [B, L, H] that is True at slot 0 and at the
+    first slot inside the anchor's segment (so the slots before it count as another segment), and the
+    validity of each slot [B, L, H] (inside the anchor's segment)."""
+    B, L = b["segment_start"].shape
+    first = segment_first_index(b["segment_start"])                     # [B, L]
+    idx = torch.arange(L)[:, None] + torch.arange(history)[None, :] - (history - 1)   # [L, H]
+    idx = idx.expand(B, L, history)
+    start = (idx == first[..., None]) | (torch.arange(history) == 0)
+    return idx.clamp(min=0), start, idx >= first[..., None]
+
+
+def gather_windows(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """x [B, L, ...], idx [B, L, H] -> [B, L, H, ...]."""
+    B, L, H = idx.shape
+    return x[torch.arange(B)[:, None, None], idx]
+
+
 @torch.no_grad()
 def cache_latents(model, ds, tc: TrainConfig, dist: Dist, views: int, seed: int) -> dict:
     """Frozen backbone over every anchor once per view: z [A, F, d], the anchor's H-frame window of
-    gnss/present/power_dbm (zeroed before its segment start) and its targets."""
+    gnss/present/power_dbm/stamps (+ segment mask) for the coarse estimates, and its targets."""
     model.eval()
-    H, F_ = ds.history, ds.future
+    H = ds.history
+    stride = tc.full_anchor_stride if is_full(model) else 1
     rows = ds.rows(tc.crop, None, dist.rank, dist.world, 1, pad=False)
     g = torch.Generator().manual_seed(seed + dist.rank)
     keys = ("target_valid", "target_position", "target_beam", "target_power", "target_blocked")
-    acc: dict[str, list] = {k: [] for k in ("z", "gnss", "present", "power_dbm", "view", *keys)}
+    acc: dict[str, list] = {k: [] for k in ("z", "gnss", "present", "power_dbm", "stamp", "wstart", "view", *keys)}
     t0 = time.time()
     for i in range(0, len(rows), tc.batch):
         b = ds.batch(rows[i:i + tc.batch], tc.crop)
-        first = segment_first_index(b["segment_start"])
-        L = tc.crop
-        sel = b["anchor"] & b["target_valid"].any(-1)
-        anchors = used_anchors(b)
-        gw = windows(b["gnss"], torch.arange(L), first, H)
-        dw = windows(b["power_dbm"], torch.arange(L), first, H)
+        anchors = used_anchors(b, stride)
+        sel = (b["anchor"] & b["target_valid"].any(-1))[:, anchors]          # [B, A]
+        if not bool(sel.any()):
+            continue
+        widx, wstart, wvalid = anchor_windows(b, H)
+        widx, wstart, wvalid = widx[:, anchors], wstart[:, anchors], wvalid[:, anchors]
         for v in range(views):
             present = b["present"] if v == 0 else drop_one_modality(b["present"], g)
-            tok = model.tokenize(b["camera"], b["radar"], b["lidar"], b["gnss"], b["power"], present)
-            z = model.predict(model.encode(tok, b["stamp"], b["segment_start"]), b["stamp"], anchors)
-            zf = torch.zeros(z.shape[0], L, *z.shape[2:])
-            zf[:, anchors] = z
-            pw = windows(present, torch.arange(L), first, H)
-            acc["z"].append(zf[sel])
-            acc["gnss"].append(gw[sel])
-            acc["present"].append(pw[sel])
-            acc["power_dbm"].append(dw[sel])
+            z = latents(model, b, present, anchors)
+            acc["z"].append(z[sel])
+            acc["present"].append((gather_windows(present, widx) & wvalid[..., None])[sel])
             acc["view"].append(torch.full((int(sel.sum()),), v, dtype=torch.int8))
+            for k in ("gnss", "power_dbm", "stamp"):
+                acc[k].append(gather_windows(b[k], widx)[sel])
+            acc["wstart"].append(wstart[sel])
             for k in keys:
-                acc[k].append(b[k][sel])
+                acc[k].append(b[k][:, anchors][sel])
     out = {k: torch.cat(v) if v else torch.zeros(0) for k, v in acc.items()}
     out["seconds"] = time.time() - t0
     return out
 
 
 def heads_forward(model, c: dict, idx) -> dict:
+    """The heads on cached latents: each anchor is a batch row whose window ends at slot H-1."""
     H = c["gnss"].shape[1]
-    z = c["z"][idx][:, None]
     anchors = torch.tensor([H - 1])
-    o = model.heads(z, c["gnss"][idx], c["present"][idx], c["power_dbm"][idx], anchors)
-    return {k: v[:, 0] for k, v in o.items() if torch.is_tensor(v) and v.dim() >= 2}
+    o = model.heads(c["z"][idx][:, None], c["gnss"][idx], c["present"][idx], c["power_dbm"][idx], anchors,
+                    c["stamp"][idx], c["wstart"][idx])
+    return {k: v[:, 0] for k, v in o.items()}
 
 
 def task_loss(out: dict, tgt: dict, tc: TrainConfig, pos_weight: float) -> tuple[torch.Tensor, dict]:
@@ -497,20 +547,29 @@ class HeadObjective(nn.Module):
 
 
 @torch.no_grad()
-def score_cache(model, c: dict, future: int, dist: Dist, batch: int = 1024) -> dict:
+def score_cache(model, c: dict, future: int, dist: Dist, batch: int = 1024, coarse: bool = False):
+    """Validation metrics of the heads on cached latents (and, with `coarse`, of the coarse estimates alone:
+    constant-velocity position, last measured power, its best beam — the heads' starting point)."""
     model.eval()
-    s = Scorer(future)
+    s, sc = Scorer(future), Scorer(future)
     for i in range(0, c["z"].shape[0], batch):
         idx = torch.arange(i, min(i + batch, c["z"].shape[0]))
         out = heads_forward(model, c, idx)
-        s.add(out, {k: c[k][idx] for k in c if k.startswith("target_")}, c["target_valid"][idx])
+        tgt = {k: c[k][idx] for k in TARGET_KEYS}
+        s.add(out, tgt, c["target_valid"][idx])
+        if coarse:
+            cp = out["coarse_power_dbm"]
+            sc.add({"position": out["coarse_position"], "beam_logits": cp, "power_dbm": cp}, tgt, c["target_valid"][idx])
     s.all_reduce()
+    if coarse:
+        sc.all_reduce()
+        return s.summary(), sc.summary()
     return s.summary()
 
 
 @torch.no_grad()
 def score_baselines(c: dict, future: int, dist: Dist) -> dict:
-    """Persistence and constant velocity computed from the same anchors' inputs (reference rows)."""
+    """Persistence (last fix, last measured power and its best beam, never blocked) on the same anchors."""
     res = {}
     gnss, present, pdbm = c["gnss"], c["present"].bool(), c["power_dbm"]
     A, H = gnss.shape[:2]
@@ -518,19 +577,13 @@ def score_baselines(c: dict, future: int, dist: Dist) -> dict:
         return res
     ar = torch.arange(H).expand(A, H)
     last_fix = torch.where(present[..., 3], ar, -1).max(1).values
-    prev_fix = torch.where(present[..., 3] & (ar < last_fix[:, None]), ar, -1).max(1).values
     pl = gnss[torch.arange(A), last_fix.clamp(min=0)]
-    pp = gnss[torch.arange(A), prev_fix.clamp(min=0)]
-    vel = torch.where((prev_fix >= 0)[:, None], (pl - pp) / (last_fix - prev_fix).clamp(min=1)[:, None], torch.zeros_like(pl))
-    k = torch.arange(1, future + 1).float()
-    lead = (H - 1 - last_fix).clamp(min=0).float()
-    cv = pl[:, None] + (lead[:, None, None] + k[None, :, None]) * vel[:, None]
     last_pow = torch.where(present[..., 4], ar, -1).max(1).values
     pw = pdbm[torch.arange(A), last_pow.clamp(min=0)]
     pw = torch.where((last_pow >= 0)[:, None], pw, torch.full_like(pw, FLOOR_DBM))
     logits = pw[:, None].expand(A, future, -1).clone()
     tg = {k: c[k] for k in c if k.startswith("target_")}
-    for name, pos in (("persistence", pl[:, None].expand(A, future, 2)), ("constant-velocity", cv)):
+    for name, pos in (("persistence", pl[:, None].expand(A, future, 2)),):
         s = Scorer(future)
         s.add({"position": pos, "beam_logits": logits, "power_dbm": logits,
                "blockage_logit": torch.full((A, future), -1.0)}, tg, c["target_valid"])
@@ -568,7 +621,6 @@ def train_heads(model, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist,
     total = steps * tc.head_epochs
     g = torch.Generator().manual_seed(tc.seed + 17 + dist.rank)
     history = []
-    best = None
     for epoch in range(tc.head_epochs):
         model.train()
         t0 = time.time()
@@ -593,8 +645,10 @@ def train_heads(model, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist,
         log.record(**rec)
         if epoch == 0 or (epoch + 1) % max(1, tc.head_epochs // 6) == 0 or epoch + 1 == tc.head_epochs:
             log.say(f"{stage} epoch {epoch + 1}/{tc.head_epochs}: loss {rec['train_loss']:.4f} | " + format_summary("val", val))
-    final = score_cache(model, va, val_ds.future, dist)
-    result = {"history": history, "val": final, "baselines": score_baselines(va, val_ds.future, dist),
+    final, coarse = score_cache(model, va, val_ds.future, dist, coarse=True)
+    baselines = score_baselines(va, val_ds.future, dist)
+    baselines["constant-velocity"] = coarse
+    result = {"history": history, "val": final, "baselines": baselines,
               "cache_seconds": tr["seconds"] + va["seconds"], "pos_weight": pos_weight}
     if dist.main:
         save_checkpoint(ck, {"model": model.state_dict(), "done": True, "result": result})
@@ -605,32 +659,43 @@ def train_heads(model, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist,
 
 
 # ====================================================================== GRU baseline
-class GRUObjective(nn.Module):
-    def __init__(self, gru):
+def supervised_outputs(model, b: dict, present: torch.Tensor, anchors: torch.Tensor) -> dict:
+    """End-to-end outputs of a model (the GRU baseline) for the anchors of a batch of crops: [B, A, F, ...]."""
+    z = latents(model, b, present, anchors)
+    return model.heads(z, b["gnss"], present, b["power_dbm"], anchors, b["stamp"], b["segment_start"])
+
+
+TARGET_KEYS = ("target_valid", "target_position", "target_beam", "target_power", "target_blocked")
+
+
+class SupervisedObjective(nn.Module):
+    def __init__(self, model):
         super().__init__()
-        self.gru = gru
+        self.model = model
 
     def forward(self, b, present, tc, pos_weight):
-        out = self.gru.run(b["camera"], b["radar"], b["lidar"], b["gnss"], b["power"], present,
-                           b["power_dbm"], b["stamp"], b["segment_start"])
-        sel = b["anchor"]
-        tgt = {k: b[k][sel] for k in ("target_valid", "target_position", "target_beam", "target_power", "target_blocked")}
-        o = {k: v[sel] for k, v in out.items() if torch.is_tensor(v)}
-        return task_loss(o, tgt, tc, pos_weight)
+        anchors = used_anchors(b)
+        out = supervised_outputs(self.model, b, present, anchors)
+        sel = b["anchor"][:, anchors]
+        tgt = {k: b[k][:, anchors][sel] for k in TARGET_KEYS}
+        return task_loss({k: v[sel] for k, v in out.items()}, tgt, tc, pos_weight)
 
 
 @torch.no_grad()
 def score_gru(gru, ds, tc, dist) -> dict:
+    """Validation of the GRU over whole segments (its state is carried from the segment start, as in the daemon)."""
     gru.eval()
     s = Scorer(ds.future)
-    rows = ds.rows(tc.crop, None, dist.rank, dist.world, 1, pad=False)
-    for i in range(0, len(rows), tc.batch):
-        b = ds.batch(rows[i:i + tc.batch], tc.crop)
-        out = gru.run(b["camera"], b["radar"], b["lidar"], b["gnss"], b["power"], b["present"],
-                      b["power_dbm"], b["stamp"], b["segment_start"])
-        sel = b["anchor"]
-        s.add({k: v[sel] for k, v in out.items() if torch.is_tensor(v)},
-              {k: b[k][sel] for k in b if k.startswith("target_")}, b["target_valid"][sel])
+    longest = max(b - a for sh in ds.shards for a, b in sh.segments)
+    length = max(tc.crop, longest)
+    rows = ds.rows(length, None, dist.rank, dist.world, 1, pad=False)
+    for i in range(0, len(rows), 2):
+        b = ds.batch(rows[i:i + 2], length)
+        anchors = used_anchors(b)
+        out = supervised_outputs(gru, b, b["present"], anchors)
+        sel = b["anchor"][:, anchors]
+        s.add({k: v[sel] for k, v in out.items()}, {k: b[k][:, anchors][sel] for k in TARGET_KEYS},
+              b["target_valid"][:, anchors][sel])
     s.all_reduce()
     return s.summary()
 
@@ -639,7 +704,7 @@ def train_gru(gru, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist, log
     ck = out / "gru.pt"
     params = list(gru.parameters())
     opt = torch.optim.AdamW(params, lr=tc.gru_lr, weight_decay=1e-4)
-    net = dist.wrap(GRUObjective(gru))
+    net = dist.wrap(SupervisedObjective(gru))
     rows0 = train_ds.rows(tc.crop, np.random.default_rng(tc.seed), dist.rank, dist.world, tc.batch)
     steps_per_epoch = len(rows0) // tc.batch
     total = steps_per_epoch * tc.gru_epochs
@@ -758,12 +823,20 @@ def compact(seeds: list[int]) -> str:
 
 
 def write_card(directory: Path, title: str, description: str, data: str, command: str, table: str,
-               extra: str = "") -> None:
+               anchors: int, extra: str = "") -> None:
+    """models/<name>/README.md: what, data and split, command, validation metrics, SHA-256 of the files."""
     w = directory / "model.safetensors"
-    size = w.stat().st_size
+    cfg = directory / "config.json"
+    conf = json.loads(cfg.read_text())
     text = f"""# {title}
 
 {description}
+
+| field | value |
+|---|---|
+| format | `{conf.get('format')}` version {conf.get('version')} |
+| history / future / step | {conf.get('history')} frames / {conf.get('future')} steps / {conf.get('step_ms')} ms |
+| preprocessing version | `{conf.get('preprocessing_version')}` |
 
 ## Data and split
 {data}
@@ -773,33 +846,74 @@ def write_card(directory: Path, title: str, description: str, data: str, command
 {command}
 ```
 
-## Validation metrics (drives held out from training, all {{anchors}} anchors x future steps)
+## Validation metrics
+Validation drives only (never trained on); {anchors} anchors, every future step. Test drives and the
+held-out scenario: `make results` (docs/results.md).
+
 {table}
 
 {extra}
 ## Files
 | file | SHA-256 | bytes |
 |---|---|---|
-| model.safetensors | `{sha256(w)}` | {size} |
-| config.json | `{sha256(directory / 'config.json')}` | {(directory / 'config.json').stat().st_size} |
+| model.safetensors | `{sha256(w)}` | {w.stat().st_size} |
+| config.json | `{sha256(cfg)}` | {cfg.stat().st_size} |
 
-Trained with `Tools/training/train.py` (commit `{git_commit()}`) on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.
-Test-drive and held-out-scenario results: `make results` (docs/results.md).
+Trained with `Tools/training/train.py` at commit `{git_commit()}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.
 """
     (directory / "README.md").write_text(text)
 
 
-def export_model(model, directory: Path, kind: str):
+def export_model(model, directory: Path) -> None:
+    """export.py's config.json + model.safetensors; refuses more than 10 MB."""
     import export as export_lib
-    if hasattr(export_lib, "export_model"):
-        export_lib.export_model(model, directory)
-    elif kind == "gru" and hasattr(export_lib, "export_gru"):
-        export_lib.export_gru(model, directory)
-    else:
-        export_lib.export(model, directory)
-    size = sum(p.stat().st_size for p in directory.iterdir() if p.is_file())
+    export_lib.export(model, directory)
+    size = sum(p.stat().st_size for p in directory.iterdir() if p.is_file() and p.name != "README.md")
     if size > 10 * 1024 * 1024:
-        raise SystemExit(f"{directory}: {size / 1e6:.1f} MB exceeds the 10 MB budget of a shipped model; use a smaller --preset")
+        raise SystemExit(f"{directory}: {size / 1e6:.1f} MB exceeds the 10 MB budget of a shipped model; use a smaller model")
+
+
+def export_all(results: dict, model, gru, train_ds, val_ds, args, command: str, log: Log) -> dict:
+    data = data_summary(train_ds, val_ds)
+    cols = {}
+    if "heads" in results:
+        cols["learned (streaming)"] = results["heads"]["val"]
+    if "full" in results:
+        cols["full-attention variant"] = results["full"]["val"]
+    if "gru" in results:
+        cols["GRU baseline"] = results["gru"]["val"]
+    for name, m in results.get("heads", {}).get("baselines", {}).items():
+        cols[name] = m
+    table = metrics_table(cols)
+    anchors = results.get("heads", {}).get("val", {}).get("anchors", 0)
+    hist = results.get("pretrain", {}).get("history", [])
+    extra = ""
+    if hist:
+        extra = ("## JEPA pretraining\n| epoch | train loss | val loss | effective rank of val latents | seconds | anchors/s |\n"
+                 "|---|---|---|---|---|---|\n" + "\n".join(
+                     f"| {h['epoch']} | {h['train_loss']:.4f} | {h['val_loss']:.4f} | {h['val_effective_rank']:.1f} | "
+                     f"{h['seconds']:.0f} | {h['anchors_per_s']:.1f} |" for h in hist) + "\n")
+    done = {}
+    if args.export_learned and "heads" in results:
+        export_model(model.eval(), args.export_learned)
+        write_card(args.export_learned, f"{args.export_learned.name} — streaming JEPA multi-task predictor",
+                   "Sliding-window block-causal context encoder + predictor (future queries cross-attending to the "
+                   "cached context), pretrained with temporal block-masked JEPA against an EMA target encoder, then "
+                   "frozen; task heads for position (constant velocity + residual), beam (localization cascade), "
+                   "per-beam power in dBm (last measurement + residual) and blockage trained on cached latents. "
+                   "Run by the daemon with `predictor.kind: learned`.", data, command, table, anchors, extra)
+        done["learned"] = str(args.export_learned)
+        log.say(f"exported {args.export_learned}")
+    if args.export_gru and gru is not None:
+        export_model(gru.eval(), args.export_gru)
+        write_card(args.export_gru, f"{args.export_gru.name} — GRU baseline (paper Table II)",
+                   "Per-frame small CNN/linear encoders of all five modalities -> encoder GRU whose state is carried "
+                   "through the segment -> decoder GRU unrolled over the future steps -> the same heads as the learned "
+                   "model, trained end to end on the same drives and targets. Run by the daemon with `predictor.kind: gru`.",
+                   data, command, table, anchors)
+        done["gru"] = str(args.export_gru)
+        log.say(f"exported {args.export_gru}")
+    return done
 
 
 # ====================================================================== main
@@ -862,9 +976,12 @@ def main(argv=None) -> int:
             results["seconds_total"] = results.get("seconds_total_prev", 0) + time.time() - t_start
             rpath.write_text(json.dumps(results, indent=2) + "\n")
 
-    cfg = build_model_config(train_ds, tc)
+    cfg, gru_cfg = build_model_configs(train_ds, tc)
     torch.manual_seed(tc.seed)
     model = model_lib.MultiTaskModel(cfg)
+    n_params = sum(p.numel() for p in model.parameters())
+    log.say(f"model: v2 d={cfg.d_model} {cfg.encoder_layers}+{cfg.predictor_layers} layers, {cfg.tokens_per_frame()} tokens/frame, "
+            f"{n_params:,} parameters")
     if "pretrain" in stages or "heads" in stages:
         ck = args.out / "pretrain.pt"
         st = torch.load(ck, map_location="cpu", weights_only=False) if args.resume and ck.exists() else None
@@ -888,7 +1005,7 @@ def main(argv=None) -> int:
     gru = None
     if "gru" in stages and hasattr(model_lib, "GRUBaseline"):
         torch.manual_seed(tc.seed + 1)
-        gru = model_lib.GRUBaseline(cfg)
+        gru = model_lib.GRUBaseline(gru_cfg)
         t0 = time.time()
         results["gru"] = train_gru(gru, train_ds, val_ds, tc, args.out, dist, log, args.resume)
         results["gru"]["seconds"] = time.time() - t0
@@ -905,41 +1022,8 @@ def main(argv=None) -> int:
             save_results()
 
     if "export" in stages and dist.main:
-        data = data_summary(train_ds, val_ds)
         command = args.command or " ".join(["python", "Tools/training/train.py", *(argv or sys.argv[1:])])
-        cols = {}
-        if "heads" in results:
-            cols["learned (streaming)"] = results["heads"]["val"]
-        if "full" in results:
-            cols["full-attention variant"] = results["full"]["val"]
-        if "gru" in results:
-            cols["GRU baseline"] = results["gru"]["val"]
-        for name, m in results.get("heads", {}).get("baselines", {}).items():
-            cols[name] = m
-        table = metrics_table(cols)
-        anchors = results.get("heads", {}).get("val", {}).get("anchors", 0)
-        losses = "\n".join(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['val_loss']:.4f} | {h['val_effective_rank']:.1f} | {h['seconds']:.0f} |"
-                           for h in results.get("pretrain", {}).get("history", []))
-        extra = ("## Pretraining (JEPA)\n| epoch | train loss | val loss | effective rank | s |\n|---|---|---|---|---|\n"
-                 + losses + "\n") if losses else ""
-        if args.export_learned and "heads" in results:
-            export_model(model.eval(), args.export_learned, "learned")
-            write_card(args.export_learned, "foresight-learned — streaming JEPA multi-task predictor",
-                       "Block-causal streaming context encoder + predictor pretrained with temporal block-masked JEPA "
-                       "(EMA target encoder), frozen; task heads for position, beam, per-beam power (dBm) and blockage "
-                       "trained on cached latents. Loaded by the daemon with `predictor.kind: learned`.",
-                       data, command, table.replace("{anchors}", str(anchors)), extra)
-            (args.export_learned / "README.md").write_text((args.export_learned / "README.md").read_text().replace("{anchors}", str(anchors)))
-            log.say(f"exported {args.export_learned}")
-        if args.export_gru and gru is not None:
-            export_model(gru.eval(), args.export_gru, "gru")
-            write_card(args.export_gru, "foresight-gru — GRU baseline (paper Table II)",
-                       "Per-frame small encoders of all five modalities -> encoder GRU carried through the segment -> "
-                       "decoder GRU unrolled over the future steps -> MLP heads. Loaded with `predictor.kind: gru`.",
-                       data, command, table, extra="")
-            (args.export_gru / "README.md").write_text((args.export_gru / "README.md").read_text().replace("{anchors}", str(anchors)))
-            log.say(f"exported {args.export_gru}")
-        results["exported"] = {"learned": str(args.export_learned or ""), "gru": str(args.export_gru or "")}
+        results["exported"] = export_all(results, model, gru, train_ds, val_ds, args, command, log)
     save_results()
     log.say(f"done in {time.time() - t_start:.0f} s; metrics in {rpath}")
     dist.close()
