@@ -2,8 +2,9 @@ import Foundation
 import ForesightInference
 import Histogram
 
-/// The default d = 128 multi-task model at batch 1 (random weights): parameters, FLOPs per frame,
-/// per-frame streaming latency, achieved GFLOP/s, and the OpenBLAS sgemm ceiling of the same run.
+/// The streaming multi-task model (default v2 config, random weights, or FORESIGHT_BENCH_MODEL=DIR) and the
+/// GRU baseline at batch 1: parameters, FLOPs per frame, per-frame streaming latency with the window cached,
+/// stage split, CPU per frame, achieved GFLOP/s, and the OpenBLAS sgemm ceiling of the same run.
 let inferenceBenchmark = Benchmark(name: "inference") { report in
     let threads = ProcessInfo.processInfo.environment["FORESIGHT_BLAS_THREADS"].flatMap(Int.init) ?? 2
     BLAS.configure(threads: threads)
@@ -42,43 +43,73 @@ let inferenceBenchmark = Benchmark(name: "inference") { report in
         return flops / median / 1e9
     }()
 
-    let config = ModelConfig()
-    let model = try MultiTaskModel(config: config, tensors: MultiTaskModel.randomWeights(config: config, seed: 42))
-    report.record("parameters", Double(model.parameterCount), "")
-    report.record("tokens per frame", Double(config.tokensPerFrame), "")
-    report.record("tokenizer MFLOP per frame", Double(model.tokenizerFlops) / 1e6, "MFLOP")
-    report.record("backbone MFLOP per frame", Double(model.backboneFlops) / 1e6, "MFLOP")
-    report.record("heads MFLOP per frame", Double(model.headFlops) / 1e6, "MFLOP")
-    report.record("total MFLOP per frame", Double(model.flopsPerFrame) / 1e6, "MFLOP")
+    // The model: FORESIGHT_BENCH_MODEL=DIR loads an exported folder (the PyTorch twin benchmark,
+    // Tools/bench_torch_inference.py, times the same folder); otherwise the default v2 config, random weights.
+    let model: LoadedModel
+    if let dir = ProcessInfo.processInfo.environment["FORESIGHT_BENCH_MODEL"] {
+        model = try LoadedModel.load(directory: URL(fileURLWithPath: dir))
+    } else {
+        let config = ModelConfig()
+        model = .multitask(try MultiTaskModel(config: config, tensors: MultiTaskModel.randomWeights(config: config, seed: 42)))
+    }
+    let gruConfig = GRUConfig()
+    let gru = LoadedModel.gru(try GRUModel(config: gruConfig, tensors: GRUModel.randomWeights(config: gruConfig, seed: 42)))
+    try benchStreaming(model, label: "", report: report, ceiling: ceiling, cpuCeiling: cpuCeiling)
+    try benchStreaming(gru, label: "gru ", report: report, ceiling: ceiling, cpuCeiling: cpuCeiling)
+}
 
-    var rng = BenchRandom(seed: 9)
+/// Inputs generated like the parity fixtures' `pattern` (so the PyTorch benchmark feeds the same values).
+func benchPattern(_ n: Int, seed: Int) -> [Float] {
+    (0..<n).map { i in
+        let u = (UInt64(i) &* 2_654_435_761 &+ UInt64(seed) &* 97_531 &+ 12_345) & 0xFFFF_FFFF
+        return Float(u >> 8) / Float(16_777_216) * 2 - 1
+    }
+}
+
+/// Per-frame streaming latency (full window cached), stage split, CPU per frame, achieved GFLOP/s.
+func benchStreaming(_ model: LoadedModel, label: String, report: BenchReport, ceiling: Double, cpuCeiling: Double) throws {
+    let info = model.info
+    report.record("\(label)model", info.kind == .multitask ? 2 : 1, info.kind.rawValue)
+    report.record("\(label)parameters", Double(info.parameterCount), "")
+    report.record("\(label)MFLOP per streamed frame", Double(info.flopsPerFrame) / 1e6, "MFLOP")
+    if case let .multitask(m, _) = model {
+        report.record("tokens per frame", Double(m.config.tokensPerFrame), "")
+        report.record("tokenizer MFLOP per frame", Double(m.tokenizerFlops) / 1e6, "MFLOP")
+        report.record("encoder MFLOP per frame", Double(m.encoderFlops) / 1e6, "MFLOP")
+        report.record("predictor MFLOP per frame", Double(m.predictorFlops) / 1e6, "MFLOP")
+        report.record("heads MFLOP per frame", Double(m.headFlops) / 1e6, "MFLOP")
+    }
     func frame(_ i: Int) -> FrameInputs {
-        FrameInputs(stamp: Int64(i) * 100_000_000,
-                    camera: (0..<config.vision.inputCount).map { _ in Float.random(in: -2...2, using: &rng) },
-                    radar: (0..<config.radar.inputCount).map { _ in Float.random(in: 0...1, using: &rng) },
-                    lidar: (0..<config.lidar.inputCount).map { _ in Float.random(in: 0...50, using: &rng) },
-                    gnss: SIMD2(Float(i) * 1.2, 3 - Float(i) * 0.4),
-                    beamPower: (0..<config.numBeams).map { _ in Float.random(in: -1...1, using: &rng) })
+        let c = info.cameraShape.reduce(1, *), r = info.radarShape.reduce(1, *), l = info.lidarShape.reduce(1, *)
+        let power = benchPattern(info.numBeams, seed: 1000 * i + 4)
+        return FrameInputs(stamp: 1_764_000_000_000_000_000 + Int64(i) * 100_000_000,
+                           camera: benchPattern(c, seed: 1000 * i),
+                           radar: benchPattern(r, seed: 1000 * i + 1).map { ($0 + 1) / 2 },
+                           lidar: benchPattern(l, seed: 1000 * i + 2).map { ($0 + 1) * 1.5 },
+                           gnss: SIMD2(Float(i) * 1.2, 3 - Float(i) * 0.4),
+                           beamPower: power, beamPowerDbm: power.map { $0 * 10 - 70 })
     }
     let frames = (0..<16).map(frame)
-    let split = ProcessInfo.processInfo.environment["FORESIGHT_SPLIT_HEADS"] == "1"
-    report.record("attention heads split over 2 threads", split ? 1 : 0, "")
-    let session = InferenceSession(model: model, splitHeads: split)
-    for f in frames.prefix(config.history) { _ = try session.push(f) }
+    let session = InferenceSession(model: model)
+    for f in frames.prefix(info.history) { _ = try session.push(f) }
 
-    var index = 0
+    var index = info.history
     var tokenize = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-    var window = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-    let total = try measure(iterations: 60) {
+    var encode = tokenize, predict = tokenize
+    let total = try measure(iterations: 200) {
         _ = try session.push(frames[index % frames.count])
         index += 1
         tokenize.record(session.lastTimings.tokenize)
-        window.record(session.lastTimings.window)
+        encode.record(session.lastTimings.encode)
+        predict.record(session.lastTimings.predict)
     }
-    report.recordLatency("per-frame latency", total)
-    // CPU time of the process per frame: independent of how busy the shared machine is.
+    report.recordLatency("\(label)per-frame streaming latency", total)
+    report.recordLatency("\(label)tokenize new frame", tokenize)
+    report.recordLatency("\(label)encode new frame (cached window)", encode)
+    report.recordLatency("\(label)predictor + heads", predict)
+    // CPU time of the process per frame: less sensitive to other processes on the machine.
     var cpu: [Double] = []
-    for _ in 0..<20 {
+    for _ in 0..<40 {
         let before = processCPUSeconds()
         _ = try session.push(frames[index % frames.count])
         index += 1
@@ -86,16 +117,11 @@ let inferenceBenchmark = Benchmark(name: "inference") { report in
     }
     cpu.sort()
     let cpuMedian = cpu[cpu.count / 2]
-    report.record("per-frame CPU time p50", cpuMedian * 1e6, "us")
-    report.record("GFLOP per CPU-second (model)", Double(model.flopsPerFrame) / cpuMedian / 1e9, "GFLOP/s")
-    report.record("GFLOP per CPU-second (sgemm 559x512x128)", cpuCeiling, "GFLOP/s")
-    report.recordLatency("tokenize new frame", tokenize)
-    report.recordLatency("backbone + heads over window", window)
+    report.record("\(label)per-frame CPU time p50", cpuMedian * 1e6, "us")
+    report.record("\(label)GFLOP per CPU-second (model)", Double(info.flopsPerFrame) / cpuMedian / 1e9, "GFLOP/s")
+    report.record("\(label)GFLOP per CPU-second (sgemm 559x512x128)", cpuCeiling, "GFLOP/s")
     let p50 = Double(total.valueAtPercentile(50))
-    let achieved = Double(model.flopsPerFrame) / p50
-    let backbone = Double(model.backboneFlops + model.headFlops) / Double(window.valueAtPercentile(50))
-    report.record("achieved GFLOP/s per frame (p50)", achieved, "GFLOP/s")
-    report.record("backbone+heads GFLOP/s (p50)", backbone, "GFLOP/s")
-    report.record("backbone share of sgemm ceiling", backbone / ceiling, "")
-    report.record("frames per second (p50)", 1e9 / p50, "Hz")
+    report.record("\(label)achieved GFLOP/s per frame (p50)", Double(info.flopsPerFrame) / p50, "GFLOP/s")
+    report.record("\(label)share of sgemm ceiling", Double(info.flopsPerFrame) / p50 / ceiling, "")
+    report.record("\(label)frames per second (p50)", 1e9 / p50, "Hz")
 }

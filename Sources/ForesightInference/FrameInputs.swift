@@ -2,7 +2,8 @@
 ///
 /// Layouts: `camera` `[C, H, W]` float32 (normalized), `radar` range-angle map `[angle, range]`
 /// in [0, 1], `lidar` depth image `[rows, cols]`, `gnss` (east, north) metres, `beamPower`
-/// per-beam power in normalized dB. Sizes must match the model's ``ModelConfig``.
+/// per-beam power as the beam-power preprocessor gives it (the tokenizer's input), `beamPowerDbm` the
+/// same measurement in dBm (the coarse estimate of the power head). Sizes must match the model's config.
 public struct FrameInputs: Sendable {
     /// Sensor time of the frame (ns since the epoch).
     public var stamp: Int64
@@ -14,14 +15,17 @@ public struct FrameInputs: Sendable {
     public var lidar: [Float]?
     /// GNSS position (east, north) in metres, or `nil` when missing.
     public var gnss: SIMD2<Float>?
-    /// Beam power vector, or `nil` when missing.
+    /// Beam power vector (preprocessed), or `nil` when missing.
     public var beamPower: [Float]?
+    /// Measured beam power in dBm, or `nil` when missing (then the power head's coarse estimate comes
+    /// from an older frame of the window, or the config's `power_default_dbm`).
+    public var beamPowerDbm: [Float]?
 
     /// Creates a frame; leave a modality `nil` to mark it missing.
     public init(stamp: Int64, camera: [Float]? = nil, radar: [Float]? = nil, lidar: [Float]? = nil,
-                gnss: SIMD2<Float>? = nil, beamPower: [Float]? = nil) {
+                gnss: SIMD2<Float>? = nil, beamPower: [Float]? = nil, beamPowerDbm: [Float]? = nil) {
         self.stamp = stamp; self.camera = camera; self.radar = radar; self.lidar = lidar
-        self.gnss = gnss; self.beamPower = beamPower
+        self.gnss = gnss; self.beamPower = beamPower; self.beamPowerDbm = beamPowerDbm
     }
 
     /// The modalities this frame lacks.
@@ -74,13 +78,13 @@ public struct StepPrediction: Sendable {
     public var beamProbabilities: [Float]
     /// The most probable beams, best first.
     public var topBeams: [BeamScore]
-    /// Predicted power per beam (normalized dB).
+    /// Predicted power per beam (dBm).
     public var beamPower: [Float]
     /// The chosen (most probable) beam.
     public var chosenBeam: Int
-    /// Predicted received power of the chosen beam.
+    /// Predicted received power of the chosen beam (dBm).
     public var chosenBeamPower: Float
-    /// Mean predicted power over the codebook (the RSSI estimate).
+    /// Mean of the predicted per-beam powers in dBm (the paper's RSSI estimate).
     public var meanBeamPower: Float
     /// Probability that the link is blocked.
     public var blockageProbability: Float

@@ -1,66 +1,173 @@
-import Dispatch
+import Foundation
 
-/// The synchronous per-stream state: a token cache holding the window and reusable scratch buffers.
-///
-/// Each ``push(_:)`` tokenizes only the new frame, slides the window and runs backbone and heads.
-/// Not thread-safe; ``StreamingPredictor`` wraps it on a dedicated thread for use from async code.
-public final class InferenceSession {
-    /// Wall-clock time of each stage of the last ``push(_:)``.
-    public struct StageTimings: Sendable, Equatable {
-        /// Tokenizing the new frame (ns).
-        public var tokenize: UInt64 = 0
-        /// Encoder + predictor + heads over the window (ns).
-        public var window: UInt64 = 0
+/// Wall-clock time of each stage of one streamed frame (ns).
+public struct StageTimings: Sendable, Equatable {
+    /// Tokenizing the new frame.
+    public var tokenize: UInt64 = 0
+    /// Multi-task: the new frame's tokens through the encoder; GRU: pooling + encoder GRU step.
+    public var encode: UInt64 = 0
+    /// Predictor (or decoder GRU) and heads.
+    public var predict: UInt64 = 0
+
+    /// Creates timings.
+    public init(tokenize: UInt64 = 0, encode: UInt64 = 0, predict: UInt64 = 0) {
+        self.tokenize = tokenize; self.encode = encode; self.predict = predict
     }
 
+    /// Sum of the stages.
+    public var total: UInt64 { tokenize + encode + predict }
+}
+
+/// The per-stream state of one model format (key/value cache or recurrent state).
+protocol StreamingEngine: AnyObject {
+    var framesInWindow: Int { get }
+    func step(_ frame: FrameInputs, timings: inout StageTimings) throws(InputError) -> ModelOutputs
+    func reset()
+}
+
+/// What the daemon needs to know about a loaded model.
+public struct ModelInfo: Sendable, Equatable {
+    /// Model format.
+    public enum Kind: String, Sendable {
+        /// The streaming multi-task model (`foresight-multitask` v2).
+        case multitask = "foresight-multitask"
+        /// The GRU baseline (`foresight-gru` v1).
+        case gru = "foresight-gru"
+    }
+
+    /// Format of the model.
+    public var kind: Kind
+    /// Name (the model folder's last path component, or "" when built in memory).
+    public var name: String
+    /// History frames (the multi-task encoder's window; the GRU's coarse-estimate window).
+    public var history: Int
+    /// Future steps predicted.
+    public var future: Int
+    /// Nominal frame period (ms).
+    public var stepMs: Int
+    /// Beams in the codebook.
+    public var numBeams: Int
+    /// Preprocessing version the model was trained on ("" when not recorded).
+    public var preprocessingVersion: String
+    /// Camera input `[C, H, W]`.
+    public var cameraShape: [Int]
+    /// Radar map input `[rows, cols]`.
+    public var radarShape: [Int]
+    /// LiDAR depth input `[rows, cols]`.
+    public var lidarShape: [Int]
+    /// Learned parameters.
+    public var parameterCount: Int
+    /// Floating-point operations per streamed frame.
+    public var flopsPerFrame: Int
+
+    init(kind: Kind, name: String, config c: some StreamingModelConfig, parameters: Int, flops: Int) {
+        self.kind = kind; self.name = name
+        history = c.history; future = c.future; stepMs = c.stepMs; numBeams = c.numBeams
+        preprocessingVersion = c.preprocessingVersion
+        cameraShape = [c.vision.inChannels, c.vision.height, c.vision.width]
+        radarShape = [c.radar.height, c.radar.width]
+        lidarShape = [c.lidar.height, c.lidar.width]
+        parameterCount = parameters; flopsPerFrame = flops
+    }
+}
+
+/// A loaded model of either format.
+public enum LoadedModel: Sendable {
+    /// The streaming multi-task model.
+    case multitask(MultiTaskModel, name: String = "")
+    /// The GRU baseline.
+    case gru(GRUModel, name: String = "")
+
+    /// Loads a model folder (`config.json` + `model.safetensors`); the config's `format` decides the kind.
+    /// Errors name the folder, the file or tensor, and what to do.
+    public static func load(directory: URL) throws(ModelError) -> LoadedModel {
+        let configURL = directory.appendingPathComponent("config.json")
+        guard FileManager.default.fileExists(atPath: directory.path) else {
+            throw .modelFolder(path: directory.path, problem: "does not exist; train and export a model with `make train` or point `model:` at an exported folder")
+        }
+        let json: Data
+        do { json = try Data(contentsOf: configURL) } catch {
+            throw .modelFolder(path: directory.path, problem: "cannot read config.json (\(error.localizedDescription)); export the model with Tools/training/export.py or `make train`")
+        }
+        struct Header: Decodable { var format: String?; var version: Int? }
+        let header = try? JSONDecoder().decode(Header.self, from: json)
+        let name = directory.lastPathComponent
+        switch header?.format {
+        case "foresight-multitask":
+            return .multitask(try MultiTaskModel(directory: directory), name: name)
+        case "foresight-gru":
+            return .gru(try GRUModel(directory: directory), name: name)
+        case let other:
+            throw .modelFolder(path: directory.path, problem: "config.json has format \(other.map { "'\($0)'" } ?? "(none)"); expected 'foresight-multitask' (version 2) or 'foresight-gru' (version 1) — re-export with Tools/training/export.py")
+        }
+    }
+
+    /// Sizes and provenance of the model.
+    public var info: ModelInfo {
+        switch self {
+        case let .multitask(m, name):
+            return ModelInfo(kind: .multitask, name: name, config: m.config, parameters: m.parameterCount, flops: m.flopsPerFrame)
+        case let .gru(m, name):
+            return ModelInfo(kind: .gru, name: name, config: m.config, parameters: m.parameterCount, flops: m.flopsPerFrame)
+        }
+    }
+
+    func makeEngine() -> any StreamingEngine {
+        switch self {
+        case let .multitask(m, _): return MultiTaskState(model: m)
+        case let .gru(m, _): return GRUState(model: m)
+        }
+    }
+}
+
+/// The synchronous per-stream state: feeds one frame at a time to the model's streaming engine
+/// (multi-task: per-layer key/value cache of the last H frames; GRU: recurrent state) and decodes
+/// the outputs into predictions. Not thread-safe; ``StreamingPredictor`` wraps it on a dedicated thread.
+public final class InferenceSession {
     /// Timings of the most recent push.
     public private(set) var lastTimings = StageTimings()
     /// The model this session runs.
-    public let model: MultiTaskModel
+    public let model: LoadedModel
+    /// Sizes and provenance of the model.
+    public let info: ModelInfo
     /// How many top beams each step reports.
     public let topK: Int
-    private let scratch: Scratch
-    private var window: [FrameTokens?]
+    private let engine: any StreamingEngine
 
-    /// Creates an empty session (the window fills as frames arrive). With `splitHeads`, a second
-    /// dedicated thread computes half of the attention heads in parallel (each side with one
-    /// OpenBLAS thread); worth it on two or more free cores.
-    public init(model: MultiTaskModel, topK: Int = 3, splitHeads: Bool = false) {
+    /// Creates an empty session (the window fills as frames arrive).
+    public init(model: LoadedModel, topK: Int = 3) {
         self.model = model
-        scratch = Scratch(helper: splitHeads ? HelperThread() : nil)
-        self.topK = max(1, min(topK, model.config.numBeams))
-        window = Array(repeating: nil, count: model.config.history)
+        info = model.info
+        engine = model.makeEngine()
+        self.topK = max(1, min(topK, info.numBeams))
     }
+
+    /// A session on a multi-task model.
+    public convenience init(model: MultiTaskModel, topK: Int = 3) { self.init(model: .multitask(model), topK: topK) }
 
     /// Frames currently cached (≤ history).
-    public var framesInWindow: Int { window.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
+    public var framesInWindow: Int { engine.framesInWindow }
 
-    /// Forgets every cached frame.
-    public func reset() {
-        window = Array(repeating: nil, count: model.config.history)
-    }
+    /// Forgets every cached frame (a new segment: clock jump, publisher restart, long gap).
+    public func reset() { engine.reset() }
 
-    /// Adds a frame (the newest) and returns predictions for every future step.
+    /// Adds a frame (the newest) and returns predictions for every future step. A rejected frame
+    /// leaves the state unchanged.
     public func push(_ frame: FrameInputs) throws(InputError) -> Prediction {
         let outputs = try pushRaw(frame)
-        return Self.decode(outputs, model: model, topK: topK, stamp: frame.stamp, frames: framesInWindow)
+        return Self.decode(outputs, future: info.future, beams: info.numBeams, topK: topK, stamp: frame.stamp, frames: framesInWindow)
     }
 
     /// Adds a frame and returns the raw outputs with intermediates (used by the parity tests).
     public func pushRaw(_ frame: FrameInputs) throws(InputError) -> ModelOutputs {
-        let start = DispatchTime.now().uptimeNanoseconds
-        let tokens = try model.tokenize(frame, scratch: scratch)
-        let tokenized = DispatchTime.now().uptimeNanoseconds
-        window.removeFirst()
-        window.append(tokens)
-        let outputs = model.run(window: window, scratch: scratch)
-        lastTimings = StageTimings(tokenize: tokenized - start, window: DispatchTime.now().uptimeNanoseconds - tokenized)
+        var timings = StageTimings()
+        let outputs = try engine.step(frame, timings: &timings)
+        lastTimings = timings
         return outputs
     }
 
     /// Turns raw outputs into per-step predictions (softmax, top-k, chosen-beam power, sigmoid).
-    static func decode(_ o: ModelOutputs, model: MultiTaskModel, topK: Int, stamp: Int64, frames: Int) -> Prediction {
-        let F = model.config.future, B = model.config.numBeams
+    static func decode(_ o: ModelOutputs, future F: Int, beams B: Int, topK: Int, stamp: Int64, frames: Int) -> Prediction {
         var steps: [StepPrediction] = []
         steps.reserveCapacity(F)
         for k in 0..<F {

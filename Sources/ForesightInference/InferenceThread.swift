@@ -68,23 +68,37 @@ public final class InferenceThread: SerialExecutor, @unchecked Sendable {
 }
 
 /// The streaming predictor the daemon uses: an actor whose work runs on its own ``InferenceThread``
-/// (never long on the cooperative pool), holding an ``InferenceSession`` (token cache + scratch).
+/// (never long on the cooperative pool), holding an ``InferenceSession`` (key/value cache or GRU state).
 public actor StreamingPredictor {
     private let thread: InferenceThread
     private let session: InferenceSession
+    /// Sizes and provenance of the model (format, history, horizon, step, beams, preprocessing version).
+    public nonisolated let info: ModelInfo
 
     /// Runs this actor's methods on the dedicated inference thread.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { thread.asUnownedSerialExecutor() }
 
-    /// Creates a predictor; sets OpenBLAS to `blasThreads` worker threads (process-wide).
-    /// `splitHeads` adds a second dedicated thread for half of the attention heads (see ``InferenceSession``).
-    public init(model: MultiTaskModel, blasThreads: Int = 2, topK: Int = 3, splitHeads: Bool = false) {
-        BLAS.configure(threads: blasThreads)
-        thread = InferenceThread()
-        session = InferenceSession(model: model, topK: topK, splitHeads: splitHeads)
+    /// Loads a model folder (the config's `format` picks the multi-task model or the GRU baseline) and
+    /// starts its inference thread; sets OpenBLAS to `blasThreads` worker threads (process-wide).
+    /// Errors name the folder, the file or tensor, and what to do.
+    public static func load(directory: URL, blasThreads: Int = 2, topK: Int = 3) throws(ModelError) -> StreamingPredictor {
+        StreamingPredictor(model: try LoadedModel.load(directory: directory), blasThreads: blasThreads, topK: topK)
     }
 
-    /// Adds the newest frame and returns the predictions for every future step.
+    /// Creates a predictor for a loaded model; sets OpenBLAS to `blasThreads` worker threads (process-wide).
+    public init(model: LoadedModel, blasThreads: Int = 2, topK: Int = 3) {
+        BLAS.configure(threads: blasThreads)
+        thread = InferenceThread()
+        session = InferenceSession(model: model, topK: topK)
+        info = session.info
+    }
+
+    /// Creates a predictor for a multi-task model.
+    public init(model: MultiTaskModel, blasThreads: Int = 2, topK: Int = 3) {
+        self.init(model: .multitask(model), blasThreads: blasThreads, topK: topK)
+    }
+
+    /// Adds the newest frame and returns the predictions for every future step (power in dBm).
     public func push(_ frame: FrameInputs) throws(InputError) -> Prediction {
         try session.push(frame)
     }
@@ -92,7 +106,10 @@ public actor StreamingPredictor {
     /// Frames currently in the window.
     public var framesInWindow: Int { session.framesInWindow }
 
-    /// Clears the token cache (for example after a long gap in the stream).
+    /// Stage timings of the last push.
+    public var lastTimings: StageTimings { session.lastTimings }
+
+    /// Clears the cache (a new segment: clock jump, publisher restart, long gap).
     public func reset() { session.reset() }
 
     /// Whether this actor's code is running on its dedicated thread (it always should).

@@ -30,7 +30,8 @@ struct WeightReader {
         var values = [Float](repeating: 0, count: count)
         let fanIn = max(1, shape.dropFirst().reduce(1, *))
         let bound = 1 / Float(fanIn).squareRoot()
-        let isEmbedding = name.hasPrefix("pos.") || name == "missing" || name == "mask_token"
+        let isEmbedding = name.hasPrefix("embed.") || name == "missing" || name == "step" || name.hasSuffix("lag_bias")
+            || name.hasPrefix("predictor.mask_token") || name.hasPrefix("predictor.step") || name.hasPrefix("predictor.query")
         if name.hasSuffix("running_var") || (shape.count == 1 && name.hasSuffix(".weight")) {
             values = [Float](repeating: 1, count: count)
         } else if name.hasSuffix("running_mean") {
@@ -42,6 +43,9 @@ struct WeightReader {
         return Tensor(shape: shape, values: values) ?? Tensor(zeros: shape)
     }
 
+    /// Number of floats handed out so far (the model's parameter count once built).
+    var takenCount: Int { used.reduce(0) { $0 + (tensors[$1]?.count ?? 0) } }
+
     /// Names present in the file but never taken, sorted.
     var unused: [String] { tensors.keys.filter { !used.contains($0) }.sorted() }
 }
@@ -50,10 +54,8 @@ struct WeightReader {
 final class Scratch {
     private var buffers: [UnsafeMutablePointer<Float>] = []
     private var capacities: [Int] = []
-    /// Optional second thread for splitting attention heads (created by ``InferenceSession``).
-    let helper: HelperThread?
 
-    init(helper: HelperThread? = nil) { self.helper = helper }
+    init() {}
 
     /// Buffer `slot` with at least `count` floats (contents undefined).
     func buffer(_ slot: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
@@ -69,7 +71,6 @@ final class Scratch {
     }
 
     deinit {
-        helper?.stop()
         for b in buffers { b.deallocate() }
     }
 }
@@ -200,8 +201,8 @@ struct CNNTokenizerLayer: Sendable {
         for (i, block) in blocks.enumerated() {
             let (ho, wo) = sizes[i]
             let s = block.spec
-            let col = scratch.buffer(0, c * s.kernel * s.kernel * ho * wo)
-            let y = scratch.buffer(1 + ping, s.outChannels * ho * wo)
+            let col = scratch.buffer(Slot.convColumns, c * s.kernel * s.kernel * ho * wo)
+            let y = scratch.buffer(Slot.convPing + ping, s.outChannels * ho * wo)
             block.weight.withUnsafeBufferPointer { wt in
                 block.bias.withUnsafeBufferPointer { b in
                     Ops.conv2d(x, channels: c, height: h, width: w, weight: wt.baseAddress!, bias: b.baseAddress!,
@@ -214,13 +215,13 @@ struct CNNTokenizerLayer: Sendable {
             ping = 1 - ping
         }
         let (ph, pw) = sizes[sizes.count - 1]
-        let pooled = scratch.buffer(3, c * ph * pw)
+        let pooled = scratch.buffer(Slot.pooled, c * ph * pw)
         Ops.avgPool2d(x, channels: c, height: h, width: w,
                       kernel: (config.pool.kernel[0], config.pool.kernel[1]),
                       stride: (config.pool.stride[0], config.pool.stride[1]), into: pooled)
         // [C, cells] → [cells, C]
         let cells = ph * pw
-        let tokensIn = scratch.buffer(4, cells * c)
+        let tokensIn = scratch.buffer(Slot.tokensIn, cells * c)
         for ch in 0..<c { for t in 0..<cells { tokensIn[t * c + ch] = pooled[ch * cells + t] } }
         proj(tokensIn, rows: cells, into: out)
     }
@@ -256,91 +257,6 @@ struct StateTokenizerLayer: Sendable {
     var parameterCount: Int { proj.parameterCount + norm.parameterCount }
 }
 
-/// Pre-LN transformer layer: `x += Attn(LN(x))`, `x += MLP(LN(x))`.
-struct TransformerBlockLayer: Sendable {
-    let d: Int
-    let heads: Int
-    let norm1: LayerNormLayer
-    let qkv: LinearLayer
-    let out: LinearLayer
-    let norm2: LayerNormLayer
-    let mlp: MLPLayer
-
-    init(_ r: inout WeightReader, _ prefix: String, d: Int, heads: Int, ratio: Int, eps: Float) throws(ModelError) {
-        self.d = d; self.heads = heads
-        norm1 = try LayerNormLayer(&r, "\(prefix).norm1", dim: d, eps: eps)
-        qkv = try LinearLayer(&r, "\(prefix).attn.qkv", in: d, out: 3 * d)
-        out = try LinearLayer(&r, "\(prefix).attn.out", in: d, out: d)
-        norm2 = try LayerNormLayer(&r, "\(prefix).norm2", dim: d, eps: eps)
-        mlp = try MLPLayer(&r, "\(prefix).mlp", in: d, hidden: ratio * d, out: d)
-    }
-
-    /// Updates `x [n, d]` in place.
-    func callAsFunction(_ x: UnsafeMutablePointer<Float>, rows n: Int, keyValid: UnsafePointer<Bool>?, scratch: Scratch) {
-        let normed = scratch.buffer(10, n * d)
-        let qkvBuf = scratch.buffer(11, n * 3 * d)
-        let scores = scratch.buffer(12, n * n)
-        let scores2 = scratch.helper == nil ? scores : scratch.buffer(16, n * n)
-        let heads = scratch.buffer(13, n * d)
-        let delta = scratch.buffer(14, n * d)
-        let hidden = scratch.buffer(15, n * mlp.fc1.outFeatures)
-        norm1(x, rows: n, into: normed)
-        qkv(normed, rows: n, into: qkvBuf)
-        if let helper = scratch.helper, self.heads >= 2 {
-            // Split the heads between the helper and this thread, each with single-threaded BLAS.
-            let threads = BLAS.threads
-            BLAS.configure(threads: 1)
-            let split = self.heads / 2, all = self.heads, dim = d
-            let (q, kv, s2, out) = (UnsafePointer(qkvBuf), keyValid, scores2, heads)
-            helper.fork {
-                Ops.attention(qkv: q, tokens: n, dim: dim, heads: all, headRange: 0..<split, keyValid: kv, scores: s2, into: out)
-            }
-            Ops.attention(qkv: qkvBuf, tokens: n, dim: d, heads: all, headRange: split..<all, keyValid: keyValid, scores: scores, into: heads)
-            helper.join()
-            BLAS.configure(threads: threads)
-        } else {
-            Ops.attention(qkv: qkvBuf, tokens: n, dim: d, heads: self.heads, keyValid: keyValid, scores: scores, into: heads)
-        }
-        out(heads, rows: n, into: delta)
-        add(delta, into: x, count: n * d)
-        norm2(x, rows: n, into: normed)
-        mlp(normed, rows: n, hidden: hidden, into: delta)
-        add(delta, into: x, count: n * d)
-    }
-
-    private func add(_ a: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { x[i] += a[i] }
-    }
-
-    var parameterCount: Int { norm1.parameterCount + qkv.parameterCount + out.parameterCount + norm2.parameterCount + mlp.parameterCount }
-
-    func flops(rows n: Int) -> Int { 2 * n * (4 * d * d) + 4 * n * n * d + mlp.flops(rows: n) }
-}
-
-/// A stack of transformer layers with a final layer norm.
-struct TransformerLayer: Sendable {
-    let layers: [TransformerBlockLayer]
-    let norm: LayerNormLayer
-
-    init(_ r: inout WeightReader, _ prefix: String, count: Int, d: Int, heads: Int, ratio: Int, eps: Float) throws(ModelError) {
-        var layers: [TransformerBlockLayer] = []
-        for i in 0..<count {
-            layers.append(try TransformerBlockLayer(&r, "\(prefix).layers.\(i)", d: d, heads: heads, ratio: ratio, eps: eps))
-        }
-        self.layers = layers
-        norm = try LayerNormLayer(&r, "\(prefix).norm", dim: d, eps: eps)
-    }
-
-    /// Runs every layer over `x [n, d]` in place, then the final norm (also in place).
-    func callAsFunction(_ x: UnsafeMutablePointer<Float>, rows n: Int, keyValid: UnsafePointer<Bool>?, scratch: Scratch) {
-        for layer in layers { layer(x, rows: n, keyValid: keyValid, scratch: scratch) }
-        norm(x, rows: n, into: x)
-    }
-
-    var parameterCount: Int { layers.reduce(norm.parameterCount) { $0 + $1.parameterCount } }
-    func flops(rows n: Int) -> Int { layers.reduce(0) { $0 + $1.flops(rows: n) } }
-}
-
 /// Single-layer GRU cell with PyTorch's parameter layout.
 struct GRUCellLayer: Sendable {
     let inputSize: Int
@@ -360,8 +276,8 @@ struct GRUCellLayer: Sendable {
 
     /// One step: updates `h` in place from input `x`.
     func step(_ x: UnsafePointer<Float>, h: UnsafeMutablePointer<Float>, scratch: Scratch) {
-        let gx = scratch.buffer(20, 3 * hidden)
-        let gh = scratch.buffer(21, 3 * hidden)
+        let gx = scratch.buffer(Slot.gruGX, 3 * hidden)
+        let gh = scratch.buffer(Slot.gruGH, 3 * hidden)
         weightIH.withUnsafeBufferPointer { wi in
             weightHH.withUnsafeBufferPointer { wh in
                 biasIH.withUnsafeBufferPointer { bi in
@@ -391,4 +307,260 @@ struct SplitMix64 {
     }
     /// Uniform in [0, 1).
     mutating func nextUnit() -> Float { Float(next() >> 40) / Float(1 << 24) }
+}
+
+/// The five per-frame tokenizers plus the learned missing-modality tokens (`tok.*`, `missing`).
+struct TokenizerSet: Sendable {
+    let vision: CNNTokenizerLayer
+    let radar: CNNTokenizerLayer
+    let lidar: CNNTokenizerLayer
+    let gnss: StateTokenizerLayer
+    let power: StateTokenizerLayer
+    /// Missing-modality tokens `[5, d]`.
+    let missing: [Float]
+    let d: Int
+    let numBeams: Int
+    /// Tokens per modality and their offsets inside a frame.
+    let counts: [Int]
+    let offsets: [Int]
+
+    init(_ r: inout WeightReader, config c: some StreamingModelConfig, d: Int, layerNormEps: Float, batchNormEps: Float) throws(ModelError) {
+        self.d = d
+        numBeams = c.numBeams
+        vision = try CNNTokenizerLayer(&r, "tok.vision", config: c.vision, d: d, eps: batchNormEps)
+        radar = try CNNTokenizerLayer(&r, "tok.radar", config: c.radar, d: d, eps: batchNormEps)
+        lidar = try CNNTokenizerLayer(&r, "tok.lidar", config: c.lidar, d: d, eps: batchNormEps)
+        gnss = try StateTokenizerLayer(&r, "tok.gnss", in: 2, d: d, eps: layerNormEps)
+        power = try StateTokenizerLayer(&r, "tok.power", in: c.numBeams, d: d, eps: layerNormEps)
+        missing = try r.take("missing", [Modality.allCases.count, d])
+        counts = [vision.tokens, radar.tokens, lidar.tokens, 1, 1]
+        var offsets: [Int] = [], sum = 0
+        for n in counts { offsets.append(sum); sum += n }
+        self.offsets = offsets
+    }
+
+    /// Tokens per frame.
+    var tokensPerFrame: Int { counts.reduce(0, +) }
+
+    /// Checks a frame's sizes and values (before any state changes).
+    func validate(_ frame: FrameInputs) throws(InputError) {
+        try Self.check(frame.camera, .vision, vision.config.inputCount)
+        try Self.check(frame.radar, .radar, radar.config.inputCount)
+        try Self.check(frame.lidar, .lidar, lidar.config.inputCount)
+        try Self.check(frame.beamPower, .power, numBeams)
+        try Self.check(frame.beamPowerDbm, .power, numBeams)
+        if let g = frame.gnss, !(g.x.isFinite && g.y.isFinite) {
+            throw .nonFinite(modality: .gnss, index: g.x.isFinite ? 1 : 0)
+        }
+    }
+
+    private static func check(_ values: [Float]?, _ m: Modality, _ expected: Int) throws(InputError) {
+        guard let values else { return }
+        guard values.count == expected else { throw .wrongSize(modality: m, expected: expected, found: values.count) }
+        if let bad = values.firstIndex(where: { !$0.isFinite }) { throw .nonFinite(modality: m, index: bad) }
+    }
+
+    /// Tokenizes a validated frame into `out [T, d]` (missing modalities → their learned token).
+    func tokenize(_ frame: FrameInputs, scratch: Scratch, into out: UnsafeMutablePointer<Float>) {
+        func fillMissing(_ m: Modality) {
+            missing.withUnsafeBufferPointer { miss in
+                for i in 0..<counts[m.rawValue] {
+                    (out + (offsets[m.rawValue] + i) * d).update(from: miss.baseAddress! + m.rawValue * d, count: d)
+                }
+            }
+        }
+        for (m, layer, input) in [(Modality.vision, vision, frame.camera), (.radar, radar, frame.radar), (.lidar, lidar, frame.lidar)] {
+            if let input {
+                input.withUnsafeBufferPointer { x in layer(x.baseAddress!, scratch: scratch, into: out + offsets[m.rawValue] * d) }
+            } else {
+                fillMissing(m)
+            }
+        }
+        if let g = frame.gnss {
+            let xy = [g.x, g.y]
+            xy.withUnsafeBufferPointer { gnss($0.baseAddress!, into: out + offsets[Modality.gnss.rawValue] * d) }
+        } else {
+            fillMissing(.gnss)
+        }
+        if let p = frame.beamPower {
+            p.withUnsafeBufferPointer { power($0.baseAddress!, into: out + offsets[Modality.power.rawValue] * d) }
+        } else {
+            fillMissing(.power)
+        }
+    }
+
+    var parameterCount: Int {
+        vision.parameterCount + radar.parameterCount + lidar.parameterCount + gnss.parameterCount + power.parameterCount + missing.count
+    }
+
+    var flops: Int { vision.flops + radar.flops + lidar.flops + 2 * d * (2 + numBeams) }
+}
+
+/// What the heads need from the window besides the latents: the last frames' stamps, fixes and powers.
+struct WindowHistory {
+    /// Capacity (history frames).
+    let capacity: Int
+    let beams: Int
+    private(set) var stamps: [Int64]
+    private(set) var gnss: [SIMD2<Float>?]
+    private var power: [Float]
+    private var hasPower: [Bool]
+    /// Frames held, oldest first at index `start`.
+    private(set) var count = 0
+    private var start = 0
+
+    init(capacity: Int, beams: Int) {
+        self.capacity = capacity; self.beams = beams
+        stamps = [Int64](repeating: 0, count: capacity)
+        gnss = [SIMD2<Float>?](repeating: nil, count: capacity)
+        power = [Float](repeating: 0, count: capacity * beams)
+        hasPower = [Bool](repeating: false, count: capacity)
+    }
+
+    /// Ring slot of the i-th frame, oldest first.
+    func slot(_ i: Int) -> Int { (start + i) % capacity }
+
+    /// Appends a frame (dropping the oldest when full); returns the ring slot it occupies.
+    @discardableResult
+    mutating func append(stamp: Int64, gnss fix: SIMD2<Float>?, powerDbm: [Float]?) -> Int {
+        let s: Int
+        if count < capacity { s = slot(count); count += 1 } else { s = start; start = (start + 1) % capacity }
+        stamps[s] = stamp
+        gnss[s] = fix
+        hasPower[s] = powerDbm != nil
+        if let powerDbm { power.withUnsafeMutableBufferPointer { dst in powerDbm.withUnsafeBufferPointer { (dst.baseAddress! + s * beams).update(from: $0.baseAddress!, count: beams) } } }
+        return s
+    }
+
+    mutating func clear() { count = 0; start = 0 }
+
+    /// `lag = clamp(floor((stamp − stamps[slot] + step/2) / step), 0, maxLag)` in integer arithmetic.
+    func lag(slot s: Int, to stamp: Int64, stepNs: Int64, maxLag: Int) -> Int {
+        let diff = stamp &- stamps[s] &+ stepNs / 2
+        guard diff > 0 else { return 0 }
+        return Int(min(Int64(maxLag), diff / stepNs))
+    }
+
+    /// Constant-velocity coarse positions `[F, 2]` after the newest frame (see model.py `coarse_estimates`).
+    func coarsePositions(future: Int, stepNs: Int64, into out: UnsafeMutablePointer<Float>) {
+        out.update(repeating: 0, count: 2 * future)
+        guard count > 0 else { return }
+        let anchor = stamps[slot(count - 1)]
+        var last: Int?, prev: Int?
+        for i in stride(from: count - 1, through: 0, by: -1) where gnss[slot(i)] != nil {
+            if last == nil { last = slot(i) } else { prev = slot(i); break }
+        }
+        guard let a = last, let pa = gnss[a] else { return }
+        var vx = 0.0, vy = 0.0
+        if let b = prev, let pb = gnss[b], stamps[a] != stamps[b] {
+            let dt = Double(stamps[a] &- stamps[b]) / 1e9
+            vx = (Double(pa.x) - Double(pb.x)) / dt
+            vy = (Double(pa.y) - Double(pb.y)) / dt
+        }
+        for k in 0..<future {
+            let ahead = Double(anchor &+ Int64(k + 1) &* stepNs &- stamps[a]) / 1e9
+            out[2 * k] = Float(Double(pa.x) + vx * ahead)
+            out[2 * k + 1] = Float(Double(pa.y) + vy * ahead)
+        }
+    }
+
+    /// The newest measured beam power (dBm) repeated for every step, or `fallback` without one.
+    func coarsePower(future: Int, fallback: Float, into out: UnsafeMutablePointer<Float>) {
+        var newest: Int?
+        for i in stride(from: count - 1, through: 0, by: -1) where hasPower[slot(i)] { newest = slot(i); break }
+        for k in 0..<future {
+            if let s = newest {
+                power.withUnsafeBufferPointer { (out + k * beams).update(from: $0.baseAddress! + s * beams, count: beams) }
+            } else {
+                (out + k * beams).update(repeating: fallback, count: beams)
+            }
+        }
+    }
+}
+
+/// The task heads on per-step latents `z [F, zdim]` (`task_heads.*`), shared by both formats.
+struct TaskHeadsLayer: Sendable {
+    let zdim: Int
+    let hidden: Int
+    let beams: Int
+    let positionScale: Float
+    let locResidual: MLPLayer
+    let beamProj: LinearLayer
+    let beamGRU: GRUCellLayer
+    let beamMLP: MLPLayer
+    let powerResidual: MLPLayer
+    let blockage: MLPLayer
+
+    init(_ r: inout WeightReader, zdim: Int, hidden hh: Int, beams: Int, positionScale: Float) throws(ModelError) {
+        self.zdim = zdim; hidden = hh; self.beams = beams; self.positionScale = positionScale
+        locResidual = try MLPLayer(&r, "task_heads.loc.residual", in: zdim, hidden: hh, out: 2)
+        beamProj = try LinearLayer(&r, "task_heads.beam.proj", in: zdim + 2, out: hh)
+        beamGRU = try GRUCellLayer(&r, "task_heads.beam.gru", input: hh, hidden: hh)
+        beamMLP = try MLPLayer(&r, "task_heads.beam.mlp", in: hh, hidden: hh, out: beams)
+        powerResidual = try MLPLayer(&r, "task_heads.power.residual", in: zdim + 2, hidden: hh, out: beams)
+        blockage = try MLPLayer(&r, "task_heads.blockage.mlp", in: zdim + 2, hidden: hh, out: 1)
+    }
+
+    /// Runs every head; `outputs` must already hold `latents`, `coarsePositions`, `coarsePower`.
+    func callAsFunction(_ o: inout ModelOutputs, future F: Int, scratch: Scratch) {
+        let hh = hidden, B = beams
+        let hiddenBuf = scratch.buffer(Slot.headHidden, F * max(hh, B))
+        let fused = scratch.buffer(Slot.headFused, F * (zdim + 2))
+        let coarse = o.coarsePositions, coarsePower = o.coarsePower, latents = o.latents
+        var positions = [Float](repeating: 0, count: 2 * F)
+        positions.withUnsafeMutableBufferPointer { pos in
+            latents.withUnsafeBufferPointer { z in
+                locResidual(z.baseAddress!, rows: F, hidden: hiddenBuf, into: pos.baseAddress!)
+                for k in 0..<F {
+                    pos[2 * k] += coarse[2 * k]
+                    pos[2 * k + 1] += coarse[2 * k + 1]
+                    (fused + k * (zdim + 2)).update(from: z.baseAddress! + k * zdim, count: zdim)
+                    fused[k * (zdim + 2) + zdim] = pos[2 * k] * positionScale
+                    fused[k * (zdim + 2) + zdim + 1] = pos[2 * k + 1] * positionScale
+                }
+            }
+        }
+        o.positions = positions
+        // Beam: projection → GRU over the steps (h₀ = 0) → MLP.
+        let projected = scratch.buffer(Slot.headProjected, F * hh)
+        let states = scratch.buffer(Slot.headStates, F * hh)
+        beamProj(fused, rows: F, into: projected)
+        let h = scratch.buffer(Slot.headState, hh)
+        h.update(repeating: 0, count: hh)
+        for k in 0..<F {
+            beamGRU.step(projected + k * hh, h: h, scratch: scratch)
+            (states + k * hh).update(from: h, count: hh)
+        }
+        var logits = [Float](repeating: 0, count: F * B)
+        logits.withUnsafeMutableBufferPointer { beamMLP(states, rows: F, hidden: hiddenBuf, into: $0.baseAddress!) }
+        var power = [Float](repeating: 0, count: F * B)
+        power.withUnsafeMutableBufferPointer { p in
+            powerResidual(fused, rows: F, hidden: hiddenBuf, into: p.baseAddress!)
+            for i in 0..<(F * B) { p[i] += coarsePower[i] }
+        }
+        var blockageLogits = [Float](repeating: 0, count: F)
+        blockageLogits.withUnsafeMutableBufferPointer { blockage(fused, rows: F, hidden: hiddenBuf, into: $0.baseAddress!) }
+        o.beamLogits = logits
+        o.beamPower = power
+        o.blockageLogits = blockageLogits
+    }
+
+    var parameterCount: Int {
+        locResidual.parameterCount + beamProj.parameterCount + beamGRU.parameterCount + beamMLP.parameterCount
+            + powerResidual.parameterCount + blockage.parameterCount
+    }
+
+    func flops(future F: Int) -> Int {
+        locResidual.flops(rows: F) + blockage.flops(rows: F) + powerResidual.flops(rows: F) + beamMLP.flops(rows: F)
+            + 2 * F * (beamProj.inFeatures * beamProj.outFeatures) + 2 * F * (6 * hidden * hidden)
+    }
+}
+
+/// Scratch-buffer slots (each names one reusable buffer; distinct uses never share a slot while live).
+enum Slot {
+    static let convColumns = 0, convPing = 1, convPong = 2, pooled = 3, tokensIn = 4
+    static let gruGX = 20, gruGH = 21
+    static let normed = 10, qkv = 11, scores = 12, heads = 13, delta = 14, mlpHidden = 15
+    static let x = 30, context = 31, queries = 32, crossQ = 33, crossKV = 34, bias = 35, features = 36
+    static let headHidden = 40, headFused = 41, headProjected = 42, headStates = 43, headState = 44
 }

@@ -97,12 +97,34 @@ public enum Modality: Int, CaseIterable, Sendable, Hashable, CustomStringConvert
     public var description: String { ["vision", "radar", "lidar", "gnss", "power"][rawValue] }
 }
 
-/// The multi-task model's configuration: `config.json` beside `model.safetensors` (snake_case keys).
-public struct ModelConfig: Codable, Sendable, Equatable {
+/// Sizes shared by every model format: what the daemon needs to feed a model and to check it
+/// against its launch file.
+public protocol StreamingModelConfig: Sendable {
+    /// History frames in the window.
+    var history: Int { get }
+    /// Future steps predicted.
+    var future: Int { get }
+    /// Nominal frame period (ms); the horizon of step k is `stamp + (k+1)·stepMs`.
+    var stepMs: Int { get }
+    /// Beams in the codebook.
+    var numBeams: Int { get }
+    /// Hash of the preprocessing the model was trained on ("" = not recorded).
+    var preprocessingVersion: String { get }
+    /// Camera tokenizer input.
+    var vision: CNNConfig { get }
+    /// Radar tokenizer input.
+    var radar: CNNConfig { get }
+    /// LiDAR tokenizer input.
+    var lidar: CNNConfig { get }
+}
+
+/// The streaming multi-task model's configuration (`config.json`, snake_case keys,
+/// `"format": "foresight-multitask"`, `"version": 2`). Mirrors `ModelConfig` in Tools/training/model.py.
+public struct ModelConfig: Codable, Sendable, Equatable, StreamingModelConfig {
     /// Always "foresight-multitask".
     public var format: String = "foresight-multitask"
-    /// Format version (1).
-    public var version: Int = 1
+    /// Format version (2: the streaming model).
+    public var version: Int = 2
     /// Token dimension d.
     public var dModel: Int = 128
     /// Attention heads (must divide d).
@@ -113,38 +135,50 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var predictorLayers: Int = 2
     /// Transformer MLP width as a multiple of d.
     public var mlpRatio: Int = 4
-    /// History frames in the window.
+    /// History frames in the window (the encoder's attention span in frames).
     public var history: Int = 8
     /// Future steps predicted.
     public var future: Int = 5
+    /// Nominal frame period (ms), the unit of the attention lag.
+    public var stepMs: Int = 100
     /// Beams in the codebook.
     public var numBeams: Int = 64
     /// Hidden width of the task heads.
     public var headHidden: Int = 128
-    /// Rows of the intra-frame positional table (≥ tokens of any modality).
+    /// Learned query tokens per future step in the predictor.
+    public var queriesPerStep: Int = 5
+    /// Rows of the intra-frame embedding table (≥ tokens of any modality).
     public var maxIntraTokens: Int = 16
     /// Layer-norm epsilon.
     public var layerNormEps: Float = 1e-5
     /// Batch-norm epsilon.
     public var batchNormEps: Float = 1e-5
-    /// Camera tokenizer (3×224×224 → 9 tokens by default).
-    public var vision = CNNConfig(inChannels: 3, height: 224, width: 224, convs: [
-        ConvSpec(outChannels: 16, kernel: 5, stride: 2, padding: 2),
-        ConvSpec(outChannels: 32, kernel: 3, stride: 2, padding: 1),
-        ConvSpec(outChannels: 64, kernel: 3, stride: 2, padding: 1),
-        ConvSpec(outChannels: 128, kernel: 3, stride: 2, padding: 1),
-        ConvSpec(outChannels: 128, kernel: 3, stride: 2, padding: 1),
-    ], pool: PoolSpec(kernel: [3, 3], stride: [2, 2]))
+    /// Factor applied to positions (m) before they enter the beam, power and blockage heads.
+    public var positionScale: Float = 0.02
+    /// Coarse beam power (dBm) when no measured power is in the window.
+    public var powerDefaultDbm: Float = -100
+    /// Hash of the preprocessing the model was trained on.
+    public var preprocessingVersion: String = ""
+    /// Camera tokenizer (3×96×96 → 9 tokens by default).
+    public var vision = ModelConfig.cameraTokenizer
     /// Radar range-angle tokenizer (1×64×256 → 16 tokens by default).
     public var radar = ModelConfig.mapTokenizer
     /// LiDAR depth tokenizer (same topology as radar, separate weights).
     public var lidar = ModelConfig.mapTokenizer
 
+    static let cameraTokenizer = CNNConfig(inChannels: 3, height: 96, width: 96, convs: [
+        ConvSpec(outChannels: 16, kernel: 5, stride: 2, padding: 2),
+        ConvSpec(outChannels: 32, kernel: 3, stride: 2, padding: 1),
+        ConvSpec(outChannels: 64, kernel: 3, stride: 2, padding: 1),
+        ConvSpec(outChannels: 128, kernel: 3, stride: 2, padding: 1),
+    ], pool: PoolSpec(kernel: [2, 2], stride: [2, 2]))
+
     static let mapTokenizer = CNNConfig(inChannels: 1, height: 64, width: 256, convs: [
+        ConvSpec(outChannels: 8, kernel: 3, stride: 2, padding: 1),
         ConvSpec(outChannels: 16, kernel: 3, stride: 2, padding: 1),
         ConvSpec(outChannels: 32, kernel: 3, stride: 2, padding: 1),
         ConvSpec(outChannels: 64, kernel: 3, stride: 2, padding: 1),
-    ], pool: PoolSpec(kernel: [2, 8], stride: [2, 8]))
+    ], pool: PoolSpec(kernel: [1, 4], stride: [1, 4]))
 
     /// The default d = 128 model.
     public init() {}
@@ -166,54 +200,137 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public func validate() throws(ModelError) {
         func fail(_ s: String) -> ModelError { .badConfig(s) }
         guard format == "foresight-multitask" else { throw fail("format is '\(format)', expected 'foresight-multitask'") }
-        guard version == 1 else { throw fail("version \(version) is not supported (expected 1)") }
-        guard dModel > 0, heads > 0, dModel % heads == 0 else { throw fail("d_model \(dModel) must be a positive multiple of heads \(heads)") }
-        guard encoderLayers >= 0, predictorLayers >= 0, mlpRatio > 0 else { throw fail("layer counts must be ≥ 0 and mlp_ratio > 0") }
-        guard (1...1024).contains(history), (1...1024).contains(future) else { throw fail("history and future must be in 1...1024") }
-        guard numBeams > 0, headHidden > 0, maxIntraTokens > 0 else { throw fail("num_beams, head_hidden and max_intra_tokens must be positive") }
-        guard layerNormEps > 0, batchNormEps > 0 else { throw fail("epsilons must be positive") }
-        // Generous upper bounds so a corrupt config cannot ask for unbounded memory.
-        guard dModel <= 4096, heads <= 256, encoderLayers <= 64, predictorLayers <= 64, mlpRatio <= 16,
-              numBeams <= 4096, headHidden <= 8192, maxIntraTokens <= 4096 else {
-            throw fail("a size exceeds its limit (d_model ≤ 4096, heads ≤ 256, layers ≤ 64, mlp_ratio ≤ 16, num_beams ≤ 4096, head_hidden ≤ 8192, max_intra_tokens ≤ 4096)")
+        guard version == 2 else {
+            throw fail("version \(version) is not supported (expected 2, the streaming model); re-export the model with Tools/training/export.py")
         }
-        for (name, cnn) in [("vision", vision), ("radar", radar), ("lidar", lidar)] {
-            guard cnn.inChannels > 0, cnn.height > 0, cnn.width > 0, cnn.inputCount <= 1 << 26 else {
-                throw fail("\(name) input size \(cnn.inChannels)×\(cnn.height)×\(cnn.width) is empty or too large")
-            }
-            guard cnn.convs.count <= 32, cnn.convs.allSatisfy({ $0.outChannels <= 4096 && $0.kernel <= 31 && $0.padding <= 31 }) else {
-                throw fail("\(name) tokenizer exceeds its limits (≤ 32 convs, ≤ 4096 channels, kernel and padding ≤ 31)")
-            }
-            guard !cnn.convs.isEmpty, cnn.convs.allSatisfy({ $0.outChannels > 0 }), cnn.tokens > 0 else {
-                throw fail("\(name) tokenizer layers do not produce a feature map (check kernels, strides, pooling)")
-            }
-            guard cnn.tokens <= maxIntraTokens else {
-                throw fail("\(name) produces \(cnn.tokens) tokens but max_intra_tokens is \(maxIntraTokens)")
-            }
+        guard dModel > 0, heads > 0, dModel % heads == 0 else { throw fail("d_model \(dModel) must be a positive multiple of heads \(heads)") }
+        guard encoderLayers >= 0, predictorLayers >= 0, mlpRatio > 0, queriesPerStep > 0 else {
+            throw fail("layer counts must be ≥ 0, mlp_ratio and queries_per_step > 0")
+        }
+        guard dModel <= 4096, heads <= 256, encoderLayers <= 64, predictorLayers <= 64, mlpRatio <= 16,
+              queriesPerStep <= 256, maxIntraTokens <= 4096 else {
+            throw fail("a size exceeds its limit (d_model ≤ 4096, heads ≤ 256, layers ≤ 64, mlp_ratio ≤ 16, queries_per_step ≤ 256, max_intra_tokens ≤ 4096)")
+        }
+        guard maxIntraTokens > 0 else { throw fail("max_intra_tokens must be positive") }
+        try validateShared(self, headHidden: headHidden, layerNormEps: layerNormEps, batchNormEps: batchNormEps)
+        for (name, cnn) in [("vision", vision), ("radar", radar), ("lidar", lidar)] where cnn.tokens > maxIntraTokens {
+            throw fail("\(name) produces \(cnn.tokens) tokens but max_intra_tokens is \(maxIntraTokens)")
         }
     }
 
     /// Decodes and validates a config from JSON (snake_case keys).
     public static func decode(json: Data) throws(ModelError) -> ModelConfig {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        let config: ModelConfig
-        do {
-            config = try decoder.decode(ModelConfig.self, from: json)
-        } catch {
-            throw .badConfig("config JSON does not decode: \(error)")
-        }
+        let config: ModelConfig = try decodeConfig(json)
         try config.validate()
         return config
     }
 
     /// Encodes the config as pretty JSON with snake_case keys.
-    public func encodedJSON() -> Data {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return (try? encoder.encode(self)) ?? Data()
+    public func encodedJSON() -> Data { encodeConfig(self) }
+}
+
+/// The GRU baseline's configuration (`"format": "foresight-gru"`, `"version": 1`); mirrors `GRUConfig`
+/// in Tools/training/model.py.
+public struct GRUConfig: Codable, Sendable, Equatable, StreamingModelConfig {
+    /// Always "foresight-gru".
+    public var format: String = "foresight-gru"
+    /// Format version (1).
+    public var version: Int = 1
+    /// Tokenizer width.
+    public var dModel: Int = 64
+    /// Encoder/decoder GRU width (the heads' latent width).
+    public var hidden: Int = 128
+    /// Frames used for the coarse estimates (the GRU state itself carries the whole segment).
+    public var history: Int = 8
+    /// Future steps predicted.
+    public var future: Int = 5
+    /// Nominal frame period (ms).
+    public var stepMs: Int = 100
+    /// Beams in the codebook.
+    public var numBeams: Int = 64
+    /// Hidden width of the task heads.
+    public var headHidden: Int = 128
+    /// Layer-norm epsilon.
+    public var layerNormEps: Float = 1e-5
+    /// Batch-norm epsilon.
+    public var batchNormEps: Float = 1e-5
+    /// Factor applied to positions (m) before they enter the beam, power and blockage heads.
+    public var positionScale: Float = 0.02
+    /// Coarse beam power (dBm) when no measured power is in the window.
+    public var powerDefaultDbm: Float = -100
+    /// Hash of the preprocessing the model was trained on.
+    public var preprocessingVersion: String = ""
+    /// Camera tokenizer.
+    public var vision = ModelConfig.cameraTokenizer
+    /// Radar tokenizer.
+    public var radar = ModelConfig.mapTokenizer
+    /// LiDAR tokenizer.
+    public var lidar = ModelConfig.mapTokenizer
+
+    /// The default baseline.
+    public init() {}
+
+    /// Tokens each modality contributes to a frame.
+    public var tokensPerModality: [Int] { [vision.tokens, radar.tokens, lidar.tokens, 1, 1] }
+
+    /// Checks internal consistency; throws ``ModelError/badConfig(_:)`` naming the problem.
+    public func validate() throws(ModelError) {
+        guard format == "foresight-gru" else { throw .badConfig("format is '\(format)', expected 'foresight-gru'") }
+        guard version == 1 else { throw .badConfig("version \(version) is not supported (expected 1)") }
+        guard (1...4096).contains(dModel), (1...8192).contains(hidden) else {
+            throw .badConfig("d_model must be in 1...4096 and hidden in 1...8192")
+        }
+        try validateShared(self, headHidden: headHidden, layerNormEps: layerNormEps, batchNormEps: batchNormEps)
     }
+
+    /// Decodes and validates a config from JSON (snake_case keys).
+    public static func decode(json: Data) throws(ModelError) -> GRUConfig {
+        let config: GRUConfig = try decodeConfig(json)
+        try config.validate()
+        return config
+    }
+
+    /// Encodes the config as pretty JSON with snake_case keys.
+    public func encodedJSON() -> Data { encodeConfig(self) }
+}
+
+private func validateShared(_ c: some StreamingModelConfig, headHidden: Int, layerNormEps: Float, batchNormEps: Float) throws(ModelError) {
+    func fail(_ s: String) -> ModelError { .badConfig(s) }
+    guard (1...1024).contains(c.history), (1...1024).contains(c.future) else { throw fail("history and future must be in 1...1024") }
+    guard (1...60_000).contains(c.stepMs) else { throw fail("step_ms must be in 1...60000") }
+    guard (1...4096).contains(c.numBeams), (1...8192).contains(headHidden) else {
+        throw fail("num_beams must be in 1...4096 and head_hidden in 1...8192")
+    }
+    guard layerNormEps > 0, batchNormEps > 0 else { throw fail("epsilons must be positive") }
+    for (name, cnn) in [("vision", c.vision), ("radar", c.radar), ("lidar", c.lidar)] {
+        guard cnn.inChannels > 0, cnn.height > 0, cnn.width > 0, cnn.inputCount <= 1 << 26 else {
+            throw fail("\(name) input size \(cnn.inChannels)×\(cnn.height)×\(cnn.width) is empty or too large")
+        }
+        guard cnn.convs.count <= 32, cnn.convs.allSatisfy({ $0.outChannels <= 4096 && $0.kernel <= 31 && $0.padding <= 31 }) else {
+            throw fail("\(name) tokenizer exceeds its limits (≤ 32 convs, ≤ 4096 channels, kernel and padding ≤ 31)")
+        }
+        guard !cnn.convs.isEmpty, cnn.convs.allSatisfy({ $0.outChannels > 0 }), cnn.tokens > 0 else {
+            throw fail("\(name) tokenizer layers do not produce a feature map (check kernels, strides, pooling)")
+        }
+    }
+    guard c.radar.inChannels == 1, c.lidar.inChannels == 1 else { throw fail("radar and lidar maps have one channel") }
+}
+
+private func decodeConfig<C: Decodable>(_ json: Data) throws(ModelError) -> C {
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    do {
+        return try decoder.decode(C.self, from: json)
+    } catch {
+        throw .badConfig("config JSON does not decode: \(error)")
+    }
+}
+
+private func encodeConfig(_ value: some Encodable) -> Data {
+    let encoder = JSONEncoder()
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    return (try? encoder.encode(value)) ?? Data()
 }
 
 /// Why a model could not be loaded or run.
@@ -228,6 +345,10 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(name: String, expected: [Int], found: [Int])
     /// The file holds tensors the config does not use.
     case unexpectedTensors([String])
+    /// A model folder lacks a file or holds an unknown format.
+    case modelFolder(path: String, problem: String)
+    /// An error while loading the model folder at `path` (wraps the cause).
+    indirect case inModel(path: String, ModelError)
 
     /// A human-readable explanation with a remedy.
     public var description: String {
@@ -243,6 +364,10 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         case let .unexpectedTensors(names):
             let shown = names.prefix(5).joined(separator: ", ")
             return "weights hold \(names.count) tensor(s) the config does not use (\(shown)); the file does not match config.json — re-export both together"
+        case let .modelFolder(path, problem):
+            return "model folder \(path): \(problem)"
+        case let .inModel(path, error):
+            return "model folder \(path): \(error.description)"
         }
     }
 }

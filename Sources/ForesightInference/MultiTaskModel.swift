@@ -1,80 +1,108 @@
 import Foundation
 
-/// One frame after tokenization: the frame's tokens `[T, d]` (missing modalities already replaced by
-/// their learned token, positional embeddings not yet added) and the state the heads need.
-public struct FrameTokens: Sendable {
-    /// Tokens `[tokensPerFrame, d]`, row-major.
-    public var tokens: [Float]
-    /// GNSS position of the frame, if present.
-    public var gnss: SIMD2<Float>?
-    /// Beam power vector of the frame, if present.
-    public var beamPower: [Float]?
-    /// Sensor stamp of the frame.
-    public var stamp: Int64
-}
-
-/// Raw model outputs for one window, plus intermediates for parity checks.
+/// Raw model outputs after one frame (the frame is the anchor), plus intermediates for parity checks.
 public struct ModelOutputs: Sendable {
-    /// Context-encoder output `[history·T, d]` (rows of empty frames are meaningless).
+    /// The new frame's tokens `[T, d]` (missing modalities replaced, no embeddings added).
+    public var tokens: [Float]
+    /// Multi-task model: the new frame's final encoder output `[T, d]`; GRU: the encoder state `[hidden]`.
     public var context: [Float]
-    /// Predictor output over context and future positions `[(history + future)·T, d]`.
-    public var predictorOutput: [Float]
-    /// Per-step latents `[future, d]`.
+    /// Per-step latents `[future, zdim]`.
     public var latents: [Float]
     /// Constant-velocity coarse positions `[future, 2]`.
     public var coarsePositions: [Float]
-    /// Final positions `[future, 2]` (east, north).
+    /// Coarse per-beam power (last measured, dBm) `[future, beams]`.
+    public var coarsePower: [Float]
+    /// Final positions `[future, 2]` (east, north, m).
     public var positions: [Float]
     /// Beam logits `[future, beams]`.
     public var beamLogits: [Float]
-    /// Per-beam power `[future, beams]`.
+    /// Per-beam power in dBm `[future, beams]`.
     public var beamPower: [Float]
     /// Blockage logits `[future]`.
     public var blockageLogits: [Float]
 }
 
-/// The predictive multi-task model (JEPA-MSAC style): tokenizers, factorized positional embeddings,
-/// context encoder, predictor, and localization / beam / power / blockage heads.
+/// One encoder layer of the v2 model: pre-LN window attention with a per-head lag bias, then MLP.
+struct EncoderBlock: Sendable {
+    let norm1: LayerNormLayer
+    let qkv: LinearLayer
+    let out: LinearLayer
+    /// `[heads, history]` additive attention bias by lag.
+    let lagBias: [Float]
+    let norm2: LayerNormLayer
+    let mlp: MLPLayer
+
+    init(_ r: inout WeightReader, _ p: String, c: ModelConfig) throws(ModelError) {
+        let d = c.dModel
+        norm1 = try LayerNormLayer(&r, "\(p).norm1", dim: d, eps: c.layerNormEps)
+        qkv = try LinearLayer(&r, "\(p).attn.qkv", in: d, out: 3 * d)
+        out = try LinearLayer(&r, "\(p).attn.out", in: d, out: d)
+        lagBias = try r.take("\(p).attn.lag_bias", [c.heads, c.history])
+        norm2 = try LayerNormLayer(&r, "\(p).norm2", dim: d, eps: c.layerNormEps)
+        mlp = try MLPLayer(&r, "\(p).mlp", in: d, hidden: c.mlpRatio * d, out: d)
+    }
+
+    var parameterCount: Int { norm1.parameterCount + qkv.parameterCount + out.parameterCount + lagBias.count + norm2.parameterCount + mlp.parameterCount }
+}
+
+/// One predictor layer: self-attention among the future queries, cross-attention to the cached context, MLP.
+struct PredictorBlock: Sendable {
+    let norm1: LayerNormLayer
+    let selfQKV: LinearLayer
+    let selfOut: LinearLayer
+    let norm2: LayerNormLayer
+    let crossQ: LinearLayer
+    let crossKV: LinearLayer
+    let crossOut: LinearLayer
+    let lagBias: [Float]
+    let norm3: LayerNormLayer
+    let mlp: MLPLayer
+
+    init(_ r: inout WeightReader, _ p: String, c: ModelConfig) throws(ModelError) {
+        let d = c.dModel
+        norm1 = try LayerNormLayer(&r, "\(p).norm1", dim: d, eps: c.layerNormEps)
+        selfQKV = try LinearLayer(&r, "\(p).self_attn.qkv", in: d, out: 3 * d)
+        selfOut = try LinearLayer(&r, "\(p).self_attn.out", in: d, out: d)
+        norm2 = try LayerNormLayer(&r, "\(p).norm2", dim: d, eps: c.layerNormEps)
+        crossQ = try LinearLayer(&r, "\(p).cross.q", in: d, out: d)
+        crossKV = try LinearLayer(&r, "\(p).cross.kv", in: d, out: 2 * d)
+        crossOut = try LinearLayer(&r, "\(p).cross.out", in: d, out: d)
+        lagBias = try r.take("\(p).cross.lag_bias", [c.heads, c.history])
+        norm3 = try LayerNormLayer(&r, "\(p).norm3", dim: d, eps: c.layerNormEps)
+        mlp = try MLPLayer(&r, "\(p).mlp", in: d, hidden: c.mlpRatio * d, out: d)
+    }
+
+    var parameterCount: Int {
+        norm1.parameterCount + selfQKV.parameterCount + selfOut.parameterCount + norm2.parameterCount + crossQ.parameterCount
+            + crossKV.parameterCount + crossOut.parameterCount + lagBias.count + norm3.parameterCount + mlp.parameterCount
+    }
+}
+
+/// The streaming multi-task model (format `foresight-multitask` v2; architecture in docs/inference.md):
+/// tokenizers → sliding-window block-causal encoder with per-head lag bias → predictor (future queries
+/// self-attend and cross-attend to the cached context) → heads.
 ///
-/// Immutable after loading and therefore `Sendable`; the mutable per-stream state (token window,
-/// scratch buffers) lives in ``InferenceSession``.
+/// Immutable after loading and therefore `Sendable`; the per-stream key/value cache lives in ``InferenceSession``.
 public final class MultiTaskModel: Sendable {
     /// The configuration the weights were checked against.
     public let config: ModelConfig
-    let vision: CNNTokenizerLayer
-    let radar: CNNTokenizerLayer
-    let lidar: CNNTokenizerLayer
-    let gnssTokenizer: StateTokenizerLayer
-    let powerTokenizer: StateTokenizerLayer
-    let missing: [Float]
-    /// Summed time + modality + intra-frame embedding for every slot `[(history + future)·T, d]`.
-    let positionTable: [Float]
-    /// `maskToken + positionTable` rows of the future slots `[future·T, d]`.
-    let futureQueries: [Float]
-    let encoder: TransformerLayer
-    let predictor: TransformerLayer
-    let locResidual: MLPLayer
-    let beamProj: LinearLayer
-    let beamGRU: GRUCellLayer
-    let beamMLP: MLPLayer
-    let powerResidual: MLPLayer
-    let blockage: MLPLayer
+    let tokenizers: TokenizerSet
+    /// `modality[m] + intra[i]` for every token slot of a frame `[T, d]`.
+    let tokenEmbedding: [Float]
+    let encoder: [EncoderBlock]
+    let encoderNorm: LayerNormLayer
+    /// `mask_token + step[k] + query[q]`, `[F·Q, d]` step-major.
+    let queries: [Float]
+    let predictor: [PredictorBlock]
+    let predictorNorm: LayerNormLayer
+    let heads: TaskHeadsLayer
     /// Number of learned parameters (batch-norm statistics included).
     public let parameterCount: Int
 
-    /// Loads `config.json` and `model.safetensors` from a directory.
+    /// Loads `config.json` and `model.safetensors` from a directory (errors name the folder and file).
     public convenience init(directory: URL) throws(ModelError) {
-        let configURL = directory.appendingPathComponent("config.json")
-        let json: Data
-        do { json = try Data(contentsOf: configURL) } catch {
-            throw .badConfig("cannot read \(configURL.path): \(error.localizedDescription)")
-        }
-        let config = try ModelConfig.decode(json: json)
-        let weights: SafeTensors
-        do { weights = try SafeTensors(contentsOf: directory.appendingPathComponent("model.safetensors")) } catch {
-            throw .weights(error)
-        }
-        try self.init(config: config, tensors: weights.tensors)
+        let (config, tensors): (ModelConfig, [String: Tensor]) = try readModelFolder(directory, decode: ModelConfig.decode)
+        do { try self.init(config: config, tensors: tensors) } catch { throw .inModel(path: directory.path, error) }
     }
 
     /// Randomly initialised weights for `config` (uniform ±1/√fan-in, unit norms, small embeddings),
@@ -91,238 +119,242 @@ public final class MultiTaskModel: Sendable {
         try self.init(config: config, reader: &reader)
     }
 
-    init(config: ModelConfig, reader r: inout WeightReader) throws(ModelError) {
-        try config.validate()
-        let d = config.dModel, eps = config.layerNormEps, bnEps = config.batchNormEps
-        let hh = config.headHidden, beams = config.numBeams
-        self.config = config
-        vision = try CNNTokenizerLayer(&r, "tok.vision", config: config.vision, d: d, eps: bnEps)
-        radar = try CNNTokenizerLayer(&r, "tok.radar", config: config.radar, d: d, eps: bnEps)
-        lidar = try CNNTokenizerLayer(&r, "tok.lidar", config: config.lidar, d: d, eps: bnEps)
-        gnssTokenizer = try StateTokenizerLayer(&r, "tok.gnss", in: 2, d: d, eps: eps)
-        powerTokenizer = try StateTokenizerLayer(&r, "tok.power", in: beams, d: d, eps: eps)
-        missing = try r.take("missing", [Modality.allCases.count, d])
-        let slots = config.history + config.future
-        let time = try r.take("pos.time", [slots, d])
-        let modality = try r.take("pos.modality", [Modality.allCases.count, d])
-        let intra = try r.take("pos.intra", [config.maxIntraTokens, d])
-        encoder = try TransformerLayer(&r, "encoder", count: config.encoderLayers, d: d, heads: config.heads,
-                                       ratio: config.mlpRatio, eps: eps)
-        predictor = try TransformerLayer(&r, "predictor", count: config.predictorLayers, d: d, heads: config.heads,
-                                         ratio: config.mlpRatio, eps: eps)
-        let mask = try r.take("mask_token", [d])
-        locResidual = try MLPLayer(&r, "heads.loc.residual", in: d, hidden: hh, out: 2)
-        beamProj = try LinearLayer(&r, "heads.beam.proj", in: d + 2, out: hh)
-        beamGRU = try GRUCellLayer(&r, "heads.beam.gru", input: hh, hidden: hh)
-        beamMLP = try MLPLayer(&r, "heads.beam.mlp", in: hh, hidden: hh, out: beams)
-        powerResidual = try MLPLayer(&r, "heads.power.residual", in: d + 2, hidden: hh, out: beams)
-        blockage = try MLPLayer(&r, "heads.blockage.mlp", in: d, hidden: hh, out: 1)
+    init(config c: ModelConfig, reader r: inout WeightReader) throws(ModelError) {
+        try c.validate()
+        let d = c.dModel
+        config = c
+        tokenizers = try TokenizerSet(&r, config: c, d: d, layerNormEps: c.layerNormEps, batchNormEps: c.batchNormEps)
+        let modality = try r.take("embed.modality", [Modality.allCases.count, d])
+        let intra = try r.take("embed.intra", [c.maxIntraTokens, d])
+        var blocks: [EncoderBlock] = []
+        for i in 0..<c.encoderLayers { blocks.append(try EncoderBlock(&r, "encoder.layers.\(i)", c: c)) }
+        encoder = blocks
+        encoderNorm = try LayerNormLayer(&r, "encoder.norm", dim: d, eps: c.layerNormEps)
+        let mask = try r.take("predictor.mask_token", [d])
+        let step = try r.take("predictor.step", [c.future, d])
+        let query = try r.take("predictor.query", [c.queriesPerStep, d])
+        var pblocks: [PredictorBlock] = []
+        for i in 0..<c.predictorLayers { pblocks.append(try PredictorBlock(&r, "predictor.layers.\(i)", c: c)) }
+        predictor = pblocks
+        predictorNorm = try LayerNormLayer(&r, "predictor.norm", dim: d, eps: c.layerNormEps)
+        heads = try TaskHeadsLayer(&r, zdim: d, hidden: c.headHidden, beams: c.numBeams, positionScale: c.positionScale)
         let unused = r.unused
         guard unused.isEmpty else { throw .unexpectedTensors(unused) }
 
-        let perModality = config.tokensPerModality
-        var table = [Float](repeating: 0, count: slots * config.tokensPerFrame * d)
-        var row = 0
-        for t in 0..<slots {
-            for (m, n) in perModality.enumerated() {
-                for i in 0..<n {
-                    for j in 0..<d { table[row * d + j] = time[t * d + j] + modality[m * d + j] + intra[i * d + j] }
-                    row += 1
-                }
-            }
+        var table: [Float] = []
+        table.reserveCapacity(c.tokensPerFrame * d)
+        for (m, n) in c.tokensPerModality.enumerated() {
+            for i in 0..<n { for j in 0..<d { table.append(modality[m * d + j] + intra[i * d + j]) } }
         }
-        positionTable = table
-        let historyCount = config.history * config.tokensPerFrame * d
-        var queries = Array(table[historyCount...])
-        for i in queries.indices { queries[i] += mask[i % d] }
-        futureQueries = queries
-        parameterCount = r.generated.values.reduce(0) { $0 + $1.count }
-    }
-
-    // MARK: Tokenization
-
-    /// Validates a frame and tokenizes it (the only per-frame work besides the backbone).
-    func tokenize(_ frame: FrameInputs, scratch: Scratch) throws(InputError) -> FrameTokens {
-        let c = config, d = c.dModel
-        try Self.check(frame.camera, .vision, c.vision.inputCount)
-        try Self.check(frame.radar, .radar, c.radar.inputCount)
-        try Self.check(frame.lidar, .lidar, c.lidar.inputCount)
-        try Self.check(frame.beamPower, .power, c.numBeams)
-        if let g = frame.gnss, !(g.x.isFinite && g.y.isFinite) {
-            throw .nonFinite(modality: .gnss, index: g.x.isFinite ? 1 : 0)
+        tokenEmbedding = table
+        var q: [Float] = []
+        q.reserveCapacity(c.future * c.queriesPerStep * d)
+        for k in 0..<c.future {
+            for i in 0..<c.queriesPerStep { for j in 0..<d { q.append(mask[j] + step[k * d + j] + query[i * d + j]) } }
         }
-        var tokens = [Float](repeating: 0, count: c.tokensPerFrame * d)
-        let offsets = c.modalityOffsets
-        tokens.withUnsafeMutableBufferPointer { buf in
-            guard let out = buf.baseAddress else { return }
-            func fillMissing(_ m: Modality) {
-                let n = c.tokensPerModality[m.rawValue]
-                missing.withUnsafeBufferPointer { miss in
-                    for i in 0..<n {
-                        (out + (offsets[m.rawValue] + i) * d).update(from: miss.baseAddress! + m.rawValue * d, count: d)
-                    }
-                }
-            }
-            for (m, layer, input) in [(Modality.vision, vision, frame.camera), (.radar, radar, frame.radar),
-                                      (.lidar, lidar, frame.lidar)] {
-                if let input {
-                    input.withUnsafeBufferPointer { x in layer(x.baseAddress!, scratch: scratch, into: out + offsets[m.rawValue] * d) }
-                } else {
-                    fillMissing(m)
-                }
-            }
-            if var g = frame.gnss {
-                withUnsafePointer(to: &g) { p in
-                    p.withMemoryRebound(to: Float.self, capacity: 2) { gnssTokenizer($0, into: out + offsets[Modality.gnss.rawValue] * d) }
-                }
-            } else {
-                fillMissing(.gnss)
-            }
-            if let power = frame.beamPower {
-                power.withUnsafeBufferPointer { powerTokenizer($0.baseAddress!, into: out + offsets[Modality.power.rawValue] * d) }
-            } else {
-                fillMissing(.power)
-            }
-        }
-        return FrameTokens(tokens: tokens, gnss: frame.gnss, beamPower: frame.beamPower, stamp: frame.stamp)
-    }
-
-    private static func check(_ values: [Float]?, _ m: Modality, _ expected: Int) throws(InputError) {
-        guard let values else { return }
-        guard values.count == expected else { throw .wrongSize(modality: m, expected: expected, found: values.count) }
-        if let bad = values.firstIndex(where: { !$0.isFinite }) { throw .nonFinite(modality: m, index: bad) }
-    }
-
-    // MARK: Backbone and heads
-
-    /// Runs encoder, predictor and heads over a window of `history` slots (oldest first; `nil` = no
-    /// frame yet). The newest slot must hold a frame.
-    func run(window: [FrameTokens?], scratch: Scratch) -> ModelOutputs {
-        let c = config, d = c.dModel, T = c.tokensPerFrame, H = c.history, F = c.future
-        let n = H * T, total = n + F * T
-        var keyValid = [Bool](repeating: true, count: total)
-        let seq = scratch.buffer(30, total * d)
-        for slot in 0..<H {
-            let base = seq + slot * T * d
-            if let frame = window[slot] {
-                frame.tokens.withUnsafeBufferPointer { base.update(from: $0.baseAddress!, count: T * d) }
-            } else {
-                base.update(repeating: 0, count: T * d)
-                for i in 0..<T { keyValid[slot * T + i] = false }
-            }
-        }
-        positionTable.withUnsafeBufferPointer { pos in
-            for i in 0..<(n * d) { seq[i] += pos[i] }
-        }
-        // A full window needs no mask (cheaper softmax); otherwise empty frames are masked as keys.
-        let full = window.allSatisfy { $0 != nil }
-        keyValid.withUnsafeBufferPointer { kv in
-            encoder(seq, rows: n, keyValid: full ? nil : kv.baseAddress, scratch: scratch)
-        }
-        let context = Array(UnsafeBufferPointer(start: seq, count: n * d))
-        futureQueries.withUnsafeBufferPointer { (seq + n * d).update(from: $0.baseAddress!, count: F * T * d) }
-        keyValid.withUnsafeBufferPointer { kv in
-            predictor(seq, rows: total, keyValid: full ? nil : kv.baseAddress, scratch: scratch)
-        }
-        let predictorOutput = Array(UnsafeBufferPointer(start: seq, count: total * d))
-
-        var latents = [Float](repeating: 0, count: F * d)
-        let inv = 1 / Float(T)
-        for k in 0..<F {
-            let base = seq + (n + k * T) * d
-            for t in 0..<T { for j in 0..<d { latents[k * d + j] += base[t * d + j] } }
-            for j in 0..<d { latents[k * d + j] *= inv }
-        }
-        var outputs = heads(latents: latents, window: window, scratch: scratch)
-        outputs.context = context
-        outputs.predictorOutput = predictorOutput
-        return outputs
-    }
-
-    /// Constant-velocity coarse positions from the last two frames with a fix (hold one fix; zeros without).
-    func coarsePositions(window: [FrameTokens?]) -> [Float] {
-        let H = config.history, F = config.future
-        let fixes = (0..<H).compactMap { t in window[t]?.gnss.map { (t, $0) } }
-        var out = [Float](repeating: 0, count: F * 2)
-        guard let last = fixes.last else { return out }
-        var velocity = SIMD2<Float>(0, 0)
-        if fixes.count >= 2 {
-            let prev = fixes[fixes.count - 2]
-            velocity = (last.1 - prev.1) / Float(last.0 - prev.0)
-        }
-        for k in 0..<F {
-            let p = last.1 + Float(H - 1 - last.0 + k + 1) * velocity
-            out[2 * k] = p.x; out[2 * k + 1] = p.y
-        }
-        return out
-    }
-
-    func heads(latents: [Float], window: [FrameTokens?], scratch: Scratch) -> ModelOutputs {
-        let c = config, d = c.dModel, F = c.future, B = c.numBeams, hh = c.headHidden
-        let coarse = coarsePositions(window: window)
-        var positions = [Float](repeating: 0, count: F * 2)
-        var fused = [Float](repeating: 0, count: F * (d + 2))
-        var beamLogits = [Float](repeating: 0, count: F * B)
-        var beamPower = [Float](repeating: 0, count: F * B)
-        var blockageLogits = [Float](repeating: 0, count: F)
-        let hidden = scratch.buffer(40, F * max(hh, B))
-        latents.withUnsafeBufferPointer { z in
-            positions.withUnsafeMutableBufferPointer { pos in
-                locResidual(z.baseAddress!, rows: F, hidden: hidden, into: pos.baseAddress!)
-                for i in 0..<(F * 2) { pos[i] += coarse[i] }
-                for k in 0..<F {
-                    for j in 0..<d { fused[k * (d + 2) + j] = z[k * d + j] }
-                    fused[k * (d + 2) + d] = pos[2 * k]
-                    fused[k * (d + 2) + d + 1] = pos[2 * k + 1]
-                }
-            }
-            blockageLogits.withUnsafeMutableBufferPointer { blockage(z.baseAddress!, rows: F, hidden: hidden, into: $0.baseAddress!) }
-        }
-        fused.withUnsafeBufferPointer { f in
-            // Beam: projection → GRU over the steps → MLP.
-            let projected = scratch.buffer(41, F * hh)
-            let states = scratch.buffer(42, F * hh)
-            beamProj(f.baseAddress!, rows: F, into: projected)
-            let h = scratch.buffer(43, hh)
-            h.update(repeating: 0, count: hh)
-            for k in 0..<F {
-                beamGRU.step(projected + k * hh, h: h, scratch: scratch)
-                (states + k * hh).update(from: h, count: hh)
-            }
-            beamLogits.withUnsafeMutableBufferPointer { beamMLP(states, rows: F, hidden: hidden, into: $0.baseAddress!) }
-            // Power: last beam-power vector as the coarse estimate + MLP residual.
-            beamPower.withUnsafeMutableBufferPointer { powerResidual(f.baseAddress!, rows: F, hidden: hidden, into: $0.baseAddress!) }
-        }
-        if let last = window.reversed().compactMap({ $0?.beamPower }).first {
-            for k in 0..<F { for b in 0..<B { beamPower[k * B + b] += last[b] } }
-        }
-        return ModelOutputs(context: [], predictorOutput: [], latents: latents, coarsePositions: coarse,
-                            positions: positions, beamLogits: beamLogits, beamPower: beamPower,
-                            blockageLogits: blockageLogits)
+        queries = q
+        parameterCount = r.takenCount
     }
 
     // MARK: Cost
 
     /// Floating-point operations (multiply-add = 2) of the tokenizers for one frame.
-    public var tokenizerFlops: Int {
-        let d = config.dModel
-        return vision.flops + radar.flops + lidar.flops + 2 * d * (2 + config.numBeams)
+    public var tokenizerFlops: Int { tokenizers.flops }
+
+    /// Encoder operations for one new frame with a full window (its T tokens against H·T cached keys).
+    public var encoderFlops: Int {
+        let c = config, d = c.dModel, T = c.tokensPerFrame, keys = c.history * T
+        return c.encoderLayers * (2 * T * (4 * d * d + 2 * c.mlpRatio * d * d) + 4 * T * keys * d)
     }
 
-    /// Floating-point operations of encoder + predictor for one window.
-    public var backboneFlops: Int {
-        let n = config.history * config.tokensPerFrame
-        return encoder.flops(rows: n) + predictor.flops(rows: n + config.future * config.tokensPerFrame)
+    /// Predictor operations for one frame (cross K/V of the new frame + the F·Q queries).
+    public var predictorFlops: Int {
+        let c = config, d = c.dModel, T = c.tokensPerFrame, n = c.future * c.queriesPerStep, keys = c.history * T
+        return c.predictorLayers * (2 * T * 2 * d * d + 2 * n * (6 * d * d + 2 * c.mlpRatio * d * d) + 4 * n * n * d + 4 * n * keys * d)
     }
 
-    /// Floating-point operations of the heads for one window.
-    public var headFlops: Int {
-        let F = config.future
-        return locResidual.flops(rows: F) + blockage.flops(rows: F) + powerResidual.flops(rows: F)
-            + beamMLP.flops(rows: F) + 2 * F * (beamProj.inFeatures * beamProj.outFeatures)
-            + 2 * F * (6 * config.headHidden * config.headHidden)
+    /// Head operations for one frame.
+    public var headFlops: Int { heads.flops(future: config.future) }
+
+    /// Total operations per streamed frame.
+    public var flopsPerFrame: Int { tokenizerFlops + encoderFlops + predictorFlops + headFlops }
+}
+
+/// Reads and decodes a model folder's config.json and model.safetensors, naming the folder in errors.
+func readModelFolder<C>(_ directory: URL, decode: (Data) throws(ModelError) -> C) throws(ModelError) -> (C, [String: Tensor]) {
+    let configURL = directory.appendingPathComponent("config.json")
+    let json: Data
+    do { json = try Data(contentsOf: configURL) } catch {
+        throw .modelFolder(path: directory.path, problem: "cannot read config.json (\(error.localizedDescription)); export the model with Tools/training/export.py or `make train`")
+    }
+    let config: C
+    do { config = try decode(json) } catch { throw .inModel(path: directory.path, error) }
+    do {
+        return (config, try SafeTensors(contentsOf: directory.appendingPathComponent("model.safetensors")).tensors)
+    } catch {
+        throw .inModel(path: directory.path, .weights(error))
+    }
+}
+
+/// The per-stream state of the v2 model: per-layer key/value ring caches over the last H frames.
+final class MultiTaskState: StreamingEngine {
+    let model: MultiTaskModel
+    private let scratch = Scratch()
+    private var window: WindowHistory
+    /// Encoder keys/values per layer, ring `[H, T, d]` each; predictor cross keys/values likewise.
+    private let encK: [UnsafeMutablePointer<Float>], encV: [UnsafeMutablePointer<Float>]
+    private let crossK: [UnsafeMutablePointer<Float>], crossV: [UnsafeMutablePointer<Float>]
+    private let keyValid: UnsafeMutablePointer<Bool>
+    private let lags: UnsafeMutablePointer<Int>
+    private let ringFloats: Int
+
+    init(model: MultiTaskModel) {
+        self.model = model
+        let c = model.config
+        window = WindowHistory(capacity: c.history, beams: c.numBeams)
+        let floats = c.history * c.tokensPerFrame * c.dModel
+        ringFloats = floats
+        func ring() -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: floats)
+            p.initialize(repeating: 0, count: floats)
+            return p
+        }
+        encK = (0..<c.encoderLayers).map { _ in ring() }
+        encV = (0..<c.encoderLayers).map { _ in ring() }
+        crossK = (0..<c.predictorLayers).map { _ in ring() }
+        crossV = (0..<c.predictorLayers).map { _ in ring() }
+        keyValid = .allocate(capacity: c.history * c.tokensPerFrame)
+        keyValid.initialize(repeating: false, count: c.history * c.tokensPerFrame)
+        lags = .allocate(capacity: c.history)
+        lags.initialize(repeating: 0, count: c.history)
     }
 
-    /// Total floating-point operations per streamed frame (one tokenization + backbone + heads).
-    public var flopsPerFrame: Int { tokenizerFlops + backboneFlops + headFlops }
+    deinit {
+        for p in encK + encV + crossK + crossV { p.deallocate() }
+        keyValid.deallocate()
+        lags.deallocate()
+    }
+
+    var framesInWindow: Int { window.count }
+
+    func reset() { window.clear() }
+
+    func step(_ frame: FrameInputs, timings: inout StageTimings) throws(InputError) -> ModelOutputs {
+        let m = model, c = m.config, d = c.dModel, T = c.tokensPerFrame, H = c.history, heads = c.heads
+        let F = c.future, Q = c.queriesPerStep, nq = F * Q, keys = H * T
+        try m.tokenizers.validate(frame)
+        let t0 = DispatchTime.now().uptimeNanoseconds
+
+        // Tokenize the new frame.
+        let tokens = scratch.buffer(Slot.features, T * d)
+        m.tokenizers.tokenize(frame, scratch: scratch, into: tokens)
+        let t1 = DispatchTime.now().uptimeNanoseconds
+
+        // Slide the window: the new frame takes the oldest slot; lags and key mask for every slot.
+        let slot = window.append(stamp: frame.stamp, gnss: frame.gnss, powerDbm: frame.beamPowerDbm)
+        let stepNs = Int64(c.stepMs) * 1_000_000
+        for s in 0..<H { lags[s] = 0 }
+        for s in 0..<H { for t in 0..<T { keyValid[s * T + t] = false } }
+        for i in 0..<window.count {
+            let s = window.slot(i)
+            lags[s] = window.lag(slot: s, to: frame.stamp, stepNs: stepNs, maxLag: H - 1)
+            for t in 0..<T { keyValid[s * T + t] = true }
+        }
+        let bias = scratch.buffer(Slot.bias, heads * keys)
+        func fillBias(_ table: [Float]) {
+            for h in 0..<heads {
+                for s in 0..<H {
+                    let value = table[h * H + lags[s]]
+                    (bias + h * keys + s * T).update(repeating: value, count: T)
+                }
+            }
+        }
+
+        // Encoder: the new frame's T tokens against the cached keys/values of the window.
+        let x = scratch.buffer(Slot.x, T * d)
+        m.tokenEmbedding.withUnsafeBufferPointer { emb in
+            for i in 0..<(T * d) { x[i] = tokens[i] + emb[i] }
+        }
+        let normed = scratch.buffer(Slot.normed, max(T, nq) * d)
+        let qkv = scratch.buffer(Slot.qkv, max(T, nq) * 3 * d)
+        let scores = scratch.buffer(Slot.scores, max(T, nq) * max(keys, nq))
+        let headsOut = scratch.buffer(Slot.heads, max(T, nq) * d)
+        let delta = scratch.buffer(Slot.delta, max(T, nq) * d)
+        let hidden = scratch.buffer(Slot.mlpHidden, max(T, nq) * c.mlpRatio * d)
+        for (l, layer) in m.encoder.enumerated() {
+            layer.norm1(x, rows: T, into: normed)
+            layer.qkv(normed, rows: T, into: qkv)
+            let kDst = encK[l] + slot * T * d, vDst = encV[l] + slot * T * d
+            for t in 0..<T {
+                (kDst + t * d).update(from: qkv + t * 3 * d + d, count: d)
+                (vDst + t * d).update(from: qkv + t * 3 * d + 2 * d, count: d)
+            }
+            fillBias(layer.lagBias)
+            Ops.attend(q: qkv, ldq: 3 * d, rows: T, k: encK[l], v: encV[l], ldkv: d, keys: keys, dim: d, heads: heads,
+                       bias: bias, keyValid: keyValid, scores: scores, into: headsOut, ldo: d)
+            layer.out(headsOut, rows: T, into: delta)
+            Ops.add(delta, into: x, count: T * d)
+            layer.norm2(x, rows: T, into: normed)
+            layer.mlp(normed, rows: T, hidden: hidden, into: delta)
+            Ops.add(delta, into: x, count: T * d)
+        }
+        m.encoderNorm(x, rows: T, into: x)
+        let t2 = DispatchTime.now().uptimeNanoseconds
+
+        // Predictor: cache the new frame's cross keys/values, then the F·Q queries.
+        let kv = scratch.buffer(Slot.crossKV, T * 2 * d)
+        let xq = scratch.buffer(Slot.queries, nq * d)
+        let q = scratch.buffer(Slot.crossQ, nq * d)
+        m.queries.withUnsafeBufferPointer { xq.update(from: $0.baseAddress!, count: nq * d) }
+        for (l, layer) in m.predictor.enumerated() {
+            layer.crossKV(x, rows: T, into: kv)
+            let kDst = crossK[l] + slot * T * d, vDst = crossV[l] + slot * T * d
+            for t in 0..<T {
+                (kDst + t * d).update(from: kv + t * 2 * d, count: d)
+                (vDst + t * d).update(from: kv + t * 2 * d + d, count: d)
+            }
+            layer.norm1(xq, rows: nq, into: normed)
+            layer.selfQKV(normed, rows: nq, into: qkv)
+            Ops.attention(qkv: qkv, tokens: nq, dim: d, heads: heads, keyValid: nil, scores: scores, into: headsOut)
+            layer.selfOut(headsOut, rows: nq, into: delta)
+            Ops.add(delta, into: xq, count: nq * d)
+            layer.norm2(xq, rows: nq, into: normed)
+            layer.crossQ(normed, rows: nq, into: q)
+            fillBias(layer.lagBias)
+            Ops.attend(q: q, ldq: d, rows: nq, k: crossK[l], v: crossV[l], ldkv: d, keys: keys, dim: d, heads: heads,
+                       bias: bias, keyValid: keyValid, scores: scores, into: headsOut, ldo: d)
+            layer.crossOut(headsOut, rows: nq, into: delta)
+            Ops.add(delta, into: xq, count: nq * d)
+            layer.norm3(xq, rows: nq, into: normed)
+            layer.mlp(normed, rows: nq, hidden: hidden, into: delta)
+            Ops.add(delta, into: xq, count: nq * d)
+        }
+        m.predictorNorm(xq, rows: nq, into: xq)
+        var latents = [Float](repeating: 0, count: F * d)
+        let inv = 1 / Float(Q)
+        for k in 0..<F {
+            for i in 0..<Q { for j in 0..<d { latents[k * d + j] += xq[(k * Q + i) * d + j] } }
+            for j in 0..<d { latents[k * d + j] *= inv }
+        }
+
+        var out = ModelOutputs(
+            tokens: Array(UnsafeBufferPointer(start: tokens, count: T * d)),
+            context: Array(UnsafeBufferPointer(start: x, count: T * d)),
+            latents: latents, coarsePositions: [], coarsePower: [], positions: [], beamLogits: [], beamPower: [], blockageLogits: [])
+        fillCoarse(&out, window: window, future: F, beams: c.numBeams, stepNs: stepNs, fallback: c.powerDefaultDbm)
+        m.heads(&out, future: F, scratch: scratch)
+        let t3 = DispatchTime.now().uptimeNanoseconds
+        timings = StageTimings(tokenize: t1 - t0, encode: t2 - t1, predict: t3 - t2)
+        return out
+    }
+}
+
+/// Fills the coarse position and power estimates of `out` from the window history.
+func fillCoarse(_ out: inout ModelOutputs, window: WindowHistory, future F: Int, beams: Int, stepNs: Int64, fallback: Float) {
+    var coarse = [Float](repeating: 0, count: 2 * F)
+    coarse.withUnsafeMutableBufferPointer { window.coarsePositions(future: F, stepNs: stepNs, into: $0.baseAddress!) }
+    var power = [Float](repeating: 0, count: F * beams)
+    power.withUnsafeMutableBufferPointer { window.coarsePower(future: F, fallback: fallback, into: $0.baseAddress!) }
+    out.coarsePositions = coarse
+    out.coarsePower = power
 }

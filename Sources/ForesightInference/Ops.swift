@@ -178,23 +178,53 @@ enum Ops {
 
     // MARK: Attention
 
-    /// Multi-head self-attention core on a fused QKV buffer `[n, 3d]` (q | k | v, heads contiguous
-    /// inside each): writes the concatenated head outputs `[n, d]`. `scores` must hold `n·n` floats.
-    /// `headRange` selects the heads to compute (default all), so two threads can split them.
-    static func attention(qkv: UnsafePointer<Float>, tokens n: Int, dim d: Int, heads: Int, headRange: Range<Int>? = nil,
+    /// Multi-head self-attention on a fused QKV buffer `[n, 3d]` (q | k | v, heads contiguous inside
+    /// each): writes the concatenated head outputs `[n, d]`. `scores` must hold `n·n` floats.
+    static func attention(qkv: UnsafePointer<Float>, tokens n: Int, dim d: Int, heads: Int,
                           keyValid: UnsafePointer<Bool>?, scores: UnsafeMutablePointer<Float>,
                           into out: UnsafeMutablePointer<Float>) {
+        attend(q: qkv, ldq: 3 * d, rows: n, k: qkv + d, v: qkv + 2 * d, ldkv: 3 * d, keys: n, dim: d, heads: heads,
+               bias: nil, keyValid: keyValid, scores: scores, into: out, ldo: d)
+    }
+
+    /// Multi-head scaled dot-product attention on strided row-major buffers, per head `h`:
+    /// `out[:, h] = softmax(q_h · k_hᵀ / √dh + bias[h]) · v_h`, with keys where `keyValid` is false
+    /// excluded. `q` is `[n, ·]` (row stride `ldq`), `k`/`v` are `[m, ·]` (row stride `ldkv`), head `h`
+    /// occupies columns `h·dh..<(h+1)·dh` of each; `bias` is `[heads, m]` (or nil); `scores` holds `n·m`.
+    static func attend(q: UnsafePointer<Float>, ldq: Int, rows n: Int,
+                       k: UnsafePointer<Float>, v: UnsafePointer<Float>, ldkv: Int, keys m: Int,
+                       dim d: Int, heads: Int, bias: UnsafePointer<Float>?, keyValid: UnsafePointer<Bool>?,
+                       scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>, ldo: Int) {
         let dh = d / heads
         let scale = 1 / Float(dh).squareRoot()
-        for h in headRange ?? 0..<heads {
-            let q = qkv + h * dh
-            let k = qkv + d + h * dh
-            let v = qkv + 2 * d + h * dh
-            BLAS.sgemm(transB: true, m: n, n: n, k: dh, alpha: scale, a: q, lda: 3 * d,
-                       b: k, ldb: 3 * d, c: scores, ldc: n)
-            softmaxRows(scores, rows: n, cols: n, keyValid: keyValid)
-            BLAS.sgemm(m: n, n: dh, k: n, a: scores, lda: n, b: v, ldb: 3 * d, c: out + h * dh, ldc: d)
+        for h in 0..<heads {
+            BLAS.sgemm(transB: true, m: n, n: m, k: dh, alpha: scale, a: q + h * dh, lda: ldq,
+                       b: k + h * dh, ldb: ldkv, c: scores, ldc: m)
+            if let bias { addRow(bias + h * m, to: scores, rows: n, cols: m) }
+            softmaxRows(scores, rows: n, cols: m, keyValid: keyValid)
+            BLAS.sgemm(m: n, n: dh, k: m, a: scores, lda: m, b: v + h * dh, ldb: ldkv, c: out + h * dh, ldc: ldo)
         }
+    }
+
+    /// `x[r, :] += row` for every row of `[n, m]`.
+    static func addRow(_ row: UnsafePointer<Float>, to x: UnsafeMutablePointer<Float>, rows n: Int, cols m: Int) {
+        typealias V = SIMD8<Float>
+        let vectorEnd = m - m % 8
+        for r in 0..<n {
+            let dst = x + r * m
+            var i = 0
+            while i < vectorEnd {
+                let sum = UnsafeRawPointer(dst + i).loadUnaligned(as: V.self) + UnsafeRawPointer(row + i).loadUnaligned(as: V.self)
+                UnsafeMutableRawPointer(dst + i).storeBytes(of: sum, as: V.self)
+                i += 8
+            }
+            while i < m { dst[i] += row[i]; i += 1 }
+        }
+    }
+
+    /// `x += a` element-wise.
+    static func add(_ a: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, count: Int) {
+        addRow(a, to: x, rows: 1, cols: count)
     }
 
     // MARK: Recurrent

@@ -2,37 +2,56 @@ import Foundation
 import Testing
 @testable import ForesightInference
 
-/// Cross-language check of the export path for the default d = 128 model. Needs PyTorch in the
-/// package's `.venv` (installed by `make parity`); skipped otherwise, since `make test` does not install it.
+/// Cross-language check of the export path with the default-size models: export.py writes each format,
+/// Swift loads it, and make_parity_fixtures.py --model produces PyTorch's outputs for the Swift engine to
+/// match at every frame. Needs PyTorch in the package's `.venv` (`make test` installs it with
+/// `Tools/setup.sh torch`); without it the test is reported as skipped with that reason.
 @Suite struct ExportTests {
-    static let packageRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let python = packageRoot.appendingPathComponent(".venv/bin/python")
+    static let python = Fixture.packageRoot.appendingPathComponent(".venv/bin/python")
 
-    static func run(_ arguments: [String]) -> Int32 {
+    static func run(_ arguments: [String]) -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = python
         process.arguments = arguments
-        process.currentDirectoryURL = packageRoot
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return -1 }
+        process.currentDirectoryURL = Fixture.packageRoot
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        do { try process.run() } catch { return (-1, "\(error)") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return process.terminationStatus
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     static let torchAvailable: Bool =
-        FileManager.default.isExecutableFile(atPath: python.path) && run(["-c", "import torch"]) == 0
+        FileManager.default.isExecutableFile(atPath: python.path) && run(["-c", "import torch"]).status == 0
 
-    @Test("export.py's default model loads in Swift with the default config",
-          .enabled(if: torchAvailable, "PyTorch is not installed in .venv (run `make parity`)"))
-    func defaultExportLoads() throws {
+    @Test("export.py's default models load in Swift and match PyTorch at every frame of a stream",
+          .enabled(if: torchAvailable, "PyTorch is not installed in .venv (run `Tools/setup.sh torch`; `make test` does)"),
+          arguments: ["multitask", "gru"])
+    func defaultExportLoads(_ format: String) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("foresight-export-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        #expect(Self.run(["Tools/training/export.py", "--out", dir.path, "--seed", "3"]) == 0)
-        let model = try MultiTaskModel(directory: dir)
-        #expect(model.config == ModelConfig())
-        let random = try MultiTaskModel.randomWeights(config: ModelConfig())
-        #expect(model.parameterCount == random.values.reduce(0) { $0 + $1.count })
+        let export = Self.run(["Tools/training/export.py", "--out", dir.path, "--format", format, "--seed", "3"])
+        #expect(export.status == 0, "\(export.output)")
+        let model = try LoadedModel.load(directory: dir)
+        switch model {
+        case let .multitask(m, _):
+            #expect(format == "multitask" && m.config == ModelConfig())
+            let random = try MultiTaskModel.randomWeights(config: ModelConfig())
+            #expect(m.parameterCount == random.values.reduce(0) { $0 + $1.count })
+        case let .gru(m, _):
+            #expect(format == "gru" && m.config == GRUConfig())
+        }
+        let fixtures = Self.run(["Tools/training/make_parity_fixtures.py", "--model", dir.path])
+        #expect(fixtures.status == 0, "\(fixtures.output)")
+        let tensors = try SafeTensors(contentsOf: dir.appendingPathComponent("parity.safetensors")).tensors
+        let stream: FixtureStream
+        switch model {
+        case let .multitask(m, _): stream = try FixtureStream(tensors: tensors, config: m.config)
+        case let .gru(m, _): stream = try FixtureStream(tensors: tensors, config: m.config)
+        }
+        let failures = try streamingParityFailures(model, stream)
+        #expect(failures.isEmpty, "\(failures.prefix(10))")
     }
 }

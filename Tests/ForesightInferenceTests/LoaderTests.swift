@@ -8,8 +8,8 @@ import Testing
     let weights: [String: Tensor]
 
     init() throws {
-        config = try ModelConfig.decode(json: Data(contentsOf: Fixture.directory.appendingPathComponent("config.json")))
-        weights = try SafeTensors(contentsOf: Fixture.directory.appendingPathComponent("model.safetensors")).tensors
+        config = try ModelConfig.decode(json: Data(contentsOf: Fixture.folder("multitask").appendingPathComponent("config.json")))
+        weights = try SafeTensors(contentsOf: Fixture.folder("multitask").appendingPathComponent("model.safetensors")).tensors
     }
 
     /// Builds safetensors bytes from a raw header string and data.
@@ -158,8 +158,61 @@ import Testing
             _ = try MultiTaskModel(directory: dir)
             Issue.record("truncated weights accepted")
         } catch {
-            guard case .weights(.truncated) = error else { Issue.record("unexpected \(error)"); return }
-            #expect(error.description.contains("truncated"))
+            guard case .inModel(let path, .weights(.truncated)) = error else { Issue.record("unexpected \(error)"); return }
+            #expect(path == dir.path)
+            #expect(error.description.contains("truncated") && error.description.contains(dir.path))
+        }
+    }
+
+    @Test("the config's format picks the model kind; info reports the sizes the daemon checks")
+    func formatDispatch() throws {
+        guard case let .multitask(m, name) = try LoadedModel.load(directory: Fixture.folder("multitask")) else {
+            Issue.record("multitask folder did not load as multitask"); return
+        }
+        #expect(name == "multitask" && m.config.history == 4)
+        let gru = try LoadedModel.load(directory: Fixture.folder("gru"))
+        guard case .gru = gru else { Issue.record("gru folder did not load as gru"); return }
+        let info = gru.info
+        #expect(info.kind == .gru && info.history == 4 && info.future == 3 && info.stepMs == 100 && info.numBeams == 64)
+        #expect(info.preprocessingVersion == "parity-fixture")
+        #expect(info.cameraShape == [3, 32, 32] && info.radarShape == [16, 32] && info.lidarShape == [16, 32])
+        let random = try GRUModel.randomWeights(config: try Fixture.gru().config)
+        #expect(info.parameterCount == random.values.reduce(0) { $0 + $1.count })
+        let predictor = try StreamingPredictor.load(directory: Fixture.folder("gru"), blasThreads: 1, topK: 2)
+        defer { predictor.shutdown() }
+        #expect(predictor.info == info)
+    }
+
+    @Test("bad model folders fail with the folder, the file and a remedy")
+    func badFolders() throws {
+        let fm = FileManager.default
+        let dir = fm.temporaryDirectory.appendingPathComponent("foresight-bad-\(UUID().uuidString)")
+        defer { try? fm.removeItem(at: dir) }
+        // Missing folder.
+        do { _ = try LoadedModel.load(directory: dir); Issue.record("missing folder accepted") } catch {
+            #expect(error.description.contains(dir.path) && error.description.contains("make train"))
+        }
+        // No config.json.
+        try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+        do { _ = try LoadedModel.load(directory: dir); Issue.record("folder without config accepted") } catch {
+            #expect(error.description.contains("config.json"))
+        }
+        // Unknown format, and the old v1 multi-task format.
+        try Data(#"{"format": "onnx"}"#.utf8).write(to: dir.appendingPathComponent("config.json"))
+        do { _ = try LoadedModel.load(directory: dir); Issue.record("unknown format accepted") } catch {
+            #expect(error.description.contains("'onnx'") && error.description.contains("foresight-multitask"))
+        }
+        var v1 = config
+        v1.version = 1
+        try v1.encodedJSON().write(to: dir.appendingPathComponent("config.json"))
+        do { _ = try LoadedModel.load(directory: dir); Issue.record("v1 accepted") } catch {
+            #expect(error.description.contains("version 1") && error.description.contains(dir.path))
+        }
+        // Valid config, weights of the other format: the first missing tensor is named.
+        try config.encodedJSON().write(to: dir.appendingPathComponent("config.json"))
+        try fm.copyItem(at: Fixture.folder("gru").appendingPathComponent("model.safetensors"), to: dir.appendingPathComponent("model.safetensors"))
+        do { _ = try LoadedModel.load(directory: dir); Issue.record("mismatched weights accepted") } catch {
+            #expect(error.description.contains("'embed.modality'") || error.description.contains("tok."))
         }
     }
 }

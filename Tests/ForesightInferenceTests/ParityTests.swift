@@ -2,148 +2,150 @@ import Foundation
 import Testing
 @testable import ForesightInference
 
-/// The Swift engine against the PyTorch twin (fixtures from `make parity`), within 1e-4.
+/// Streams a fixture through a fresh session (resetting at segment starts, as the daemon does) and
+/// compares every submodule's output with PyTorch's at every frame. Returns the failures (empty = parity).
+func streamingParityFailures(_ model: LoadedModel, _ stream: FixtureStream, tolerance: Float = 1e-4) throws -> [String] {
+    let session = InferenceSession(model: model, topK: 5)
+    var failures: [String] = []
+    let isGRU: Bool
+    if case .gru = model { isGRU = true } else { isGRU = false }
+    let d: Int, tokenizers: TokenizerSet
+    switch model {
+    case let .multitask(m, _): d = m.config.dModel; tokenizers = m.tokenizers
+    case let .gru(m, _): d = m.config.dModel; tokenizers = m.tokenizers
+    }
+    let scratch = Scratch()
+    for (i, frame) in stream.frames.enumerated() {
+        if stream.segmentStart[i] && i > 0 { session.reset() }
+        // Tokenizers alone, on the raw inputs (before the missing-token substitution).
+        let raw = FixtureStream.rawInputs(frame: i, tokenizers: tokenizers)
+        for (m, layer, input) in [(Modality.vision, tokenizers.vision, raw.0), (.radar, tokenizers.radar, raw.1), (.lidar, tokenizers.lidar, raw.2)] {
+            var out = [Float](repeating: 0, count: layer.tokens * d)
+            input.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { layer(x.baseAddress!, scratch: scratch, into: $0.baseAddress!) } }
+            let v = parityViolation(out, try stream.expected("parts.\(m)", frame: i), tolerance: tolerance)
+            if v > 0 { failures.append("frame \(i) \(m) tokenizer off by \(v)") }
+        }
+        let out = try session.pushRaw(frame)
+        let checks: [(String, [Float])] = [
+            ("tokens", out.tokens), (isGRU ? "state" : "context", out.context), ("latents", out.latents),
+            ("coarse_position", out.coarsePositions), ("position", out.positions), ("beam_logits", out.beamLogits),
+            ("coarse_power_dbm", out.coarsePower), ("beam_power_dbm", out.beamPower), ("blockage_logit", out.blockageLogits),
+        ]
+        for (name, actual) in checks {
+            let v = parityViolation(actual, try stream.expected(name, frame: i), tolerance: tolerance)
+            if v > 0 { failures.append("frame \(i) (window \(session.framesInWindow)) \(name) off by \(v)") }
+        }
+    }
+    return failures
+}
+
+extension FixtureStream {
+    /// Camera, radar and LiDAR of frame `i` as generated for the fixture (present or not).
+    static func rawInputs(frame i: Int, tokenizers t: TokenizerSet) -> ([Float], [Float], [Float]) {
+        (pattern(t.vision.config.inputCount, seed: 1000 * i),
+         pattern(t.radar.config.inputCount, seed: 1000 * i + 1).map { ($0 + 1) / 2 },
+         pattern(t.lidar.config.inputCount, seed: 1000 * i + 2).map { ($0 + 1) * 1.5 })
+    }
+}
+
+/// The Swift engine against the PyTorch twin (fixtures from `make parity`), within 1e-4, streaming frame
+/// by frame through every window position: the first H−1 frames, a 250 ms gap, missing modalities, a reset.
 @Suite struct ParityTests {
-    let model: MultiTaskModel
-    let cases: [String: Tensor]
-
-    init() throws {
-        model = try Fixture.model()
-        cases = try Fixture.cases()
+    @Test("fixtures are small and the models load")
+    func fixturesLoad() throws {
+        let files = FileManager.default.enumerator(at: try Fixture.directory, includingPropertiesForKeys: [.fileSizeKey])?
+            .compactMap { $0 as? URL } ?? []
+        let total = try files.map { try $0.resourceValues(forKeys: [.fileSizeKey]).fileSize ?? 0 }.reduce(0, +)
+        #expect(total < 1_500_000)
+        let m = try Fixture.model()
+        #expect(m.config.dModel == 32)
+        #expect(m.config.tokensPerModality == [9, 16, 16, 1, 1])
+        #expect(try Fixture.gru().config.hidden == 24)
     }
 
-    func tensor(_ name: String) throws -> Tensor {
-        guard let t = cases[name] else { throw FixtureError.missing(name) }
-        return t
+    @Test("multi-task model: every submodule at every frame matches PyTorch's segment mode")
+    func multitask() throws {
+        let model = try Fixture.model()
+        let stream = try FixtureStream(tensors: Fixture.cases("multitask"), config: model.config)
+        #expect(stream.frames.count == model.config.history + 5)
+        #expect(stream.frames.contains { $0.camera == nil } && stream.frames.contains { $0.gnss == nil })
+        let failures = try streamingParityFailures(.multitask(model), stream)
+        #expect(failures.isEmpty, "\(failures.prefix(10))")
     }
 
-    /// The frames of a case as `FrameInputs`, `nil` for frames that are not in the window.
-    func frames(_ name: String) throws -> [FrameInputs?] {
-        let c = model.config, H = c.history
-        let camera = try tensor("\(name).camera").storage, radar = try tensor("\(name).radar").storage
-        let lidar = try tensor("\(name).lidar").storage, gnss = try tensor("\(name).gnss").storage
-        let power = try tensor("\(name).power").storage, present = try tensor("\(name).present").storage
-        let valid = try tensor("\(name).valid").storage
-        let (nc, nr, nl, nb) = (c.vision.inputCount, c.radar.inputCount, c.lidar.inputCount, c.numBeams)
-        return (0..<H).map { t in
-            guard valid[t] > 0.5 else { return nil }
-            let has = { (m: Modality) in present[t * 5 + m.rawValue] > 0.5 }
-            return FrameInputs(
-                stamp: Int64(t),
-                camera: has(.vision) ? Array(camera[(t * nc)..<((t + 1) * nc)]) : nil,
-                radar: has(.radar) ? Array(radar[(t * nr)..<((t + 1) * nr)]) : nil,
-                lidar: has(.lidar) ? Array(lidar[(t * nl)..<((t + 1) * nl)]) : nil,
-                gnss: has(.gnss) ? SIMD2(gnss[2 * t], gnss[2 * t + 1]) : nil,
-                beamPower: has(.power) ? Array(power[(t * nb)..<((t + 1) * nb)]) : nil)
-        }
+    @Test("GRU baseline: every submodule at every frame matches PyTorch")
+    func gru() throws {
+        let model = try Fixture.gru()
+        let stream = try FixtureStream(tensors: Fixture.cases("gru"), config: model.config)
+        let failures = try streamingParityFailures(.gru(model), stream)
+        #expect(failures.isEmpty, "\(failures.prefix(10))")
     }
 
-    /// Streams a case's valid frames through a fresh session; returns the last raw outputs.
-    func stream(_ name: String, splitHeads: Bool = false) throws -> ModelOutputs {
-        let session = InferenceSession(model: model, splitHeads: splitHeads)
-        var last: ModelOutputs?
-        for frame in try frames(name) {
-            if let frame { last = try session.pushRaw(frame) }
-        }
-        guard let last else { throw FixtureError.missing("\(name): no valid frame") }
-        return last
-    }
-
-    @Test("fixtures are small and the model loads", arguments: ["full"])
-    func fixturesLoad(_ name: String) throws {
-        let dir = try Fixture.directory
-        let sizes = try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: [.fileSizeKey])
-            .map { try $0.resourceValues(forKeys: [.fileSizeKey]).fileSize ?? 0 }
-        #expect(sizes.reduce(0, +) < 2_000_000)
-        #expect(model.config.dModel == 32)
-        #expect(model.config.tokensPerModality == [9, 16, 16, 1, 1])
-    }
-
-    @Test("tokenizers match PyTorch", arguments: ["full", "partial", "gaps"])
-    func tokenizers(_ name: String) throws {
-        let c = model.config, d = c.dModel, T = c.tokensPerFrame
-        let expectedTokens = try tensor("\(name).tokens").storage
-        let scratch = Scratch()
-        let layers: [(Modality, CNNTokenizerLayer)] = [(.vision, model.vision), (.radar, model.radar), (.lidar, model.lidar)]
-        for (t, frame) in try frames(name).enumerated() {
-            guard let frame else { continue }
-            // Each tokenizer on its raw input (before the missing-token substitution).
-            let inputs = [try tensor("\(name).camera"), try tensor("\(name).radar"), try tensor("\(name).lidar")]
-            for (i, (m, layer)) in layers.enumerated() {
-                let n = layer.config.inputCount
-                let x = Array(inputs[i].storage[(t * n)..<((t + 1) * n)])
-                var out = [Float](repeating: 0, count: layer.tokens * d)
-                x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { layer(xp.baseAddress!, scratch: scratch, into: $0.baseAddress!) } }
-                let part = try tensor("\(name).parts.\(m)").storage
-                let expected = Array(part[(t * layer.tokens * d)..<((t + 1) * layer.tokens * d)])
-                #expect(parityViolation(out, expected) == 0, "\(name) frame \(t) \(m) tokenizer")
-            }
-            // The whole frame, with missing modalities replaced by their learned tokens.
-            let tokens = try model.tokenize(frame, scratch: scratch)
-            let expected = Array(expectedTokens[(t * T * d)..<((t + 1) * T * d)])
-            #expect(parityViolation(tokens.tokens, expected) == 0, "\(name) frame \(t) tokens")
-        }
-    }
-
-    @Test("encoder, predictor, latents and heads match PyTorch (heads on one or two threads)",
-          arguments: ["full", "partial", "gaps"], [false, true])
-    func wholeModel(_ name: String, splitHeads: Bool) throws {
-        let c = model.config, d = c.dModel, T = c.tokensPerFrame, H = c.history
-        let out = try stream(name, splitHeads: splitHeads)
-        let valid = try tensor("\(name).valid").storage
-        // Context and predictor rows are only meaningful for frames in the window (and future slots).
-        let context = try tensor("\(name).context").storage
-        let predicted = try tensor("\(name).predictor_out").storage
-        for t in 0..<H where valid[t] > 0.5 {
-            let range = (t * T * d)..<((t + 1) * T * d)
-            #expect(parityViolation(Array(out.context[range]), Array(context[range])) == 0, "\(name) context frame \(t)")
-            #expect(parityViolation(Array(out.predictorOutput[range]), Array(predicted[range])) == 0, "\(name) predictor frame \(t)")
-        }
-        let future = (H * T * d)..<predicted.count
-        #expect(parityViolation(Array(out.predictorOutput[future]), Array(predicted[future])) == 0, "\(name) predictor future")
-        #expect(parityViolation(out.latents, try tensor("\(name).latents").storage) == 0)
-        #expect(parityViolation(out.coarsePositions, try tensor("\(name).coarse_positions").storage) == 0)
-        #expect(parityViolation(out.positions, try tensor("\(name).positions").storage) == 0)
-        #expect(parityViolation(out.beamLogits, try tensor("\(name).beam_logits").storage) == 0)
-        #expect(parityViolation(out.beamPower, try tensor("\(name).beam_power").storage) == 0)
-        #expect(parityViolation(out.blockageLogits, try tensor("\(name).blockage_logit").storage) == 0)
-    }
-
-    @Test("decoded predictions match PyTorch's chosen-beam and mean power", arguments: ["full", "partial", "gaps"])
-    func decoded(_ name: String) throws {
+    @Test("decoded predictions are consistent with the raw outputs (dBm power, top-k, sigmoid)")
+    func decoded() throws {
+        let model = try Fixture.model()
+        let stream = try FixtureStream(tensors: Fixture.cases("multitask"), config: model.config)
         let session = InferenceSession(model: model, topK: 5)
-        var prediction: Prediction?
-        for frame in try frames(name) { if let frame { prediction = try session.push(frame) } }
-        let steps = try #require(prediction).steps
-        let chosen = try tensor("\(name).chosen_power").storage
-        let mean = try tensor("\(name).mean_power").storage
-        let logits = try tensor("\(name).beam_logits").storage
-        let blockage = try tensor("\(name).blockage_logit").storage
         let B = model.config.numBeams
-        #expect(steps.count == model.config.future)
-        for (k, step) in steps.enumerated() {
-            #expect(parityViolation([step.chosenBeamPower], [chosen[k]]) == 0)
-            #expect(parityViolation([step.meanBeamPower], [mean[k]]) == 0)
-            let row = Array(logits[(k * B)..<((k + 1) * B)])
-            let best = row.indices.max { row[$0] < row[$1] }
-            #expect(step.chosenBeam == best)
-            #expect(step.topBeams.first?.beam == best)
-            #expect(abs(step.beamProbabilities.reduce(0, +) - 1) < 1e-5)
-            #expect(zip(step.topBeams, step.topBeams.dropFirst()).allSatisfy { $0.probability >= $1.probability })
-            #expect(abs(step.blockageProbability - 1 / (1 + exp(-blockage[k]))) < 1e-5)
+        for (i, frame) in stream.frames.enumerated() {
+            if stream.segmentStart[i] && i > 0 { session.reset() }
+            let prediction = try session.push(frame)
+            let logits = try stream.expected("beam_logits", frame: i)
+            let power = try stream.expected("beam_power_dbm", frame: i)
+            let blockage = try stream.expected("blockage_logit", frame: i)
+            #expect(prediction.steps.count == model.config.future)
+            for (k, step) in prediction.steps.enumerated() {
+                let row = Array(logits[(k * B)..<((k + 1) * B)])
+                let best = row.indices.max { row[$0] < row[$1] }
+                #expect(step.chosenBeam == best)
+                #expect(step.topBeams.first?.beam == best)
+                #expect(step.topBeams.count == 5)
+                #expect(abs(step.chosenBeamPower - power[k * B + step.chosenBeam]) <= 1e-4 * max(1, abs(power[k * B + step.chosenBeam])))
+                #expect(abs(step.beamProbabilities.reduce(0, +) - 1) < 1e-5)
+                #expect(zip(step.topBeams, step.topBeams.dropFirst()).allSatisfy { $0.probability >= $1.probability })
+                #expect(abs(step.blockageProbability - 1 / (1 + exp(-blockage[k]))) < 1e-5)
+            }
         }
     }
 
-    @Test("the comparison is sensitive: a 1e-3 change in one weight breaks parity")
+    @Test("the comparison is sensitive: a small change in one lag-bias entry breaks parity, only where that lag occurs")
     func sensitivity() throws {
-        var weights = try SafeTensors(contentsOf: Fixture.directory.appendingPathComponent("model.safetensors")).tensors
-        var bias = try #require(weights["encoder.layers.1.mlp.fc2.bias"])
-        bias.storage[0] += 1e-3
-        weights["encoder.layers.1.mlp.fc2.bias"] = bias
+        let model = try Fixture.model()
+        var weights = try SafeTensors(contentsOf: Fixture.folder("multitask").appendingPathComponent("model.safetensors")).tensors
+        var bias = try #require(weights["encoder.layers.1.attn.lag_bias"])
+        bias.storage[2] += 0.02          // head 0, lag 2: only keys two steps back see it
+        weights["encoder.layers.1.attn.lag_bias"] = bias
         let perturbed = try MultiTaskModel(config: model.config, tensors: weights)
-        let session = InferenceSession(model: perturbed)
-        var out: ModelOutputs?
-        for frame in try frames("full") { if let frame { out = try session.pushRaw(frame) } }
-        #expect(parityViolation(try #require(out).latents, try tensor("full.latents").storage) > 0)
+        let stream = try FixtureStream(tensors: Fixture.cases("multitask"), config: model.config)
+        let failures = try streamingParityFailures(.multitask(perturbed), stream)
+        #expect(!failures.isEmpty)
+        #expect(!failures.contains { $0.hasPrefix("frame 0 ") })   // a single frame has no lag-2 key
+    }
+}
+
+/// Parity of trained models: every `models/<name>/` holding a `parity.safetensors` (written by
+/// `Tools/training/make_parity_fixtures.py --model models/<name>`, which `make train` runs after export).
+@Suite struct TrainedModelParityTests {
+    static let folders: [URL] = {
+        let models = Fixture.packageRoot.appendingPathComponent("models")
+        let entries = (try? FileManager.default.contentsOfDirectory(at: models, includingPropertiesForKeys: nil)) ?? []
+        return entries.filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent("parity.safetensors").path) }
+            .sorted { $0.path < $1.path }
+    }()
+
+    @Test("trained models under models/ match their PyTorch parity fixtures at every frame",
+          .enabled(if: !folders.isEmpty, "no models/<name>/parity.safetensors yet (run `make train`, or make_parity_fixtures.py --model models/<name>)"))
+    func trained() throws {
+        for folder in Self.folders {
+            let model = try LoadedModel.load(directory: folder)
+            let tensors = try SafeTensors(contentsOf: folder.appendingPathComponent("parity.safetensors")).tensors
+            let stream: FixtureStream
+            switch model {
+            case let .multitask(m, _): stream = try FixtureStream(tensors: tensors, config: m.config)
+            case let .gru(m, _): stream = try FixtureStream(tensors: tensors, config: m.config)
+            }
+            let failures = try streamingParityFailures(model, stream)
+            #expect(failures.isEmpty, "\(folder.lastPathComponent): \(failures.prefix(10))")
+        }
     }
 }

@@ -2,50 +2,67 @@ import Foundation
 import Testing
 @testable import ForesightInference
 
-/// The streaming API: token cache, actor on its own thread, input validation.
+/// The streaming API: key/value cache, reset, the actor on its own thread, input validation.
 @Suite struct StreamingTests {
     let model: MultiTaskModel
 
     init() throws { model = try Fixture.model() }
 
-    func frame(_ i: Int, missing: Set<Modality> = []) -> FrameInputs {
+    func frame(_ i: Int, missing: Set<Modality> = [], stamp: Int64? = nil) -> FrameInputs {
         let c = model.config
         var rng = TestRandom(UInt64(100 + i))
-        return FrameInputs(stamp: Int64(i),
+        return FrameInputs(stamp: stamp ?? Int64(i) * 100_000_000,
                            camera: missing.contains(.vision) ? nil : rng.array(c.vision.inputCount),
                            radar: missing.contains(.radar) ? nil : rng.array(c.radar.inputCount).map { abs($0) },
                            lidar: missing.contains(.lidar) ? nil : rng.array(c.lidar.inputCount),
                            gnss: missing.contains(.gnss) ? nil : SIMD2(Float(i), -2 * Float(i)),
-                           beamPower: missing.contains(.power) ? nil : rng.array(c.numBeams))
+                           beamPower: missing.contains(.power) ? nil : rng.array(c.numBeams),
+                           beamPowerDbm: missing.contains(.power) ? nil : rng.array(c.numBeams).map { $0 * 10 - 70 })
     }
 
-    @Test("the window slides: after history+k frames only the last `history` frames matter")
-    func tokenCacheSlides() throws {
+    @Test("reset starts a new segment: the outputs equal a fresh session's, for both formats")
+    func resetEqualsFresh() throws {
+        for loaded in [LoadedModel.multitask(model), .gru(try Fixture.gru())] {
+            let used = InferenceSession(model: loaded), fresh = InferenceSession(model: loaded)
+            for i in 0..<(model.config.history + 2) { _ = try used.pushRaw(frame(i)) }
+            #expect(used.framesInWindow == model.config.history)
+            used.reset()
+            #expect(used.framesInWindow == 0)
+            var a: ModelOutputs?, b: ModelOutputs?
+            for i in 20..<23 {
+                a = try used.pushRaw(frame(i, stamp: Int64(i) * 100_000_000))
+                b = try fresh.pushRaw(frame(i, stamp: Int64(i) * 100_000_000))
+            }
+            #expect(parityViolation(try #require(a).beamLogits, try #require(b).beamLogits, tolerance: 1e-5) == 0)
+            #expect(parityViolation(try #require(a).latents, try #require(b).latents, tolerance: 1e-5) == 0)
+        }
+    }
+
+    @Test("the window holds at most H frames and older history still shapes the cached keys")
+    func windowSlides() throws {
         let H = model.config.history
-        let long = InferenceSession(model: model)
-        let short = InferenceSession(model: model)
+        let long = InferenceSession(model: model), short = InferenceSession(model: model)
         var a: ModelOutputs?, b: ModelOutputs?
         for i in 0..<(H + 3) { a = try long.pushRaw(frame(i)) }
         for i in 3..<(H + 3) { b = try short.pushRaw(frame(i)) }
-        #expect(long.framesInWindow == H)
-        // Equal up to summation order (OpenBLAS's split depends on its thread count, which other tests change).
-        #expect(parityViolation(try #require(a).beamLogits, try #require(b).beamLogits, tolerance: 1e-5) == 0)
-        #expect(parityViolation(try #require(a).positions, try #require(b).positions, tolerance: 1e-5) == 0)
-        long.reset()
-        #expect(long.framesInWindow == 0)
+        #expect(long.framesInWindow == H && short.framesInWindow == H)
+        // The new frame's tokens are identical; its context is not, because the cached keys of the
+        // window's frames were computed with their own history (as in training's segment mode).
+        #expect(try #require(a).tokens == (try #require(b)).tokens)
+        #expect(parityViolation(try #require(a).context, try #require(b).context, tolerance: 1e-6) > 0)
     }
 
-    @Test("splitting attention heads over a helper thread gives the same outputs")
-    func splitHeads() throws {
-        let plain = InferenceSession(model: model), split = InferenceSession(model: model, splitHeads: true)
-        var a: ModelOutputs?, b: ModelOutputs?
+    @Test("stamps enter through the lag bias: a gap changes the output, a shifted clock does not")
+    func stampsMatter() throws {
+        let base = InferenceSession(model: model), gap = InferenceSession(model: model), shifted = InferenceSession(model: model)
+        var a: ModelOutputs?, b: ModelOutputs?, c: ModelOutputs?
         for i in 0..<3 {
-            a = try plain.pushRaw(frame(i, missing: i == 1 ? [.radar] : []))
-            b = try split.pushRaw(frame(i, missing: i == 1 ? [.radar] : []))
+            a = try base.pushRaw(frame(i))
+            b = try gap.pushRaw(frame(i, stamp: Int64(i) * 100_000_000 + (i == 2 ? 200_000_000 : 0)))
+            c = try shifted.pushRaw(frame(i, stamp: Int64(i) * 100_000_000 + 5_000_000_000_000))
         }
-        let x = try #require(a), y = try #require(b)
-        #expect(parityViolation(y.predictorOutput, x.predictorOutput, tolerance: 1e-5) == 0)
-        #expect(parityViolation(y.beamLogits, x.beamLogits, tolerance: 1e-5) == 0)
+        #expect(parityViolation(try #require(a).latents, try #require(b).latents, tolerance: 1e-6) > 0)
+        #expect(parityViolation(try #require(a).latents, try #require(c).latents, tolerance: 1e-5) == 0)
     }
 
     @Test("missing modalities change the output but inference still runs")
@@ -56,17 +73,20 @@ import Testing
         #expect(p1.steps.count == model.config.future)
         #expect(p2.steps.allSatisfy { $0.east.isFinite && $0.blockageProbability.isFinite })
         #expect(p1.steps[0].beamLogits != p2.steps[0].beamLogits)
+        // Without any measured power the coarse power is the config's default.
+        let raw = try InferenceSession(model: model).pushRaw(frame(0, missing: [.power]))
+        #expect(raw.coarsePower.allSatisfy { $0 == model.config.powerDefaultDbm })
         #expect(frame(0, missing: [.lidar]).missing == [.lidar])
     }
 
-    @Test("constant-velocity coarse estimate uses the last two fixes")
+    @Test("constant-velocity coarse estimate uses the last two fixes and the stamps")
     func constantVelocity() throws {
         let session = InferenceSession(model: model)
         _ = try session.pushRaw(frame(0))
         _ = try session.pushRaw(frame(1, missing: [.gnss]))
         let out = try session.pushRaw(frame(2))
-        // Fixes (0, 0) at slot H-3 and (2, -4) at slot H-1: velocity (1, -2) per frame.
-        #expect(Array(out.coarsePositions.prefix(4)) == [3, -6, 4, -8])
+        // Fixes (0, 0) at 0 s and (2, -4) at 0.2 s: velocity (10, -20) m/s; step k lands at 0.2 + 0.1(k+1) s.
+        #expect(parityViolation(Array(out.coarsePositions.prefix(4)), [3, -6, 4, -8], tolerance: 1e-5) == 0)
     }
 
     @Test("bad input is rejected with a reason and leaves the window unchanged")
@@ -80,6 +100,9 @@ import Testing
         f = frame(0)
         f.beamPower?[5] = .nan
         #expect(throws: InputError.nonFinite(modality: .power, index: 5)) { try session.push(f) }
+        f = frame(0)
+        f.beamPowerDbm = [1]
+        #expect(throws: InputError.self) { try session.push(f) }
         f = frame(0)
         f.gnss = SIMD2(.infinity, 0)
         #expect(throws: InputError.self) { try session.push(f) }
@@ -102,6 +125,7 @@ import Testing
         #expect(a.steps[0].topBeams.count == 4)
         #expect(await predictor.framesInWindow == a.framesInWindow)
         #expect(await predictor.isOnInferenceThread)
+        #expect(predictor.info.kind == .multitask)
         await predictor.reset()
         #expect(await predictor.framesInWindow == 0)
     }

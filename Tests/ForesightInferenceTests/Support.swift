@@ -3,7 +3,7 @@ import Foundation
 
 /// Shared helpers for the inference tests.
 enum Fixture {
-    /// The committed parity fixture directory (config.json, model.safetensors, cases.safetensors).
+    /// The committed parity fixture directory (`multitask/`, `gru/`).
     static var directory: URL {
         get throws {
             guard let url = Bundle.module.url(forResource: "Fixtures", withExtension: nil) else {
@@ -13,16 +13,72 @@ enum Fixture {
         }
     }
 
-    static func cases() throws -> [String: Tensor] {
-        try SafeTensors(contentsOf: directory.appendingPathComponent("cases.safetensors")).tensors
+    /// The fixture folder of one format ("multitask" or "gru").
+    static func folder(_ format: String) throws -> URL { try directory.appendingPathComponent(format) }
+
+    static func cases(_ format: String) throws -> [String: Tensor] {
+        try SafeTensors(contentsOf: folder(format).appendingPathComponent("cases.safetensors")).tensors
     }
 
-    static func model() throws -> MultiTaskModel {
-        try MultiTaskModel(directory: directory)
-    }
+    static func model() throws -> MultiTaskModel { try MultiTaskModel(directory: folder("multitask")) }
+
+    static func gru() throws -> GRUModel { try GRUModel(directory: folder("gru")) }
+
+    /// The package root (for `models/` and `.venv`).
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 }
 
 enum FixtureError: Error { case missing(String) }
+
+/// Deterministic values in [-1, 1), bit-identical to `pattern` in Tools/training/make_parity_fixtures.py.
+func pattern(_ n: Int, seed: Int) -> [Float] {
+    (0..<n).map { i in
+        let u = (UInt64(i) &* 2_654_435_761 &+ UInt64(seed) &* 97_531 &+ 12_345) & 0xFFFF_FFFF
+        return Float(u >> 8) / Float(16_777_216) * 2 - 1
+    }
+}
+
+/// One recorded fixture stream: the frames (inputs rebuilt as the Python side built them) and the expected outputs.
+struct FixtureStream {
+    let tensors: [String: Tensor]
+    let frames: [FrameInputs]
+    let segmentStart: [Bool]
+
+    /// Builds the frames of a fixture file for a model with the given input sizes.
+    init(tensors: [String: Tensor], config c: some StreamingModelConfig, baseStamp: Int64 = 1_764_000_000_000_000_000) throws {
+        self.tensors = tensors
+        func t(_ name: String) throws -> [Float] {
+            guard let v = tensors[name] else { throw FixtureError.missing(name) }
+            return v.storage
+        }
+        let stampUs = try t("stamp_us"), starts = try t("segment_start"), present = try t("present")
+        let gnss = try t("gnss"), power = try t("power"), dbm = try t("power_dbm")
+        let B = c.numBeams
+        var frames: [FrameInputs] = []
+        for i in stampUs.indices {
+            let has = { (m: Modality) in present[i * 5 + m.rawValue] > 0.5 }
+            let cam = pattern(c.vision.inputCount, seed: 1000 * i)
+            let radar = pattern(c.radar.inputCount, seed: 1000 * i + 1).map { ($0 + 1) / 2 }
+            let lidar = pattern(c.lidar.inputCount, seed: 1000 * i + 2).map { ($0 + 1) * 1.5 }
+            frames.append(FrameInputs(
+                stamp: baseStamp + Int64(stampUs[i]) * 1000,
+                camera: has(.vision) ? cam : nil, radar: has(.radar) ? radar : nil, lidar: has(.lidar) ? lidar : nil,
+                gnss: has(.gnss) ? SIMD2(gnss[2 * i], gnss[2 * i + 1]) : nil,
+                beamPower: has(.power) ? Array(power[(i * B)..<((i + 1) * B)]) : nil,
+                beamPowerDbm: has(.power) ? Array(dbm[(i * B)..<((i + 1) * B)]) : nil))
+        }
+        self.frames = frames
+        segmentStart = starts.map { $0 > 0.5 }
+    }
+
+    /// Rows `[frame]` of an expected tensor (first dimension = frame).
+    func expected(_ name: String, frame: Int) throws -> [Float] {
+        guard let t = tensors[name] else { throw FixtureError.missing(name) }
+        let per = t.count / t.shape[0]
+        return Array(t.storage[(frame * per)..<((frame + 1) * per)])
+    }
+}
 
 /// Worst violation of "|a − b| ≤ tol or |a − b| ≤ tol·|b|" (0 when everything is within tolerance).
 func parityViolation(_ actual: [Float], _ expected: [Float], tolerance: Float = 1e-4) -> Float {
