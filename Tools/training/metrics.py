@@ -2,8 +2,9 @@
 
 The same definitions as `foresight eval` (issue 10, section 4) so that figures printed during
 training can be compared with the evaluation tables: beam top-1/top-3, the power lost by the chosen
-beam (dB), ADE/FDE (m), per-beam power RMSE/MAE (dB, both sides clamped at the floor), blockage
-accuracy/precision/recall/F1. The scores are sums, so ranks of a distributed run add them up
+beam (dB), ADE/FDE (m), power RMSE/MAE (dB) of the chosen beam's predicted power against its true power
+(as `foresight eval`: truth in dBm, no floor above -300 dBm), the same over all 64 beams (both sides
+clamped at the -120 dBm floor), blockage accuracy/precision/recall/F1. The scores are sums, so ranks of a distributed run add them up
 (`all_reduce`) before `summary()`.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ class Scorer:
         self.F = future
         z = lambda: torch.zeros(future, dtype=torch.float64)
         self.s = {k: z() for k in ("n", "top1", "top3", "loss_db", "de", "pow_se", "pow_ae", "pow_n",
-                                   "tp", "fp", "fn", "tn", "chosen_se", "chosen_n")}
+                                   "tp", "fp", "fn", "tn", "chosen_se", "chosen_ae", "chosen_n")}
 
     @torch.no_grad()
     def add(self, out: dict, tgt: dict, valid: torch.Tensor) -> None:
@@ -51,8 +52,10 @@ class Scorer:
             self.s["pow_n"] += vf.sum(0) * p.shape[-1]
             if "beam_logits" in out:  # power predicted for the chosen beam vs its true power
                 ch = out["beam_logits"].argmax(-1, keepdim=True)
-                ce = (p.gather(-1, ch) - t.gather(-1, ch)).squeeze(-1) * vf
+                traw = tgt["target_power"].float().clamp(min=-300.0)
+                ce = (out["power_dbm"].float().gather(-1, ch) - traw.gather(-1, ch)).squeeze(-1) * vf
                 self.s["chosen_se"] += (ce ** 2).sum(0)
+                self.s["chosen_ae"] += ce.abs().sum(0)
                 self.s["chosen_n"] += vf.sum(0)
         if "blockage_logit" in out:
             tb = tgt["target_blocked"]
@@ -75,8 +78,8 @@ class Scorer:
         out = {"anchors": int(s["n"][0].item())}
         per = {
             "top1": d(s["top1"], n), "top3": d(s["top3"], n), "beam_loss_db": d(s["loss_db"], n),
-            "de_m": d(s["de"], n), "power_rmse_db": d(s["pow_se"], s["pow_n"]).sqrt(),
-            "power_mae_db": d(s["pow_ae"], s["pow_n"]), "chosen_power_rmse_db": d(s["chosen_se"], s["chosen_n"]).sqrt(),
+            "de_m": d(s["de"], n), "power_rmse_db": d(s["chosen_se"], s["chosen_n"]).sqrt(),
+            "power_mae_db": d(s["chosen_ae"], s["chosen_n"]), "beam_power_rmse_db": d(s["pow_se"], s["pow_n"]).sqrt(),
         }
         tp, fp, fn, tn = s["tp"], s["fp"], s["fn"], s["tn"]
         prec = d(tp, tp + fp)
@@ -91,9 +94,10 @@ class Scorer:
         out["beam_loss_db"] = tot(s["loss_db"], s["n"])
         out["ade_m"] = tot(s["de"], s["n"])
         out["fde_m"] = per["de_m"][-1].item()
-        out["power_rmse_db"] = tot(s["pow_se"], s["pow_n"]) ** 0.5
-        out["power_mae_db"] = tot(s["pow_ae"], s["pow_n"])
-        out["chosen_power_rmse_db"] = tot(s["chosen_se"], s["chosen_n"]) ** 0.5
+        out["power_rmse_db"] = tot(s["chosen_se"], s["chosen_n"]) ** 0.5
+        out["power_mae_db"] = tot(s["chosen_ae"], s["chosen_n"])
+        out["beam_power_rmse_db"] = tot(s["pow_se"], s["pow_n"]) ** 0.5
+        out["beam_power_mae_db"] = tot(s["pow_ae"], s["pow_n"])
         out["blockage_acc"] = tot(tp + tn, tp + fp + fn + tn)
         out["blockage_precision"] = tot(tp, tp + fp)
         out["blockage_recall"] = tot(tp, tp + fn)

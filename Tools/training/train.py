@@ -96,8 +96,8 @@ class TrainConfig:
 
 
 PRESETS = {
-    "quick": TrainConfig(preset="quick", crop=32, batch=4, pretrain_epochs=3, head_epochs=12, head_batch=64,
-                         gru_epochs=3, cache_views=2, model={"size": "quick"}),
+    "quick": TrainConfig(preset="quick", crop=32, batch=4, pretrain_epochs=3, head_epochs=12, head_batch=32,
+                         head_lr=3e-3, gru_epochs=3, cache_views=2, model={"size": "quick"}),
     "full": TrainConfig(preset="full", model={"size": "full"}),
 }
 
@@ -292,12 +292,14 @@ def modality_masks(present: torch.Tensor, segment_start: torch.Tensor, tc: Train
     return present & keep
 
 
-def drop_one_modality(present: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """A view for the head cache: one random modality absent for the whole crop (per row)."""
+def drop_one_modality(present: torch.Tensor, g: torch.Generator, p: float = 1.0) -> torch.Tensor:
+    """One random modality absent for the whole crop, in each row with probability `p` (a dead sensor):
+    the extra views of the head cache (p = 1) and the GRU baseline's augmentation (p = 1/2)."""
     out = present.clone()
     for b in range(present.shape[0]):
         m = int(torch.randint(0, present.shape[2], (1,), generator=g))
-        out[b, :, m] = False
+        if torch.rand(1, generator=g).item() < p:
+            out[b, :, m] = False
     return out
 
 
@@ -523,7 +525,10 @@ def task_loss(out: dict, tgt: dict, tc: TrainConfig, pos_weight: float) -> tuple
                          reduction="none", label_smoothing=tc.label_smoothing).reshape(v.shape)
     parts["beam"] = (ce * vf).sum() / n
     tp = tgt["target_power"].clamp(min=FLOOR_DBM)
-    pw = F.smooth_l1_loss(out["power_dbm"], tp, reduction="none").mean(-1)
+    pw = F.smooth_l1_loss(out["power_dbm"], tp, reduction="none")
+    best = tgt["target_beam"].clamp(min=0)[..., None]
+    # all beams, plus the best beam once more: the daemon reports the chosen (≈ best) beam's power
+    pw = pw.mean(-1) + pw.gather(-1, best).squeeze(-1)
     parts["power"] = (pw * vf).sum() / n
     blk = tgt["target_blocked"]
     bv = (v & (blk != 255)).float()
@@ -533,6 +538,17 @@ def task_loss(out: dict, tgt: dict, tc: TrainConfig, pos_weight: float) -> tuple
     loss = (tc.w_position * parts["position"] + tc.w_beam * parts["beam"] + tc.w_power * parts["power"]
             + tc.w_blockage * parts["blockage"])
     return loss, {k: float(x.detach()) for k, x in parts.items()}
+
+
+def blockage_pos_weight(ds: ForesightDataset) -> float:
+    """Class balance of the blockage BCE: negatives / positives over the training targets (1..50)."""
+    pos = neg = 0
+    for sh in ds.shards:
+        blk = sh.handle().get_tensor("target_blocked")
+        ok = sh.handle().get_tensor("target_valid").astype(bool)
+        pos += int(((blk == 1) & ok).sum())
+        neg += int(((blk == 0) & ok).sum())
+    return float(min(50.0, max(1.0, neg / max(pos, 1))))
 
 
 class HeadObjective(nn.Module):
@@ -607,10 +623,7 @@ def train_heads(model, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist,
     n_tr = dist.max_int(tr["z"].shape[0])
     log.say(f"{stage}: cached {tr['z'].shape[0]} training and {va['z'].shape[0]} validation anchors per rank "
             f"in {tr['seconds'] + va['seconds']:.0f} s ({(tr['z'].shape[0] + va['z'].shape[0]) / max(1e-9, tr['seconds'] + va['seconds']):.0f} anchors/s)")
-    blk = tr["target_blocked"]
-    pos = float(((blk == 1) & tr["target_valid"]).sum())
-    neg = float(((blk == 0) & tr["target_valid"]).sum())
-    pos_weight = float(min(50.0, max(1.0, neg / max(pos, 1.0))))
+    pos_weight = blockage_pos_weight(train_ds)
     head_names = head_parameter_names(model)
     for n, p in model.named_parameters():
         p.requires_grad_(n in head_names)
@@ -717,7 +730,7 @@ def train_gru(gru, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist, log
         if st.get("done"):
             log.say("gru: done in a previous run")
             return st["result"]
-    pos_weight = 4.0
+    pos_weight = blockage_pos_weight(train_ds)
     g = torch.Generator()
     for epoch in range(start, tc.gru_epochs):
         g.manual_seed(tc.seed * 31 + 7 * epoch + dist.rank)
@@ -730,7 +743,7 @@ def train_gru(gru, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist, log
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, total, tc.gru_lr, tc.warmup_frac, tc.min_lr_frac)
             b = train_ds.batch(rows[i:i + tc.batch], tc.crop)
-            present = modality_masks(b["present"], b["segment_start"], tc, g)
+            present = drop_one_modality(b["present"], g, 0.5)
             loss, _ = net(b, present, tc, pos_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -779,8 +792,10 @@ def git_commit() -> str:
 
 METRIC_ROWS = [("top1", "beam top-1", "{:.3f}"), ("top3", "beam top-3", "{:.3f}"),
                ("beam_loss_db", "power lost by the chosen beam (dB)", "{:.2f}"), ("ade_m", "ADE (m)", "{:.2f}"),
-               ("fde_m", "FDE (m)", "{:.2f}"), ("power_rmse_db", "per-beam power RMSE (dB)", "{:.2f}"),
-               ("power_mae_db", "per-beam power MAE (dB)", "{:.2f}"), ("blockage_f1", "blockage F1", "{:.3f}"),
+               ("fde_m", "FDE (m)", "{:.2f}"), ("power_rmse_db", "chosen beam's power RMSE (dB)", "{:.2f}"),
+               ("power_mae_db", "chosen beam's power MAE (dB)", "{:.2f}"),
+               ("beam_power_rmse_db", "all 64 beams' power RMSE (dB, floored at -120)", "{:.2f}"),
+               ("blockage_f1", "blockage F1", "{:.3f}"),
                ("blockage_precision", "blockage precision", "{:.3f}"), ("blockage_recall", "blockage recall", "{:.3f}")]
 
 
