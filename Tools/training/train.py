@@ -75,6 +75,7 @@ class TrainConfig:
     mask_block: tuple = (2, 8)     # block length range, frames
     drop_modality: float = 0.15    # probability that a modality is absent for a whole crop
     grad_clip: float = 1.0
+    target_pooling: str = "modality"   # JEPA target: mean of per-modality means ("token": mean of all tokens)
     # stage 2: heads on cached latents
     head_epochs: int = 30          # Table I (30)
     head_lr: float = 1e-3
@@ -242,14 +243,27 @@ def latents(model, b: dict, present: torch.Tensor, anchors: torch.Tensor) -> tor
     return model.predict(ctx, b["stamp"], anchors, b["segment_start"])
 
 
+def pool_tokens(ctx: torch.Tensor, per_modality: list[int], how: str) -> torch.Tensor:
+    """[..., T, d] -> [..., P, d] whose mean over P is the pooled target: `token` keeps the T tokens
+    (contract: mean over a frame's tokens, so camera/radar/LiDAR hold 41 of 43 shares), `modality`
+    averages each modality's tokens first (every modality gets an equal share of the target)."""
+    if how == "token":
+        return ctx
+    return torch.stack([p.mean(-2) for p in ctx.split(per_modality, dim=-2)], -2)
+
+
 @torch.no_grad()
-def jepa_targets(ema, b: dict, anchors: torch.Tensor, future: int):
+def jepa_targets(ema, b: dict, anchors: torch.Tensor, future: int, pooling: str = "modality"):
     """EMA targets [B, A, F, d] and their validity (frame anchor+k+1 exists in the anchor's segment)."""
     tok = ema.tokenize(b["camera"], b["radar"], b["lidar"], b["gnss"], b["power"], b["present"])
+    per = ema.c.tokens_per_modality()
     if is_full(ema):
-        return ema.target_latents(tok, b["stamp"], anchors, b["segment_start"])
+        H = ema.c.history
+        ctx, valid = ema.encode_windows(tok, b["stamp"], anchors, b["segment_start"], span=H + future)
+        fut = pool_tokens(ctx[:, :, H:], per, pooling).mean(3)
+        return F.layer_norm(fut, fut.shape[-1:]), valid[:, :, H:]
     ctx = ema.encode(tok, b["stamp"], b["segment_start"])
-    return model_lib.MultiTaskModel.target_latents(ctx, anchors, future, b["segment_start"])
+    return model_lib.MultiTaskModel.target_latents(pool_tokens(ctx, per, pooling), anchors, future, b["segment_start"])
 
 
 def seed_all(seed: int):
@@ -383,7 +397,7 @@ def pretrain(model, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist, lo
             ctx_present = modality_masks(b["present"], b["segment_start"], tc, g)
             anchors = used_anchors(b, stride)
             ema.train()
-            target, ok = jepa_targets(ema, b, anchors, train_ds.future)
+            target, ok = jepa_targets(ema, b, anchors, train_ds.future, tc.target_pooling)
             ok = ok & b["anchor"][:, anchors, None]
             loss, _ = net(b, ctx_present, target, ok, anchors)
             opt.zero_grad(set_to_none=True)
@@ -433,7 +447,7 @@ def jepa_validation(model, ema, ds, tc: TrainConfig, dist: Dist) -> dict:
     for i in range(0, len(rows), tc.batch):
         b = ds.batch(rows[i:i + tc.batch], tc.crop)
         anchors = used_anchors(b, stride)
-        target, ok = jepa_targets(ema, b, anchors, ds.future)
+        target, ok = jepa_targets(ema, b, anchors, ds.future, tc.target_pooling)
         ok = ok & b["anchor"][:, anchors, None]
         z = latents(model, b, b["present"], anchors)
         per = F.smooth_l1_loss(z, target, reduction="none").mean(-1)
