@@ -62,9 +62,9 @@ class TrainConfig:
     preset: str = "full"
     seed: int = 0
     crop: int = 48                 # frames per crop (row); every frame of a crop is an anchor once
-    batch: int = 4                 # crops per step (per rank)
+    batch: int = 2                 # crops per step (per rank): more, smaller steps suit a short CPU budget
     # stage 1: JEPA
-    pretrain_epochs: int = 6
+    pretrain_epochs: int = 4
     pretrain_lr: float = 3e-4      # Table I
     pretrain_wd: float = 0.05      # Table I
     warmup_frac: float = 0.1
@@ -88,7 +88,7 @@ class TrainConfig:
     w_power: float = 0.1
     w_blockage: float = 1.0
     # GRU baseline
-    gru_epochs: int = 4
+    gru_epochs: int = 6
     gru_lr: float = 1e-3
     # full-attention comparison: re-encodes a window per anchor, so only every n-th anchor is used
     full_anchor_stride: int = 4
@@ -167,13 +167,34 @@ class Log:
                 f.write(json.dumps(kv) + "\n")
 
     def bar(self, total: int, desc: str):
+        """A tqdm bar on a terminal; elsewhere a plain line at every tenth of the stage."""
         if not self.tty:
-            return None
+            return _Ticker(self, total, desc) if self.dist.main else None
         try:
             from tqdm import tqdm
         except ImportError:
             return None
         return tqdm(total=total, desc=desc, unit="crop", leave=False, dynamic_ncols=True)
+
+
+class _Ticker:
+    """tqdm's update/set_postfix/close without a terminal: one log line per 10 % of `total`."""
+
+    def __init__(self, log: "Log", total: int, desc: str):
+        self.log, self.total, self.desc = log, max(1, total), desc
+        self.n, self.next, self.t0, self.post = 0, max(1, total // 10), time.time(), ""
+
+    def update(self, k: int):
+        self.n += k
+        if self.n >= self.next and self.n < self.total:
+            self.next += max(1, self.total // 10)
+            self.log.say(f"  {self.desc}: {self.n}/{self.total} crops, {time.time() - self.t0:.0f} s {self.post}")
+
+    def set_postfix(self, **kv):
+        self.post = " ".join(f"{k} {v}" for k, v in kv.items())
+
+    def close(self):
+        pass
 
 
 # ====================================================================== model construction
