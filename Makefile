@@ -20,8 +20,7 @@ build: setup
 release: setup
 	$(SWIFT) build $(RELEASE)
 
-## Every test (Swift Testing, including the cross-language Python checks). PyTorch goes into .venv
-## for the export/parity/quick-training tests (Tools/setup.sh torch; about a minute from PyPI).
+## Every test (Swift Testing, including the cross-language Python checks; PyTorch goes into .venv for them).
 test: setup
 	@Tools/setup.sh torch
 	$(SWIFT) build $(BUILD_FLAGS) --build-tests
