@@ -260,6 +260,8 @@ final class MultiTaskState: StreamingEngine {
             lags[s] = window.lag(slot: s, to: frame.stamp, stepNs: stepNs, maxLag: H - 1)
             for t in 0..<T { keyValid[s * T + t] = true }
         }
+        // A full window needs no key mask (the vectorised softmax path).
+        let mask: UnsafePointer<Bool>? = window.count == H ? nil : UnsafePointer(keyValid)
         let bias = scratch.buffer(Slot.bias, heads * keys)
         func fillBias(_ table: [Float]) {
             for h in 0..<heads {
@@ -291,7 +293,7 @@ final class MultiTaskState: StreamingEngine {
             }
             fillBias(layer.lagBias)
             Ops.attend(q: qkv, ldq: 3 * d, rows: T, k: encK[l], v: encV[l], ldkv: d, keys: keys, dim: d, heads: heads,
-                       bias: bias, keyValid: keyValid, scores: scores, into: headsOut, ldo: d)
+                       bias: bias, keyValid: mask, scores: scores, into: headsOut, ldo: d)
             layer.out(headsOut, rows: T, into: delta)
             Ops.add(delta, into: x, count: T * d)
             layer.norm2(x, rows: T, into: normed)
@@ -322,7 +324,7 @@ final class MultiTaskState: StreamingEngine {
             layer.crossQ(normed, rows: nq, into: q)
             fillBias(layer.lagBias)
             Ops.attend(q: q, ldq: d, rows: nq, k: crossK[l], v: crossV[l], ldkv: d, keys: keys, dim: d, heads: heads,
-                       bias: bias, keyValid: keyValid, scores: scores, into: headsOut, ldo: d)
+                       bias: bias, keyValid: mask, scores: scores, into: headsOut, ldo: d)
             layer.crossOut(headsOut, rows: nq, into: delta)
             Ops.add(delta, into: xq, count: nq * d)
             layer.norm3(xq, rows: nq, into: normed)
