@@ -441,26 +441,39 @@ struct WindowHistory {
         return Int(min(Int64(maxLag), diff / stepNs))
     }
 
-    /// Constant-velocity coarse positions `[F, 2]` after the newest frame (see model.py `coarse_estimates`).
+    /// Constant-velocity coarse positions `[F, 2]` after the newest frame: a least-squares line through
+    /// every fix of the window (times from stamps), evaluated from its value at the newest fix; one fix is
+    /// held, none gives zeros (model.py `coarse_estimates`).
     func coarsePositions(future: Int, stepNs: Int64, into out: UnsafeMutablePointer<Float>) {
         out.update(repeating: 0, count: 2 * future)
         guard count > 0 else { return }
         let anchor = stamps[slot(count - 1)]
-        var last: Int?, prev: Int?
-        for i in stride(from: count - 1, through: 0, by: -1) where gnss[slot(i)] != nil {
-            if last == nil { last = slot(i) } else { prev = slot(i); break }
+        var newest: Int?
+        for i in stride(from: count - 1, through: 0, by: -1) where gnss[slot(i)] != nil { newest = slot(i); break }
+        guard let a = newest else { return }
+        let tLast = stamps[a]
+        var n = 0.0, sumTau = 0.0, sumX = 0.0, sumY = 0.0
+        for i in 0..<count {
+            guard let p = gnss[slot(i)] else { continue }
+            n += 1
+            sumTau += Double(stamps[slot(i)] &- tLast) / 1e9
+            sumX += Double(p.x); sumY += Double(p.y)
         }
-        guard let a = last, let pa = gnss[a] else { return }
-        var vx = 0.0, vy = 0.0
-        if let b = prev, let pb = gnss[b], stamps[a] != stamps[b] {
-            let dt = Double(stamps[a] &- stamps[b]) / 1e9
-            vx = (Double(pa.x) - Double(pb.x)) / dt
-            vy = (Double(pa.y) - Double(pb.y)) / dt
+        let tauMean = sumTau / n, xMean = sumX / n, yMean = sumY / n
+        var sxx = 0.0, sxy = 0.0, syy = 0.0
+        for i in 0..<count {
+            guard let p = gnss[slot(i)] else { continue }
+            let dt = Double(stamps[slot(i)] &- tLast) / 1e9 - tauMean
+            sxx += dt * dt
+            sxy += dt * (Double(p.x) - xMean)
+            syy += dt * (Double(p.y) - yMean)
         }
+        let vx = sxx > 0 ? sxy / sxx : 0, vy = sxx > 0 ? syy / sxx : 0
+        let baseX = xMean - vx * tauMean, baseY = yMean - vy * tauMean
         for k in 0..<future {
-            let ahead = Double(anchor &+ Int64(k + 1) &* stepNs &- stamps[a]) / 1e9
-            out[2 * k] = Float(Double(pa.x) + vx * ahead)
-            out[2 * k + 1] = Float(Double(pa.y) + vy * ahead)
+            let ahead = Double(anchor &+ Int64(k + 1) &* stepNs &- tLast) / 1e9
+            out[2 * k] = Float(baseX + vx * ahead)
+            out[2 * k + 1] = Float(baseY + vy * ahead)
         }
     }
 

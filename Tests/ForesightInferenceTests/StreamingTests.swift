@@ -79,7 +79,7 @@ import Testing
         #expect(frame(0, missing: [.lidar]).missing == [.lidar])
     }
 
-    @Test("constant-velocity coarse estimate uses the last two fixes and the stamps")
+    @Test("constant-velocity coarse estimate: least-squares line through the window's fixes, times from stamps")
     func constantVelocity() throws {
         let session = InferenceSession(model: model)
         _ = try session.pushRaw(frame(0))
@@ -87,6 +87,15 @@ import Testing
         let out = try session.pushRaw(frame(2))
         // Fixes (0, 0) at 0 s and (2, -4) at 0.2 s: velocity (10, -20) m/s; step k lands at 0.2 + 0.1(k+1) s.
         #expect(parityViolation(Array(out.coarsePositions.prefix(4)), [3, -6, 4, -8], tolerance: 1e-5) == 0)
+        // Three fixes, the middle one off the line: the least-squares slope (10, -20) m/s, anchored at the
+        // fitted value (2.1, -4.1) of the newest fix, not at the raw fix (2, -4).
+        let fit = InferenceSession(model: model)
+        _ = try fit.pushRaw(frame(0))
+        var noisy = frame(1)
+        noisy.gnss = SIMD2(1.3, -2.3)
+        _ = try fit.pushRaw(noisy)
+        let fitted = try fit.pushRaw(frame(2))
+        #expect(parityViolation(Array(fitted.coarsePositions.prefix(4)), [3.1, -6.1, 4.1, -8.1], tolerance: 1e-5) == 0)
     }
 
     @Test("bad input is rejected with a reason and leaves the window unchanged")
