@@ -99,7 +99,9 @@ class TrainConfig:
 PRESETS = {
     "quick": TrainConfig(preset="quick", crop=32, batch=4, pretrain_epochs=3, head_epochs=12, head_batch=32,
                          head_lr=3e-3, gru_epochs=3, cache_views=2, model={"size": "quick"}),
-    "full": TrainConfig(preset="full", model={"size": "full"}),
+    # d = 96, 3 encoder + 2 predictor layers: 1.0 M parameters, 1.55x the training speed of model.py's
+    # default d = 128, 4 + 2 (measured 36 vs 23 anchors per CPU-second), so 4 epochs fit `make train`.
+    "full": TrainConfig(preset="full", model={"size": "full", "d_model": 96, "encoder_layers": 3, "predictor_layers": 2}),
 }
 
 
@@ -652,9 +654,15 @@ def train_heads(model, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist,
             model.load_state_dict(st["model"])
             log.say(f"{stage}: done in a previous run (checkpoint {ck})")
             return st["result"]
-    log.say(f"{stage}: caching frozen-backbone latents ({tc.cache_views} view(s) of the training set)")
-    tr = cache_latents(model, train_ds, tc, dist, tc.cache_views, tc.seed + 11)
-    va = cache_latents(model, val_ds, tc, dist, 1, tc.seed + 13)
+    cpath = out / f"{stage}-cache-v{tc.cache_views}-r{dist.rank}of{dist.world}.pt"
+    if resume and cpath.exists():
+        tr, va = torch.load(cpath, map_location="cpu", weights_only=False)
+        log.say(f"{stage}: latents from {cpath.name} (delete it after changing the backbone)")
+    else:
+        log.say(f"{stage}: caching frozen-backbone latents ({tc.cache_views} view(s) of the training set)")
+        tr = cache_latents(model, train_ds, tc, dist, tc.cache_views, tc.seed + 11)
+        va = cache_latents(model, val_ds, tc, dist, 1, tc.seed + 13)
+        save_checkpoint(cpath, (tr, va))
     n_tr = dist.max_int(tr["z"].shape[0])
     log.say(f"{stage}: cached {tr['z'].shape[0]} training and {va['z'].shape[0]} validation anchors per rank "
             f"in {tr['seconds'] + va['seconds']:.0f} s ({(tr['z'].shape[0] + va['z'].shape[0]) / max(1e-9, tr['seconds'] + va['seconds']):.0f} anchors/s)")
@@ -935,7 +943,7 @@ def export_all(results: dict, model, gru, train_ds, val_ds, args, command: str, 
     for name, m in results.get("heads", {}).get("baselines", {}).items():
         cols[name] = m
     table = metrics_table(cols)
-    anchors = results.get("heads", {}).get("val", {}).get("anchors", 0)
+    anchors = max(results.get(k, {}).get("val", {}).get("anchors", 0) for k in ("heads", "gru", "full"))
     hist = results.get("pretrain", {}).get("history", [])
     extra = ""
     if hist:
