@@ -5,7 +5,7 @@ BUILD_FLAGS  ?= -j $(JOBS)
 RELEASE      := -c release $(BUILD_FLAGS)
 PY           := .venv/bin/python
 
-.PHONY: all setup build release test run bench parity results train clean
+.PHONY: all setup build release test run bench soak rig parity results train clean
 
 all: build
 
@@ -34,6 +34,18 @@ run: release
 bench: release
 	@mkdir -p bench-results
 	.build/release/foresight-bench all --out bench-results/latest.json
+
+## Rig scenarios through the real sockets (Tools/loadgen.py against `foresight run`): complete,
+## partial and predicted frames per timing shape, latency, daemon RSS/CPU. Prints figures.
+rig: release
+	@mkdir -p bench-results
+	$(PY) Tools/rig_bench.py --out bench-results/rig.json
+
+## Long runs, not in CI: a 100k-message stream that is 90 % malformed (RSS growth after warm-up,
+## good frames predicted, answering afterwards) and 60 s pauses. Prints figures, writes bench-results/soak.json.
+soak: release
+	@mkdir -p bench-results
+	$(PY) Tools/rig_bench.py --soak --out bench-results/soak.json --check
 
 ## Regenerate the inference parity fixtures with PyTorch (installs torch into .venv).
 parity:

@@ -123,7 +123,7 @@ def plot_trace(result, path):
     fig, ax = plt.subplots(figsize=(9, 4))
     truth_t = [(s - t0) / 1e9 for s in first["trace"]["stamp"]]
     truth_b = [row[0] if row and row[0] >= 0 else math.nan for row in first["trace"]["truthBeam"]]
-    ax.plot(truth_t, truth_b, "k-", linewidth=2.2, label="truth (best beam)")
+    ax.plot(truth_t, truth_b, "k-", linewidth=1.2, drawstyle="steps-post", label="truth (best beam)")
     for i, p in enumerate(ps):
         drive = next((d for d in p["drives"] if d["drive"] == first["drive"]), None)
         if drive is None:

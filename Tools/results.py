@@ -7,9 +7,9 @@ docs/results.md with tables and plots (docs/img/results/).
     .venv/bin/python Tools/results.py report              # report again from results/*.json
     .venv/bin/python Tools/results.py run --seeds 1000..1001 --duration 10 --heldout-seeds 1000..1000   # smoke run
 
-Predictors: classical (launch/sim.yaml), persistence (same front end, kind persistence), and one per
-model folder under models/ (config.json format foresight-multitask → kind learned, foresight-gru →
-kind gru) on the front end of launch/sim-learned.yaml. The learned model is the folder named
+Predictors: classical, persistence, and one per model folder under models/ (config.json format
+foresight-multitask → kind learned, foresight-gru → kind gru), all on the front end of
+launch/sim-learned.yaml (one preprocessing pass per frame for all of them). The learned model is the folder named
 `foresight-learned` (or the only multitask folder). Exit status 0 even when a criterion fails (the
 report says which); non-zero only when something could not be run.
 """
@@ -69,10 +69,12 @@ def discover(out: Path):
     """(name, launch path, kind) of every predictor to compare."""
     launches = out / "launch"
     launches.mkdir(parents=True, exist_ok=True)
-    sim = ROOT / "launch/sim.yaml"
     learned_base = ROOT / "launch/sim-learned.yaml"
-    found = [("classical", write_launch(sim, launches, "classical", "classical-ctrv", None), "classical-ctrv"),
-             ("persistence", write_launch(sim, launches, "persistence", "persistence", None), "persistence")]
+    # Every predictor on the learned model's front end: the baselines do not read the camera tensor,
+    # and one shared front end means each frame is synchronized and preprocessed once for all.
+    base = learned_base if learned_base.exists() else ROOT / "launch/sim.yaml"
+    found = [("classical", write_launch(base, launches, "classical", "classical-ctrv", None), "classical-ctrv"),
+             ("persistence", write_launch(base, launches, "persistence", "persistence", None), "persistence")]
     models = sorted(p.parent for p in (ROOT / "models").glob("*/config.json"))
     multitask = []
     for folder in models:
@@ -168,7 +170,6 @@ def bootstrap(result, a_name, b_name, resamples=10000, seed=0):
 
 def per_step(result, name, metric):
     p = next(p for p in result["predictors"] if p["name"] == name)
-    parts = [drive_parts(d["report"], step=s) for d in p["drives"] for s in [None]]  # noqa: F841 (kept for symmetry)
     steps = len(p["overall"]["steps"])
     values = []
     for s in range(steps):

@@ -60,20 +60,21 @@ public struct BagReplayStats: Sendable {
 /// each pass shifts stamps by the bag's span plus one mean gap so consumers see time increase.
 /// Stamps are rewritten inside the payload (`PayloadHeader`); other bytes are unchanged.
 public final class BagPlayer {
-    /// The bag being replayed.
-    public let reader: BagReader
+    /// The recording being replayed (one file, a split set or a folder).
+    public let recording: BagRecording
     /// The replay settings.
     public let options: BagReplayOptions
     private let include: (BagChannel) -> Bool
 
-    /// Opens a bag for replay; `include` selects the channels to publish.
+    /// Opens a bag for replay — one file, a split set (`NAME.mcap` for `NAME_0000.mcap`, …) or a
+    /// folder, see `BagRecording`; `include` selects the channels to publish.
     public init(path: String, options: BagReplayOptions,
                 include: @escaping (BagChannel) -> Bool = { _ in true }) throws(BagError) {
         guard options.rate > 0, options.rate.isFinite else { throw .usage("--rate must be a positive number, got \(options.rate)") }
         guard options.startOffset >= 0, options.duration.map({ $0 > 0 }) ?? true else {
             throw .usage("--start-offset must be ≥ 0 and --duration > 0")
         }
-        reader = try BagReader(path: path)
+        recording = try BagRecording(path: path)
         self.options = options
         self.include = include
     }
@@ -84,9 +85,14 @@ public final class BagPlayer {
     public func run(recordLateness: Bool = false, shouldStop: () -> Bool = { false },
                     progress: (BagReplayProgress) -> Void = { _ in },
                     publish: (String, [UInt8]) -> Void) throws(BagError) -> BagReplayStats {
-        let summary = try reader.summary()
+        let summary = try recording.summary()
         var stats = BagReplayStats()
         guard summary.messageCount > 0 else { return stats }
+        let length = Double(summary.endTime - summary.startTime) / 1e9
+        guard options.startOffset <= length else {
+            throw .usage(String(format: "--start-offset %g s is past the end of the bag (it spans %.3f s); give an offset below that",
+                                options.startOffset, length))
+        }
         if options.realtimePriority && !options.asFastAsPossible {
             stats.realtimePriority = RealtimePriority.enter()
         }
@@ -103,7 +109,7 @@ public final class BagPlayer {
         var pass = 0
         var lastProgress: UInt64 = 0
         while true {
-            let cursor = try reader.messages(startTime: windowStart, endTime: windowEnd, include: include)
+            let cursor = try recording.messages(startTime: windowStart, endTime: windowEnd, include: include)
             let passStart = monotonicNow()
             let passShift = Int64(truncatingIfNeeded: UInt64(pass) &* passSpan)
             var sentThisPass = 0

@@ -75,19 +75,17 @@ public final class BagReader: @unchecked Sendable {
         }
         var summary = BagSummary()
         var sawStatistics = false
+        var table = ChannelTable()
+        var declared = (schemas: 0, channels: 0)
         try forEachRecord(in: bytes, baseOffset: summaryStart, what: "summary") { op, _, content throws(BagError) in
+            if try table.register(op, &content) { return }
             switch Opcode(rawValue: op) {
-            case .schema:
-                let schema = try content.schemaRecord()
-                if schema.id != 0 { summary.schemas[schema.id] = schema }
-            case .channel:
-                let channel = try content.channelRecord()
-                summary.channels[channel.id] = channel
             case .chunkIndex:
                 summary.chunkIndexes.append(try content.chunkIndexRecord())
             case .statistics:
                 let stats = try content.statisticsRecord()
                 sawStatistics = true
+                declared = (Int(stats.schemaCount), Int(stats.channelCount))
                 summary.messageCount = stats.messageCount
                 summary.startTime = stats.messageStartTime
                 summary.endTime = stats.messageEndTime
@@ -99,22 +97,72 @@ public final class BagReader: @unchecked Sendable {
                 break  // attachment/metadata indexes, summary offsets, private records: not needed
             }
         }
+        // Writers with repeated channels/schemas off (e.g. the Python `mcap` Writer's
+        // repeat_channels=False) leave them out of the summary: take them from the data section.
+        let referenced = Set(summary.channelMessageCounts.keys).union(summary.chunkIndexes.flatMap(\.messageIndexOffsets.keys))
+        func complete(_ t: ChannelTable) -> Bool {
+            t.channels.count >= declared.channels && t.schemas.count >= declared.schemas && referenced.isSubset(of: t.channels.keys)
+        }
+        if !complete(table) {
+            let summaryTable = table
+            try table.merge(dataSectionChannels { found in
+                var all = found
+                all.merge(summaryTable)
+                return complete(all)
+            })
+        }
+        summary.schemas = table.schemas
+        summary.channels = table.channels
         for index in summary.chunkIndexes { summary.chunkCompressions[index.compression, default: 0] += 1 }
         if !sawStatistics { summary.chunkCount = UInt64(summary.chunkIndexes.count) }
-        summary.indexed = sawStatistics && !summary.channelMessageCounts.isEmpty
-            && (summary.messageCount == 0 || !summary.chunkIndexes.isEmpty)
+        // Complete when statistics say there is nothing to find, or give per-channel counts and
+        // chunk indexes to find it with. (An empty file's summary is all there is: its channels
+        // may exist nowhere else — the Python writer never writes a chunk without messages.)
+        summary.indexed = sawStatistics
+            && (summary.messageCount == 0 || (!summary.channelMessageCounts.isEmpty && !summary.chunkIndexes.isEmpty))
         return summary
+    }
+
+    /// The stored summary, or nil when the file has none or it is damaged (CRC mismatch,
+    /// malformed records): readers then scan the data section instead. I/O errors are thrown.
+    private func usableSummary() throws(BagError) -> BagSummary? {
+        do {
+            return try readSummary()
+        } catch {
+            if case .io = error { throw error }
+            return nil
+        }
+    }
+
+    /// What is wrong with the stored summary when it is damaged (nil when it is fine or absent);
+    /// `summary()` and `messages()` then fall back to a sequential scan.
+    public var summaryDamage: String? {
+        do {
+            _ = try readSummary()
+            return nil
+        } catch {
+            return error.description
+        }
     }
 
     /// A summary for any readable file: the stored one when it is complete, otherwise one
     /// built by scanning every record (slower; needed for files without statistics).
     public func summary() throws(BagError) -> BagSummary {
-        if let stored = try readSummary(), stored.indexed { return stored }
-        return try scanSummary()
+        let stored = try usableSummary()
+        if let stored, stored.indexed { return stored }
+        var scanned = try scanSummary()
+        // A summary without statistics still lists schemas and channels, and may be the only
+        // place a channel without messages appears.
+        if let stored {
+            scanned.schemas.merge(stored.schemas) { fromData, _ in fromData }
+            scanned.channels.merge(stored.channels) { fromData, _ in fromData }
+        }
+        return scanned
     }
 
     private func scanSummary() throws(BagError) -> BagSummary {
         var summary = BagSummary()
+        var table = ChannelTable()
         var scanner = RecordScanner(file: file, limits: limits)
         func take(_ message: BagMessage) {
             if summary.messageCount == 0 {
@@ -138,13 +186,8 @@ public final class BagReader: @unchecked Sendable {
                 break scan
             }
             var src = ByteSource(record.content, baseOffset: record.offset + 9, what: "record")
+            if try table.register(record.opcode, &src) { continue }
             switch Opcode(rawValue: record.opcode) {
-            case .schema:
-                let schema = try src.schemaRecord()
-                if schema.id != 0 { summary.schemas[schema.id] = schema }
-            case .channel:
-                let channel = try src.channelRecord()
-                summary.channels[channel.id] = channel
             case .message:
                 take(try src.messageRecord())
             case .chunk:
@@ -152,18 +195,8 @@ public final class BagReader: @unchecked Sendable {
                 summary.chunkCount += 1
                 summary.chunkCompressions[header.compression, default: 0] += 1
                 try forEachRecord(in: records, baseOffset: 0, what: "chunk at \(record.offset)") { op, _, content throws(BagError) in
-                    switch Opcode(rawValue: op) {
-                    case .schema:
-                        let schema = try content.schemaRecord()
-                        if schema.id != 0 { summary.schemas[schema.id] = schema }
-                    case .channel:
-                        let channel = try content.channelRecord()
-                        summary.channels[channel.id] = channel
-                    case .message:
-                        take(try content.messageRecord())
-                    default:
-                        break
-                    }
+                    if try table.register(op, &content) { return }
+                    if op == Opcode.message.rawValue { take(try content.messageRecord()) }
                 }
             case .attachment:
                 summary.attachmentCount += 1
@@ -175,32 +208,80 @@ public final class BagReader: @unchecked Sendable {
                 break
             }
         }
+        summary.schemas = table.schemas
+        summary.channels = table.channels
         return summary
+    }
+
+    /// Schemas and channels from the data section (top level and inside chunks), for files whose
+    /// summary does not repeat them. Reads chunk after chunk until `enough` holds (checked after
+    /// each record), the data end or a cut-off record.
+    private func dataSectionChannels(until enough: (ChannelTable) -> Bool) throws(BagError) -> ChannelTable {
+        var table = ChannelTable()
+        var scanner = RecordScanner(file: file, limits: limits)
+        while !enough(table) {
+            let record: RawRecord
+            do throws(BagError) {
+                guard let next = try scanner.next() else { return table }
+                record = next
+            } catch {
+                guard case .truncated = error else { throw error }
+                return table
+            }
+            var src = ByteSource(record.content, baseOffset: record.offset + 9, what: "record")
+            if try table.register(record.opcode, &src) { continue }
+            switch Opcode(rawValue: record.opcode) {
+            case .chunk:
+                let (_, records) = try openChunk(record.content, at: record.offset, limits: limits)
+                try forEachRecord(in: records, baseOffset: 0, what: "chunk at \(record.offset)") { op, _, content throws(BagError) in
+                    _ = try table.register(op, &content)
+                }
+            case .dataEnd, .footer, .summaryOffset, .chunkIndex, .statistics:
+                return table
+            default:
+                break
+            }
+        }
+        return table
+    }
+
+    /// True if the file ends with a footer record and the closing magic — what every writer
+    /// leaves when it finishes. A recorder killed (SIGKILL, power loss) leaves neither.
+    public var isClosed: Bool {
+        let tailLength = 9 + 20 + mcapMagic.count
+        guard file.size >= UInt64(mcapMagic.count + tailLength),
+              let tail = try? file.read(at: file.size - UInt64(tailLength), count: tailLength, what: "footer") else { return false }
+        return tail[0] == Opcode.footer.rawValue && Array(tail[29...]) == mcapMagic
     }
 
     /// Duration, start/end, size, compression and the topic table.
     public func info() throws(BagError) -> BagInfo {
         let summary = try summary()
+        return BagInfo(path: path, fileSize: file.size, summary: summary, topics: BagReader.topicTable(summary))
+    }
+
+    /// One row per channel of `summary`, sorted by topic.
+    static func topicTable(_ summary: BagSummary) -> [BagTopicInfo] {
         let seconds = Double(summary.endTime &- summary.startTime) / 1e9
-        let topics = summary.channels.values.map { channel in
+        return summary.channels.values.map { channel in
             let count = summary.channelMessageCounts[channel.id] ?? 0
             return BagTopicInfo(topic: channel.topic, schemaName: summary.schemas[channel.schemaID]?.name ?? "",
                                 messageEncoding: channel.messageEncoding, messageCount: count,
                                 frequency: seconds > 0 && count > 1 ? Double(count - 1) / seconds : 0)
-        }.sorted { $0.topic < $1.topic }
-        return BagInfo(path: path, fileSize: file.size, summary: summary, topics: topics)
+        }.sorted { ($0.topic, $0.messageEncoding) < ($1.topic, $1.messageEncoding) }
     }
 
     /// A cursor over the messages whose channel passes `include` and whose log time lies in
     /// `startTime...endTime`; in log-time order for indexed files, file order otherwise.
     public func messages(startTime: UInt64 = 0, endTime: UInt64 = .max,
                          include: @escaping (BagChannel) -> Bool = { _ in true }) throws(BagError) -> BagMessageCursor {
-        let stored = try readSummary()
+        let stored = try usableSummary()
         if let stored, stored.indexed {
             return BagMessageCursor(reader: self, summary: stored, startTime: startTime, endTime: endTime, include: include)
         }
         return BagMessageCursor(reader: self, scanFrom: UInt64(mcapMagic.count), startTime: startTime,
-                                endTime: endTime, include: include)
+                                endTime: endTime, include: include,
+                                known: ChannelTable(schemas: stored?.schemas ?? [:], channels: stored?.channels ?? [:]))
     }
 }
 
@@ -210,10 +291,12 @@ public final class BagMessageCursor {
     private let startTime: UInt64
     private let endTime: UInt64
     private let include: (BagChannel) -> Bool
+    /// Schemas and channels known so far (all of them for indexed files).
+    private var table: ChannelTable
     /// Channels known so far (all of them for indexed files).
-    public private(set) var channels: [UInt16: BagChannel]
+    public var channels: [UInt16: BagChannel] { table.channels }
     /// Schemas known so far (all of them for indexed files).
-    public private(set) var schemas: [UInt16: BagSchema]
+    public var schemas: [UInt16: BagSchema] { table.schemas }
     /// True if messages come in log-time order (indexed file).
     public let logTimeOrdered: Bool
 
@@ -222,6 +305,10 @@ public final class BagMessageCursor {
     private var nextChunk = 0
     private var heap = MessageHeap()
     private var order: UInt64 = 0
+    // Merge mode: several files' cursors and their next entries.
+    private var sources: [BagMessageCursor] = []
+    private var heads: [BagEntry?] = []
+    private var started = false
     // Scan mode.
     private var scanner: RecordScanner?
     private var pending: [BagMessage] = []
@@ -233,8 +320,7 @@ public final class BagMessageCursor {
         self.startTime = startTime
         self.endTime = endTime
         self.include = include
-        channels = summary.channels
-        schemas = summary.schemas
+        table = ChannelTable(schemas: summary.schemas, channels: summary.channels)
         logTimeOrdered = true
         let wanted = Set(summary.channels.values.filter(include).map(\.id))
         chunks = summary.chunkIndexes.filter { chunk in
@@ -244,19 +330,30 @@ public final class BagMessageCursor {
     }
 
     init(reader: BagReader, scanFrom: UInt64, startTime: UInt64, endTime: UInt64,
-         include: @escaping (BagChannel) -> Bool) {
+         include: @escaping (BagChannel) -> Bool, known: ChannelTable = ChannelTable()) {
         self.reader = reader
         self.startTime = startTime
         self.endTime = endTime
         self.include = include
-        channels = [:]
-        schemas = [:]
+        table = known
         logTimeOrdered = false
         scanner = RecordScanner(file: reader.file, limits: reader.limits, from: scanFrom)
     }
 
+    /// Merges the cursors of several files (channel IDs stay those of each entry's own file).
+    init(merging cursors: [BagMessageCursor]) {
+        reader = cursors[0].reader
+        startTime = 0
+        endTime = .max
+        include = { _ in true }
+        table = ChannelTable()
+        logTimeOrdered = cursors.allSatisfy(\.logTimeOrdered)
+        sources = cursors
+    }
+
     /// The next message, or nil at the end.
     public func next() throws(BagError) -> BagEntry? {
+        if !sources.isEmpty { return try nextMerged() }
         while true {
             if scanner != nil {
                 guard let message = try nextScanned() else { return nil }
@@ -271,6 +368,34 @@ public final class BagMessageCursor {
             guard let message = heap.pop() else { return nil }
             if let channel = channels[message.channelID] { return BagEntry(channel: channel, message: message) }
         }
+    }
+
+    private func nextMerged() throws(BagError) -> BagEntry? {
+        if !started {
+            started = true
+            heads = []
+            for source in sources { heads.append(try source.next()) }
+        }
+        var best: Int?
+        for (i, head) in heads.enumerated() {
+            guard let head else { continue }
+            if let b = best, let current = heads[b], current.message.logTime <= head.message.logTime { continue }
+            best = i
+        }
+        guard let best, let entry = heads[best] else { return nil }
+        // The schema of `entry` is looked up before its source moves on.
+        pendingSchema = sources[best].schema(of: entry)
+        heads[best] = try sources[best].next()
+        return entry
+    }
+
+    private var pendingSchema: BagSchema?
+
+    /// The schema of `entry`, which must be the entry `next()` returned last (channel IDs and
+    /// schema IDs belong to the file it came from); nil for a schemaless channel.
+    public func schema(of entry: BagEntry) -> BagSchema? {
+        if !sources.isEmpty { return pendingSchema }
+        return entry.channel.schemaID == 0 ? nil : table.schemas[entry.channel.schemaID]
     }
 
     private func accept(_ message: BagMessage) -> BagEntry? {
@@ -302,11 +427,8 @@ public final class BagMessageCursor {
                     heap.push(message, order: order)
                     order += 1
                 }
-            case .channel:
-                let channel = try src.channelRecord()
-                if channels[channel.id] == nil { channels[channel.id] = channel }
             default:
-                break
+                _ = try table.register(op, &src, keepExisting: true)
             }
         }
     }
@@ -322,30 +444,15 @@ public final class BagMessageCursor {
             guard var scan = scanner, let record = try scan.next() else { return nil }
             scanner = scan
             var src = ByteSource(record.content, baseOffset: record.offset + 9, what: "record")
+            if try table.register(record.opcode, &src) { continue }
             switch Opcode(rawValue: record.opcode) {
-            case .schema:
-                let schema = try src.schemaRecord()
-                if schema.id != 0 { schemas[schema.id] = schema }
-            case .channel:
-                let channel = try src.channelRecord()
-                channels[channel.id] = channel
             case .message:
                 return try src.messageRecord()
             case .chunk:
                 let (_, records) = try openChunk(record.content, at: record.offset, limits: reader.limits)
                 try forEachRecord(in: records, baseOffset: 0, what: "chunk at \(record.offset)") { op, _, content throws(BagError) in
-                    switch Opcode(rawValue: op) {
-                    case .schema:
-                        let schema = try content.schemaRecord()
-                        if schema.id != 0 { schemas[schema.id] = schema }
-                    case .channel:
-                        let channel = try content.channelRecord()
-                        channels[channel.id] = channel
-                    case .message:
-                        pending.append(try content.messageRecord())
-                    default:
-                        break
-                    }
+                    if try table.register(op, &content) { return }
+                    if op == Opcode.message.rawValue { pending.append(try content.messageRecord()) }
                 }
             case .dataEnd, .footer:
                 scanner = RecordScanner(file: reader.file, limits: reader.limits, from: reader.file.size)
@@ -354,6 +461,39 @@ public final class BagMessageCursor {
                 break  // attachments, metadata, indexes, private records
             }
         }
+    }
+}
+
+/// Schemas and channels met while walking records — in the summary, at the top level of the data
+/// section, or inside chunks. Every record walk registers them through `register`.
+struct ChannelTable {
+    /// Schemas by ID (ID 0, "no schema", is never stored).
+    var schemas: [UInt16: BagSchema] = [:]
+    /// Channels by ID.
+    var channels: [UInt16: BagChannel] = [:]
+
+    /// If `op` is a schema or channel record, decodes it from `content`, stores it and returns
+    /// true; otherwise leaves `content` untouched and returns false. With `keepExisting`, a record
+    /// whose ID is already known does not replace it.
+    mutating func register(_ op: UInt8, _ content: inout ByteSource, keepExisting: Bool = false) throws(BagError) -> Bool {
+        switch Opcode(rawValue: op) {
+        case .schema:
+            let schema = try content.schemaRecord()
+            if schema.id != 0, !keepExisting || schemas[schema.id] == nil { schemas[schema.id] = schema }
+            return true
+        case .channel:
+            let channel = try content.channelRecord()
+            if !keepExisting || channels[channel.id] == nil { channels[channel.id] = channel }
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Adds what `other` knows and this table does not.
+    mutating func merge(_ other: ChannelTable) {
+        schemas.merge(other.schemas) { mine, _ in mine }
+        channels.merge(other.channels) { mine, _ in mine }
     }
 }
 

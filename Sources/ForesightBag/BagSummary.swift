@@ -57,6 +57,16 @@ public struct BagInfo: Sendable {
     public var summary: BagSummary
     /// One row per channel, sorted by topic.
     public var topics: [BagTopicInfo]
+    /// The files read, when the recording spans several (a split set or a folder); else empty.
+    public var files: [String] = []
+
+    /// Creates the report of one file (or of several, with `files` set afterwards).
+    public init(path: String, fileSize: UInt64, summary: BagSummary, topics: [BagTopicInfo]) {
+        self.path = path
+        self.fileSize = fileSize
+        self.summary = summary
+        self.topics = topics
+    }
 
     /// Duration from first to last log time in seconds.
     public var duration: Double { Double(summary.endTime &- summary.startTime) / 1e9 }
@@ -64,7 +74,12 @@ public struct BagInfo: Sendable {
     /// A human-readable multi-line report (duration, start/end, size, compression, topics).
     public var text: String {
         var lines: [String] = []
-        lines.append("path:        \(path)")
+        if files.count > 1 {
+            lines.append("files:       \(files.count) (read as one recording)")
+            for file in files { lines.append("             \(file)") }
+        } else {
+            lines.append("path:        \(path)")
+        }
         lines.append("size:        \(formatBytes(fileSize))")
         lines.append("messages:    \(summary.messageCount)")
         lines.append(String(format: "duration:    %.3f s", duration))

@@ -21,7 +21,7 @@ enum Opcode: UInt8 {
 let mcapMagic: [UInt8] = [0x89, 0x4D, 0x43, 0x41, 0x50, 0x30, 0x0D, 0x0A]
 
 /// A schema record: how messages on the channels that use it are described.
-public struct BagSchema: Sendable, Equatable {
+public struct BagSchema: Sendable, Hashable {
     /// File-unique ID (never 0).
     public var id: UInt16
     /// Schema name; Foresight uses the protocol message type name.

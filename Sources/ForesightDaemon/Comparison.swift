@@ -1,4 +1,5 @@
 import Foundation
+import ForesightBag
 import ForesightPredict
 import ForesightPreprocess
 import ForesightWire
@@ -218,6 +219,11 @@ public struct ComparativeEvaluation: Sendable {
     /// One drive through every front end and predictor.
     private func evaluate(drive: Drive, name: String, groups: [(key: String, members: [Int])],
                           progress: @escaping (Int) -> Void) async throws -> DriveOutcome {
+        // A bag without the expected topics fails before any work, listing what it has.
+        let info = try drive.bagInfo()
+        if let info, case .bag(let path) = drive {
+            for group in groups { try EvaluationInput.check(info, launch: entries[group.members[0]].launch, bagPath: path) }
+        }
         let truth = Locked(TruthTimeline())
         var pipelines: [FusionPipeline] = []
         for (g, group) in groups.enumerated() {
@@ -299,6 +305,9 @@ public struct ComparativeEvaluation: Sendable {
             await stage.stop()
         }
         if let error = messages.error { throw LaunchError("drive \(name): reading stopped: \(error)") }
+        if frameCount == 0, let info, case .bag(let path) = drive {
+            throw EvaluationInput.noFrames(info, launch: entries[groups[0].members[0]].launch, bagPath: path)
+        }
         let timeline = truth.withLock { $0 }
         let counts = timeline.counts
         if counts.ue + counts.beam + counts.blockage == 0 {

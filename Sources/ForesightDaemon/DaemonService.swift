@@ -95,8 +95,20 @@ public struct DaemonService: Service {
                 seq &+= 1
             }
         }
+        let inputTopics = LaunchFile.modalities.compactMap { launch.inputTopic($0) }
+        let silentStart = Task { [logger, launch] in
+            await InputWatch.warnNeverHeard(after: .seconds(3), expected: inputTopics, endpoints: launch.inputs.endpoints,
+                                            connect: !launch.inputs.bind, logger: logger) {
+                Dictionary(pipeline.stats.activity.snapshot(now: wallClockNanoseconds()).map { ($0.topic, $0.received) },
+                           uniquingKeysWith: +)
+            }
+        }
+        defer { silentStart.cancel() }
         await withGracefulShutdownHandler {
-            await pipeline.runLive(subscriber.messages)
+            await pipeline.runLive(subscriber.messages, delivered: {
+                let counts = subscriber.statistics
+                return counts.received - counts.dropped
+            })
         } onGracefulShutdown: {
             // Stop ingest; the pipeline drains the frames in flight and returns.
             subscriber.close()

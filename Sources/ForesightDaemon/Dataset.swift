@@ -1,4 +1,5 @@
 import Foundation
+import ForesightBag
 import ForesightPredict
 import ForesightPreprocess
 import ForesightWire
@@ -220,6 +221,16 @@ public struct DatasetBuilder: Sendable {
         switch drive {
         case .bag(let path): seed = nil; source = "bag \(path)"
         case let .simulation(_, s, _): seed = s; source = "simulation \(name)"
+        }
+        // A bag without truth is refused before any work, naming the topics it lacks.
+        if let info = try drive.bagInfo() {
+            let present = Set(info.topics.filter { $0.messageCount > 0 }.map(\.topic))
+            let missing = ["truth/ue", "truth/beam", "truth/blockage"].map { launch.prefix + $0 }.filter { !present.contains($0) }
+            if !missing.isEmpty {
+                throw LaunchError("\(source) has no ground truth on \(missing.joined(separator: ", ")): a dataset needs the truth topics "
+                                  + "(the simulator writes them; recordings of a real site have none); the bag has "
+                                  + info.topics.map(\.topic).joined(separator: ", "))
+            }
         }
         let split = options.split ?? Self.split(scenario: scenarioName ?? name, seed: seed, heldoutScenario: options.heldoutScenario)
         let rows = DatasetRows(shapes: try shapes(), beams: launch.site.mmwave.beams)

@@ -39,8 +39,8 @@ public enum Drive: Sendable, Equatable {
     func open(topics: Set<String>, site: Site) throws -> DriveMessages {
         switch self {
         case .bag(let path):
-            let reader: BagReader
-            do { reader = try BagReader(path: path) } catch { throw LaunchError("bag \(path): \(error)") }
+            let reader: BagRecording
+            do { reader = try BagRecording(path: path) } catch { throw LaunchError("bag \(path): \(error)") }
             do {
                 return DriveMessages(bag: BagSource(cursor: try reader.messages { topics.contains($0.topic) }, progress: nil))
             } catch {
@@ -51,6 +51,12 @@ public enum Drive: Sendable, Equatable {
             do { scenario = try Scenario.load(path: scenarioPath) } catch { throw LaunchError("scenario \(scenarioPath): \(error)") }
             return DriveMessages(simulator: Simulator(site: site, scenario: scenario, seed: seed), duration: duration)
         }
+    }
+
+    /// The topic table of a bag (split sets and folders read as one), nil for simulations.
+    public func bagInfo() throws -> BagInfo? {
+        guard case .bag(let path) = self else { return nil }
+        do { return try BagRecording(path: path).info() } catch { throw LaunchError("bag \(path): \(error)") }
     }
 
     /// The scenario's own name for a simulation (`scenario:` in its file), nil for bags.

@@ -35,7 +35,9 @@ public struct Evaluation {
 
     /// Evaluates `bagPath`; `progress` is called with the number of messages read so far.
     public func run(bagPath: String, progress: (@Sendable (Int) -> Void)? = nil) async throws -> Result {
-        let reader = try BagReader(path: bagPath)
+        let reader = try BagRecording(path: bagPath)
+        let info = try reader.info()
+        try EvaluationInput.check(info, launch: launch, bagPath: bagPath)
         let topics = Set(LaunchFile.modalities.compactMap { launch.inputTopic($0) } + launch.inputs.truthTopics.map { launch.prefix + $0 })
         let cursor = try reader.messages { topics.contains($0.topic) }
         let collected = Locked<(predictions: [PredictionSet], truth: TruthTimeline)>(([], TruthTimeline()))
@@ -58,6 +60,7 @@ public struct Evaluation {
         let source = BagSource(cursor: cursor, progress: progress)
         await pipeline.runOffline(source)
         if let error = source.error { throw error }
+        if pipeline.stats.counter("frames_total") == 0 { throw EvaluationInput.noFrames(info, launch: launch, bagPath: bagPath) }
         var accumulator = ScoreAccumulator()
         let (predictions, truth) = collected.withLock { ($0.predictions, $0.truth) }
         for set in predictions { accumulator.add(set, truth: truth) }

@@ -37,8 +37,8 @@ public struct FrameContext: Sendable {
     public var cloud: PointCloud?
     /// The beam-power scan, if present.
     public var beamPower: BeamPower?
-    /// How many times the synchronizer had restarted (clock jump, publisher restart) before this
-    /// frame; a change starts a new segment for streaming predictors and the dataset.
+    /// How many times the synchronizer had resynchronized the whole stream (its time base moved back)
+    /// before this frame; a change starts a new segment for streaming predictors and the dataset.
     public var epoch: UInt64 = 0
 }
 
@@ -54,6 +54,19 @@ public struct FrameAssembler: Sendable {
     private let truthTopics: Set<String>
     private let config: SyncConfig
     private var nextSeq: UInt64 = 0
+    /// The newest accepted sensor stamp and the wall time it arrived: stream time is anchored
+    /// here (see ``streamTime(at:)``), never accumulated.
+    private var anchor: (stamp: Int64, arrival: Int64)?
+    /// When the first `stamp_future` rejection since the last accepted sensor message arrived.
+    private var futureSince: Int64?
+    /// When the first `late` sensor message since the last one that joined a set arrived.
+    private var lateSince: Int64?
+    private let futureBound: Int64?
+    private let silence: Int64
+    /// Largest wall-clock advance added to the anchor stamp for the deadline: twice the deadline
+    /// (enough to force out everything pending after any pause, never more).
+    private let advanceCap: Int64
+    /// Whole-stream resynchronizations so far (the `epoch` of the frames after them).
     private var restarts: UInt64 = 0
 
     /// What one accepted message produced.
@@ -88,10 +101,16 @@ public struct FrameAssembler: Sendable {
         }
         ingest = WireIngest(routes: routes, limits: launch.inputs.limits,
                             monitor: StreamMonitor(clockJumpBound: launch.sync.clockJump), counters: counters)
+        // The future bound is enforced here against the anchored stream time (before the stream
+        // rules see the stamp), not by the synchronizer against the newest stamp alone: after a
+        // real pause the sensors' next stamps are legitimately far ahead of the last one.
         config = SyncConfig(topics: LaunchFile.modalities.map { SyncTopic(name: $0, interMessageLowerBound: launch.sync.interMessageLowerBound) },
                             queueSize: launch.sync.queueSize, maxInterval: launch.sync.maxInterval,
                             agePenalty: launch.sync.agePenalty, deadline: launch.sync.deadline,
-                            silenceThreshold: launch.sync.silence, futureBound: launch.sync.futureBound)
+                            silenceThreshold: launch.sync.silence, futureBound: nil)
+        futureBound = launch.sync.futureBound
+        silence = launch.sync.silence
+        advanceCap = 2 * launch.sync.deadline
         do {
             synchronizer = try ApproximateTimeSynchronizer(config: config)
         } catch {
@@ -102,13 +121,25 @@ public struct FrameAssembler: Sendable {
         truthTopics = truth
     }
 
-    /// Accepts one multipart message; returns the frames it completed (often none).
+    /// Accepts one multipart message received at wall-clock `receiveTime` (ns); returns the
+    /// frames it completed (often none).
+    ///
+    /// Before the message joins the synchronizer, the deadline is enforced at the stream time of
+    /// its arrival (``streamTime(at:)``): exactly what the live ticker would have done by then, so
+    /// a recorded stream replayed offline with its receive times gives the live frames.
     public mutating func accept(frames: [[UInt8]], receiveTime: Int64) -> Output {
         var output = Output()
         let accepted: IngestedMessage
-        switch ingest.accept(frames: frames) {
+        let reference = futureReference(at: receiveTime)
+        let routes = modalityOfTopic
+        switch ingest.accept(frames: frames, admit: { topic, header in
+            guard routes[topic] != nil, let (bound, now) = reference, header.stamp > now, header.stamp - now > bound else { return nil }
+            return WireError(topic: topic, field: "stamp", reason: .stampFuture,
+                             detail: "stamp \(header.stamp) is \((header.stamp - now) / 1_000_000) ms ahead of stream time \(now) (future_bound_ms \(bound / 1_000_000)): check the sensor clock")
+        }) {
         case .success(let message): accepted = message
         case .failure(let error):
+            if error.reason == .stampFuture, futureSince == nil { futureSince = receiveTime }
             output.rejection = error
             return output
         }
@@ -117,24 +148,65 @@ public struct FrameAssembler: Sendable {
             return output
         }
         guard let modality = modalityOfTopic[accepted.topic] else { return output }
+        output.frames += advance(at: receiveTime)
         if accepted.observation.clockJump || accepted.observation.publisherReset {
-            // Resynchronize rather than silently shifting frames: emit what is pending, start afresh.
-            output.frames += wrap(synchronizer.restart())
-            restarts += 1
+            // One topic restarted or jumped: forget its previous stamp only. A single odd message
+            // (a stale stamp with seq 0) must not resynchronize every sensor; when the whole
+            // stream really moved back, only late messages arrive and the check below resyncs.
+            synchronizer.forget(topic: modality)
         }
         let header = accepted.message.header
         let message = SensorMessage(type: accepted.type, message: accepted.message, topic: accepted.topic, receiveTime: receiveTime)
         do {
+            let lateBefore = synchronizer.counters.topics[modality].late
             output.frames += wrap(try synchronizer.add(topic: modality, stamp: header.stamp, seq: header.seq, payload: message))
+            futureSince = nil
+            if synchronizer.counters.topics[modality].late == lateBefore {
+                lateSince = nil
+                if anchor.map({ header.stamp >= $0.stamp }) ?? true { anchor = (header.stamp, receiveTime) }
+            } else if let since = lateSince, receiveTime - since > silence {
+                // For longer than the silence threshold every sensor message was late: the
+                // stream's time base moved back (a restarted replay). Emit what is pending and
+                // resynchronize on this message.
+                output.frames += wrap(synchronizer.restart())
+                restarts += 1
+                anchor = nil
+                lateSince = nil
+                output.frames += wrap(try synchronizer.add(topic: modality, stamp: header.stamp, seq: header.seq, payload: message))
+                anchor = (header.stamp, receiveTime)
+            } else if lateSince == nil {
+                lateSince = receiveTime
+            }
         } catch {
-            // Counted per topic by the synchronizer (backwards, future, out of range).
+            // Counted per topic by the synchronizer (backwards, out of range).
         }
         return output
     }
 
-    /// Moves stream time to `now` (ns, sensor time) so the deadline fires even when every sensor is silent.
-    public mutating func advance(to now: Int64) -> [(raw: RawFrame, context: FrameContext)] {
-        wrap(synchronizer.advance(to: now))
+    /// Stream time at wall-clock `now`: the newest accepted sensor stamp plus the wall time since
+    /// *that* message arrived, capped at twice the deadline. Anchored to one arrival, it never
+    /// accumulates idle time, so a pause of any length cannot push it ahead of the sensors.
+    public func streamTime(at now: Int64) -> Int64? {
+        guard let anchor else { return nil }
+        let idle = Swift.min(Swift.max(0, now - anchor.arrival), advanceCap)
+        return anchor.stamp + idle
+    }
+
+    /// The reference for the future bound at `now`: the anchor plus the whole wall time since it
+    /// arrived (a real pause moves the sensors' stamps by its full length). `nil` — no check —
+    /// before the first stamp, and when for longer than the silence threshold nothing but future
+    /// stamps arrived: then the whole rig's clock moved and the stream resynchronizes on it.
+    private func futureReference(at now: Int64) -> (bound: Int64, now: Int64)? {
+        guard let futureBound, let anchor else { return nil }
+        if let since = futureSince, now - since > silence, now - anchor.arrival > silence { return nil }
+        return (futureBound, anchor.stamp + Swift.max(0, now - anchor.arrival))
+    }
+
+    /// Enforces the deadline at the stream time of wall-clock `now` (see ``streamTime(at:)``), so
+    /// frames keep leaving when every sensor is silent.
+    public mutating func advance(at now: Int64) -> [(raw: RawFrame, context: FrameContext)] {
+        guard let time = streamTime(at: now) else { return [] }
+        return wrap(synchronizer.advance(to: time))
     }
 
     /// Emits everything pending (end of stream, shutdown).
@@ -173,9 +245,12 @@ public struct FrameAssembler: Sendable {
         }
     }
 
-    /// Input topics whose last message is older than the silence threshold (stream time).
-    public func silentTopics() -> [String] {
-        synchronizer.silentTopics().map { topicNames[$0] }
+    /// Input topics whose last message is older than the silence threshold, in stream time as of
+    /// wall-clock `now` (the newest stamp plus the whole wall time since it arrived, so a pause
+    /// of every sensor is reported too).
+    public func silentTopics(at now: Int64) -> [String] {
+        let time = anchor.map { $0.stamp + Swift.max(0, now - $0.arrival) }
+        return synchronizer.silentTopics(now: time).map { topicNames[$0] }
     }
 
     /// The synchronizer's per-topic counters, keyed by full topic.

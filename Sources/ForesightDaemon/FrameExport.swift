@@ -25,7 +25,7 @@ public struct FrameExport {
 
     /// Finds the frame, preprocesses it and writes the files into `directory`; returns the file names.
     public func export(bagPath: String, selection: Selection, directory: String) async throws -> [String] {
-        let reader = try BagReader(path: bagPath)
+        let reader = try BagRecording(path: bagPath)
         let topics = Set(LaunchFile.modalities.compactMap { launch.inputTopic($0) })
         let source = BagSource(cursor: try reader.messages { topics.contains($0.topic) }, progress: nil)
         var assembler = try FrameAssembler(launch: launch, counters: WireCounters())

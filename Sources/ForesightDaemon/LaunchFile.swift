@@ -39,7 +39,8 @@ public struct LaunchFile: Sendable {
         public var deadline: Int64
         /// A topic silent this long (ns) is reported dead.
         public var silence: Int64
-        /// Stamps further ahead than this of the newest stamp are rejected, ns.
+        /// Sensor stamps further ahead than this of stream time (the newest stamp plus the wall
+        /// time since it arrived) are rejected as `stamp_future`, ns.
         public var futureBound: Int64
         /// A forward stamp jump beyond this is a clock jump, ns.
         public var clockJump: Int64
@@ -186,7 +187,7 @@ public struct LaunchFile: Sendable {
             agePenalty: try syncMap?.double("age_penalty", default: 0.1, in: 0...1000) ?? 0.1,
             deadline: ms(try syncMap?.double("deadline_ms", default: 200, in: 1...60_000) ?? 200),
             silence: ms(try syncMap?.double("silence_ms", default: 1000, in: 1...3_600_000) ?? 1000),
-            futureBound: ms(try syncMap?.double("future_bound_ms", default: 5000, in: 1...3_600_000) ?? 5000),
+            futureBound: ms(try syncMap?.double("future_bound_ms", default: 1000, in: 1...3_600_000) ?? 1000),
             clockJump: ms(try syncMap?.double("clock_jump_ms", default: 10_000, in: 1...86_400_000) ?? 10_000),
             required: try syncMap.map { m throws(ConfigError) -> [String] in
                 var out: [String] = []

@@ -51,40 +51,19 @@ enum ModelEngine {
         for file in ["config.json", "model.safetensors"] where !FileManager.default.fileExists(atPath: directory.appendingPathComponent(file).path) {
             throw ModelLoadError(directory: path, reason: "has no \(file) (export the model again)")
         }
-        let configURL = directory.appendingPathComponent("config.json")
-        guard let json = try? Data(contentsOf: configURL) else {
-            throw ModelLoadError(directory: path, reason: "config.json is missing or unreadable (export the model again)")
-        }
-        guard let raw = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] else {
-            throw ModelLoadError(directory: path, reason: "config.json is not a JSON object")
-        }
-        let format = raw["format"] as? String ?? "?"
-        let version = raw["version"] as? Int ?? 0
-        let kind: String
-        switch format {
-        case "foresight-multitask": kind = "learned"
-        case "foresight-gru": kind = "gru"
-        default:
-            throw ModelLoadError(directory: path, reason: "config.json format is '\(format)', expected foresight-multitask or foresight-gru")
-        }
-        guard kind == "learned", version == 1 else {
-            throw ModelLoadError(directory: path, reason: "\(format) version \(version) needs a newer inference engine than this build has "
-                                 + "(this build runs foresight-multitask version 1)")
-        }
-        let model: MultiTaskModel
+        let engine: StreamingPredictor
         do {
-            model = try MultiTaskModel(directory: directory)
+            engine = try StreamingPredictor.load(directory: directory, blasThreads: blasThreads, topK: topK)
         } catch {
             throw ModelLoadError(directory: path, reason: "\(error)")
         }
-        let c = model.config
+        let i = engine.info
         let info = LearnedModelInfo(
-            kind: kind, name: directory.lastPathComponent, history: c.history, future: c.future,
-            stepMs: (raw["step_ms"] as? NSNumber)?.doubleValue, numBeams: c.numBeams,
-            preprocessingVersion: raw["preprocessing_version"] as? String,
-            camera: [c.vision.inChannels, c.vision.height, c.vision.width], radar: [c.radar.height, c.radar.width],
-            lidar: [c.lidar.height, c.lidar.width])
-        return (StreamingPredictor(model: model, blasThreads: blasThreads, topK: topK), info)
+            kind: i.kind == .gru ? "gru" : "learned", name: directory.lastPathComponent, history: i.history, future: i.future,
+            stepMs: Double(i.stepMs), numBeams: i.numBeams,
+            preprocessingVersion: i.preprocessingVersion.isEmpty ? nil : i.preprocessingVersion,
+            camera: i.cameraShape, radar: i.radarShape, lidar: i.lidarShape)
+        return (engine, info)
     }
 }
 
@@ -161,7 +140,8 @@ public final class LearnedPredictor: Predictor {
     public func predict(history: [FrameObservation], horizon: [Int64]) async throws -> PredictionSet {
         guard let frame = history.last else { throw ModelLoadError(directory: info.name, reason: "predict called with an empty window") }
         let inputs = FrameInputs(stamp: frame.stamp, camera: frame.camera, radar: frame.radarMap, lidar: frame.lidarDepth,
-                                 gnss: frame.gnss.map { SIMD2(Float($0.x), Float($0.y)) }, beamPower: frame.beamPowerNormalized)
+                                 gnss: frame.gnss.map { SIMD2(Float($0.x), Float($0.y)) }, beamPower: frame.beamPowerNormalized,
+                                 beamPowerDbm: frame.beamPowerDBm)
         let prediction = try await engine.push(inputs)
         let count = min(horizon.count, prediction.steps.count)
         let steps = prediction.steps.prefix(count).map { s -> PredictionSet.Step in

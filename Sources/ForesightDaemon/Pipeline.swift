@@ -36,6 +36,7 @@ public final class FusionPipeline: Sendable {
     private let frontEnd: FramePreprocessor
     private let prediction: PredictionStage
     private let contexts = Locked<[UInt64: FrameContext]>([:])
+    private let reportedFrontEndDrops = Locked<Int64>(0)
     private let sink: @Sendable (PipelineEvent) -> Void
     private let logger: Logger
 
@@ -53,12 +54,20 @@ public final class FusionPipeline: Sendable {
     }
 
     /// Runs live: receives from `messages` until it ends, never blocking ingest on a slow stage.
-    public func runLive(_ messages: AsyncStream<BusMessage>) async {
+    ///
+    /// `delivered` (optional) returns how many messages the socket has handed to `messages` so
+    /// far (received minus dropped, e.g. from `Subscriber.statistics`): while some of them are
+    /// still waiting to be ingested, the deadline ticker holds off — the waiting messages are
+    /// newer than anything the synchronizer knows, and a starved process must not force frames
+    /// out of sets whose members are already here.
+    public func runLive(_ messages: AsyncStream<BusMessage>, delivered: (@Sendable () -> Int64)? = nil) async {
+        let consumed = Locked<Int64>(0)
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.predictLoop() }
             group.addTask {
                 for await message in messages {
                     let (ready, truth) = await self.ingest.accept(frames: message.frames, receiveTime: message.receiveTime)
+                    consumed.withLock { $0 += 1 }
                     if let truth { self.sink(.truth(truth)) }
                     self.submit(ready)
                 }
@@ -66,9 +75,10 @@ public final class FusionPipeline: Sendable {
                 self.frontEnd.finish()
             }
             group.addTask {
-                // Keep the deadline firing when every sensor is silent (stream time follows the wall clock).
+                // Keep the deadline firing when every sensor is silent (anchored stream time).
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(50))
+                    try? await Task.sleep(for: .milliseconds(10))
+                    if let delivered, delivered() > consumed.current { continue }
                     self.submit(await self.ingest.tick())
                     if await self.ingest.finished { return }
                 }
@@ -111,18 +121,30 @@ public final class FusionPipeline: Sendable {
 
     private func submit(_ frames: [(raw: RawFrame, context: FrameContext)]) {
         for (raw, context) in frames {
-            let evicted = contexts.withLock { table -> Int in
+            contexts.withLock { table in
                 table[context.seq] = context
-                // Frames the front end dropped never come back: forget old contexts.
+                // Frames the front end dropped never come back: forget old contexts (the drops
+                // themselves are counted from the front end's statistics, see `countFrontEndDrops`).
                 let stale = table.keys.filter { $0 + 64 < context.seq }
                 for key in stale { table[key] = nil }
-                return stale.count
             }
-            if evicted > 0 { stats.count("dropped.preprocess", by: Int64(evicted)) }
             stats.latency["sync"]?.record(context.synchronizedAt - context.lastReceive)
             frontEnd.submit(raw)
         }
         stats.set("queue.preprocess", Int64(contexts.withLock { $0.count }))
+        countFrontEndDrops()
+    }
+
+    /// Adds the frames the preprocessing front end dropped (input queue full: the process is
+    /// overloaded) since the last call to `dropped.preprocess`, at once and exactly.
+    private func countFrontEndDrops() {
+        let dropped = Int64(frontEnd.statistics.droppedInput)
+        let added = reportedFrontEndDrops.withLock { reported -> Int64 in
+            let delta = dropped - reported
+            reported = max(reported, dropped)
+            return delta
+        }
+        if added > 0 { stats.count("dropped.preprocess", by: added) }
     }
 
     private func predictLoop() async {
@@ -206,6 +228,7 @@ public final class FusionPipeline: Sendable {
     /// A `foresight/diagnostics` message as of now.
     public func diagnostics(seq: UInt32) async -> Diagnostics {
         await ingest.refreshGauges()
+        countFrontEndDrops()
         let front = frontEnd.statistics
         stats.set("queue.sync", Int64(front.submitted - front.processed - front.droppedInput))
         // Frames the predictor stage did not take in time (its bounded input queue dropped the oldest).
@@ -240,6 +263,7 @@ actor IngestStage {
     }
 
     func accept(frames: [[UInt8]], receiveTime: Int64) -> (frames: [(raw: RawFrame, context: FrameContext)], truth: (any WireMessage)?) {
+        // Only configured input topics are tracked (TopicActivity ignores anything else).
         if let topic = frames.first.flatMap({ String(validating: $0, as: UTF8.self) }) { stats.activity.arrived(topic, at: receiveTime) }
         let output = assembler.accept(frames: frames, receiveTime: receiveTime)
         if let error = output.rejection { log(error) }
@@ -258,14 +282,13 @@ actor IngestStage {
                                                       "field": "\(error.field)", "detail": "\(error.detail)", "count": "\(n)"])
     }
 
-    /// Advances stream time by the wall time elapsed since the last arrival, so a pending partial
-    /// frame still goes out at its deadline when every sensor has gone silent.
+    /// Enforces the deadline at the anchored stream time of now (the newest stamp plus the wall
+    /// time since it arrived), so a pending partial frame still goes out at its deadline when
+    /// every sensor has gone silent.
     func tick() -> [(raw: RawFrame, context: FrameContext)] {
-        guard let stream = assembler.synchronizer.streamTime, lastArrival > 0 else { return [] }
-        let idle = wallClockNanoseconds() - lastArrival
-        guard idle > 0 else { return [] }
+        guard lastArrival > 0 else { return [] }
         warnSilent()
-        return assembler.advance(to: stream + idle)
+        return assembler.advance(at: wallClockNanoseconds())
     }
 
     func flush() -> [(raw: RawFrame, context: FrameContext)] {
@@ -291,7 +314,7 @@ actor IngestStage {
     }
 
     private func warnSilent() {
-        let silent = Set(assembler.silentTopics())
+        let silent = Set(assembler.silentTopics(at: wallClockNanoseconds()))
         for topic in silent.subtracting(silentWarned) {
             logger.warning("input topic is silent; frames continue without it", metadata: ["topic": "\(topic)"])
         }

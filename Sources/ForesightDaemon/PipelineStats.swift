@@ -54,16 +54,17 @@ public final class TopicActivity: Sendable {
     /// A topic silent this long (ns, wall clock) is reported dead.
     public let silence: Int64
 
-    /// Tracks `topics` (others are added when first seen).
+    /// Tracks exactly `topics`: arrivals on any other topic are ignored, so junk topic names
+    /// cannot add entries (they are counted once, as `unknown_topic` rejections).
     public init(topics: [String], silence: Int64) {
         entries = Locked(Dictionary(uniqueKeysWithValues: topics.map { ($0, Entry()) }))
         self.silence = silence
     }
 
-    /// Counts one arrival at wall-clock `time` (ns).
+    /// Counts one arrival at wall-clock `time` (ns) on a tracked topic; other topics are ignored.
     public func arrived(_ topic: String, at time: Int64) {
         entries.withLock { e in
-            var entry = e[topic] ?? Entry()
+            guard var entry = e[topic] else { return }
             entry.received += 1
             entry.lastReceive = time
             if entry.windowStart == 0 { entry.windowStart = time }

@@ -3,9 +3,9 @@ import ForesightPreprocess
 import ForesightSite
 import ForesightWire
 
-/// Decides where a new segment starts: the first frame, a synchronizer restart (clock jump,
-/// publisher restart: the frame's `epoch` changed), a stamp that does not advance, or a gap longer
-/// than the launch file's `predictor.reset_gap_ms`. The daemon resets streaming predictors there
+/// Decides where a new segment starts: the first frame, a whole-stream resync of the synchronizer
+/// (its time base moved back: the frame's `epoch` changed), a stamp that does not advance, or a gap
+/// longer than the launch file's `predictor.reset_gap_ms` (a forward clock jump is such a gap). The daemon resets streaming predictors there
 /// and `foresight dataset` numbers its `segment` tensor with the same rule.
 public struct SegmentTracker: Sendable {
     /// The longest gap (ns) between consecutive frames of one segment.

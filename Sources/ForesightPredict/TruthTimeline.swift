@@ -41,6 +41,14 @@ struct StampedSeries<Value: Sendable>: Sendable {
     }
 
     var count: Int { stamps.count }
+
+    /// Forgets every value stamped before `stamp`.
+    mutating func removeAll(before stamp: Int64) {
+        let i = lowerBound(stamp)
+        guard i > 0 else { return }
+        stamps.removeFirst(i)
+        values.removeFirst(i)
+    }
 }
 
 /// Ground truth of a bag (`truth/ue`, `truth/beam`, `truth/blockage`) indexed by stamp.
@@ -72,6 +80,18 @@ public struct TruthTimeline: Sendable {
     public func beam(near stamp: Int64) -> TruthBeam? { beams.nearest(stamp, tolerance: tolerance) }
     /// The blockage truth nearest `stamp` within the tolerance.
     public func blockage(near stamp: Int64) -> TruthBlockage? { blockages.nearest(stamp, tolerance: tolerance) }
+
+    /// Forgets every sample stamped before `stamp` (a long-running consumer keeps a window).
+    public mutating func removeAll(before stamp: Int64) {
+        ues.removeAll(before: stamp)
+        beams.removeAll(before: stamp)
+        blockages.removeAll(before: stamp)
+    }
+
+    /// The newest stored stamp of any kind, if any.
+    public var newestStamp: Int64? {
+        [ues.stamps.last, beams.stamps.last, blockages.stamps.last].compactMap { $0 }.max()
+    }
 
     /// Number of stored samples per kind.
     public var counts: (ue: Int, beam: Int, blockage: Int) { (ues.count, beams.count, blockages.count) }

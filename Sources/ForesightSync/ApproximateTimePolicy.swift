@@ -58,6 +58,12 @@ struct ApproximateTimePolicy: Sendable {
     private var reportedSilent: [Bool]
     private var virtualMoves: [Int]
     private var chosen: [Int]
+    /// Consecutive deadline frames that went out without the topic (reset when the topic's next
+    /// message is queued). A topic missing from ``deadTopicMisses`` frames in a row is treated
+    /// as dead: frames of the live topics no longer wait for its deadline.
+    private var missStreak: [Int]
+    /// Deadline frames missing a topic in a row before frames stop waiting for it.
+    static let deadTopicMisses = 2
 
     init(config: SyncConfig) throws(SyncConfigError) {
         try config.validate()
@@ -73,6 +79,7 @@ struct ApproximateTimePolicy: Sendable {
         virtualMoves = Array(repeating: 0, count: topicCount)
         reportedSilent = Array(repeating: false, count: topicCount)
         chosen = Array(repeating: -1, count: topicCount)
+        missStreak = Array(repeating: 0, count: topicCount)
     }
 
     // MARK: - Input
@@ -119,25 +126,54 @@ struct ApproximateTimePolicy: Sendable {
         counters.topics[topic].accepted += 1
         counters.topics[topic].lastStamp = stamp
         if firstStamp == nil { firstStamp = stamp }
+        // Already past its deadline when it arrives (older than the newest stamp by more than the
+        // deadline), or behind a frame that already left: late. It must not force frames out of
+        // messages that are not late themselves.
+        let pastDeadline = config.deadline.map { deadline in streamTime.map { stamp < $0 - deadline } ?? false } ?? false
         streamTime = Swift.max(streamTime ?? stamp, stamp)
 
-        if let horizon = deadlineHorizon, stamp <= horizon {
+        if pastDeadline || deadlineHorizon.map({ stamp <= $0 }) == true {
             counters.topics[topic].unmatched += 1
             counters.topics[topic].late += 1
             releasedSlots.append(entry.slot)
         } else {
+            missStreak[topic] = 0
             enqueue(topic: topic, entry)
+            emitWithoutDeadTopics()
         }
         if let now = streamTime { enforceDeadline(now: now) }
+        emitWithoutDeadTopics()  // a deadline frame may just have shown a topic dead
     }
 
-    /// Moves stream time forward to `now` (clamped to the valid stamp range; never backwards)
-    /// and enforces the deadline.
+    /// When some topics are dead (see ``missStreak``) and every live topic has a message, the
+    /// frame of the live topics goes out now instead of at the deadline: partial frames then
+    /// come at the live sensors' rate, each from their messages nearest the newest front.
+    private mutating func emitWithoutDeadTopics() {
+        guard config.deadline != nil else { return }
+        while true {
+            var dead = 0
+            var waiting = false
+            for i in 0..<topicCount {
+                if deques[i].isEmpty && past[i].isEmpty {
+                    if missStreak[i] >= Self.deadTopicMisses { dead += 1 } else { waiting = true }
+                }
+            }
+            guard dead > 0, dead < topicCount, !waiting else { return }
+            forceFrame()
+            process()
+        }
+    }
+
+    /// Enforces the deadline as of `now` (clamped to the valid stamp range; a `now` behind the
+    /// newest stamp counts as the newest stamp). Stream time itself stays the newest accepted
+    /// stamp: a clock reading never accumulates into it, so the next call measures from the
+    /// stamps again and a pause cannot push stream time ahead of the sensors.
     @usableFromInline
     mutating func advance(to now: Int64) {
+        guard let newest = streamTime else { return }
         let clamped = Swift.min(Swift.max(now, 0), Self.maxStamp)
-        streamTime = Swift.max(streamTime ?? clamped, clamped)
-        if let time = streamTime { enforceDeadline(now: time) }
+        enforceDeadline(now: Swift.max(newest, clamped))
+        emitWithoutDeadTopics()
     }
 
     /// Forces out every pending message as deadline frames (end of a stream or shutdown).
@@ -157,12 +193,22 @@ struct ApproximateTimePolicy: Sendable {
         for i in 0..<topicCount {
             counters.topics[i].lastStamp = nil
             hasDroppedMessages[i] = false
+            missStreak[i] = 0
         }
         streamTime = nil
         firstStamp = nil
         deadlineHorizon = nil
         discardWatermark = nil
         pivot = nil
+    }
+
+    /// Forgets one topic's last stamp (its publisher restarted), so that its next stamp is
+    /// accepted even if it is older; everything else — queues, stream time, the deadline
+    /// horizon — is kept, so an older stamp is then simply `late`.
+    @usableFromInline
+    mutating func forget(topic: Int) {
+        guard topic >= 0 && topic < topicCount else { return }
+        counters.topics[topic].lastStamp = nil
     }
 
     // MARK: - Queries
@@ -416,10 +462,15 @@ struct ApproximateTimePolicy: Sendable {
     /// Emits the best set that the held messages allow, without waiting for absent topics.
     ///
     /// The pivot is the latest queue front (the earliest time by which every present topic has a
-    /// message). Every other present topic contributes its message nearest to the pivot (the
-    /// earlier one on a tie); while the set spans more than `maxInterval` (or, when that is
-    /// unbounded, the deadline) the member farthest from the pivot is left out. Messages at or before the pivot that were not chosen are discarded,
-    /// so every forced frame consumes the oldest pending message and output never stalls.
+    /// message). The set is chosen like an ApproximateTime set around the pivot: among the
+    /// windows `[low, low + bound]` that contain the pivot (`bound` = `maxInterval`, or the
+    /// deadline when that is unbounded; `low` ranges over the held stamps), each present topic
+    /// contributes its earliest message at or after `low` when it lies inside the window; the
+    /// window with the most members wins, then the smallest span, then the oldest. So members
+    /// are the messages of one set — never the nearest message of the next period because it
+    /// happens to lie closer to a late pivot. Messages at or before the pivot that were not
+    /// chosen are discarded, so every forced frame consumes the oldest pending message and
+    /// output never stalls.
     private mutating func forceFrame() {
         nonEmptyDeques = 0
         recoverAll()
@@ -435,40 +486,41 @@ struct ApproximateTimePolicy: Sendable {
         }
         guard pivotTopic >= 0 else { return }
 
-        for i in 0..<topicCount {
-            chosen[i] = -1
-            if deques[i].isEmpty { continue }
-            if i == pivotTopic {
-                chosen[i] = 0
-                continue
-            }
-            var before = 0
-            let count = deques[i].count
-            while before + 1 < count && deques[i][before + 1].stamp <= pivotStamp { before += 1 }
-            chosen[i] = before
-            if before + 1 < count,
-               deques[i][before + 1].stamp - pivotStamp < pivotStamp - deques[i][before].stamp {
-                chosen[i] = before + 1
+        let bound = config.maxInterval ?? config.deadline
+        var bestCount = -1
+        var bestSpan = Int64.max
+        var bestLow = Int64.max
+        for t in 0..<topicCount where !deques[t].isEmpty {
+            for k in 0..<deques[t].count {
+                let low = deques[t][k].stamp
+                if low > pivotStamp { break }
+                if let bound, pivotStamp - low > bound { continue }
+                // Earliest message at or after `low` of every present topic, inside the window.
+                var count = 0
+                var high = pivotStamp
+                for i in 0..<topicCount {
+                    virtualMoves[i] = -1
+                    var j = 0
+                    let n = deques[i].count
+                    while j < n && deques[i][j].stamp < low { j += 1 }
+                    guard j < n else { continue }
+                    let stamp = deques[i][j].stamp
+                    if let bound, stamp - low > bound { continue }
+                    virtualMoves[i] = j
+                    count += 1
+                    high = Swift.max(high, stamp)
+                }
+                let span = high - low
+                if count > bestCount || (count == bestCount && (span < bestSpan || (span == bestSpan && low < bestLow))) {
+                    bestCount = count
+                    bestSpan = span
+                    bestLow = low
+                    for i in 0..<topicCount { chosen[i] = virtualMoves[i] }
+                }
             }
         }
-        if let maxInterval = config.maxInterval ?? config.deadline {
-            while true {
-                var low = pivotStamp, high = pivotStamp
-                var farthest = -1
-                var farthestDistance: Int64 = -1
-                for i in 0..<topicCount where chosen[i] >= 0 {
-                    let stamp = deques[i][chosen[i]].stamp
-                    low = Swift.min(low, stamp)
-                    high = Swift.max(high, stamp)
-                    let distance = stamp > pivotStamp ? stamp - pivotStamp : pivotStamp - stamp
-                    if i != pivotTopic && distance > farthestDistance {
-                        farthestDistance = distance
-                        farthest = i
-                    }
-                }
-                if high - low <= maxInterval || farthest < 0 { break }
-                chosen[farthest] = -1
-            }
+        if bestCount < 0 {  // unreachable: the pivot's own stamp is always a window start
+            for i in 0..<topicCount { chosen[i] = i == pivotTopic ? 0 : -1 }
         }
 
         let first = emittedMembers.count
@@ -497,9 +549,14 @@ struct ApproximateTimePolicy: Sendable {
     private mutating func finishFrame(reason: FrameReason) {
         let first = emittedMembers.count - topicCount
         var missing = 0
-        for i in 0..<topicCount where emittedMembers[first + i] == nil {
-            counters.topics[i].missing += 1
-            missing += 1
+        for i in 0..<topicCount {
+            if emittedMembers[first + i] == nil {
+                counters.topics[i].missing += 1
+                missing += 1
+                if reason == .deadline { missStreak[i] += 1 }
+            } else {
+                missStreak[i] = 0
+            }
         }
         counters.frames += 1
         if reason == .deadline {

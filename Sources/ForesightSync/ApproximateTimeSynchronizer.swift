@@ -3,8 +3,9 @@
 ///
 /// A pure, synchronous, deterministic value: no clocks, no threads. Feed messages with
 /// ``add(topic:stamp:seq:payload:)``; it returns the frames that became ready. Time only moves
-/// with the stamps ("stream time" = the newest stamp seen) or an explicit ``advance(to:)``, so a
-/// replay faster than real time yields exactly the same frames.
+/// with the stamps ("stream time" = the newest stamp seen); ``advance(to:)`` enforces the
+/// deadline at a clock reading without moving stream time, so a replay faster than real time
+/// yields exactly the same frames and a pause never pushes stream time ahead of the sensors.
 ///
 /// The ApproximateTime part is a faithful port of `approximate_time.hpp` (queues of messages per
 /// topic, a pivot and candidate set, the age penalty, the maximum interval, the inter-message
@@ -31,7 +32,7 @@ public struct ApproximateTimeSynchronizer<Payload: Sendable>: Sendable {
     public var config: SyncConfig { policy.config }
     /// Every counter, per topic and per frame.
     public var counters: SyncCounters { policy.counters }
-    /// Stream time: the newest accepted stamp or `advance(to:)` time, `nil` before the first.
+    /// Stream time: the newest accepted stamp, `nil` before the first.
     public var streamTime: Int64? { policy.streamTime }
     /// Number of accepted messages per topic still held (not yet emitted or discarded).
     public var pendingCounts: [Int] { policy.pendingCounts }
@@ -82,9 +83,10 @@ public struct ApproximateTimeSynchronizer<Payload: Sendable>: Sendable {
         collect(into: &frames)
     }
 
-    /// Moves stream time forward to `now` (same time base as the stamps; never backwards) and
-    /// returns the frames the deadline forces out by then. Use it to keep frames flowing when
-    /// every sensor is silent.
+    /// Returns the frames the deadline forces out by `now` (same time base as the stamps; a
+    /// value behind stream time counts as stream time). Stream time is not moved: call it with
+    /// an anchored clock (the newest stamp plus the wall time since that stamp arrived) to keep
+    /// frames flowing when every sensor is silent.
     @inlinable
     public mutating func advance(to now: Int64) -> [SyncedFrame<Payload>] {
         policy.advance(to: now)
@@ -112,6 +114,14 @@ public struct ApproximateTimeSynchronizer<Payload: Sendable>: Sendable {
         var frames: [SyncedFrame<Payload>] = []
         collect(into: &frames)
         return frames
+    }
+
+    /// Forgets one topic's last stamp (its publisher restarted): its next message is accepted
+    /// even with an older stamp — and counted `late` when that stamp is behind the stream —
+    /// while every other topic, stream time and the pending messages are kept. Unlike
+    /// ``restart()`` it cannot be used by one odd message to disturb the other topics.
+    public mutating func forget(topic: Int) {
+        policy.forget(topic: topic)
     }
 
     /// Turns the policy's emitted entries into frames and frees the slots it released.

@@ -71,8 +71,8 @@ public actor FrameSynchronizer<Payload: Sendable> {
         return publish()
     }
 
-    /// Moves stream time to `now` (same time base as the stamps) and publishes what the deadline
-    /// forces out. Returns how many frames it produced.
+    /// Publishes what the deadline forces out by `now` (same time base as the stamps; stream
+    /// time is not moved). Returns how many frames it produced.
     @discardableResult
     public func advance(to now: Int64) -> Int {
         scratch = core.advance(to: now)

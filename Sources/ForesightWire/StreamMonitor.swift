@@ -96,6 +96,10 @@ public final class WireCounters: Sendable {
         public static func < (a: Key, b: Key) -> Bool { (a.topic, a.name) < (b.topic, b.name) }
     }
 
+    /// The topic label of every rejection on a topic that is not configured (`unknown_topic`,
+    /// or a framing error on such a topic): one counter, however many junk names arrive.
+    public static let unknownTopicLabel = "(unconfigured)"
+
     private let rejections = Mutex<[Key: Int64]>([:])
     private let events = Mutex<[Key: Int64]>([:])
 

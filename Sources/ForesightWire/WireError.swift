@@ -47,8 +47,14 @@ public enum RejectionReason: String, Sendable, CaseIterable, Codable {
     case preprocessFailed = "preprocess_failed"
     /// A stamp not strictly greater than the previous one on the same topic (duplicate or backwards).
     case stampNotIncreasing = "stamp_not_increasing"
-    /// A message on a topic that nothing is configured to decode.
+    /// A message on a topic that nothing is configured to decode. Counted under the single
+    /// topic label ``WireCounters/unknownTopicLabel``, whatever the topic was, so junk topic names
+    /// cannot grow the counters.
     case unknownTopic = "unknown_topic"
+    /// A sensor stamp more than the launch file's `future_bound_ms` ahead of stream time (the
+    /// newest accepted stamp plus the wall time since it arrived): a clock glitch that must not
+    /// drag stream time forward for every sensor.
+    case stampFuture = "stamp_future"
 }
 
 /// A message that was rejected: which topic, which field, why, and details a person can act on.

@@ -53,7 +53,10 @@ struct RecordCommand: AsyncParsableCommand {
         finish the file properly. The receive path never waits for the disk: beyond \
         --buffer-size bytes in flight, messages are dropped and counted.
 
-        Example: foresight record tcp://127.0.0.1:5600 -o drive.mcap --topics '^sensor/' --split-size 4000000000
+        An existing output is never replaced unless --overwrite is given. Sizes take units \
+        (4G = 4×10⁹ bytes, 4GiB = 4×2³⁰), durations too (90, 1m30s, 2h, 500ms).
+
+        Example: foresight record tcp://127.0.0.1:5600 -o drive.mcap --topics '^sensor/' --split-size 4G
         """
     )
 
@@ -72,45 +75,65 @@ struct RecordCommand: AsyncParsableCommand {
     @Option(help: "Chunk compression: zstd, lz4 or none.")
     var compression: BagCompression = .zstd
 
-    @Option(help: "Uncompressed chunk size in bytes.")
-    var chunkSize: Int = 4 << 20
+    @Option(parsing: .unconditional, help: "Uncompressed chunk size (bytes, or with a unit: 4MiB, 1M).")
+    var chunkSize = ByteSizeArgument(bytes: 4 << 20)
 
-    @Option(help: "Start a new file when the current one reaches this many bytes.")
-    var splitSize: UInt64?
+    @Option(parsing: .unconditional, help: "Start a new file when the current one reaches this size (4G, 500MB, 2GiB or bytes).")
+    var splitSize: ByteSizeArgument?
 
-    @Option(help: "Start a new file when the current one spans this many seconds.")
-    var splitDuration: Double?
+    @Option(parsing: .unconditional, help: "Start a new file when the current one spans this long (600, 10m, 1h30m).")
+    var splitDuration: DurationArgument?
 
-    @Option(help: "Bytes of received messages that may wait for the disk before messages are dropped.")
-    var bufferSize: UInt64 = 512 << 20
+    @Option(parsing: .unconditional, help: "Received bytes that may wait for the disk before messages are dropped (512MiB, 1G).")
+    var bufferSize = ByteSizeArgument(bytes: 512 << 20)
 
-    @Option(help: "Stop after this many seconds (default: until SIGINT/SIGTERM).")
-    var duration: Double?
+    @Option(parsing: .unconditional, help: "Stop after this long (seconds, or 1m30s, 2h; default: until SIGINT/SIGTERM).")
+    var duration: DurationArgument?
+
+    @Flag(help: "Replace the output file(s) if they exist (by default an existing recording is never overwritten).")
+    var overwrite = false
 
     @OptionGroup var socket: SocketModeOptions
 
     func validate() throws {
         if endpoints.isEmpty { throw ValidationError("give at least one endpoint to record from") }
         if splitSize != nil && splitDuration != nil { throw ValidationError("--split-size and --split-duration exclude each other") }
-        if chunkSize < 1024 { throw ValidationError("--chunk-size must be at least 1024 bytes") }
-        if let splitSize, splitSize < 4096 { throw ValidationError("--split-size must be at least 4096 bytes") }
-        if let splitDuration, !(splitDuration > 0) { throw ValidationError("--split-duration must be positive") }
-        if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
-        if bufferSize < 1 << 20 { throw ValidationError("--buffer-size must be at least 1 MiB") }
+        if chunkSize.bytes < 1024 { throw ValidationError("--chunk-size must be at least 1024 bytes, got \(chunkSize.bytes)") }
+        if chunkSize.bytes > 1 << 30 { throw ValidationError("--chunk-size must be at most 1 GiB, got \(chunkSize.bytes)") }
+        if let splitSize, splitSize.bytes < 4096 { throw ValidationError("--split-size must be at least 4096 bytes, got \(splitSize.bytes)") }
+        if let splitDuration, !(splitDuration.seconds > 0) { throw ValidationError("--split-duration must be positive, got \(splitDuration.seconds) s") }
+        if let duration, !(duration.seconds > 0) { throw ValidationError("--duration must be positive, got \(duration.seconds) s") }
+        if bufferSize.bytes < 1 << 20 { throw ValidationError("--buffer-size must be at least 1 MiB, got \(bufferSize.bytes) bytes") }
+        for endpoint in endpoints { try checkEndpoint(endpoint) }
         _ = try compile(topics, option: "--topics")
         _ = try compile(exclude, option: "--exclude")
+        let existing = existingOutputs()
+        if let first = existing.first, !overwrite {
+            let more = existing.count > 1 ? " (and \(existing.count - 1) more file\(existing.count > 2 ? "s" : "") of its split set)" : ""
+            throw ValidationError("\(first) already exists\(more); recording would overwrite it. "
+                                  + "Choose another -o, or pass --overwrite to replace it")
+        }
+    }
+
+    /// The files this recording would replace: the output, or with splitting its numbered files.
+    private func existingOutputs() -> [String] {
+        if splitSize != nil || splitDuration != nil { return BagRecording.splitSet(of: output) }
+        return FileManager.default.fileExists(atPath: output) ? [output] : []
     }
 
     func run() async throws {
         let include = try compile(topics, option: "--topics")
         let excluded = try compile(exclude, option: "--exclude")
-        let split = BagSplitPolicy(maxBytes: splitSize, maxDuration: splitDuration.map { UInt64($0 * 1e9) })
+        // With --overwrite, the old split set goes entirely: a stale NAME_0007.mcap would
+        // otherwise be read back as part of the new recording.
+        for stale in existingOutputs() where stale != output { try? FileManager.default.removeItem(atPath: stale) }
+        let split = BagSplitPolicy(maxBytes: splitSize.map { UInt64($0.bytes) }, maxDuration: splitDuration.map { UInt64($0.nanoseconds) })
         let recorder: BagRecorder
         do {
             recorder = try BagRecorder(
-                path: output, options: BagWriterOptions(compression: compression, chunkSize: chunkSize,
+                path: output, options: BagWriterOptions(compression: compression, chunkSize: Int(chunkSize.bytes),
                                                         library: "foresight \(ForesightVersion.string)"),
-                split: split, bufferLimit: bufferSize,
+                split: split, bufferLimit: UInt64(bufferSize.bytes),
                 metadata: ["endpoints": endpoints.joined(separator: " "), "topics": topics ?? "", "exclude": exclude ?? "",
                            "foresight_version": ForesightVersion.string],
                 schemaFor: schema(for:))
@@ -126,7 +149,7 @@ struct RecordCommand: AsyncParsableCommand {
         let trap = SignalTrap { _ in subscriber.close() }
         defer { _ = trap }
         if let duration {
-            let stop = DispatchTime.now() + duration
+            let stop = DispatchTime.now() + duration.seconds
             DispatchQueue.global().asyncAfter(deadline: stop) { subscriber.close() }
         }
         printError("recording \(subscriber.endpoints.joined(separator: ", ")) to \(output) (Ctrl-C to stop)")
@@ -173,27 +196,30 @@ struct ReplayCommand: AsyncParsableCommand {
         now) or --loop (each pass shifts stamps by the bag's span plus one mean gap, so time keeps \
         increasing) rewrites the stamp.
 
+        A split recording (NAME_0000.mcap, NAME_0001.mcap, … as `record --split-size` writes) \
+        replays as one when given as NAME.mcap or as its folder.
+
         Example: foresight replay drive.mcap --endpoint tcp://*:5600 --rate 2 --topics '^sensor/'
         """
     )
 
-    @Argument(help: "The bag to replay.")
+    @Argument(help: "The bag to replay: an .mcap file, a split set (NAME.mcap for NAME_0000.mcap, NAME_0001.mcap, …) or a folder.")
     var file: String
 
     @Option(help: "Endpoint to publish on (bound by default; the sensor port the daemon and `foresight sim` use).")
     var endpoint: String = "tcp://*:5600"
 
-    @Option(help: "Playback speed factor.")
-    var rate: Double = 1
+    @Option(parsing: .unconditional, help: "Playback speed factor (default 1; not with --as-fast-as-possible).")
+    var rate: Double?
 
     @Flag(help: "Start again at the end, forever (until SIGINT/SIGTERM).")
     var loop = false
 
-    @Option(help: "Skip this many seconds from the start of the bag.")
-    var startOffset: Double = 0
+    @Option(parsing: .unconditional, help: "Skip this long from the start of the bag (seconds, or 1m30s, 500ms).")
+    var startOffset = DurationArgument(seconds: 0)
 
-    @Option(help: "Play only this many seconds of the bag.")
-    var duration: Double?
+    @Option(parsing: .unconditional, help: "Play only this long of the bag (seconds, or 1m30s, 500ms).")
+    var duration: DurationArgument?
 
     @Option(help: "Replay only topics matching this regular expression.")
     var topics: String?
@@ -207,24 +233,32 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "Replay from a real-time (SCHED_FIFO) thread for tighter timing on a busy machine (needs CAP_SYS_NICE; ignored otherwise).")
     var realtime = false
 
-    @Option(help: "Seconds to wait after binding/connecting before the first message (subscribers need time to join).")
-    var delay: Double = 0.5
+    @Option(parsing: .unconditional, help: "Wait this long after binding/connecting before the first message (subscribers need time to join).")
+    var delay = DurationArgument(seconds: 0.5)
 
     @OptionGroup var socket: SocketModeOptions
 
     func validate() throws {
-        if !(rate > 0) { throw ValidationError("--rate must be positive") }
-        if startOffset < 0 { throw ValidationError("--start-offset must not be negative") }
-        if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
-        if delay < 0 { throw ValidationError("--delay must not be negative") }
+        if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number, got \(rate)") }
+        if asFastAsPossible, let rate {
+            throw ValidationError("--as-fast-as-possible and --rate \(rate) contradict each other: "
+                                  + "as fast as possible ignores the timing; drop one of them")
+        }
+        if startOffset.seconds < 0 { throw ValidationError("--start-offset must not be negative, got \(startOffset.seconds) s") }
+        if let duration, !(duration.seconds > 0) { throw ValidationError("--duration must be positive, got \(duration.seconds) s") }
+        if delay.seconds < 0 { throw ValidationError("--delay must not be negative, got \(delay.seconds) s") }
+        try checkEndpoint(endpoint)
         _ = try compile(topics, option: "--topics")
     }
 
     func run() async throws {
-        let options = BagReplayOptions(rate: rate, loop: loop, startOffset: startOffset, duration: duration,
+        let options = BagReplayOptions(rate: rate ?? 1, loop: loop, startOffset: startOffset.seconds, duration: duration?.seconds,
                                        asFastAsPossible: asFastAsPossible, restamp: restamp, realtimePriority: realtime)
         let pattern = topics
         let file = self.file
+        // Opened once up front: a missing file fails before any socket, and a bag that was never
+        // closed (the recorder was killed) is reported.
+        _ = try openRecording(file)
         var publisherOptions = Publisher.Options()
         publisherOptions.mode = socket.mode(default: .bind)
         publisherOptions.sendHighWaterMark = 100_000
@@ -233,7 +267,7 @@ struct ReplayCommand: AsyncParsableCommand {
         defer { publisher.close() }
         let trap = SignalTrap { _ in }
         printError("replaying \(file) on \(publisher.endpoints.joined(separator: ", "))")
-        if delay > 0 { try await Task.sleep(for: .seconds(delay)) }
+        if delay.seconds > 0 { try await Task.sleep(for: .seconds(delay.seconds)) }
         let progress = stdoutIsTerminal
         // Timed replay sleeps between messages: run it on its own thread, off the cooperative pool.
         let result: Result<BagReplayStats, BagError> = await withCheckedContinuation { continuation in
@@ -274,7 +308,7 @@ struct BagCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bag",
         abstract: "Inspect and repair MCAP bags.",
-        subcommands: [BagInfoCommand.self, BagRecoverCommand.self]
+        subcommands: [BagInfoCommand.self, BagRecoverCommand.self, BagFilterCommand.self, BagCatCommand.self]
     )
 }
 
@@ -283,19 +317,26 @@ struct BagInfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
         abstract: "Show duration, start/end, size, compression and a topic table (read from the summary).",
-        discussion: "Example: foresight bag info drive.mcap"
+        discussion: """
+        A split recording is summed up as one: give NAME.mcap for NAME_0000.mcap, NAME_0001.mcap, … \
+        (what `record --split-size` writes) or the folder holding the files. A file that was not \
+        closed (the recorder was killed) is read by a sequential scan, with a warning on stderr.
+
+        Example: foresight bag info drive.mcap
+        """
     )
 
-    @Argument(help: "The bag.")
+    @Argument(help: "The bag: an .mcap file, a split set (NAME.mcap for NAME_0000.mcap, …) or a folder.")
     var file: String
 
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
     func run() throws {
+        let recording = try openRecording(file)
         let info: BagInfo
         do {
-            info = try BagReader(path: file).info()
+            info = try recording.info()
         } catch {
             throw CLIError("\(error)")
         }
@@ -307,6 +348,8 @@ struct BagInfoCommand: ParsableCommand {
         var object: [String: Any] = [
             "path": info.path, "size": info.fileSize, "messages": s.messageCount, "start": s.startTime, "end": s.endTime,
             "duration": info.duration, "indexed": s.indexed, "chunks": s.chunkCount,
+            "attachments": s.attachmentCount, "metadata": s.metadataCount,
+            "files": recording.files, "unclosed": recording.unclosedFiles,
             "compression": s.chunkCompressions.mapValues { $0 }.reduce(into: [String: Int]()) { $0[$1.key.isEmpty ? "none" : $1.key] = $1.value },
             "topics": info.topics.map { ["topic": $0.topic, "type": $0.schemaName, "count": $0.messageCount, "frequency": $0.frequency] as [String: Any] },
         ]

@@ -13,11 +13,15 @@ struct EchoCommand: AsyncParsableCommand {
         ending, so site prefixes such as bs1/ work); rejected messages are printed to stderr with \
         their reason. Binary arrays are shown as dtype, shape and min/max/mean.
 
+        Given a bag instead of an endpoint (an .mcap file, a split set or a folder), prints its \
+        messages in log-time order with the log time as receive_time.
+
         Example: foresight echo tcp://127.0.0.1:5555 --topic sensor/ --count 10
+                 foresight echo drive.mcap --topic sensor/gnss --count 5
         """
     )
 
-    @Argument(help: "Endpoint to subscribe to, e.g. tcp://127.0.0.1:5555.")
+    @Argument(help: "Endpoint to subscribe to (e.g. tcp://127.0.0.1:5555), or a bag to read (drive.mcap).")
     var endpoint: String
 
     @Option(help: "Topic prefix to subscribe to (repeatable; default: everything).")
@@ -33,9 +37,21 @@ struct EchoCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+        if !BagEchoSource.isRecording(endpoint) { try checkEndpoint(endpoint) }
     }
 
     func run() async throws {
+        if BagEchoSource.isRecording(endpoint) {
+            var source = try BagEchoSource(path: endpoint, prefixes: topic)
+            var seen = 0
+            while let message = source.next() {
+                print(EchoFormatter.render(message, json: json))
+                seen += 1
+                if let count, seen >= count { break }
+            }
+            if let error = source.error { throw CLIError("\(error)") }
+            return
+        }
         let context = try BusContext()
         var options = Subscriber.Options()
         options.mode = socket.mode(default: .connect)
@@ -122,15 +138,16 @@ struct PubCommand: AsyncParsableCommand {
     @Option(help: "Number of messages to send.")
     var count: Int = 1
 
-    @Option(help: "Seconds to wait after binding/connecting before the first send (subscribers need time to join).")
-    var delay: Double = 0.5
+    @Option(parsing: .unconditional, help: "Wait this long after binding/connecting before the first send (seconds, or 500ms; subscribers need time to join).")
+    var delay = DurationArgument(seconds: 0.5)
 
     @OptionGroup var socket: SocketModeOptions
 
     func validate() throws {
         if !(rate > 0) { throw ValidationError("--rate must be positive") }
         if count < 1 { throw ValidationError("--count must be at least 1") }
-        if delay < 0 { throw ValidationError("--delay must not be negative") }
+        if delay.seconds < 0 { throw ValidationError("--delay must not be negative, got \(delay.seconds) s") }
+        try checkEndpoint(endpoint)
     }
 
     func run() async throws {
@@ -160,7 +177,7 @@ struct PubCommand: AsyncParsableCommand {
         defer { publisher.close() }
         let trap = SignalTrap { _ in }
         printError("publishing \(count) message(s) on '\(topic)' at \(publisher.endpoints.joined(separator: ", "))")
-        if delay > 0 { try await Task.sleep(for: .seconds(delay)) }
+        if delay.seconds > 0 { try await Task.sleep(for: .seconds(delay.seconds)) }
 
         let period = 1.0 / rate
         let start = ContinuousClock.now

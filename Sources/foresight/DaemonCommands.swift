@@ -52,22 +52,22 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(help: "Launch file (YAML).")
     var launch: String
 
-    @Option(help: "Stop after this many seconds (default: run until SIGINT/SIGTERM).")
-    var duration: Double?
+    @Option(parsing: .unconditional, help: "Stop after this long (seconds, or 1m30s, 2h; default: run until SIGINT/SIGTERM).")
+    var duration: DurationArgument?
 
     @Flag(help: "Show a live terminal view: predictions vs truth (when the launch file follows truth topics), rates, latency.")
     var view = false
 
-    @Option(help: "Override the launch file's log level (trace, debug, info, notice, warning, error, critical).")
-    var logLevel: String?
+    @Option(help: "Override the launch file's log level.")
+    var logLevel: LogLevelArgument?
 
     func validate() throws {
-        if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
+        if let duration, !(duration.seconds > 0) { throw ValidationError("--duration must be positive, got \(duration.seconds) s") }
     }
 
     func run() async throws {
         let launchFile = try loadLaunch(launch)
-        let logger = bootstrapLogging(level: logLevel ?? launchFile.logLevel)
+        let logger = bootstrapLogging(level: logLevel?.rawValue ?? launchFile.logLevel)
         let monitor = LiveMonitor(launch: launchFile)
         // Predictions and truth are only collected for the live view and the final scores.
         let watching = view || !launchFile.inputs.truthTopics.isEmpty
@@ -85,7 +85,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let timer = Task {
             guard let duration else { return }
-            try? await Task.sleep(for: .seconds(duration))
+            try? await Task.sleep(for: .seconds(duration.seconds))
             if !Task.isCancelled { await group.triggerGracefulShutdown() }
         }
         do {
@@ -141,10 +141,21 @@ final class LiveMonitor: Sendable {
                 case let m as TruthBlockage: s.truth.insert(m)
                 default: break
                 }
+                // Bounded like the predictions: truth older than the oldest kept prediction (or
+                // than the truth window, when predictions stop) is never looked up again.
+                let counts = s.truth.counts
+                if max(counts.ue, counts.beam, counts.blockage) > Self.retained, let newest = s.truth.newestStamp {
+                    let window = newest - Self.truthWindow
+                    let needed = s.predictions.first?.horizon.first.map { $0 - s.truth.tolerance } ?? window
+                    s.truth.removeAll(before: max(window, needed))
+                }
             case .publish: break
             }
         }
     }
+
+    /// How much truth (sensor time, ns) the live monitor keeps at most: one hour.
+    static let truthWindow: Int64 = 3_600_000_000_000
 
     func render(elapsed: Double) {
         let text = state.withLock { s -> String in
@@ -203,7 +214,9 @@ struct EvalCommand: AsyncParsableCommand {
         Per horizon step: beam top-1/top-3 accuracy and the power lost by the chosen beam versus \
         the best (dB); position error (ADE/FDE, m); power RMSE/MAE (dB); blockage \
         accuracy/precision/recall/F1. The drives need truth/ue, truth/beam and truth/blockage (the \
-        simulator writes them).
+        simulator writes them); without them, or when no input topic matches (e.g. a `prefix:` the \
+        bag does not use), eval fails and lists the bag's topics beside the expected ones. A split \
+        recording is read as one (NAME.mcap for NAME_0000.mcap, …, or a folder).
 
         Several --launch files are scored on the same frames in one run: launch files with the \
         same front end share one synchronizer and preprocessing pass, and every predictor gets \
@@ -236,7 +249,7 @@ struct EvalCommand: AsyncParsableCommand {
     var traces = false
 
     @Option(help: "Log level.")
-    var logLevel: String = "warning"
+    var logLevel: LogLevelArgument = .warning
 
     func validate() throws {
         for m in drop where !LaunchFile.modalities.contains(m) {
@@ -245,7 +258,7 @@ struct EvalCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = bootstrapLogging(level: logLevel)
+        let logger = bootstrapLogging(level: logLevel.rawValue)
         var entries: [ComparativeEvaluation.Entry] = []
         for path in launch.isEmpty ? ["launch/sim.yaml"] : launch {
             let file = try loadLaunch(path)
@@ -263,6 +276,7 @@ struct EvalCommand: AsyncParsableCommand {
             }
         }
         let drives = try input.drives()
+        for case .bag(let path) in drives { warnIfUnclosed(path) }
         var evaluation = try ComparativeEvaluation(entries: entries, logger: logger)
         evaluation.traces = traces
         let line = ProgressLine("eval")
@@ -308,13 +322,13 @@ struct PreprocessCommand: AsyncParsableCommand {
         """
     )
 
-    @Argument(help: "The bag (MCAP).")
+    @Argument(help: "The bag (MCAP file, split set or folder).")
     var bag: String
 
-    @Option(help: "The N-th assembled frame (0-based).")
+    @Option(parsing: .unconditional, help: "The N-th assembled frame (0-based).")
     var index: Int?
 
-    @Option(help: "The first frame whose stamp (ns) is at or after this.")
+    @Option(parsing: .unconditional, help: "The first frame whose stamp (ns) is at or after this.")
     var stamp: Int64?
 
     @Option(help: "Output folder.")
@@ -328,11 +342,12 @@ struct PreprocessCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (index == nil) != (stamp == nil) else { throw ValidationError("give exactly one of --index or --stamp") }
-        if let index, index < 0 { throw ValidationError("--index must not be negative") }
+        if let index, index < 0 { throw ValidationError("--index must not be negative (frames count from 0), got \(index)") }
     }
 
     func run() async throws {
         var launchFile = try loadLaunch(launch)
+        warnIfUnclosed(bag)
         if let site {
             do {
                 launchFile.site = try Site.load(path: site)

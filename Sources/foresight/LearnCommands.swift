@@ -5,7 +5,7 @@ import ForesightPredict
 
 /// Where drives come from: bags, or simulations generated in memory.
 struct DriveOptions: ParsableArguments {
-    @Argument(help: "Bags (MCAP) to read. Leave out with --sim.")
+    @Argument(help: "Bags to read (MCAP files, split sets or folders; each is one drive). Leave out with --sim.")
     var bags: [String] = []
 
     @Flag(help: "Generate the drives with the simulator in memory instead of reading bags (no bag is written).")
@@ -33,10 +33,7 @@ struct DriveOptions: ParsableArguments {
 
     /// The drives, in order (scenario by scenario, seed by seed).
     func drives() throws -> [Drive] {
-        guard sim else {
-            for bag in bags where !FileManager.default.fileExists(atPath: bag) { throw CLIError("bag \(bag) does not exist") }
-            return bags.map { .bag(path: $0) }
-        }
+        guard sim else { return bags.map { .bag(path: $0) } }
         let range = Drive.seedRange(seeds ?? "") ?? 0...0
         let scenarios = scenario.isEmpty ? ["launch/scenarios/street.yaml"] : scenario
         for s in scenarios where !FileManager.default.fileExists(atPath: s) { throw CLIError("scenario file \(s) does not exist") }
@@ -143,7 +140,7 @@ struct DatasetCommand: AsyncParsableCommand {
     var heldoutScenario = "boulevard"
 
     @Option(help: "Log level.")
-    var logLevel: String = "warning"
+    var logLevel: LogLevelArgument = .warning
 
     func validate() throws {
         if let history, !(1...1024).contains(history) { throw ValidationError("--history must be in 1...1024") }
@@ -154,8 +151,9 @@ struct DatasetCommand: AsyncParsableCommand {
 
     func run() async throws {
         let launchFile = try loadLaunch(launch)
-        let logger = bootstrapLogging(level: logLevel)
+        let logger = bootstrapLogging(level: logLevel.rawValue)
         let drives = try input.drives()
+        for case .bag(let path) in drives { warnIfUnclosed(path) }
         var options = DatasetBuilder.Options(directory: out)
         options.history = history ?? launchFile.predictor.history
         options.future = future ?? launchFile.predictor.horizon

@@ -34,17 +34,26 @@ struct SimCommand: AsyncParsableCommand {
     @Flag(help: "Do not pace: publish as fast as the simulator runs (the PUB socket drops beyond its high-water mark).")
     var asFastAsPossible = false
 
-    @Option(help: "Simulated seconds to run (default: until Ctrl-C).")
-    var duration: Double?
+    @Option(name: .customLong("duration"), parsing: .unconditional,
+            help: "Simulated time to run (seconds, or 1m30s, 2h; default: until Ctrl-C).")
+    var durationArgument: DurationArgument?
+    /// `--duration` in seconds.
+    var duration: Double? { durationArgument?.seconds }
 
-    @Option(help: "Random seed (default: the scenario's seed).")
-    var seed: UInt64?
+    @Option(name: .customLong("seed"), parsing: .unconditional,
+            help: "Random seed, any 64-bit integer; negative ones are taken as their two's complement (default: the scenario's seed).")
+    var seedArgument: SeedArgument?
+    /// `--seed`.
+    var seed: UInt64? { seedArgument?.value }
 
     @Flag(help: "Stamp simulated time 0 with the current wall-clock time instead of the scenario's start_time_ns (output is then identical except for the stamps).")
     var wallClockStamps = false
 
-    @Option(help: "Seconds to wait after binding/connecting before the first message (subscribers need time to join).")
-    var delay: Double = 0.5
+    @Option(name: .customLong("delay"), parsing: .unconditional,
+            help: "Wait this long after binding/connecting before the first message (seconds, or 500ms; subscribers need time to join).")
+    var delayArgument = DurationArgument(seconds: 0.5)
+    /// `--delay` in seconds.
+    var delay: Double { delayArgument.seconds }
 
     @Option(help: "Write an MCAP bag instead of publishing (as fast as possible, nothing dropped; needs --duration).")
     var bag: String?
@@ -59,7 +68,7 @@ struct SimCommand: AsyncParsableCommand {
 
     func validate() throws {
         if !(rate > 0) || !rate.isFinite { throw ValidationError("--rate must be a positive number") }
-        if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
+        if let duration, !(duration > 0) { throw ValidationError("--duration must be positive, got \(duration) s") }
         if delay < 0 { throw ValidationError("--delay must not be negative") }
         if bag != nil, duration == nil { throw ValidationError("--bag needs --duration (seconds of simulated time to write)") }
     }

@@ -4,6 +4,8 @@ import Testing
 @testable import ForesightBag
 
 /// The built `foresight` executable next to the test bundle (built by `swift build --build-tests`).
+/// Tests that need it `#require` it with `missingBinary` as the message: a missing executable
+/// fails them with that explanation, it never skips them silently.
 let foresightBinary: String? = {
     let candidates = [
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("foresight").path,
@@ -11,6 +13,9 @@ let foresightBinary: String? = {
     ]
     return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
 }()
+
+/// Why a command test failed before it started.
+let missingBinary: Comment = "the foresight executable was not built: run `swift build --build-tests` (or `make test`) before `swift test --skip-build`"
 
 /// A TCP port that is free right now.
 func freePort() -> Int {
@@ -29,9 +34,9 @@ func freePort() -> Int {
 @Suite(.serialized) struct BagCommandTests {
     /// Records a live stream with the real `foresight record`, kills it with SIGKILL mid-way,
     /// recovers the file with `foresight bag recover`, and checks it with the Python reader.
-    @Test(.enabled(if: foresightBinary != nil, "needs the foresight executable (swift build --build-tests)"))
+    @Test
     func sigkilledRecordingIsRecovered() throws {
-        let binary = try #require(foresightBinary)
+        let binary = try #require(foresightBinary, missingBinary)
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let endpoint = "tcp://127.0.0.1:\(freePort())"
@@ -68,6 +73,21 @@ func freePort() -> Int {
         #expect(try python("mcap_check.py", [bag]).status != 0)
         #expect(try BagReader(path: bag).readSummary() == nil)
 
+        // Every reader of the unfinished file says so and how to repair it (the recorder died
+        // between records, so nothing is cut mid-record: only the missing footer tells).
+        let launch = packageRoot.appendingPathComponent("launch/sim.yaml").path
+        let readers: [[String]] = [
+            ["bag", "info", bag], ["bag", "info", "--json", bag], ["echo", bag, "--count", "1"],
+            ["replay", bag, "--as-fast-as-possible", "--delay", "0", "--endpoint", "tcp://127.0.0.1:\(freePort())"],
+            ["eval", bag, "--launch", launch],
+            ["preprocess", bag, "--index", "0", "--out", dir.appendingPathComponent("frame").path, "--launch", launch],
+        ]
+        for arguments in readers {
+            let result = try run(binary, arguments)
+            #expect(result.stderr.contains("was not closed (crash?)") && result.stderr.contains("foresight bag recover"),
+                    "foresight \(arguments.prefix(2).joined(separator: " ")) did not warn: \(result.stderr)")
+        }
+
         let fixed = dir.appendingPathComponent("fixed.mcap").path
         let recovered = try run(binary, ["bag", "recover", bag, "-o", fixed])
         #expect(recovered.status == 0, "bag recover failed: \(recovered.stderr)")
@@ -82,9 +102,9 @@ func freePort() -> Int {
     }
 
     /// `foresight record` finishes the file properly on SIGINT.
-    @Test(.enabled(if: foresightBinary != nil, "needs the foresight executable (swift build --build-tests)"))
+    @Test
     func sigintFinishesTheFile() throws {
-        let binary = try #require(foresightBinary)
+        let binary = try #require(foresightBinary, missingBinary)
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let endpoint = "tcp://127.0.0.1:\(freePort())"
@@ -126,10 +146,9 @@ func freePort() -> Int {
 
     /// `foresight replay` → ZeroMQ → `foresight record`: payloads arrive byte for byte, in order;
     /// with `--restamp` the stamps (and so publish_time) move to the present.
-    @Test(.enabled(if: foresightBinary != nil, "needs the foresight executable (swift build --build-tests)"),
-          arguments: [false, true])
+    @Test(arguments: [false, true])
     func replayIsRecordedFaithfully(restamp: Bool) throws {
-        let binary = try #require(foresightBinary)
+        let binary = try #require(foresightBinary, missingBinary)
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let source = dir.appendingPathComponent("source.mcap").path

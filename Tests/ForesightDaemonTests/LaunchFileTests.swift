@@ -21,6 +21,20 @@ import ForesightSite
         #expect(launch.site.mmwave.beams == 64)
     }
 
+    /// The 30 Hz example: its lower bound and max interval fit a 33.3 ms period (a bound at or
+    /// above the period would break ApproximateTime's optimality proof; an interval above it
+    /// would let a frame mix two periods), and its deadline covers a few periods.
+    @Test func theThirtyHertzLaunchFileFitsThirtyHertz() throws {
+        let launch = try LaunchFile.load(path: TestSupport.path("launch/sim-30hz.yaml"))
+        let period: Int64 = 1_000_000_000 / 30
+        #expect(launch.sync.interMessageLowerBound > 0 && launch.sync.interMessageLowerBound < period)
+        #expect(launch.sync.maxInterval > 0 && launch.sync.maxInterval < period)
+        #expect(launch.sync.deadline >= 2 * period && launch.sync.deadline <= 4 * period)
+        // The 30 Hz simulator scenario publishes every sensor at 30 Hz with stamps that honour the bound.
+        let scenario = try String(contentsOfFile: TestSupport.path("launch/scenarios/street-30hz.yaml"), encoding: .utf8)
+        #expect(scenario.components(separatedBy: "rate_hz: 30.0").count - 1 == 5)
+    }
+
     @Test func aTypoFailsFastNamingTheKey() throws {
         let path = try write("""
         site: SITE

@@ -40,9 +40,15 @@ import ForesightTestSupport
         let c = ingest.counters
         #expect(c.rejected(topic: "bs1/sensor/gnss", reason: .stampNotIncreasing) == 1)
         #expect(c.rejected(topic: "bs1/sensor/gnss", reason: .framing) == 2)
-        #expect(c.rejected(topic: "bs1/sensor/gnss_raw", reason: .unknownTopic) == 1)
+        // Unconfigured topics share one counter: junk names cannot grow the counters.
+        #expect(c.rejected(topic: "bs1/sensor/gnss_raw", reason: .unknownTopic) == 0)
+        #expect(c.rejected(topic: WireCounters.unknownTopicLabel, reason: .unknownTopic) == 1)
+        _ = ingest.accept(frames: [Array("bs1/sensor/gnss/left".utf8), good.encoded()])
+        _ = ingest.accept(frames: [Array(("bs1/sensor/gnss" + String(repeating: "x", count: 1000)).utf8), good.encoded()])
+        #expect(c.rejected(topic: WireCounters.unknownTopicLabel, reason: .unknownTopic) == 3)
+        #expect(c.rejectionSnapshot().count == 4)
         #expect(c.rejected(topic: "bs1/sensor/camera", reason: .missingField) == 1)
-        #expect(c.rejectionSnapshot().map(\.count).reduce(0, +) == 5)
+        #expect(c.rejectionSnapshot().map(\.count).reduce(0, +) == 7)
     }
 }
 
