@@ -4,7 +4,7 @@
     .venv/bin/python Tools/training/train.py --data DATASET --out runs/NAME [--quick] [--resume]
     torchrun --nproc_per_node 2 Tools/training/train.py --data DATASET --out runs/NAME   # same code, DDP
 
-Stages (`--stages`, default all, in this order; each checkpoints and is skipped on `--resume` once done):
+Stages (`--stages`, default pretrain,heads,gru,export; each checkpoints and is skipped on `--resume` once done):
   pretrain  JEPA (paper Sec. III-D): the context encoder sees the history with temporal modality blocks
             masked (the learned missing tokens replace them), the predictor's future queries predict
             the EMA target encoder's latents of the next `future` frames; smooth-L1 in latent space;
@@ -980,8 +980,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data", type=Path, required=True, help="dataset directory (manifest.json + shards)")
     ap.add_argument("--out", type=Path, required=True, help="run directory: checkpoints, log.jsonl, metrics.json")
     ap.add_argument("--quick", action="store_true", help="the tiny configuration the tests run (minutes)")
-    ap.add_argument("--stages", default="pretrain,heads,gru,full,export",
-                    help="comma-separated subset of pretrain,heads,gru,full,export")
+    ap.add_argument("--stages", default="pretrain,heads,gru,export",
+                    help="comma-separated, in this order: pretrain,heads,gru,full,export (full: the full-attention comparison, opt-in)")
     ap.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0,
