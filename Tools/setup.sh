@@ -51,7 +51,15 @@ if [ ! -x .venv/bin/python ]; then
     say "creating .venv"
     "$PY" -m venv .venv
 fi
-want=("${PIP_PACKAGES[@]}" "$@")
+# `torch` brings the training extras with it: the safetensors reader of the dataset shards and the
+# progress bar (Tools/training). PyPI's torch wheel; a GPU user may preinstall another build into .venv.
+TORCH_EXTRAS=(safetensors tqdm)
+extra=()
+for p in "$@"; do
+    extra+=("$p")
+    if [ "$p" = torch ]; then extra+=("${TORCH_EXTRAS[@]}"); fi
+done
+want=("${PIP_PACKAGES[@]}" "${extra[@]}")
 stamp=".venv/.foresight-requirements"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "${want[*]}" ]; then
     # Only install what is not already there (pip is slow even when nothing changes).
