@@ -89,13 +89,12 @@ public struct ComparativeEvaluation: Sendable {
         public var frames: Int
         /// Wall-clock seconds of the whole run.
         public var seconds: Double
+        /// Frames (of the first front end) with at least one modality missing.
+        public var partialFrames: Int = 0
 
-        /// Pretty-printed JSON.
+        /// Pretty-printed JSON (plain slashes, a final newline), as every JSON file of the project.
         public func json() throws -> Data {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            return try encoder.encode(self)
+            Data(try JSONText.encode(self).utf8)
         }
 
         /// One row per predictor: pooled scores and speed.
@@ -174,7 +173,7 @@ public struct ComparativeEvaluation: Sendable {
         var framesOf = [Int](repeating: 0, count: entries.count)
         var failuresOf = [Int](repeating: 0, count: entries.count)
         var secondsOf = [Double](repeating: 0, count: entries.count)
-        var messages = 0, frames = 0
+        var messages = 0, frames = 0, partial = 0
         var names: [String] = []
         for (d, drive) in drives.enumerated() {
             let name = drive.name(scenarioName: try drive.scenarioName())
@@ -184,6 +183,7 @@ public struct ComparativeEvaluation: Sendable {
             }
             messages += outcome.messages
             frames += outcome.frames
+            partial += outcome.partialFrames
             for i in entries.indices {
                 var accumulator = ScoreAccumulator()
                 for set in outcome.sets[i] {
@@ -204,7 +204,8 @@ public struct ComparativeEvaluation: Sendable {
                             failures: failuresOf[i], predictSeconds: secondsOf[i],
                             framesPerSecond: secondsOf[i] > 0 ? Double(framesOf[i]) / secondsOf[i] : nil)
         }
-        return Result(predictors: results, drives: names, messages: messages, frames: frames, seconds: Date().timeIntervalSince(started))
+        return Result(predictors: results, drives: names, messages: messages, frames: frames, seconds: Date().timeIntervalSince(started),
+                      partialFrames: partial)
     }
 
     private struct DriveOutcome {
@@ -214,6 +215,7 @@ public struct ComparativeEvaluation: Sendable {
         var seconds: [Double]
         var messages: Int
         var frames: Int
+        var partialFrames: Int
     }
 
     /// One drive through every front end and predictor.
@@ -256,7 +258,7 @@ public struct ComparativeEvaluation: Sendable {
         let collected = Locked((sets: [[PredictionSet]](repeating: [], count: entries.count),
                                 seconds: [Double](repeating: 0, count: entries.count)))
         let entries = self.entries
-        var frameCount = 0
+        var frameCount = 0, partialCount = 0
         func feed(_ group: [Int], _ frame: PreprocessedFrame, _ context: FrameContext) async {
             await withTaskGroup(of: Void.self) { tasks in
                 for i in group {
@@ -287,6 +289,7 @@ public struct ComparativeEvaluation: Sendable {
                 await pipelines[g].offer(frames: message.frames, receiveTime: message.receiveTime) { frame, context in
                     if g == 0 {
                         frameCount += 1
+                        if !context.missing.isEmpty { partialCount += 1 }
                         if frameCount % 50 == 0 { progress(frameCount) }
                     }
                     await feed(group.members, frame, context)
@@ -295,7 +298,10 @@ public struct ComparativeEvaluation: Sendable {
         }
         for (g, group) in groups.enumerated() {
             await pipelines[g].drain { frame, context in
-                if g == 0 { frameCount += 1 }
+                if g == 0 {
+                    frameCount += 1
+                    if !context.missing.isEmpty { partialCount += 1 }
+                }
                 await feed(group.members, frame, context)
             }
         }
@@ -315,7 +321,8 @@ public struct ComparativeEvaluation: Sendable {
                               + "(recordings of a real site carry no ground truth; simulated drives do)")
         }
         let (sets, seconds) = collected.withLock { ($0.sets, $0.seconds) }
-        return DriveOutcome(truth: timeline, sets: sets, failures: failures, seconds: seconds, messages: messages.count, frames: frameCount)
+        return DriveOutcome(truth: timeline, sets: sets, failures: failures, seconds: seconds, messages: messages.count, frames: frameCount,
+                            partialFrames: partialCount)
     }
 
     /// The per-frame record of a predictor's sets against the truth.

@@ -49,7 +49,9 @@ public enum Drive: Sendable, Equatable {
         case let .simulation(scenarioPath, seed, duration):
             let scenario: Scenario
             do { scenario = try Scenario.load(path: scenarioPath) } catch { throw LaunchError("scenario \(scenarioPath): \(error)") }
-            return DriveMessages(simulator: Simulator(site: site, scenario: scenario, seed: seed), duration: duration)
+            let simulator: Simulator
+            do { simulator = try Simulator(site: site, scenario: scenario, seed: seed) } catch { throw LaunchError("scenario \(scenarioPath): \(error)") }
+            return DriveMessages(simulator: simulator, duration: duration)
         }
     }
 

@@ -332,7 +332,7 @@ struct EvalCommand: AsyncParsableCommand {
         line.finish()
         // With --json -, standard output carries the JSON alone.
         let print: (String) -> Void = json == "-" ? { printError($0) } : { Swift.print($0) }
-        print("evaluated \(result.drives.count) drive(s): \(result.messages) messages, \(result.frames) frames in \(String(format: "%.1f", result.seconds)) s")
+        print("evaluated \(result.drives.count) drive(s): \(result.messages) messages, \(result.frames) frames (\(result.partialFrames) partial) in \(String(format: "%.1f", result.seconds)) s")
         for p in result.predictors {
             let dropped = p.dropped.isEmpty ? "" : " (without \(p.dropped.joined(separator: ", ")))"
             print("\n== \(p.name)\(dropped): \(p.launch)" + (p.failures > 0 ? " — \(p.failures) frames failed" : ""))

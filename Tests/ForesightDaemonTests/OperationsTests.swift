@@ -303,21 +303,26 @@ func httpGet(_ url: String) throws -> (status: Int, body: String) {
         options.mode = .bind
         let publisher = try Publisher(context: try BusContext(), endpoint: endpoint, options: options)
         defer { publisher.close() }
-        let feed = Task {
-            let clock = ContinuousClock()
-            let began = clock.now
+        // On its own thread, not the cooperative pool: the foresight commands below are waited for
+        // synchronously, and under a loaded test run they could otherwise starve the publisher.
+        let stop = Locked(false)
+        let feed = Thread {
             var i = 0
-            while !Task.isCancelled {
+            let began = DispatchTime.now().uptimeNanoseconds
+            while !stop.withLock({ $0 }) {
                 let stamp = wallClockNanoseconds()
                 for (topic, payload) in SyntheticSensors.messages(seq: UInt32(i), stamp: stamp) { publisher.send(topic: topic, payload: payload) }
                 let truth = TruthUE(header: Header(stamp: stamp, seq: UInt32(i), frameID: "site"), east: 1, north: 2, velocityEast: 3,
                                     velocityNorth: 0, heading: 0)
                 publisher.send(topic: "truth/ue", payload: truth.encoded())
                 i += 1
-                try? await Task.sleep(until: began.advanced(by: .milliseconds(100 * i)), clock: clock)
+                let next = began + UInt64(i) * 100_000_000
+                let now = DispatchTime.now().uptimeNanoseconds
+                if next > now { usleep(UInt32((next - now) / 1000)) }
             }
         }
-        defer { feed.cancel() }
+        feed.start()
+        defer { stop.withLock { $0 = true } }
         // echo: JSON with plain slashes and whole floats as floats; field selection; regex; --once.
         let echo = try runForesight(["echo", endpoint, "--topic-regex", "gnss$", "--json", "--once"])
         #expect(echo.status == 0, "\(echo.stderr)")
