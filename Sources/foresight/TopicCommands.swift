@@ -177,6 +177,18 @@ struct TopicListCommand: AsyncParsableCommand {
     }
 }
 
+extension TopicWatchOptions {
+    /// Tallies every message until `duration` (or Ctrl-C), printing one `line` per topic every
+    /// second and once more after `-- final` (what `topic hz` and `topic bw` share).
+    func report(duration: Double?, window: Int, line: @escaping @Sendable (String, TopicTally.Entry) -> String) async throws {
+        let tally = TopicTally(window: window)
+        let lines: @Sendable () -> String = { tally.snapshot.map { line($0.topic, $0.entry) }.joined(separator: "\n") }
+        try await watch(duration: duration, period: 1, onMessage: { tally.add($0) }, tick: { emitLine(lines()) })
+        emitLine("-- final")
+        emitLine(lines())
+    }
+}
+
 /// `foresight topic hz`: arrival rates per topic.
 struct TopicHzCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -199,12 +211,7 @@ struct TopicHzCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let tally = TopicTally(window: window)
-        try await watch.watch(duration: duration?.seconds, period: 1, onMessage: { tally.add($0) }, tick: {
-            emitLine(tally.snapshot.map { TopicTally.rateLine($0.topic, $0.entry) }.joined(separator: "\n"))
-        })
-        emitLine("-- final")
-        emitLine(tally.snapshot.map { TopicTally.rateLine($0.topic, $0.entry) }.joined(separator: "\n"))
+        try await watch.report(duration: duration?.seconds, window: window, line: TopicTally.rateLine)
     }
 }
 
@@ -230,12 +237,7 @@ struct TopicBwCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let tally = TopicTally(window: window)
-        try await watch.watch(duration: duration?.seconds, period: 1, onMessage: { tally.add($0) }, tick: {
-            emitLine(tally.snapshot.map { TopicTally.bandwidthLine($0.topic, $0.entry) }.joined(separator: "\n"))
-        })
-        emitLine("-- final")
-        emitLine(tally.snapshot.map { TopicTally.bandwidthLine($0.topic, $0.entry) }.joined(separator: "\n"))
+        try await watch.report(duration: duration?.seconds, window: window, line: TopicTally.bandwidthLine)
     }
 }
 
