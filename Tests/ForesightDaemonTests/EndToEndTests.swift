@@ -157,7 +157,7 @@ final class Collector: @unchecked Sendable {
     }
 
     @Test func aDeadSensorGivesPartialFramesAndADiagnosticNotAStall() async throws {
-        let launch = try TestLaunch(silenceMs: 400)
+        let launch = try TestLaunch(silenceMs: 600)
         let daemon = try startDaemon(launch)
         defer { daemon.stop() }
         var pubOptions = Publisher.Options()
@@ -168,16 +168,25 @@ final class Collector: @unchecked Sendable {
         defer { collector.stop() }
         try await Task.sleep(for: .milliseconds(1000))
 
+        // 4 s at 10 Hz, the LiDAR dies after 1.5 s. Paced on absolute deadlines from its own thread: on the
+        // cooperative pool a loaded test run can stall the publisher long enough for every sensor to look silent.
         let start = wallClockNanoseconds()
-        let clock = ContinuousClock()
-        let began = clock.now
-        for i in 0..<40 {  // 4 s at 10 Hz; LiDAR dies after 1.5 s
-            let stamp = start + Int64(i) * 100_000_000
-            for (topic, payload) in SyntheticSensors.messages(seq: UInt32(i), stamp: stamp, skip: i >= 15 ? ["lidar"] : []) {
-                publisher.send(topic: topic, payload: payload)
+        let done = DispatchSemaphore(value: 0)
+        let feed = Thread {
+            let began = DispatchTime.now().uptimeNanoseconds
+            for i in 0..<40 {
+                let stamp = start + Int64(i) * 100_000_000
+                for (topic, payload) in SyntheticSensors.messages(seq: UInt32(i), stamp: stamp, skip: i >= 15 ? ["lidar"] : []) {
+                    publisher.send(topic: topic, payload: payload)
+                }
+                let next = began + UInt64(i + 1) * 100_000_000
+                let now = DispatchTime.now().uptimeNanoseconds
+                if next > now { usleep(UInt32((next - now) / 1000)) }
             }
-            try await Task.sleep(until: began.advanced(by: .milliseconds(100 * (i + 1))), clock: clock)
+            done.signal()
         }
+        feed.start()
+        while done.wait(timeout: .now()) == .timedOut { try await Task.sleep(for: .milliseconds(50)) }
         try await Task.sleep(for: .milliseconds(800))
 
         let frames = collector.decoded(FusionFrame.self)
@@ -196,7 +205,7 @@ final class Collector: @unchecked Sendable {
             let alive = Dictionary(d.topics.map { ($0.topic, $0.alive) }, uniquingKeysWith: { a, _ in a })
             return alive["sensor/lidar"] == false && alive["sensor/camera"] == true && alive["sensor/gnss"] == true
         }
-        #expect(reported, "no diagnostics message showed the LiDAR dead while the others were alive")
+        #expect(reported, "no diagnostics message showed the LiDAR dead while the others were alive: \(diagnostics.map { d in d.topics.map { "\($0.topic)=\($0.alive)" }.joined(separator: " ") })")
         daemon.process.terminate()
         #expect(daemon.wait(timeout: 10) == 0)
     }
