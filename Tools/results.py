@@ -46,8 +46,9 @@ def yaml_text(path: Path) -> str:
     return path.read_text()
 
 
-def write_launch(base: Path, out: Path, name: str, kind: str, model: Path | None) -> Path:
-    """A copy of `base` with another name and predictor kind (paths made absolute)."""
+def write_launch(base: Path, out: Path, name: str, kind: str, model: Path | None, blas_threads: int = 1) -> Path:
+    """A copy of `base` with another name and predictor kind (paths made absolute). One BLAS thread:
+    `run` evaluates the test drives and the held-out scenario at the same time, one process per core."""
     import yaml  # pyyaml is in .venv (Tools/setup.sh)
 
     data = yaml.safe_load(base.read_text())
@@ -55,6 +56,7 @@ def write_launch(base: Path, out: Path, name: str, kind: str, model: Path | None
     data["site"] = str((base.parent / data["site"]).resolve())
     pred = dict(data.get("predictor") or {})
     pred["kind"] = kind
+    pred["blas_threads"] = blas_threads
     if model is not None:
         pred["model"] = str(model.resolve())
     else:
@@ -96,17 +98,43 @@ def discover(out: Path):
     return found
 
 
-def run_eval(binary: Path, launches, scenario: Path, seeds: str, duration: float, out_json: Path, ablate=None):
+def eval_command(binary: Path, launches, scenario: Path, seeds: str, duration: float, out_json: Path, ablate=None):
     cmd = [str(binary), "eval", "--sim", "--seeds", seeds, "--duration", str(duration), "--scenario", str(scenario),
            "--json", str(out_json), "--traces"]
     for _, path, _ in launches:
         cmd += ["--launch", str(path)]
     if ablate:
         cmd += ["--ablate", ablate]
+    return cmd
+
+
+def run_eval(binary: Path, launches, scenario: Path, seeds: str, duration: float, out_json: Path, ablate=None):
+    cmd = eval_command(binary, launches, scenario, seeds, duration, out_json, ablate)
     print("results: " + " ".join(cmd), flush=True)
     start = time.time()
     subprocess.run(cmd, check=True, cwd=ROOT)
     return time.time() - start
+
+
+def run_evals(jobs: list[tuple[str, list[str]]]) -> dict[str, float]:
+    """Several `foresight eval` commands at once (each is one pipeline thread plus one BLAS thread, so the
+    test drives and the held-out scenario share the 2-core machine); their output goes to `<json>.log`.
+    Returns each job's wall seconds; raises if any failed, naming its log."""
+    procs = {}
+    start = time.time()
+    for name, cmd in jobs:
+        log = Path(cmd[cmd.index("--json") + 1]).with_suffix(".log")
+        print(f"results: [{name}] " + " ".join(cmd) + f"  (output: {log})", flush=True)
+        procs[name] = (subprocess.Popen(cmd, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT), log)
+    seconds, failed = {}, []
+    for name, (proc, log) in procs.items():
+        if proc.wait() != 0:
+            failed.append(f"{name} (exit {proc.returncode}; see {log})")
+        seconds[name] = time.time() - start
+        print(f"results: [{name}] finished after {seconds[name]:.0f} s", flush=True)
+    if failed:
+        raise SystemExit("results: evaluation failed: " + ", ".join(failed))
+    return seconds
 
 
 # ----------------------------------------------------------------------------------------------
@@ -344,15 +372,19 @@ def main():
         ablate = "learned" if "learned" in names and not args.no_ablation else None
         meta = {"seeds": args.seeds, "duration": args.duration, "launches": {n: str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for n, p, _ in launches},
                 "git": git_commit(), "step_ms": 100.0}
-        meta["seconds_test"] = run_eval(args.binary, launches, args.scenario, args.seeds, args.duration, args.out / "test.json", ablate)
+        jobs = [("test", eval_command(args.binary, launches, args.scenario, args.seeds, args.duration, args.out / "test.json", ablate))]
         if args.heldout_scenario.exists():
             meta["heldout_scenario"] = str(args.heldout_scenario.relative_to(ROOT)) if args.heldout_scenario.is_relative_to(ROOT) else str(args.heldout_scenario)
             meta["heldout_seeds"] = args.heldout_seeds
-            meta["seconds_heldout"] = run_eval(args.binary, launches, args.heldout_scenario, args.heldout_seeds, args.duration,
-                                               args.out / "heldout.json")
+            jobs.append(("heldout", eval_command(args.binary, launches, args.heldout_scenario, args.heldout_seeds, args.duration,
+                                                 args.out / "heldout.json")))
         else:
             print(f"results: no held-out scenario at {args.heldout_scenario}; skipping it", file=sys.stderr)
             (args.out / "heldout.json").unlink(missing_ok=True)
+        seconds = run_evals(jobs)
+        meta["seconds_test"] = seconds["test"]
+        if "heldout" in seconds:
+            meta["seconds_heldout"] = seconds["heldout"]
         meta_path.write_text(json.dumps(meta, indent=2))
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     report(args.out, args.docs, meta)

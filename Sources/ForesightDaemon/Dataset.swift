@@ -1,5 +1,6 @@
 import Foundation
 import ForesightBag
+import ForesightInference
 import ForesightPredict
 import ForesightPreprocess
 import ForesightWire
@@ -252,10 +253,18 @@ public struct DatasetBuilder: Sendable {
         let messages = try drive.open(topics: topics, site: launch.site)
         let builder = try ObservationBuilder(site: launch.site, radarDetections: launch.predictor.radarDetections, memberStamps: launch.predictor.memberStamps)
         var segments = SegmentTracker(resetGap: launch.predictor.resetGap)
+        // The classical predictor's estimates of each frame's horizon (the learned model's coarse inputs),
+        // from the window the daemon's predictor stage would hold: same builder, same segment resets.
+        let coarse = try CoarseInputs(launch: launch)
+        var window: [FrameObservation] = []
         var reported = 0
         let add: (PreprocessedFrame, FrameContext) async -> Void = { frame, context in
-            _ = segments.advance(stamp: frame.stamp, epoch: context.epoch)
-            rows.append(frame, observation: builder.observation(frame, context: context, includePoints: false), segment: segments.segment)
+            if segments.advance(stamp: frame.stamp, epoch: context.epoch) { window.removeAll() }
+            let observation = builder.observation(frame, context: context)
+            window.append(observation)
+            if window.count > launch.predictor.history { window.removeFirst(window.count - launch.predictor.history) }
+            let horizon = Horizon.stamps(after: frame.stamp, steps: options.future, step: launch.predictor.step)
+            rows.append(frame, observation: observation, coarse: coarse.estimates(history: window, horizon: horizon), segment: segments.segment)
             if rows.count - reported >= 50 { report(rows.count - reported, false); reported = rows.count }
         }
         for message in messages {
@@ -353,6 +362,9 @@ final class DatasetRows: @unchecked Sendable {
     private var cameraBits: [UInt16] = [], radarBits: [UInt16] = [], lidarBits: [UInt16] = []
     private var gnss: [Float] = [], power: [Float] = [], powerDBm: [Float] = []
     private var present: [UInt8] = []
+    private var coarsePosition: [Float] = [], coarseBeamLogits: [Float] = [], coarsePower: [Float] = [], coarseBlockage: [Float] = []
+    private var coarseKnown: [UInt8] = []
+    private var future = 0
     private var gnssDistances: [Double] = []
     private(set) var gnssFrames = 0
 
@@ -391,8 +403,14 @@ final class DatasetRows: @unchecked Sendable {
         return true
     }
 
-    func append(_ frame: PreprocessedFrame, observation o: FrameObservation, segment id: Int) {
+    func append(_ frame: PreprocessedFrame, observation o: FrameObservation, coarse: CoarseEstimates, segment id: Int) {
         stamps.append(frame.stamp)
+        future = coarse.powerDBm.count
+        coarsePosition.append(contentsOf: coarse.positions)
+        coarseBeamLogits.append(contentsOf: coarse.beamLogits)
+        coarsePower.append(contentsOf: coarse.powerDBm)
+        coarseBlockage.append(contentsOf: coarse.blockageProbability)
+        coarseKnown.append(coarse.positionKnown ? 1 : 0)
         segment.append(Int32(clamping: id))
         let c = Self.appendHalf(o.camera, count: camera.reduce(1, *), to: &cameraBits)
         let r = Self.appendHalf(o.radarMap, count: radar.reduce(1, *), to: &radarBits)
@@ -420,6 +438,11 @@ final class DatasetRows: @unchecked Sendable {
             "power": TypedTensor(dtype: .f32, shape: [n, beams], bytes: TypedTensor.bytes(of: power)),
             "power_dbm": TypedTensor(dtype: .f32, shape: [n, beams], bytes: TypedTensor.bytes(of: powerDBm)),
             "present": TypedTensor(dtype: .u8, shape: [n, 5], bytes: present),
+            "coarse_position": TypedTensor(dtype: .f32, shape: [n, future, 2], bytes: TypedTensor.bytes(of: coarsePosition)),
+            "coarse_beam_logits": TypedTensor(dtype: .f32, shape: [n, future, beams], bytes: TypedTensor.bytes(of: coarseBeamLogits)),
+            "coarse_power_dbm": TypedTensor(dtype: .f32, shape: [n, future], bytes: TypedTensor.bytes(of: coarsePower)),
+            "coarse_blockage": TypedTensor(dtype: .f32, shape: [n, future], bytes: TypedTensor.bytes(of: coarseBlockage)),
+            "coarse_known": TypedTensor(dtype: .u8, shape: [n], bytes: coarseKnown),
         ]
     }
 }

@@ -76,10 +76,13 @@ public final class LearnedPredictor: Predictor {
     /// The model's sizes and provenance.
     public let info: LearnedModelInfo
     private let engine: StreamingPredictor
+    /// The classical estimates the model's heads refine (nil when it takes none).
+    private let coarse: CoarseInputs?
 
-    private init(engine: StreamingPredictor, info: LearnedModelInfo) {
+    private init(engine: StreamingPredictor, info: LearnedModelInfo, coarse: CoarseInputs?) {
         self.engine = engine
         self.info = info
+        self.coarse = coarse
         model = "\(info.kind):\(info.name)"
     }
 
@@ -133,7 +136,13 @@ public final class LearnedPredictor: Predictor {
         guard info.radar == radar else {
             throw fail("the model expects a radar map \(info.radar) but preprocessing of site \(launch.site.name) gives \(radar)")
         }
-        return LearnedPredictor(engine: engine, info: info)
+        let coarse: CoarseInputs?
+        do {
+            coarse = engine.info.takesClassicalEstimates ? try CoarseInputs(launch: launch) : nil
+        } catch {
+            throw fail("its heads take the classical predictor's estimates, but the launch file's site cannot run it: \(error)")
+        }
+        return LearnedPredictor(engine: engine, info: info, coarse: coarse)
     }
 
     /// Feeds the newest frame of `history` to the model and returns its predictions at `horizon`.
@@ -141,7 +150,8 @@ public final class LearnedPredictor: Predictor {
         guard let frame = history.last else { throw ModelLoadError(directory: info.name, reason: "predict called with an empty window") }
         let inputs = FrameInputs(stamp: frame.stamp, camera: frame.camera, radar: frame.radarMap, lidar: frame.lidarDepth,
                                  gnss: frame.gnss.map { SIMD2(Float($0.x), Float($0.y)) }, beamPower: frame.beamPowerNormalized,
-                                 beamPowerDbm: frame.beamPowerDBm)
+                                 beamPowerDbm: frame.beamPowerDBm,
+                                 coarse: coarse?.estimates(history: history, horizon: horizon))
         let prediction = try await engine.push(inputs)
         let count = min(horizon.count, prediction.steps.count)
         let steps = prediction.steps.prefix(count).map { s -> PredictionSet.Step in
@@ -160,4 +170,49 @@ public final class LearnedPredictor: Predictor {
 
     /// Stops the inference thread.
     public func shutdown() async { engine.shutdown() }
+}
+
+/// The classical predictor as the learned model's coarse-input stage: the estimates of every
+/// horizon step the model's heads refine (``CoarseEstimates``). `foresight dataset` and the
+/// daemon's learned predictor both build it from the launch file with this one initializer, so
+/// the coarse inputs of training and serving come from the same code and configuration.
+public struct CoarseInputs: Sendable {
+    private let classical: ClassicalPredictor
+    private let ranker: BeamRanker
+
+    /// The classical predictor of the launch file's site (the configuration `predictor.kind:
+    /// classical-ctrv` runs).
+    public init(launch: LaunchFile) throws {
+        classical = try ClassicalPredictor(configuration: .init(site: launch.site, topK: launch.predictor.topK))
+        let c = classical.configuration
+        ranker = try BeamRanker(steeringAngles: c.steeringAngles, sigma: c.beamSigma, topK: 1)
+    }
+
+    /// The classical predictor's estimates of every step of `horizon` from the predictor window
+    /// `history`. Non-finite values become neutral ones (0 m, the power fallback, probability 0.5)
+    /// so a model input is always finite.
+    public func estimates(history: [FrameObservation], horizon: [Int64]) -> CoarseEstimates {
+        let set = classical.predict(history: history, horizon: horizon)
+        let beams = ranker.steeringAngles.count
+        var positions: [Float] = [], logits: [Float] = [], power: [Float] = [], blockage: [Float] = []
+        positions.reserveCapacity(2 * set.steps.count)
+        logits.reserveCapacity(beams * set.steps.count)
+        // Without a position the logits stay flat: the model reads the measured power profile itself
+        // (training sees windows without GNSS exactly so: modality dropout zeroes these estimates).
+        for step in set.steps {
+            let position = SIMD2(step.east, step.north)
+            let known = set.positionKnown && position.x.isFinite && position.y.isFinite
+            positions.append(known ? Float(position.x) : 0)
+            positions.append(known ? Float(position.y) : 0)
+            if known {
+                logits.append(contentsOf: ranker.logits(azimuth: classical.relativeAzimuth(of: position)))
+            } else {
+                logits.append(contentsOf: repeatElement(0, count: beams))
+            }
+            power.append(step.powerDBm.isFinite ? Float(step.powerDBm) : Float(classical.configuration.power.fallbackDBm))
+            blockage.append(step.blockageProbability.isFinite ? Float(min(max(step.blockageProbability, 0), 1)) : 0.5)
+        }
+        return CoarseEstimates(positions: positions, beamLogits: logits, powerDBm: power, blockageProbability: blockage,
+                               positionKnown: set.positionKnown)
+    }
 }

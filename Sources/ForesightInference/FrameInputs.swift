@@ -21,11 +21,15 @@ public struct FrameInputs: Sendable {
     /// from an older frame of the window, or the config's `power_default_dbm`).
     public var beamPowerDbm: [Float]?
 
+    /// The classical predictor's estimates of this frame's horizon, for a model whose heads take
+    /// them (``StreamingModelConfig/takesClassicalEstimates``); `nil` gives neutral estimates (no
+    /// position, flat beam logits, the config's default power, blockage probability 0.5).
+    public var coarse: CoarseEstimates?
     /// Creates a frame; leave a modality `nil` to mark it missing.
     public init(stamp: Int64, camera: [Float]? = nil, radar: [Float]? = nil, lidar: [Float]? = nil,
-                gnss: SIMD2<Float>? = nil, beamPower: [Float]? = nil, beamPowerDbm: [Float]? = nil) {
+                gnss: SIMD2<Float>? = nil, beamPower: [Float]? = nil, beamPowerDbm: [Float]? = nil, coarse: CoarseEstimates? = nil) {
         self.stamp = stamp; self.camera = camera; self.radar = radar; self.lidar = lidar
-        self.gnss = gnss; self.beamPower = beamPower; self.beamPowerDbm = beamPowerDbm
+        self.gnss = gnss; self.beamPower = beamPower; self.beamPowerDbm = beamPowerDbm; self.coarse = coarse
     }
 
     /// The modalities this frame lacks.
@@ -46,6 +50,8 @@ public enum InputError: Error, CustomStringConvertible, Equatable {
     case wrongSize(modality: Modality, expected: Int, found: Int)
     /// A modality contains NaN or infinity.
     case nonFinite(modality: Modality, index: Int)
+    /// The classical estimates (``FrameInputs/coarse``) have the wrong size or a non-finite value.
+    case badCoarseEstimates(String)
 
     /// A human-readable explanation with a remedy.
     public var description: String {
@@ -54,6 +60,8 @@ public enum InputError: Error, CustomStringConvertible, Equatable {
             return "\(m) input has \(found) values but the model expects \(expected); check the preprocessing output size against config.json"
         case let .nonFinite(m, index):
             return "\(m) input holds a non-finite value at index \(index); clean it in preprocessing or mark the modality missing"
+        case let .badCoarseEstimates(detail):
+            return "classical estimates: \(detail); they must cover the model's future steps and codebook (CoarseInputs computes them)"
         }
     }
 }

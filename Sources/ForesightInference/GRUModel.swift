@@ -44,7 +44,8 @@ public final class GRUModel: Sendable {
         encoder = try GRUCellLayer(&r, "encoder", input: c.hidden, hidden: c.hidden)
         decoder = try GRUCellLayer(&r, "decoder", input: c.hidden, hidden: c.hidden)
         step = try r.take("step", [c.future, c.hidden])
-        heads = try TaskHeadsLayer(&r, zdim: c.hidden, hidden: c.headHidden, beams: c.numBeams, positionScale: c.positionScale)
+        heads = try TaskHeadsLayer(&r, zdim: c.hidden, hidden: c.headHidden, beams: c.numBeams, future: c.future,
+                                   positionScale: c.positionScale, powerDefault: c.powerDefaultDbm, classical: c.takesClassicalEstimates)
         let unused = r.unused
         guard unused.isEmpty else { throw .unexpectedTensors(unused) }
         parameterCount = r.takenCount
@@ -80,6 +81,7 @@ final class GRUState: StreamingEngine {
     func step(_ frame: FrameInputs, timings: inout StageTimings) throws(InputError) -> ModelOutputs {
         let m = model, c = m.config, d = c.dModel, hid = c.hidden, F = c.future
         try m.tokenizers.validate(frame)
+        if m.heads.classical, let e = frame.coarse { try m.heads.validate(e) }
         let t0 = DispatchTime.now().uptimeNanoseconds
         let T = m.tokenizers.tokensPerFrame
         let tokens = scratch.buffer(Slot.x, T * d)
@@ -116,7 +118,7 @@ final class GRUState: StreamingEngine {
                                beamPower: [], blockageLogits: [])
         fillCoarse(&out, window: window, future: F, beams: c.numBeams, stepNs: Int64(c.stepMs) * 1_000_000,
                    fallback: c.powerDefaultDbm)
-        m.heads(&out, future: F, scratch: scratch)
+        m.heads(&out, future: F, estimates: frame.coarse, scratch: scratch)
         let t3 = DispatchTime.now().uptimeNanoseconds
         timings = StageTimings(tokenize: t1 - t0, encode: t2 - t1, predict: t3 - t2)
         return out

@@ -59,6 +59,8 @@ public struct ModelInfo: Sendable, Equatable {
     public var parameterCount: Int
     /// Floating-point operations per streamed frame.
     public var flopsPerFrame: Int
+    /// Whether the heads take the classical predictor's estimates (``FrameInputs/coarse``).
+    public var takesClassicalEstimates: Bool
 
     init(kind: Kind, name: String, config c: some StreamingModelConfig, parameters: Int, flops: Int) {
         self.kind = kind; self.name = name
@@ -68,6 +70,7 @@ public struct ModelInfo: Sendable, Equatable {
         radarShape = [c.radar.height, c.radar.width]
         lidarShape = [c.lidar.height, c.lidar.width]
         parameterCount = parameters; flopsPerFrame = flops
+        takesClassicalEstimates = c.takesClassicalEstimates
     }
 }
 

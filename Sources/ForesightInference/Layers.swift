@@ -1,3 +1,5 @@
+import Foundation
+
 /// Hands out named weight tensors while checking their shapes, and remembers what was used,
 /// so a model can be built straight from the config and any leftover tensor reported.
 struct WeightReader {
@@ -496,48 +498,148 @@ struct TaskHeadsLayer: Sendable {
     let zdim: Int
     let hidden: Int
     let beams: Int
+    let future: Int
     let positionScale: Float
+    let powerDefault: Float
+    /// Whether the heads take the classical estimates (`coarse_inputs: classical`).
+    let classical: Bool
     let locResidual: MLPLayer
     let beamProj: LinearLayer
     let beamGRU: GRUCellLayer
     let beamMLP: MLPLayer
     let powerResidual: MLPLayer
     let blockage: MLPLayer
+    /// Classical mode: per-step gains of the classical beam logits, of the last measured power
+    /// profile and of the classical blockage logit.
+    let priorGain: [Float], powerGain: [Float], blockageGain: [Float]
+    /// Classical mode: per-step share of (constant-velocity − classical) position added to the position.
+    let cvGain: [Float]
 
-    init(_ r: inout WeightReader, zdim: Int, hidden hh: Int, beams: Int, positionScale: Float) throws(ModelError) {
-        self.zdim = zdim; hidden = hh; self.beams = beams; self.positionScale = positionScale
-        locResidual = try MLPLayer(&r, "task_heads.loc.residual", in: zdim, hidden: hh, out: 2)
-        beamProj = try LinearLayer(&r, "task_heads.beam.proj", in: zdim + 2, out: hh)
+    /// Per-step inputs of the classical estimates beyond z and the position (model.py CLASSICAL_EXTRAS).
+    static let classicalExtras = 3
+
+    init(_ r: inout WeightReader, zdim: Int, hidden hh: Int, beams: Int, future: Int, positionScale: Float,
+         powerDefault: Float, classical: Bool) throws(ModelError) {
+        self.zdim = zdim; hidden = hh; self.beams = beams; self.future = future; self.positionScale = positionScale
+        self.powerDefault = powerDefault; self.classical = classical
+        let extra = classical ? Self.classicalExtras : 0
+        locResidual = try MLPLayer(&r, "task_heads.loc.residual", in: zdim + (classical ? 2 : 0), hidden: hh, out: 2)
+        beamProj = try LinearLayer(&r, "task_heads.beam.proj", in: zdim + 2 + (classical ? 2 * beams + extra : 0), out: hh)
         beamGRU = try GRUCellLayer(&r, "task_heads.beam.gru", input: hh, hidden: hh)
         beamMLP = try MLPLayer(&r, "task_heads.beam.mlp", in: hh, hidden: hh, out: beams)
-        powerResidual = try MLPLayer(&r, "task_heads.power.residual", in: zdim + 2, hidden: hh, out: beams)
-        blockage = try MLPLayer(&r, "task_heads.blockage.mlp", in: zdim + 2, hidden: hh, out: 1)
+        powerResidual = try MLPLayer(&r, "task_heads.power.residual", in: zdim + 2 + extra, hidden: hh, out: beams)
+        blockage = try MLPLayer(&r, "task_heads.blockage.mlp", in: zdim + 2 + extra, hidden: hh, out: 1)
+        if classical {
+            cvGain = try r.take("task_heads.loc.cv_gain", [future])
+            priorGain = try r.take("task_heads.beam.prior_gain", [future])
+            powerGain = try r.take("task_heads.beam.power_gain", [future])
+            blockageGain = try r.take("task_heads.blockage.gain", [future])
+        } else {
+            priorGain = []; powerGain = []; blockageGain = []; cvGain = []
+        }
+    }
+
+    /// Neutral classical estimates (no position, flat logits, default power, blockage 0.5).
+    func neutralEstimates() -> CoarseEstimates {
+        CoarseEstimates(positions: [Float](repeating: 0, count: 2 * future), beamLogits: [Float](repeating: 0, count: future * beams),
+                        powerDBm: [Float](repeating: powerDefault, count: future),
+                        blockageProbability: [Float](repeating: 0.5, count: future), positionKnown: false)
+    }
+
+    /// Checks a frame's classical estimates against the heads' sizes.
+    func validate(_ e: CoarseEstimates) throws(InputError) {
+        let F = future
+        guard e.positions.count == 2 * F, e.beamLogits.count == F * beams, e.powerDBm.count == F, e.blockageProbability.count == F else {
+            throw .badCoarseEstimates("sizes \(e.positions.count)/\(e.beamLogits.count)/\(e.powerDBm.count)/\(e.blockageProbability.count), "
+                                      + "expected \(2 * F)/\(F * beams)/\(F)/\(F)")
+        }
+        for (name, values) in [("positions", e.positions), ("beam logits", e.beamLogits), ("power", e.powerDBm),
+                               ("blockage", e.blockageProbability)] {
+            if let i = values.firstIndex(where: { !$0.isFinite }) { throw .badCoarseEstimates("\(name)[\(i)] is not finite") }
+        }
     }
 
     /// Runs every head; `outputs` must already hold `latents`, `coarsePositions`, `coarsePower`.
-    func callAsFunction(_ o: inout ModelOutputs, future F: Int, scratch: Scratch) {
+    /// `estimates`: the frame's classical estimates (classical mode only; nil = neutral).
+    func callAsFunction(_ o: inout ModelOutputs, future F: Int, estimates: CoarseEstimates?, scratch: Scratch) {
         let hh = hidden, B = beams
+        let extra = classical ? Self.classicalExtras : 0
+        let fusedWidth = zdim + 2 + extra
+        let beamWidth = zdim + 2 + (classical ? 2 * B + extra : 0)
         let hiddenBuf = scratch.buffer(Slot.headHidden, F * max(hh, B))
-        let fused = scratch.buffer(Slot.headFused, F * (zdim + 2))
-        let coarse = o.coarsePositions, coarsePower = o.coarsePower, latents = o.latents
+        let fused = scratch.buffer(Slot.headFused, F * fusedWidth)
+        let coarsePower = o.coarsePower, latents = o.latents
+        let e = classical ? (estimates ?? neutralEstimates()) : nil
+        // Position: the coarse estimate (the classical one when it knows the position) + residual;
+        // classical mode adds cvGain·(constant velocity − classical), which the residual also sees (×0.1).
+        let constantVelocity = o.coarsePositions
+        var coarse = constantVelocity
+        if let e, e.positionKnown { coarse = e.positions; o.coarsePositions = coarse }
+        var diff = [Float](repeating: 0, count: 2 * F)
+        for i in 0..<(2 * F) { diff[i] = constantVelocity[i] - coarse[i] }
+        // Classical inputs per step: relative measured power profile (dB / 10, floored at −30 dB),
+        // the blockage logit, and the extras [(power + 60) / 20, logit / 4, known].
+        var rel = [Float](), blockageLogit = [Float](), extras = [Float]()
+        if let e {
+            rel = [Float](repeating: 0, count: F * B)
+            for k in 0..<F {
+                var peak = -Float.infinity
+                for b in 0..<B { peak = max(peak, coarsePower[k * B + b]) }
+                for b in 0..<B { rel[k * B + b] = max(coarsePower[k * B + b] - peak, -30) / 10 }
+                let p = min(max(e.blockageProbability[k], 0.01), 0.99)
+                let logit = logf(p / (1 - p))
+                blockageLogit.append(logit)
+                extras.append(contentsOf: [(e.powerDBm[k] + 60) / 20, logit / 4, e.positionKnown ? 1 : 0])
+            }
+        }
         var positions = [Float](repeating: 0, count: 2 * F)
         positions.withUnsafeMutableBufferPointer { pos in
             latents.withUnsafeBufferPointer { z in
-                locResidual(z.baseAddress!, rows: F, hidden: hiddenBuf, into: pos.baseAddress!)
+                if classical {
+                    let input = scratch.buffer(Slot.headLocInput, F * (zdim + 2))
+                    for k in 0..<F {
+                        (input + k * (zdim + 2)).update(from: z.baseAddress! + k * zdim, count: zdim)
+                        input[k * (zdim + 2) + zdim] = diff[2 * k] * 0.1
+                        input[k * (zdim + 2) + zdim + 1] = diff[2 * k + 1] * 0.1
+                    }
+                    locResidual(input, rows: F, hidden: hiddenBuf, into: pos.baseAddress!)
+                    for k in 0..<F {
+                        pos[2 * k] += cvGain[k] * diff[2 * k]
+                        pos[2 * k + 1] += cvGain[k] * diff[2 * k + 1]
+                    }
+                } else {
+                    locResidual(z.baseAddress!, rows: F, hidden: hiddenBuf, into: pos.baseAddress!)
+                }
                 for k in 0..<F {
                     pos[2 * k] += coarse[2 * k]
                     pos[2 * k + 1] += coarse[2 * k + 1]
-                    (fused + k * (zdim + 2)).update(from: z.baseAddress! + k * zdim, count: zdim)
-                    fused[k * (zdim + 2) + zdim] = pos[2 * k] * positionScale
-                    fused[k * (zdim + 2) + zdim + 1] = pos[2 * k + 1] * positionScale
+                    let row = fused + k * fusedWidth
+                    row.update(from: z.baseAddress! + k * zdim, count: zdim)
+                    row[zdim] = pos[2 * k] * positionScale
+                    row[zdim + 1] = pos[2 * k + 1] * positionScale
+                    for i in 0..<extra { row[zdim + 2 + i] = extras[k * extra + i] }
                 }
             }
         }
         o.positions = positions
-        // Beam: projection → GRU over the steps (h₀ = 0) → MLP.
+        // Beam: projection → GRU over the steps (h₀ = 0) → MLP (+ the classical terms).
+        let beamInput: UnsafeMutablePointer<Float>
+        if let e {
+            beamInput = scratch.buffer(Slot.headBeamInput, F * beamWidth)
+            for k in 0..<F {
+                let row = beamInput + k * beamWidth
+                let f = fused + k * fusedWidth
+                row.update(from: f, count: zdim + 2)
+                for b in 0..<B { row[zdim + 2 + b] = e.beamLogits[k * B + b] / 10 }
+                for b in 0..<B { row[zdim + 2 + B + b] = rel[k * B + b] }
+                for i in 0..<extra { row[zdim + 2 + 2 * B + i] = f[zdim + 2 + i] }
+            }
+        } else {
+            beamInput = fused
+        }
         let projected = scratch.buffer(Slot.headProjected, F * hh)
         let states = scratch.buffer(Slot.headStates, F * hh)
-        beamProj(fused, rows: F, into: projected)
+        beamProj(beamInput, rows: F, into: projected)
         let h = scratch.buffer(Slot.headState, hh)
         h.update(repeating: 0, count: hh)
         for k in 0..<F {
@@ -546,6 +648,11 @@ struct TaskHeadsLayer: Sendable {
         }
         var logits = [Float](repeating: 0, count: F * B)
         logits.withUnsafeMutableBufferPointer { beamMLP(states, rows: F, hidden: hiddenBuf, into: $0.baseAddress!) }
+        if let e {
+            for k in 0..<F {
+                for b in 0..<B { logits[k * B + b] += priorGain[k] * e.beamLogits[k * B + b] + powerGain[k] * rel[k * B + b] }
+            }
+        }
         var power = [Float](repeating: 0, count: F * B)
         power.withUnsafeMutableBufferPointer { p in
             powerResidual(fused, rows: F, hidden: hiddenBuf, into: p.baseAddress!)
@@ -553,6 +660,9 @@ struct TaskHeadsLayer: Sendable {
         }
         var blockageLogits = [Float](repeating: 0, count: F)
         blockageLogits.withUnsafeMutableBufferPointer { blockage(fused, rows: F, hidden: hiddenBuf, into: $0.baseAddress!) }
+        if e != nil {
+            for k in 0..<F { blockageLogits[k] += blockageGain[k] * blockageLogit[k] }
+        }
         o.beamLogits = logits
         o.beamPower = power
         o.blockageLogits = blockageLogits
@@ -560,7 +670,7 @@ struct TaskHeadsLayer: Sendable {
 
     var parameterCount: Int {
         locResidual.parameterCount + beamProj.parameterCount + beamGRU.parameterCount + beamMLP.parameterCount
-            + powerResidual.parameterCount + blockage.parameterCount
+            + powerResidual.parameterCount + blockage.parameterCount + priorGain.count + powerGain.count + blockageGain.count + cvGain.count
     }
 
     func flops(future F: Int) -> Int {
@@ -575,5 +685,5 @@ enum Slot {
     static let gruGX = 20, gruGH = 21
     static let normed = 10, qkv = 11, scores = 12, heads = 13, delta = 14, mlpHidden = 15
     static let x = 30, context = 31, queries = 32, crossQ = 33, crossKV = 34, bias = 35, features = 36
-    static let headHidden = 40, headFused = 41, headProjected = 42, headStates = 43, headState = 44
+    static let headHidden = 40, headFused = 41, headProjected = 42, headStates = 43, headState = 44, headBeamInput = 45, headLocInput = 46
 }

@@ -116,6 +116,14 @@ public protocol StreamingModelConfig: Sendable {
     var radar: CNNConfig { get }
     /// LiDAR tokenizer input.
     var lidar: CNNConfig { get }
+    /// `"classical"` when the heads take the classical predictor's estimates (``CoarseEstimates``);
+    /// nil or `"window"` when their coarse estimates come from the window alone.
+    var coarseInputs: String? { get }
+}
+
+extension StreamingModelConfig {
+    /// Whether the heads take the classical predictor's estimates of each frame (``FrameInputs/coarse``).
+    public var takesClassicalEstimates: Bool { coarseInputs == "classical" }
 }
 
 /// The streaming multi-task model's configuration (`config.json`, snake_case keys,
@@ -159,6 +167,9 @@ public struct ModelConfig: Codable, Sendable, Equatable, StreamingModelConfig {
     public var powerDefaultDbm: Float = -100
     /// Hash of the preprocessing the model was trained on.
     public var preprocessingVersion: String = ""
+    /// Coarse inputs of the heads: nil/`"window"` (window alone) or `"classical"` (the classical
+    /// predictor's estimates, ``CoarseEstimates``).
+    public var coarseInputs: String?
     /// Camera tokenizer (3×96×96 → 9 tokens by default).
     public var vision = ModelConfig.cameraTokenizer
     /// Radar range-angle tokenizer (1×64×256 → 16 tokens by default).
@@ -260,6 +271,8 @@ public struct GRUConfig: Codable, Sendable, Equatable, StreamingModelConfig {
     public var powerDefaultDbm: Float = -100
     /// Hash of the preprocessing the model was trained on.
     public var preprocessingVersion: String = ""
+    /// Coarse inputs of the heads: nil/`"window"` or `"classical"` (see ``ModelConfig/coarseInputs``).
+    public var coarseInputs: String?
     /// Camera tokenizer.
     public var vision = ModelConfig.cameraTokenizer
     /// Radar tokenizer.
@@ -298,6 +311,9 @@ private func validateShared(_ c: some StreamingModelConfig, headHidden: Int, lay
     func fail(_ s: String) -> ModelError { .badConfig(s) }
     guard (1...1024).contains(c.history), (1...1024).contains(c.future) else { throw fail("history and future must be in 1...1024") }
     guard (1...60_000).contains(c.stepMs) else { throw fail("step_ms must be in 1...60000") }
+    guard c.coarseInputs == nil || c.coarseInputs == "window" || c.coarseInputs == "classical" else {
+        throw fail("coarse_inputs '\(c.coarseInputs ?? "")' is not one of window, classical")
+    }
     guard (1...4096).contains(c.numBeams), (1...8192).contains(headHidden) else {
         throw fail("num_beams must be in 1...4096 and head_hidden in 1...8192")
     }

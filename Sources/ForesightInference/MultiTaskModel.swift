@@ -137,7 +137,8 @@ public final class MultiTaskModel: Sendable {
         for i in 0..<c.predictorLayers { pblocks.append(try PredictorBlock(&r, "predictor.layers.\(i)", c: c)) }
         predictor = pblocks
         predictorNorm = try LayerNormLayer(&r, "predictor.norm", dim: d, eps: c.layerNormEps)
-        heads = try TaskHeadsLayer(&r, zdim: d, hidden: c.headHidden, beams: c.numBeams, positionScale: c.positionScale)
+        heads = try TaskHeadsLayer(&r, zdim: d, hidden: c.headHidden, beams: c.numBeams, future: c.future,
+                                   positionScale: c.positionScale, powerDefault: c.powerDefaultDbm, classical: c.takesClassicalEstimates)
         let unused = r.unused
         guard unused.isEmpty else { throw .unexpectedTensors(unused) }
 
@@ -243,6 +244,7 @@ final class MultiTaskState: StreamingEngine {
         let m = model, c = m.config, d = c.dModel, T = c.tokensPerFrame, H = c.history, heads = c.heads
         let F = c.future, Q = c.queriesPerStep, nq = F * Q, keys = H * T
         try m.tokenizers.validate(frame)
+        if m.heads.classical, let e = frame.coarse { try m.heads.validate(e) }
         let t0 = DispatchTime.now().uptimeNanoseconds
 
         // Tokenize the new frame.
@@ -344,7 +346,7 @@ final class MultiTaskState: StreamingEngine {
             context: Array(UnsafeBufferPointer(start: x, count: T * d)),
             latents: latents, coarsePositions: [], coarsePower: [], positions: [], beamLogits: [], beamPower: [], blockageLogits: [])
         fillCoarse(&out, window: window, future: F, beams: c.numBeams, stepNs: stepNs, fallback: c.powerDefaultDbm)
-        m.heads(&out, future: F, scratch: scratch)
+        m.heads(&out, future: F, estimates: frame.coarse, scratch: scratch)
         let t3 = DispatchTime.now().uptimeNanoseconds
         timings = StageTimings(tokenize: t1 - t0, encode: t2 - t1, predict: t3 - t2)
         return out

@@ -98,6 +98,16 @@ public struct BeamRanker: Sendable, Equatable {
         rank(azimuth: steeringAngles[min(max(index, 0), steeringAngles.count - 1)])
     }
 
+    /// The ranker's logit of every beam for `azimuth` (relative to boresight, radians): −(d/σ)²
+    /// with d the wrap-aware angular distance, floored at `−floor` so far beams stay finite and
+    /// bounded (the softmax of these logits is ``rank(azimuth:)``'s distribution up to the floor).
+    public func logits(azimuth: Double, floor: Double = 30) -> [Float] {
+        steeringAngles.map { angle in
+            let d = abs(BeamRanker.wrap(angle - azimuth)) / sigma
+            return Float(-min(d * d, floor))
+        }
+    }
+
     /// The UE azimuth (relative to boresight) measured by a beam-power scan: the strongest beam's
     /// steering angle refined by a parabola through it and its two angular neighbours (dB), kept
     /// within half a beam spacing of the strongest beam. Nil when the scan does not match the

@@ -61,12 +61,21 @@ struct FixtureStream {
             let cam = pattern(c.vision.inputCount, seed: 1000 * i)
             let radar = pattern(c.radar.inputCount, seed: 1000 * i + 1).map { ($0 + 1) / 2 }
             let lidar = pattern(c.lidar.inputCount, seed: 1000 * i + 2).map { ($0 + 1) * 1.5 }
+            // The classical estimates, for a model whose heads take them.
+            var coarse: CoarseEstimates?
+            if c.takesClassicalEstimates {
+                let F = c.future
+                func rows(_ name: String, _ width: Int) throws -> [Float] { Array(try t(name)[(i * width)..<((i + 1) * width)]) }
+                coarse = CoarseEstimates(positions: try rows("coarse_position", 2 * F), beamLogits: try rows("coarse_beam_logits", F * B),
+                                         powerDBm: try rows("coarse_power_dbm", F), blockageProbability: try rows("coarse_blockage", F),
+                                         positionKnown: try t("coarse_known")[i] > 0.5)
+            }
             frames.append(FrameInputs(
                 stamp: baseStamp + Int64(stampUs[i]) * 1000,
                 camera: has(.vision) ? cam : nil, radar: has(.radar) ? radar : nil, lidar: has(.lidar) ? lidar : nil,
                 gnss: has(.gnss) ? SIMD2(gnss[2 * i], gnss[2 * i + 1]) : nil,
                 beamPower: has(.power) ? Array(power[(i * B)..<((i + 1) * B)]) : nil,
-                beamPowerDbm: has(.power) ? Array(dbm[(i * B)..<((i + 1) * B)]) : nil))
+                beamPowerDbm: has(.power) ? Array(dbm[(i * B)..<((i + 1) * B)]) : nil, coarse: coarse))
         }
         self.frames = frames
         segmentStart = starts.map { $0 > 0.5 }

@@ -26,12 +26,16 @@ FORMAT = "foresight-dataset"
 VERSION = 1
 TEST_SEEDS = range(1000, 1020)
 MODALITIES = ("camera", "radar", "lidar", "gnss", "beam_power")
+FLOOR_COARSE_DBM = -100.0   # classical power of padding frames (never supervised)
 # Tensors read per frame and their dtypes in the shard (contract table).
 FRAME_KEYS = {
     "stamp": "I64", "segment": "I32", "camera": "F16", "radar": "F16", "lidar": "F16",
     "gnss": "F32", "power": "F32", "power_dbm": "F32", "present": "U8",
     "target_valid": "U8", "target_position": "F32", "target_beam": "I64",
     "target_power": "F32", "target_blocked": "U8",
+    # the classical predictor's estimates of each step (the learned heads' coarse inputs)
+    "coarse_position": "F32", "coarse_beam_logits": "F32", "coarse_power_dbm": "F32", "coarse_blockage": "F32",
+    "coarse_known": "U8",
 }
 
 
@@ -137,6 +141,8 @@ class ForesightDataset:
             "lidar": (N, *self.shapes["lidar"]), "gnss": (N, 2), "power": (N, B), "power_dbm": (N, B),
             "present": (N, 5), "target_valid": (N, F), "target_position": (N, F, 2), "target_beam": (N, F),
             "target_power": (N, F, B), "target_blocked": (N, F),
+            "coarse_position": (N, F, 2), "coarse_beam_logits": (N, F, B), "coarse_power_dbm": (N, F),
+            "coarse_blockage": (N, F), "coarse_known": (N,),
         }
         for k, shape in expect.items():
             got = tuple(h.get_slice(k).get_shape())
@@ -234,6 +240,11 @@ class ForesightDataset:
             "target_beam": torch.full((B, L, F), -1, dtype=torch.int64),
             "target_power": torch.zeros(B, L, F, NB),
             "target_blocked": torch.full((B, L, F), 255, dtype=torch.uint8),
+            "coarse_position": torch.zeros(B, L, F, 2),
+            "coarse_beam_logits": torch.zeros(B, L, F, NB),
+            "coarse_power_dbm": torch.full((B, L, F), FLOOR_COARSE_DBM),
+            "coarse_blockage": torch.full((B, L, F), 0.5),
+            "coarse_known": torch.zeros(B, L, dtype=torch.bool),
         }
         for b, row in enumerate(rows):
             at = 0
@@ -258,6 +269,9 @@ class ForesightDataset:
                 out["target_beam"][b, sl] = rd("target_beam")
                 out["target_power"][b, sl] = rd("target_power")
                 out["target_blocked"][b, sl] = rd("target_blocked")
+                for k in ("coarse_position", "coarse_beam_logits", "coarse_power_dbm", "coarse_blockage"):
+                    out[k][b, sl] = rd(k)
+                out["coarse_known"][b, sl] = rd("coarse_known").bool()
                 at += n
             if at < L:  # padding: its own pseudo-segment, nothing present, no anchor
                 out["segment_start"][b, at] = True

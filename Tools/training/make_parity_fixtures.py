@@ -72,8 +72,34 @@ def make_stream(c, g: torch.Generator):
     gnss += (torch.randn(N, 2, generator=g) * 0.1).numpy()
     power = torch.randn(N, c.num_beams, generator=g).numpy().astype(np.float32)
     power_dbm = (-75.0 + 8.0 * torch.randn(N, c.num_beams, generator=g)).numpy().astype(np.float32)
+    # the classical estimates (used by models with coarse_inputs "classical"; frame 2 has no position)
+    F, B = c.future, c.num_beams
+    cpos = (np.repeat(gnss[:, None], F, 1) + 0.3 * torch.randn(N, F, 2, generator=g).numpy()).astype(np.float32)
+    clog = (-30.0 * torch.rand(N, F, B, generator=g)).numpy().astype(np.float32)
+    cpow = (-70.0 + 6.0 * torch.randn(N, F, generator=g)).numpy().astype(np.float32)
+    cblk = torch.rand(N, F, generator=g).numpy().astype(np.float32)
+    cblk[0, 0], cblk[1, 1] = 0.0, 1.0                             # clamped to [0.01, 0.99] by the heads
+    known = np.ones(N, dtype=np.float32)
+    known[2] = 0
+    cpos[2] = 0
     return {"stamp_us": np.array(offs, dtype=np.float32), "segment_start": seg_start, "present": present,
-            "gnss": gnss, "power": power, "power_dbm": power_dbm}
+            "gnss": gnss, "power": power, "power_dbm": power_dbm, "coarse_position": cpos, "coarse_beam_logits": clog,
+            "coarse_power_dbm": cpow, "coarse_blockage": cblk, "coarse_known": known}
+
+
+def classical_of(c, s, t=None):
+    """The stream's classical estimates as the model takes them (per frame [N, ...], or frame t), or None."""
+    if getattr(c, "coarse_inputs", "window") != "classical":
+        return None
+    keys = {"coarse_position": "position", "coarse_beam_logits": "beam_logits", "coarse_power_dbm": "power_dbm",
+            "coarse_blockage": "blockage", "coarse_known": "known"}
+    out = {}
+    for k, v in keys.items():
+        x = torch.from_numpy(s[k])
+        if k == "coarse_known":
+            x = x.bool()
+        out[v] = x if t is None else x[t]
+    return out
 
 
 def stream_tensors(c, s):
@@ -98,14 +124,17 @@ def run_case(model, s) -> dict[str, np.ndarray]:
     N = cam.shape[0]
     b = lambda x: x[None]
     anchors = torch.arange(N)
-    out = model(b(cam), b(radar), b(lidar), b(gnss), b(power), b(pdbm), b(present), b(stamps), anchors, b(seg))
+    cl = classical_of(c, s)
+    out = model(b(cam), b(radar), b(lidar), b(gnss), b(power), b(pdbm), b(present), b(stamps), anchors, b(seg),
+                classical=None if cl is None else {k: b(v) for k, v in cl.items()})
     gru = isinstance(model, GRUBaseline)
     session = GRUStreamingSession(model) if gru else StreamingSession(model)
     worst = 0.0
     for t in range(N):
         if seg[t] and t > 0:
             session.reset()
-        st = session.step(cam[t], radar[t], lidar[t], gnss[t], power[t], pdbm[t], present[t], int(stamps[t]))
+        st = session.step(cam[t], radar[t], lidar[t], gnss[t], power[t], pdbm[t], present[t], int(stamps[t]),
+                          classical=classical_of(c, s, t))
         pairs = [(st["latents"], out["latents"][0, t]), (st["tokens"], out["tokens"][0, t])]
         pairs.append((st["state"], out["context"][0, t]) if gru else (st["context"], out["context"][0, t]))
         pairs += [(st[k], out[k][0, t]) for k in HEAD_KEYS]
@@ -140,7 +169,7 @@ def small_cnns():
 def small_multitask() -> ModelConfig:
     return ModelConfig(d_model=32, heads=2, encoder_layers=2, predictor_layers=2, mlp_ratio=2, history=4, future=3,
                        num_beams=64, head_hidden=32, queries_per_step=3, preprocessing_version="parity-fixture",
-                       **small_cnns())
+                       coarse_inputs="classical", **small_cnns())
 
 
 def small_gru() -> GRUConfig:
@@ -162,6 +191,8 @@ def randomise(model, g: torch.Generator) -> None:
             elif name.endswith("bias") or name.startswith(("embed.", "missing", "predictor.mask_token",
                                                               "predictor.step", "predictor.query", "step")):
                 t.copy_(torch.randn(t.shape, generator=g) * 0.3)
+            elif name.endswith("gain"):                           # classical heads' per-step gains
+                t.copy_(0.5 + torch.randn(t.shape, generator=g) * 0.5)
             elif name.endswith("lag_bias"):
                 t.copy_(torch.randn(t.shape, generator=g) * 1.0)
 

@@ -131,6 +131,9 @@ class ModelConfig:
     position_scale: float = 0.02         # metres -> beam/power/blockage head input (pos * scale)
     power_default_dbm: float = -100.0    # coarse power when no measured power is in the window
     preprocessing_version: str = ""
+    # "window": coarse estimates from the window alone (constant velocity, last power);
+    # "classical": the heads also take the classical predictor's estimates (dataset tensors coarse_*)
+    coarse_inputs: str = "window"
     vision: CNNConfig = field(default_factory=default_camera)
     radar: CNNConfig = field(default_factory=default_map)
     lidar: CNNConfig = field(default_factory=default_map)
@@ -185,6 +188,7 @@ class GRUConfig:
     position_scale: float = 0.02
     power_default_dbm: float = -100.0
     preprocessing_version: str = ""
+    coarse_inputs: str = "window"
     vision: CNNConfig = field(default_factory=default_camera)
     radar: CNNConfig = field(default_factory=default_map)
     lidar: CNNConfig = field(default_factory=default_map)
@@ -418,15 +422,15 @@ class PredictorBlock(nn.Module):
 
 
 class BeamHead(nn.Module):
-    """[z_k, pos_k * scale] -> linear -> GRU over the future steps (h0 = 0) -> MLP -> beam logits."""
+    """[z_k, pos_k * scale (, classical inputs)] -> linear -> GRU over the future steps (h0 = 0) -> MLP -> beam logits."""
 
-    def __init__(self, zdim: int, hh: int, beams: int):
+    def __init__(self, n_in: int, hh: int, beams: int):
         super().__init__()
-        self.proj = nn.Linear(zdim + 2, hh)
+        self.proj = nn.Linear(n_in, hh)
         self.gru = nn.GRUCell(hh, hh)
         self.mlp = MLP(hh, hh, beams)
 
-    def forward(self, fused):  # [M, F, zdim+2] -> [M, F, beams]
+    def forward(self, fused):  # [M, F, n_in] -> [M, F, beams]
         x = self.proj(fused)
         h = x.new_zeros(x.shape[0], x.shape[2])
         outs = []
@@ -436,18 +440,33 @@ class BeamHead(nn.Module):
         return self.mlp(torch.stack(outs, 1))
 
 
-class Heads(nn.Module):
-    """Task heads on the per-step latents z [.., F, zdim] (shared by the v2 model and the GRU baseline)."""
+CLASSICAL_EXTRAS = 3   # per step: (power + 60) / 20, logit(blockage) / 4, position known
 
-    def __init__(self, zdim: int, hh: int, beams: int):
+
+class Heads(nn.Module):
+    """Task heads on the per-step latents z [.., F, zdim] (shared by the v2 model and the GRU baseline).
+
+    With `classical`, the heads also take the classical predictor's estimates of each step (docs/inference.md):
+    the position starts from its position (+ a learned per-step share of the constant-velocity estimate's
+    difference, which the residual MLP also sees), the beam logits add its ranker logits and the last
+    measured power profile with learned per-step gains (and see both as inputs), the power and blockage
+    heads see its power and blockage, and the blockage logit adds its logit with a learned per-step gain."""
+
+    def __init__(self, zdim: int, hh: int, beams: int, future: int = 5, classical: bool = False):
         super().__init__()
+        extra = CLASSICAL_EXTRAS if classical else 0
         self.loc = nn.Module()
-        self.loc.residual = MLP(zdim, hh, 2)
-        self.beam = BeamHead(zdim, hh, beams)
+        self.loc.residual = MLP(zdim + (2 if classical else 0), hh, 2)
+        self.beam = BeamHead(zdim + 2 + (2 * beams + extra if classical else 0), hh, beams)
         self.power = nn.Module()
-        self.power.residual = MLP(zdim + 2, hh, beams)
+        self.power.residual = MLP(zdim + 2 + extra, hh, beams)
         self.blockage = nn.Module()
-        self.blockage.mlp = MLP(zdim + 2, hh, 1)
+        self.blockage.mlp = MLP(zdim + 2 + extra, hh, 1)
+        if classical:
+            self.loc.cv_gain = nn.Parameter(torch.zeros(future))
+            self.beam.prior_gain = nn.Parameter(torch.ones(future))
+            self.beam.power_gain = nn.Parameter(torch.zeros(future))
+            self.blockage.gain = nn.Parameter(torch.full((future,), 0.5))
 
 
 def coarse_estimates(c, gnss, present, power_dbm, anchors, stamps, segment_start_mask=None):
@@ -501,16 +520,54 @@ def coarse_estimates(c, gnss, present, power_dbm, anchors, stamps, segment_start
     return pos, pw[:, :, None, :].expand(-1, -1, Fu, -1)
 
 
-def apply_heads(c, heads: Heads, z, coarse_pos, coarse_pow):
-    """z [B,A,F,zdim] -> dict of head outputs (power in dBm)."""
+CLASSICAL_KEYS = {"coarse_position": "position", "coarse_beam_logits": "beam_logits", "coarse_power_dbm": "power_dbm",
+                  "coarse_blockage": "blockage", "coarse_known": "known"}
+
+
+def classical_inputs(batch: dict, index=None) -> dict | None:
+    """The classical estimates of a dataset batch (keys coarse_*) as apply_heads takes them, optionally indexed."""
+    if "coarse_position" not in batch:
+        return None
+    return {v: (batch[k] if index is None else batch[k][index]) for k, v in CLASSICAL_KEYS.items()}
+
+
+def _classical(c, classical):
+    if getattr(c, "coarse_inputs", "window") != "classical":
+        return None
+    if classical is None:
+        raise ValueError("this model's heads take the classical estimates (coarse_inputs: classical); pass `classical`")
+    return classical
+
+
+def apply_heads(c, heads: Heads, z, coarse_pos, coarse_pow, classical=None):
+    """z [B,A,F,zdim] -> dict of head outputs (power in dBm). `classical` (with coarse_inputs "classical"):
+    dict position [B,A,F,2], beam_logits [B,A,F,Bm], power_dbm [B,A,F], blockage [B,A,F], known [B,A]."""
     B, A, Fu, zd = z.shape
-    position = coarse_pos + heads.loc.residual(z)
-    fused = torch.cat([z, position * c.position_scale], -1)
-    beam_logits = heads.beam(fused.reshape(B * A, Fu, zd + 2)).reshape(B, A, Fu, -1)
+    if classical is None:
+        position = coarse_pos + heads.loc.residual(z)
+        fused = torch.cat([z, position * c.position_scale], -1)
+        beam_logits = heads.beam(fused.reshape(B * A, Fu, zd + 2)).reshape(B, A, Fu, -1)
+        power = coarse_pow + heads.power.residual(fused)
+        blockage = heads.blockage.mlp(fused).squeeze(-1)
+        return {"position": position, "beam_logits": beam_logits, "power_dbm": power, "blockage_logit": blockage,
+                "coarse_position": coarse_pos, "coarse_power_dbm": coarse_pow}
+    known = classical["known"].to(torch.bool)[..., None, None]                 # [B, A, 1, 1]
+    base = torch.where(known, classical["position"].to(z.dtype), coarse_pos)
+    diff = coarse_pos - base                                                   # constant velocity - classical
+    position = base + heads.loc.cv_gain[:, None] * diff + heads.loc.residual(torch.cat([z, diff * 0.1], -1))
+    prior = classical["beam_logits"].to(z.dtype)                               # [B, A, F, Bm], in [-30, 0]
+    rel = (coarse_pow - coarse_pow.amax(-1, keepdim=True)).clamp(min=-30.0) / 10.0
+    blk_logit = torch.logit(classical["blockage"].to(z.dtype).clamp(0.01, 0.99))
+    extras = torch.stack([(classical["power_dbm"].to(z.dtype) + 60.0) / 20.0, blk_logit / 4.0,
+                          known[..., 0].to(z.dtype).expand(B, A, Fu)], -1)     # [B, A, F, 3]
+    fused = torch.cat([z, position * c.position_scale, extras], -1)
+    beam_in = torch.cat([z, position * c.position_scale, prior / 10.0, rel, extras], -1)
+    beam_logits = heads.beam(beam_in.reshape(B * A, Fu, -1)).reshape(B, A, Fu, -1)
+    beam_logits = beam_logits + heads.beam.prior_gain[:, None] * prior + heads.beam.power_gain[:, None] * rel
     power = coarse_pow + heads.power.residual(fused)
-    blockage = heads.blockage.mlp(fused).squeeze(-1)
+    blockage = heads.blockage.mlp(fused).squeeze(-1) + heads.blockage.gain * blk_logit
     return {"position": position, "beam_logits": beam_logits, "power_dbm": power, "blockage_logit": blockage,
-            "coarse_position": coarse_pos, "coarse_power_dbm": coarse_pow}
+            "coarse_position": base, "coarse_power_dbm": coarse_pow}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -541,7 +598,7 @@ class MultiTaskModel(nn.Module):
         self.predictor.query = nn.Parameter(torch.randn(c.queries_per_step, d) * 0.02)
         self.predictor.layers = nn.ModuleList(PredictorBlock(c) for _ in range(c.predictor_layers))
         self.predictor.norm = nn.LayerNorm(d, eps=c.layer_norm_eps)
-        self.task_heads = Heads(d, c.head_hidden, c.num_beams)
+        self.task_heads = Heads(d, c.head_hidden, c.num_beams, c.future, c.coarse_inputs == "classical")
 
     # --- embeddings -----------------------------------------------------------------------------
     def token_embedding(self) -> torch.Tensor:
@@ -607,11 +664,12 @@ class MultiTaskModel(nn.Module):
         x = self.predictor.norm(x)
         return x.reshape(B, A, Fu, Q, d).mean(3)
 
-    def heads(self, z, gnss, present, power_dbm, anchors, stamps, segment_start_mask=None):
+    def heads(self, z, gnss, present, power_dbm, anchors, stamps, segment_start_mask=None, classical=None):
         """Task heads: dict(position [B,A,F,2], beam_logits [B,A,F,Bm], power_dbm [B,A,F,Bm], blockage_logit [B,A,F])
-        plus coarse_position / coarse_power_dbm."""
+        plus coarse_position / coarse_power_dbm. `classical`: the classical estimates at each anchor (apply_heads),
+        required when the config's coarse_inputs is "classical"."""
         pos, pw = coarse_estimates(self.c, gnss, present, power_dbm, anchors, stamps, segment_start_mask)
-        return apply_heads(self.c, self.task_heads, z, pos.to(z.dtype), pw.to(z.dtype))
+        return apply_heads(self.c, self.task_heads, z, pos.to(z.dtype), pw.to(z.dtype), _classical(self.c, classical))
 
     @staticmethod
     def target_latents(ctx_target, anchors, future: int, segment_start_mask=None):
@@ -630,11 +688,16 @@ class MultiTaskModel(nn.Module):
         tgt = _gather_frames(pooled, safe)                            # [B, A, F, d]
         return F.layer_norm(tgt, (d,)), valid
 
-    def forward(self, camera, radar, lidar, gnss, power, power_dbm, present, stamps, anchors, segment_start_mask=None):
+    def forward(self, camera, radar, lidar, gnss, power, power_dbm, present, stamps, anchors, segment_start_mask=None,
+                classical=None):
+        """`classical`: per-frame classical estimates [B, N, ...] (classical_inputs of a batch), gathered at the anchors."""
         tokens = self.tokenize(camera, radar, lidar, gnss, power, present)
         ctx = self.encode(tokens, stamps, segment_start_mask)
         z = self.predict(ctx, stamps, anchors, segment_start_mask)
-        out = self.heads(z, gnss, present, power_dbm, anchors, stamps, segment_start_mask)
+        if classical is not None:
+            a = _anchors(anchors, gnss.shape[0], gnss.device)
+            classical = {k: _gather_frames(v, a[..., None])[:, :, 0] for k, v in classical.items()}
+        out = self.heads(z, gnss, present, power_dbm, anchors, stamps, segment_start_mask, classical=classical)
         out.update(tokens=tokens, context=ctx, latents=z)
         return out
 
@@ -662,7 +725,7 @@ class GRUBaseline(nn.Module):
         self.encoder = nn.GRUCell(c.hidden, c.hidden)
         self.decoder = nn.GRUCell(c.hidden, c.hidden)
         self.step = nn.Parameter(torch.randn(c.future, c.hidden) * 0.02)
-        self.task_heads = Heads(c.hidden, c.head_hidden, c.num_beams)
+        self.task_heads = Heads(c.hidden, c.head_hidden, c.num_beams, c.future, c.coarse_inputs == "classical")
 
 
     def tokenize(self, camera, radar, lidar, gnss, power, present):
@@ -698,9 +761,9 @@ class GRUBaseline(nn.Module):
             outs.append(h)
         return torch.stack(outs, 1).reshape(B, A, self.c.future, -1)
 
-    def heads(self, z, gnss, present, power_dbm, anchors, stamps, segment_start_mask=None):
+    def heads(self, z, gnss, present, power_dbm, anchors, stamps, segment_start_mask=None, classical=None):
         pos, pw = coarse_estimates(self.c, gnss, present, power_dbm, anchors, stamps, segment_start_mask)
-        return apply_heads(self.c, self.task_heads, z, pos.to(z.dtype), pw.to(z.dtype))
+        return apply_heads(self.c, self.task_heads, z, pos.to(z.dtype), pw.to(z.dtype), _classical(self.c, classical))
 
     forward = MultiTaskModel.forward
 
@@ -753,7 +816,7 @@ class FullAttentionModel(nn.Module):
         self.predictor.query = nn.Parameter(torch.randn(c.queries_per_step, d) * 0.02)
         self.predictor.layers = nn.ModuleList(FullBlock(c) for _ in range(c.predictor_layers))
         self.predictor.norm = nn.LayerNorm(d, eps=c.layer_norm_eps)
-        self.task_heads = Heads(d, c.head_hidden, c.num_beams)
+        self.task_heads = Heads(d, c.head_hidden, c.num_beams, c.future, c.coarse_inputs == "classical")
 
     token_embedding = MultiTaskModel.token_embedding
     query_tokens = MultiTaskModel.query_tokens
@@ -835,7 +898,7 @@ class StreamingSession:
         self.frames: deque[_Frame] = deque(maxlen=self.m.c.history)
 
     @torch.no_grad()
-    def step(self, camera, radar, lidar, gnss, power, power_dbm, present, stamp: int):
+    def step(self, camera, radar, lidar, gnss, power, power_dbm, present, stamp: int, classical=None):
         m, c = self.m, self.m.c
         d, nh, H = c.d_model, c.heads, c.history
         dh = d // nh
@@ -880,7 +943,7 @@ class StreamingSession:
             xq = xq + layer.cross.out(o)
             xq = xq + layer.mlp(layer.norm3(xq))
         z = m.predictor.norm(xq).reshape(c.future, c.queries_per_step, d).mean(1)
-        out = _heads_for_window(m, z, window, stamps)
+        out = _heads_for_window(m, z, window, stamps, classical)
         out.update(latents=z, context=ctx, tokens=tokens)
         return out
 
@@ -896,12 +959,16 @@ def _attend(q, K, V, bias, nh: int):
     return (s.softmax(-1) @ vh).transpose(0, 1).reshape(L, d)
 
 
-def _heads_for_window(m, z, window: list, stamps):
+def _heads_for_window(m, z, window: list, stamps, classical=None):
+    """`classical`: one frame's classical estimates (position [F,2], beam_logits [F,Bm], power_dbm [F],
+    blockage [F], known scalar) when the model takes them."""
     n = len(window)
     gnss = torch.stack([f.gnss for f in window])[None]
     pdbm = torch.stack([f.power_dbm for f in window])[None]
     pres = torch.stack([f.present for f in window])[None]
-    out = m.heads(z[None, None], gnss, pres, pdbm, torch.tensor([n - 1]), stamps[None])
+    if classical is not None:
+        classical = {k: torch.as_tensor(v)[None, None] for k, v in classical.items()}
+    out = m.heads(z[None, None], gnss, pres, pdbm, torch.tensor([n - 1]), stamps[None], classical=classical)
     return {k: v[0, 0] for k, v in out.items()}
 
 
@@ -917,7 +984,7 @@ class GRUStreamingSession:
         self.frames: deque[_Frame] = deque(maxlen=self.m.c.history)
 
     @torch.no_grad()
-    def step(self, camera, radar, lidar, gnss, power, power_dbm, present, stamp: int):
+    def step(self, camera, radar, lidar, gnss, power, power_dbm, present, stamp: int, classical=None):
         m = self.m
         present = torch.as_tensor(present).bool()
         tokens = m.tokenize(camera[None, None], radar[None, None], lidar[None, None], gnss[None, None],
@@ -928,7 +995,7 @@ class GRUStreamingSession:
                                   torch.as_tensor(power_dbm, dtype=torch.float32), present))
         window = list(self.frames)
         stamps = torch.tensor([f.stamp for f in window], dtype=torch.long)
-        out = _heads_for_window(m, z, window, stamps)
+        out = _heads_for_window(m, z, window, stamps, classical)
         out.update(latents=z, state=self.h[0].clone(), tokens=tokens[0, 0])
         return out
 

@@ -109,7 +109,25 @@ def drive(seed: int, frames: int, future: int, step_ms: int, beams: int, shapes:
         tb[ok, k] = beam_of(east_true[j[ok]], north_true[j[ok]], beams)
         tpow[ok, k] = beam_powers(east_true[j[ok]], north_true[j[ok]], blocked[j[ok]], beams)
         tblk[ok, k] = blocked[j[ok]].astype(np.uint8)
+    # "classical" estimates: constant velocity from the noisy fixes, ranker logits of its beam, last best power
+    cpos = np.zeros((n, future, 2), dtype=np.float32)
+    clog = np.zeros((n, future, beams), dtype=np.float32)
+    vel = np.zeros((n, 2))
+    vel[1:] = (gnss[1:] - gnss[:-1]) / (step_ms / 1000.0)
+    for k in range(future):
+        cpos[:, k] = gnss + vel * 0.5 * (k + 1) * step_ms / 1000.0
+        cb = beam_of(cpos[:, k, 0].astype(np.float64), cpos[:, k, 1].astype(np.float64), beams)
+        clog[:, k] = -np.minimum((np.arange(beams)[None] - cb[:, None]) ** 2, 30.0)
+    known = present[:, 3].astype(np.uint8)
+    cpos *= known[:, None, None]
+    cpow = np.repeat(meas_dbm.max(1, keepdims=True), future, 1).astype(np.float32)
+    cblk = np.repeat(np.clip(blocked[:n, None] * 0.7 + 0.15, 0, 1), future, 1).astype(np.float32)
     return {
+        "coarse_position": cpos,
+        "coarse_beam_logits": clog,
+        "coarse_power_dbm": cpow,
+        "coarse_blockage": cblk,
+        "coarse_known": known,
         "stamp": stamps[:n].astype(np.int64),
         "segment": segment[:n],
         "camera": camera.astype(np.float16),

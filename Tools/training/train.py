@@ -49,6 +49,7 @@ from torch import nn  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import model as model_lib  # noqa: E402  (learn-model's architecture)
+from model import CLASSICAL_KEYS, classical_inputs  # noqa: E402
 from dataset import ForesightDataset, DatasetError, segment_first_index  # noqa: E402
 from metrics import Scorer, format_summary, FLOOR_DBM  # noqa: E402
 
@@ -228,7 +229,7 @@ def build_model_configs(ds: ForesightDataset, tc: TrainConfig):
         cnns = dict(vision=cnn_for(cam, [8, 16], (3, 3)), radar=cnn_for(rad, [8, 16], (2, 4)),
                     lidar=cnn_for(lid, [8, 16], (2, 4)))
         mc = model_lib.ModelConfig(d_model=32, heads=2, encoder_layers=2, predictor_layers=1, mlp_ratio=2,
-                                   head_hidden=32, queries_per_step=3, **cnns, **common)
+                                   head_hidden=32, queries_per_step=3, coarse_inputs="classical", **cnns, **common)
         gc = model_lib.GRUConfig(d_model=16, hidden=32, head_hidden=32, **cnns, **common)
     else:
         d = model_lib.ModelConfig()
@@ -240,6 +241,7 @@ def build_model_configs(ds: ForesightDataset, tc: TrainConfig):
         cnns["lidar"] = d.lidar if (d.lidar.height, d.lidar.width) == tuple(lid) \
             else cnn_for(lid, [c.out_channels for c in d.lidar.convs], (4, 4))
         extra = {k: v for k, v in tc.model.items() if k != "size"}
+        extra.setdefault("coarse_inputs", "classical")
         mc = model_lib.ModelConfig(**cnns, **common, **extra)
         gc = model_lib.GRUConfig(**cnns, **common)
     for c in (mc, gc):
@@ -513,7 +515,7 @@ def cache_latents(model, ds, tc: TrainConfig, dist: Dist, views: int, seed: int)
     stride = tc.full_anchor_stride if is_full(model) else 1
     rows = ds.rows(tc.crop, None, dist.rank, dist.world, 1, pad=False)
     g = torch.Generator().manual_seed(seed + dist.rank)
-    keys = ("target_valid", "target_position", "target_beam", "target_power", "target_blocked")
+    keys = ("target_valid", "target_position", "target_beam", "target_power", "target_blocked", *CLASSICAL_KEYS)
     acc: dict[str, list] = {k: [] for k in ("z", "gnss", "present", "power_dbm", "stamp", "wstart", "view", *keys)}
     t0 = time.time()
     for i in range(0, len(rows), tc.batch):
@@ -535,6 +537,13 @@ def cache_latents(model, ds, tc: TrainConfig, dist: Dist, views: int, seed: int)
             acc["wstart"].append(wstart[sel])
             for k in keys:
                 acc[k].append(b[k][:, anchors][sel])
+            if v > 0 and "coarse_known" in b:
+                # A view whose window lost GNSS: the classical predictor would have had no position, so its
+                # position and beam logits become what CoarseInputs gives then (unknown, zeros, flat).
+                gps = (gather_windows(present, widx) & wvalid[..., None])[..., 3].any(-1)[sel]     # [A]
+                for k in ("coarse_known", "coarse_position", "coarse_beam_logits"):
+                    x = acc[k][-1]
+                    acc[k][-1] = x * gps.view(-1, *([1] * (x.dim() - 1))).to(x.dtype)
     out = {k: torch.cat(v) if v else torch.zeros(0) for k, v in acc.items()}
     out["seconds"] = time.time() - t0
     return out
@@ -544,8 +553,11 @@ def heads_forward(model, c: dict, idx) -> dict:
     """The heads on cached latents: each anchor is a batch row whose window ends at slot H-1."""
     H = c["gnss"].shape[1]
     anchors = torch.tensor([H - 1])
+    classical = classical_inputs(c, idx)
+    if classical is not None:
+        classical = {k: v[:, None] for k, v in classical.items()}
     o = model.heads(c["z"][idx][:, None], c["gnss"][idx], c["present"][idx], c["power_dbm"][idx], anchors,
-                    c["stamp"][idx], c["wstart"][idx])
+                    c["stamp"][idx], c["wstart"][idx], classical=classical)
     return {k: v[:, 0] for k, v in o.items()}
 
 
@@ -601,8 +613,9 @@ class HeadObjective(nn.Module):
 
 @torch.no_grad()
 def score_cache(model, c: dict, future: int, dist: Dist, batch: int = 1024, coarse: bool = False):
-    """Validation metrics of the heads on cached latents (and, with `coarse`, of the coarse estimates alone:
-    constant-velocity position, last measured power, its best beam — the heads' starting point)."""
+    """Validation metrics of the heads on cached latents (and, with `coarse`, of the coarse estimates alone — the
+    heads' starting point: the classical predictor's estimates when the cache has them, else the constant-velocity
+    position and the last measured power with its best beam)."""
     model.eval()
     s, sc = Scorer(future), Scorer(future)
     for i in range(0, c["z"].shape[0], batch):
@@ -611,8 +624,16 @@ def score_cache(model, c: dict, future: int, dist: Dist, batch: int = 1024, coar
         tgt = {k: c[k][idx] for k in TARGET_KEYS}
         s.add(out, tgt, c["target_valid"][idx])
         if coarse:
-            cp = out["coarse_power_dbm"]
-            sc.add({"position": out["coarse_position"], "beam_logits": cp, "power_dbm": cp}, tgt, c["target_valid"][idx])
+            cl = classical_inputs(c, idx)
+            if cl is not None:  # the classical predictor's own estimates (its power is the chosen beam's)
+                nb = cl["beam_logits"].shape[-1]
+                blk = torch.logit(cl["blockage"].clamp(0.01, 0.99))
+                sc.add({"position": out["coarse_position"], "beam_logits": cl["beam_logits"],
+                        "power_dbm": cl["power_dbm"][..., None].expand(-1, -1, nb), "blockage_logit": blk},
+                       tgt, c["target_valid"][idx])
+            else:
+                cp = out["coarse_power_dbm"]
+                sc.add({"position": out["coarse_position"], "beam_logits": cp, "power_dbm": cp}, tgt, c["target_valid"][idx])
     s.all_reduce()
     if coarse:
         sc.all_reduce()
@@ -703,7 +724,7 @@ def train_heads(model, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist,
             log.say(f"{stage} epoch {epoch + 1}/{tc.head_epochs}: loss {rec['train_loss']:.4f} | " + format_summary("val", val))
     final, coarse = score_cache(model, va, val_ds.future, dist, coarse=True)
     baselines = score_baselines(va, val_ds.future, dist)
-    baselines["constant-velocity"] = coarse
+    baselines["classical" if "coarse_position" in va else "constant-velocity"] = coarse
     result = {"history": history, "val": final, "baselines": baselines,
               "cache_seconds": tr["seconds"] + va["seconds"], "pos_weight": pos_weight}
     if dist.main:
@@ -718,7 +739,11 @@ def train_heads(model, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist,
 def supervised_outputs(model, b: dict, present: torch.Tensor, anchors: torch.Tensor) -> dict:
     """End-to-end outputs of a model (the GRU baseline) for the anchors of a batch of crops: [B, A, F, ...]."""
     z = latents(model, b, present, anchors)
-    return model.heads(z, b["gnss"], present, b["power_dbm"], anchors, b["stamp"], b["segment_start"])
+    classical = classical_inputs(b)
+    if classical is not None:
+        a = anchors[None].expand(b["gnss"].shape[0], -1) if anchors.dim() == 1 else anchors
+        classical = {k: v[torch.arange(v.shape[0])[:, None], a] for k, v in classical.items()}
+    return model.heads(z, b["gnss"], present, b["power_dbm"], anchors, b["stamp"], b["segment_start"], classical=classical)
 
 
 TARGET_KEYS = ("target_valid", "target_position", "target_beam", "target_power", "target_blocked")
@@ -957,9 +982,12 @@ def export_all(results: dict, model, gru, train_ds, val_ds, args, command: str, 
         write_card(args.export_learned, f"{args.export_learned.name} — streaming JEPA multi-task predictor",
                    "Sliding-window block-causal context encoder + predictor (future queries cross-attending to the "
                    "cached context), pretrained with temporal block-masked JEPA against an EMA target encoder, then "
-                   "frozen; task heads for position (constant velocity + residual), beam (localization cascade), "
-                   "per-beam power in dBm (last measurement + residual) and blockage trained on cached latents. "
-                   "Run by the daemon with `predictor.kind: learned`.", data, command, table, anchors, extra)
+                   "frozen; task heads trained on cached latents that refine the classical predictor's estimates "
+                   "of each step (coarse_inputs: classical, computed by the same Swift code in `foresight dataset` and "
+                   "in the daemon): position (classical, else constant velocity, + residual), beam (classical ranker "
+                   "logits and the last measured power profile with learned per-step gains + a GRU over the steps), "
+                   "per-beam power in dBm (last measurement + residual) and blockage (classical logit with a learned "
+                   "gain + MLP). Run by the daemon with `predictor.kind: learned`.", data, command, table, anchors, extra)
         done["learned"] = str(args.export_learned)
         log.say(f"exported {args.export_learned}")
     if args.export_gru and gru is not None:
