@@ -9,7 +9,7 @@ public struct CoarseEstimates: Sendable, Equatable {
     /// Predicted UE east/north per step, metres in the site frame, `[F × 2]` (zeros when
     /// `positionKnown` is false).
     public var positions: [Float]
-    /// The classical beam ranker's logit of every beam per step, `[F × B]`, in [−30, 0]
+    /// The classical beam ranker's logit of every beam per step, `[F × B]`, in [−64, 0]
     /// (the classical beam ranker's logits of the predicted azimuth; all zeros without a position).
     public var beamLogits: [Float]
     /// The classical power trend of the predicted best beam per step, dBm, `[F]`.

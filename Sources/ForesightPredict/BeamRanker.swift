@@ -98,13 +98,14 @@ public struct BeamRanker: Sendable, Equatable {
         rank(azimuth: steeringAngles[min(max(index, 0), steeringAngles.count - 1)])
     }
 
-    /// The ranker's logit of every beam for `azimuth` (relative to boresight, radians): −(d/σ)²
-    /// with d the wrap-aware angular distance, floored at `−floor` so far beams stay finite and
-    /// bounded (the softmax of these logits is ``rank(azimuth:)``'s distribution up to the floor).
-    public func logits(azimuth: Double, floor: Double = 30) -> [Float] {
+    /// A score of every beam for `azimuth` (relative to boresight, radians): −d/σ with d the
+    /// wrap-aware angular distance, floored at `−floor`. Linear in the distance (not −(d/σ)² as the
+    /// softmax of ``rank(azimuth:)``) so that the order of every beam of the codebook survives the floor,
+    /// also when the azimuth lies beyond the codebook's edge: sorted, these scores give ``rank(azimuth:)``'s
+    /// order.
+    public func logits(azimuth: Double, floor: Double = 64) -> [Float] {
         steeringAngles.map { angle in
-            let d = abs(BeamRanker.wrap(angle - azimuth)) / sigma
-            return Float(-min(d * d, floor))
+            Float(-min(abs(BeamRanker.wrap(angle - azimuth)) / sigma, floor))
         }
     }
 

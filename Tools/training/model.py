@@ -555,7 +555,7 @@ def apply_heads(c, heads: Heads, z, coarse_pos, coarse_pow, classical=None):
     base = torch.where(known, classical["position"].to(z.dtype), coarse_pos)
     diff = coarse_pos - base                                                   # constant velocity - classical
     position = base + heads.loc.cv_gain[:, None] * diff + heads.loc.residual(torch.cat([z, diff * 0.1], -1))
-    prior = classical["beam_logits"].to(z.dtype)                               # [B, A, F, Bm], in [-30, 0]
+    prior = classical["beam_logits"].to(z.dtype)                               # [B, A, F, Bm], in [-64, 0]
     rel = (coarse_pow - coarse_pow.amax(-1, keepdim=True)).clamp(min=-30.0) / 10.0
     blk_logit = torch.logit(classical["blockage"].to(z.dtype).clamp(0.01, 0.99))
     extras = torch.stack([(classical["power_dbm"].to(z.dtype) + 60.0) / 20.0, blk_logit / 4.0,
