@@ -108,10 +108,6 @@ public struct CurveCertificate: Sendable, Equatable {
             throw CertificateError(path: path, "\(reason); create it with `foresight keygen --out \(Self.stem(of: path))` or fix the path")
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw CertificateError(path: path, "not a regular file") }
-        if requireSecret, info.st_mode & 0o077 != 0 {
-            let mode = String(info.st_mode & 0o777, radix: 8)
-            throw CertificateError(path: path, "the secret key file is readable by others (mode \(mode)); run `chmod 600 \(path)`")
-        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CertificateError(path: path, "cannot read it (\(String(cString: strerror(errno))))")
         }
@@ -125,6 +121,10 @@ public struct CurveCertificate: Sendable, Equatable {
         let secretKey = entries["curve/secret-key"]
         if requireSecret, secretKey == nil {
             throw CertificateError(path: path, "holds no secret key; give this side's NAME.key_secret, not the public NAME.key")
+        }
+        if requireSecret, info.st_mode & 0o077 != 0 {
+            let mode = String(info.st_mode & 0o777, radix: 8)
+            throw CertificateError(path: path, "the secret key file is open to group or others (mode \(mode)); run `chmod 600 \(path)`")
         }
         return try CurveCertificate(publicKey: publicKey, secretKey: requireSecret ? secretKey : nil, path: path)
     }

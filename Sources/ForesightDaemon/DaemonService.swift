@@ -164,7 +164,9 @@ public struct DaemonService: Service {
             }
             diagnostics.cancel()
             _ = await diagnostics.value
-            publisher.send(topic: diagnosticsTopic, payload: await pipeline.diagnostics(seq: .max).encoded())
+            var final = await pipeline.diagnostics(seq: .max)
+            final.rejections += security.diagnosticRejections()
+            publisher.send(topic: diagnosticsTopic, payload: final.encoded())
             group.cancelAll()
             logger.info("foresight stopped", metadata: ["frames": "\(pipeline.stats.counter("frames_total"))"])
         }
