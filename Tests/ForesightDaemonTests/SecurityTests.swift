@@ -4,6 +4,7 @@ import ForesightTestSupport
 import ForesightBus
 @testable import ForesightDaemon
 import ForesightWire
+import ForesightSite
 
 /// Key pairs for a secured test rig, written by the real `foresight keygen`.
 struct RigKeys {
@@ -152,6 +153,50 @@ func pythonListener(endpoint: String, seconds: Double, secret: String? = nil, se
         s.close(linger=0); ctx.term()
         """
     return try TestSupport.Child(TestSupport.python, ["-u", "-c", script, endpoint, String(seconds), secret ?? "-", server ?? "-"])
+}
+
+@Suite struct LaunchSecurityTests {
+    @Test func theSecuredExampleLoadsWithPathsRelativeToIt() throws {
+        let launch = try LaunchFile.load(path: TestSupport.path("launch/secured.yaml"))
+        #expect(launch.inputs.curve?.certificate == TestSupport.path("keys/daemon.key_secret"))
+        #expect(launch.inputs.curve?.serverCertificates == [TestSupport.path("keys/sim.key")])
+        #expect(launch.inputs.curve?.allowedClients == nil)
+        #expect(launch.output.curve?.allowedClients == TestSupport.path("keys/controllers"))
+    }
+
+    @Test func securityKeysAreCheckedLikeEveryOtherKey() throws {
+        let dir = try TestSupport.temporaryDirectory("launch-security")
+        func load(_ inputs: String) throws(ConfigError) -> LaunchFile {
+            let path = dir.appendingPathComponent("l.yaml").path
+            try? """
+            site: \(TestSupport.path("Calibration/sim-site.yaml"))
+            inputs:
+              endpoints: [tcp://a:1, tcp://b:2]
+            \(inputs)
+            output:
+              endpoint: tcp://*:5601
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+            return try LaunchFile.load(path: path)
+        }
+        let listed = try load("  security:\n    curve:\n      certificate: k/d.key_secret\n      server_certificate: [k/a.key, /abs/b.key]")
+        #expect(listed.inputs.curve?.serverCertificates == [dir.appendingPathComponent("k/a.key").path, "/abs/b.key"])
+        #expect(listed.output.curve == nil)
+        let typo = #expect(throws: ConfigError.self) { try load("  security:\n    curve:\n      certificate: d.key_secret\n      allowd_clients: k/") }
+        #expect("\(typo.map { "\($0)" } ?? "")".contains("inputs.security.curve.allowd_clients"))
+        #expect(throws: ConfigError.self) { try load("  security:\n    curve:\n      allowed_clients: k/") }
+    }
+
+    @Test func certificatesAreCheckedAgainstTheSideMode() throws {
+        let keys = try RigKeys(["d", "s"])
+        let files = CurveFiles(certificate: keys.path("d.key_secret"), serverCertificates: [keys.path("s.key"), keys.path("s.key"), keys.path("s.key")])
+        let count = #expect(throws: CertificateError.self) { try files.load(domain: "inputs", mode: .connect, endpointCount: 2) }
+        #expect(count?.problem.contains("3 server certificates for 2 endpoints") == true)
+        let noServer = CurveFiles(certificate: keys.path("d.key_secret"))
+        #expect(throws: CertificateError.self) { try noServer.load(domain: "inputs", mode: .connect, endpointCount: 1) }
+        let loaded = try CurveFiles(certificate: keys.path("d.key_secret"), serverCertificates: [keys.path("s.key")])
+            .load(domain: "inputs", mode: .connect, endpointCount: 2)
+        #expect(loaded.security.serverKeys.count == 1 && loaded.allowed == nil)
+    }
 }
 
 @Suite(.serialized) struct SecurityTests {
