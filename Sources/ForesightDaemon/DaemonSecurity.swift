@@ -125,7 +125,12 @@ public final class DaemonSecurity: Sendable {
             case .disconnected:
                 disconnects.withLock { $0[side, default: 0] += 1 }
             case .handshakeFailed(let reason, let endpoint):
-                if server {
+                if server, !secured {
+                    // A plain side: not an authentication refusal (e.g. a CURVE client on a plain port).
+                    if once("plain-" + reason) {
+                        logger.notice("a peer failed the handshake on a plain side", metadata: ["side": "\(side)", "reason": "\(reason)", "endpoint": "\(endpoint)"])
+                    }
+                } else if server {
                     counts.withLock { $0["\(side)|\(reason)", default: 0] += 1 }
                     if once(reason) {
                         let hint = reason == SocketEvent.mechanismMismatch ? (secured ? "a client without CURVE (plain)" : "a CURVE client on a plain socket")
