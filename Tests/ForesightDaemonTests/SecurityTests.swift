@@ -298,6 +298,32 @@ func pythonListener(endpoint: String, seconds: Double, secret: String? = nil, se
         #expect(daemon.stderr.contains("client refused"), "refusals are logged")
     }
 
+    @Test func keygenRefusesToOverwriteAndSecuredToolsTalk() async throws {
+        let keys = try RigKeys(["sim", "viewer", "stranger"])
+        let again = try runForesight(["keygen", "--out", keys.path("sim")])
+        #expect(again.status != 0 && again.stderr.contains("--force"), "\(again.stderr)")
+        let before = try keys.certificate("sim", secret: false).publicKey
+        #expect(try runForesight(["keygen", "--out", keys.path("sim"), "--force"]).status == 0)
+        #expect(try keys.certificate("sim", secret: false).publicKey != before)
+        // sim (CURVE server) → echo (CURVE client): the allowed viewer sees messages, a stranger none.
+        let viewers = try keys.allowList("viewers", ["viewer"])
+        let port = TestSupport.freePort()
+        let sim = try TestSupport.Child(TestSupport.foresightBinary, [
+            "sim", "--endpoint", "tcp://127.0.0.1:\(port)", "--duration", "30", "--quiet",
+            "--curve-secret-key", keys.path("sim.key_secret"), "--curve-allowed-clients", viewers,
+        ])
+        defer { sim.stop() }
+        let echo = try runForesight(["echo", "tcp://127.0.0.1:\(port)", "--topic", "sensor/gnss", "--count", "3", "--json",
+                                     "--curve-secret-key", keys.path("viewer.key_secret"), "--curve-server-key", keys.path("sim.key")])
+        #expect(echo.status == 0, "\(echo.stderr)")
+        #expect(echo.stdout.split(separator: "\n").filter { $0.contains("sensor/gnss") }.count == 3, "\(echo.stdout)")
+        let refused = try pythonListener(endpoint: "tcp://127.0.0.1:\(port)", seconds: 2, secret: keys.path("stranger.key_secret"), server: keys.path("sim.key"))
+        #expect(refused.waitForLine(timeout: 20) { $0.hasPrefix("received") } == "received 0")
+        // Options that need a key pair say so.
+        let lonely = try runForesight(["echo", "tcp://127.0.0.1:\(port)", "--curve-server-key", keys.path("sim.key")])
+        #expect(lonely.status != 0 && lonely.stderr.contains("--curve-secret-key"), "\(lonely.stderr)")
+    }
+
     @Test func boundInputsAdmitOnlyAllowedPublishersAndReloadOnSighup() async throws {
         let keys = try RigKeys(["daemon", "sim"])
         let sims = try keys.allowList("sims", [])
