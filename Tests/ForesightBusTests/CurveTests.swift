@@ -146,7 +146,7 @@ func receiveCount(_ subscriber: Subscriber, topic: String, atLeast wanted: Int, 
         let zap: ZapHandler
         let publisher: Publisher
         let events: EventLog
-        let feed: Task<Void, Never>
+        let feeding: Locked<Bool>
 
         init(keys: TestKeys, allowed: [String], fault: ZapHandler.FaultInjection? = nil) throws {
             context = try BusContext()
@@ -159,16 +159,19 @@ func receiveCount(_ subscriber: Subscriber, topic: String, atLeast wanted: Int, 
             options.lingerMs = 0
             let publisher = try Publisher(context: context, endpoint: "tcp://127.0.0.1:*", options: options)
             self.publisher = publisher
-            feed = Task {
-                while !Task.isCancelled {
+            // Its own thread: a loaded test run can starve the cooperative pool.
+            let feeding = Locked(true)
+            self.feeding = feeding
+            Thread {
+                while feeding.current {
                     publisher.send(topic: "data", payload: [1, 2, 3])
-                    try? await Task.sleep(for: .milliseconds(20))
+                    usleep(20_000)
                 }
-            }
+            }.start()
         }
 
         func stop() {
-            feed.cancel()
+            feeding.withLock { $0 = false }
             publisher.close()
             zap.close()
         }
@@ -194,15 +197,21 @@ func receiveCount(_ subscriber: Subscriber, topic: String, atLeast wanted: Int, 
         let stranger = try client(endpoint, keys: keys, own: "stranger")
         let plain = try client(endpoint, keys: keys, own: nil)
         let wrongServer = try client(endpoint, keys: keys, own: "good", server: "impostor")
-        async let g = receiveCount(good, topic: "data", atLeast: 20, within: 20)
+        async let g = receiveCount(good, topic: "data", atLeast: 5, within: 60)
         async let s = receiveCount(stranger, topic: "data", atLeast: 1, within: 3)
         async let p = receiveCount(plain, topic: "data", atLeast: 1, within: 3)
         async let w = receiveCount(wrongServer, topic: "data", atLeast: 1, within: 3)
         let (goodCount, strangerCount, plainCount, wrongCount) = await (g, s, p, w)
-        #expect(goodCount >= 20)
+        #expect(goodCount >= 5)
         #expect(strangerCount == 0)
         #expect(plainCount == 0)
         #expect(wrongCount == 0)
+        // Under a loaded run the refused handshakes may still be on their way: wait for them (bounded).
+        for _ in 0..<300 {
+            let zapRefused = server.zap.refusals.contains { $0.reason == "unknown_key" }
+            if zapRefused, server.events.failures(SocketEvent.mechanismMismatch) >= 1, server.events.failures(SocketEvent.cryptographic) >= 1 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
         let refusals = Dictionary(uniqueKeysWithValues: server.zap.refusals.map { ("\($0.domain)|\($0.reason)", $0.count) })
         #expect((refusals["test|unknown_key"] ?? 0) >= 1, "\(refusals)")
         #expect(server.events.failures(SocketEvent.mechanismMismatch) >= 1, "\(server.events.all)")
@@ -251,7 +260,7 @@ func receiveCount(_ subscriber: Subscriber, topic: String, atLeast wanted: Int, 
         let goodKey = try CurveCertificate.load(path: keys.path("good.key"), requireSecret: false).publicKey
         server.zap.setAllowed([goodKey], domain: "test")
         let admitted = try client(endpoint, keys: keys, own: "good")
-        #expect(await receiveCount(admitted, topic: "data", atLeast: 5, within: 20) >= 5)
+        #expect(await receiveCount(admitted, topic: "data", atLeast: 5, within: 60) >= 5)
         // Removed: new connections are refused again.
         server.zap.setAllowed([], domain: "test")
         #expect(await receiveCount(try client(endpoint, keys: keys, own: "good"), topic: "data", atLeast: 1, within: 2) == 0)

@@ -118,9 +118,15 @@ struct SecuredLaunch {
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
     }
 
-    /// The value of the first `/metrics` sample whose line starts with `prefix` (0 when absent).
+    /// The value of the first `/metrics` sample whose line starts with `prefix` (0 when absent;
+    /// a scrape that fails under load is retried).
     func metric(_ prefix: String) throws -> Double {
-        let text = try httpGet("http://127.0.0.1:\(metrics)/metrics").body
+        var answer = try httpGet("http://127.0.0.1:\(metrics)/metrics")
+        for _ in 0..<5 where answer.status != 200 {
+            Thread.sleep(forTimeInterval: 0.5)
+            answer = try httpGet("http://127.0.0.1:\(metrics)/metrics")
+        }
+        let text = answer.body
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }),
               let value = line.split(separator: " ").last.flatMap({ Double($0) }) else { return 0 }
         return value
@@ -270,7 +276,7 @@ func pythonListener(endpoint: String, seconds: Double, secret: String? = nil, se
             #expect(listener.waitForLine(timeout: 20) { $0.hasPrefix("received") } == "received 0", "a refused client received data")
         }
         var (unknownKey, mismatch, crypto) = (0.0, 0.0, 0.0)
-        for _ in 0..<50 {
+        for _ in 0..<100 {
             unknownKey = try launch.metric("foresight_auth_rejected_total{side=\"output\",reason=\"unknown_key\"}")
             mismatch = try launch.metric("foresight_auth_rejected_total{side=\"output\",reason=\"mechanism_mismatch\"}")
             crypto = try launch.metric("foresight_auth_rejected_total{side=\"output\",reason=\"cryptographic\"}")
