@@ -25,6 +25,7 @@ public final class DaemonSecurity: Sendable {
     private let zap: ZapHandler?
     private let counts = Locked<[String: Int64]>([:])
     private let disconnects = Locked<[String: Int64]>([:])
+    private let handshakes = Locked<[String: Int64]>([:])
     private let logged = Locked<Set<String>>([])
     private let exporter = PrometheusExporter()
     private let logger: Logger
@@ -115,13 +116,13 @@ public final class DaemonSecurity: Sendable {
     }
 
     private func monitor(side: String, server: Bool) -> @Sendable (SocketEvent) -> Void {
-        let counts = self.counts, disconnects = self.disconnects, logged = self.logged, logger = self.logger
+        let counts = self.counts, disconnects = self.disconnects, handshakes = self.handshakes, logged = self.logged, logger = self.logger
         let secured = curve[side] != nil
         return { event in
             func once(_ key: String) -> Bool { logged.withLock { $0.insert(side + "|" + key).inserted } }
             switch event {
             case .handshakeSucceeded:
-                break
+                handshakes.withLock { $0[side, default: 0] += 1 }
             case .disconnected:
                 disconnects.withLock { $0[side, default: 0] += 1 }
             case .handshakeFailed(let reason, let endpoint):
@@ -221,6 +222,8 @@ public final class DaemonSecurity: Sendable {
         "foresight_auth_rejected_total", "Connections refused by CURVE/ZAP, by side (inputs, output) and reason (unknown_key, mechanism, domain, mechanism_mismatch, cryptographic, handshake_incomplete, ...)")
     private static let disconnectFamily = PrometheusExporter.Family.counter(
         "foresight_peer_disconnects_total", "Connections that ended, by side: peers leaving, heartbeat timeouts, and peers cut off for a message above ZMQ_MAXMSGSIZE")
+    private static let handshakeFamily = PrometheusExporter.Family.counter(
+        "foresight_peer_handshakes_total", "Connections that completed their handshake (CURVE: authenticated and admitted), by side")
     private static let curveFamily = PrometheusExporter.Family.gauge(
         "foresight_curve_enabled", "1 when the side uses CURVE, else 0")
 
@@ -228,9 +231,10 @@ public final class DaemonSecurity: Sendable {
     public func prometheusText() -> String {
         typealias S = PrometheusExporter.Sample
         var samples: [S] = rejections.map { S(Self.rejectedFamily, [("side", $0.side), ("reason", $0.reason)], Double($0.count)) }
-        let ended = disconnectCounts
+        let ended = disconnectCounts, admitted = handshakes.current
         for side in Self.sides {
             samples.append(S(Self.disconnectFamily, [("side", side)], Double(ended[side] ?? 0)))
+            samples.append(S(Self.handshakeFamily, [("side", side)], Double(admitted[side] ?? 0)))
             samples.append(S(Self.curveFamily, [("side", side)], curve[side] == nil ? 0 : 1))
         }
         return exporter.render(samples)

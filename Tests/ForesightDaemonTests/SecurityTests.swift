@@ -286,6 +286,8 @@ func pythonListener(endpoint: String, seconds: Double, secret: String? = nil, se
             if unknownKey >= 1 && mismatch >= 1 && crypto >= 1 { break }
             try await Task.sleep(for: .milliseconds(200))
         }
+        #expect(try launch.metric("foresight_peer_handshakes_total{side=\"output\"}") >= 2, "the collector and the controller were admitted")
+        #expect(try launch.metric("foresight_peer_handshakes_total{side=\"inputs\"}") >= 1, "the link to the sim")
         #expect(unknownKey >= 1 && mismatch >= 1 && crypto >= 1, "unknown_key \(unknownKey), mechanism_mismatch + handshake_incomplete \(mismatch), cryptographic \(crypto)")
         daemon.process.terminate()
         #expect(daemon.wait(timeout: 15) == 0, "\(daemon.stderr)")
@@ -366,6 +368,15 @@ func pythonListener(endpoint: String, seconds: Double, secret: String? = nil, se
         try FileManager.default.removeItem(atPath: sims + "/sim.key")
         kill(daemon.process.processIdentifier, SIGHUP)
         for _ in 0..<50 where daemon.stderr.components(separatedBy: "allow-list reloaded").count < 3 { try await Task.sleep(for: .milliseconds(100)) }
+        try publish()
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try launch.metric(gnss) == admitted)
+        // A folder that no longer loads keeps the previous (empty) list: still refused.
+        try keys.allow("sim", in: sims)
+        try "curve\n    public-key = \"broken\"\n".write(toFile: sims + "/broken.key", atomically: true, encoding: .utf8)
+        kill(daemon.process.processIdentifier, SIGHUP)
+        for _ in 0..<50 where !daemon.stderr.contains("allow-list not reloaded") { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(daemon.stderr.contains("allow-list not reloaded") && daemon.stderr.contains(sims + "/broken.key"), "\(daemon.stderr)")
         try publish()
         try await Task.sleep(for: .milliseconds(500))
         #expect(try launch.metric(gnss) == admitted)
