@@ -71,7 +71,7 @@ public struct CurveCertificate: Sendable, Equatable {
         guard zmq_curve_keypair(&pub, &sec) == 0 else {
             throw CertificateError(path: "", "zmq_curve_keypair failed: \(String(cString: zmq_strerror(zmq_errno())))")
         }
-        return try CurveCertificate(publicKey: String(cString: pub), secretKey: String(cString: sec))
+        return try CurveCertificate(publicKey: z85Text(pub), secretKey: z85Text(sec))
     }
 
     /// The 32 key bytes of a Z85 key, or nil when it is not 40 valid Z85 characters.
@@ -87,14 +87,19 @@ public struct CurveCertificate: Sendable, Equatable {
         guard key.count == 32 else { return nil }
         var text = [CChar](repeating: 0, count: 41)
         guard key.withUnsafeBufferPointer({ zmq_z85_encode(&text, $0.baseAddress, 32) }) != nil else { return nil }
-        return String(cString: text)
+        return z85Text(text)
     }
 
     /// The public key of a Z85 secret key (`zmq_curve_public`).
     public static func publicKey(ofSecret secret: String) -> String? {
         var pub = [CChar](repeating: 0, count: 41)
         guard secret.withCString({ zmq_curve_public(&pub, $0) }) == 0 else { return nil }
-        return String(cString: pub)
+        return z85Text(pub)
+    }
+
+    /// The text of a NUL-terminated buffer filled by libzmq.
+    private static func z85Text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     // MARK: Files
