@@ -145,7 +145,7 @@ public struct CurveCertificate: Sendable, Equatable {
         guard isDirectory.boolValue else { throw CertificateError(path: path, "not a folder (allowed_clients names a folder of NAME.key files)") }
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: path) } catch {
-            throw CertificateError(path: path, "cannot list the folder (\(String(cString: strerror(EACCES))))")
+            throw CertificateError(path: path, "cannot list the folder (\(error.localizedDescription))")
         }
         var out: [CurveCertificate] = []
         for name in names.sorted() {
