@@ -16,6 +16,7 @@ let allBenchmarks: [Benchmark] = [
     bagBenchmark,
     predictBenchmark,
     importBenchmark,
+    curveBenchmark,
 ]
 
 /// `foresight-bench` — run benchmark groups, print figures, write them to a JSON file.

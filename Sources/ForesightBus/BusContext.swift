@@ -1,4 +1,5 @@
 import CZeroMQ
+import ForesightWire
 
 /// A ZeroMQ context. Sockets keep their context alive; it is terminated when the last one is gone.
 ///
@@ -6,6 +7,9 @@ import CZeroMQ
 /// then close themselves on their own threads.
 public final class BusContext: Sendable {
     nonisolated(unsafe) let handle: UnsafeMutableRawPointer
+    /// Whether a ``ZapHandler`` answers on this context's `inproc://zeromq.zap.01` (CURVE server
+    /// sockets refuse to open otherwise).
+    let zap = Locked(false)
 
     /// Creates a context with `ioThreads` I/O threads (1 is right for a few hundred MB/s).
     public init(ioThreads: Int32 = 1) throws(BusError) {
@@ -24,6 +28,9 @@ public final class BusContext: Sendable {
     deinit {
         zmq_ctx_term(handle)
     }
+
+    /// Whether a ZAP handler is answering authentication requests on this context.
+    public var zapRunning: Bool { zap.current }
 
     /// The linked libzmq version, e.g. "4.3.4".
     public static var libraryVersion: String {
@@ -53,6 +60,10 @@ public enum SocketKind: Sendable {
     case xpub
     /// Subscriber that forwards subscriptions (proxy frontend).
     case xsub
+    /// Exclusive pair (socket monitors).
+    case pair
+    /// Reply socket (the ZAP handler).
+    case rep
 
     var zmqType: Int32 {
         switch self {
@@ -60,6 +71,8 @@ public enum SocketKind: Sendable {
         case .sub: return ZMQ_SUB
         case .xpub: return ZMQ_XPUB
         case .xsub: return ZMQ_XSUB
+        case .pair: return ZMQ_PAIR
+        case .rep: return ZMQ_REP
         }
     }
 }

@@ -17,6 +17,12 @@ public final class Publisher: Sendable {
         public var queueCapacity: Int = 4096
         /// ZMQ_LINGER at close, milliseconds: how long unsent messages may delay shutdown.
         public var lingerMs: Int32 = 1000
+        /// CURVE encryption and authentication (nil: plain ZMTP).
+        public var curve: CurveSecurity?
+        /// Inbound size limit, heartbeats and handshake timeout (nil leaves libzmq's defaults).
+        public var hardening: SocketHardening? = .publisher
+        /// Receives the socket's connection events (handshakes, refusals, disconnects) on a monitor thread.
+        public var events: (@Sendable (SocketEvent) -> Void)?
 
         /// Default options.
         public init() {}
@@ -46,23 +52,24 @@ public final class Publisher: Sendable {
         let state = self.state, wake = self.wake, finished = self.finished
         let thread = Thread {
             let socket: ZMQSocket
-            var resolved: [String] = []
+            var monitor: SocketMonitor?
+            let resolved: [String]
             do throws(BusError) {
                 socket = try ZMQSocket(.pub, context: context)
                 try socket.set(ZMQ_SNDHWM, options.sendHighWaterMark, name: "ZMQ_SNDHWM")
-                for endpoint in endpoints {
-                    try socket.attach(endpoint, mode: options.mode)
-                    resolved.append(options.mode == .bind ? socket.lastEndpoint : endpoint)
-                }
+                if let sink = options.events { monitor = try SocketMonitor(socket: socket, sink: sink) }
+                resolved = try socket.open(endpoints, mode: options.mode, hardening: options.hardening, curve: options.curve)
             } catch {
                 outcome.withLock { $0 = .failure(error) }
                 ready.signal()
+                monitor?.stop()
                 finished.signal()
                 return
             }
             outcome.withLock { $0 = .success(resolved) }
             ready.signal()
             Publisher.drain(socket: socket, state: state, wake: wake, lingerMs: options.lingerMs)
+            monitor?.stop()
             finished.signal()
         }
         thread.name = "foresight-pub"

@@ -50,6 +50,13 @@ public final class Subscriber: Sendable {
         /// Frames kept per message; a message with more is delivered with `maxFrames + 1` frames
         /// (so the framing check rejects it) and its extra frames discarded unread.
         public var maxFrames: Int = 8
+        /// CURVE encryption and authentication (nil: plain ZMTP).
+        public var curve: CurveSecurity?
+        /// Inbound size limit (set it from the largest legal message), heartbeats and handshake
+        /// timeout (nil leaves libzmq's defaults).
+        public var hardening: SocketHardening? = .subscriber
+        /// Receives the socket's connection events (handshakes, refusals, disconnects) on a monitor thread.
+        public var events: (@Sendable (SocketEvent) -> Void)?
 
         /// Default options.
         public init() {}
@@ -73,20 +80,20 @@ public final class Subscriber: Sendable {
         let stopping = self.stopping, counts = self.counts, finished = self.finished
         let thread = Thread {
             let socket: ZMQSocket
-            var resolved: [String] = []
+            var monitor: SocketMonitor?
+            let resolved: [String]
             do throws(BusError) {
                 socket = try ZMQSocket(.sub, context: context)
                 try socket.set(ZMQ_RCVHWM, options.receiveHighWaterMark, name: "ZMQ_RCVHWM")
                 try socket.set(ZMQ_RCVTIMEO, options.pollIntervalMs, name: "ZMQ_RCVTIMEO")
                 for topic in options.topics { try socket.subscribe(topic) }
-                for endpoint in endpoints {
-                    try socket.attach(endpoint, mode: options.mode)
-                    resolved.append(options.mode == .bind ? socket.lastEndpoint : endpoint)
-                }
+                if let sink = options.events { monitor = try SocketMonitor(socket: socket, sink: sink) }
+                resolved = try socket.open(endpoints, mode: options.mode, hardening: options.hardening, curve: options.curve)
             } catch {
                 outcome.withLock { $0 = .failure(error) }
                 continuation.finish()
                 ready.signal()
+                monitor?.stop()
                 finished.signal()
                 return
             }
@@ -106,6 +113,7 @@ public final class Subscriber: Sendable {
                 }
             }
             socket.close(lingerMs: 0)
+            monitor?.stop()
             continuation.finish()
             finished.signal()
         }

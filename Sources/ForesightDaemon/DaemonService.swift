@@ -48,9 +48,12 @@ public struct DaemonService: Service {
         // Socket set-up and teardown wait (thread start, linger): on their own threads, never on
         // the cooperative pool.
         let context = try BusContext()
+        // CURVE certificates read and checked, the ZAP handler started: before any socket exists.
+        let security = try DaemonSecurity(launch: launch, context: context, logger: logger)
         var pubOptions = Publisher.Options()
         pubOptions.mode = launch.output.bind ? .bind : .connect
         pubOptions.lingerMs = 500
+        security.configure(&pubOptions)
         let publisherOptions = pubOptions
         let publisher = try await OffPool.run("foresight-open") {
             try Publisher(context: context, endpoint: launch.output.endpoint, options: publisherOptions)
@@ -59,6 +62,7 @@ public struct DaemonService: Service {
         subOptions.mode = launch.inputs.bind ? .bind : .connect
         subOptions.bufferCapacity = launch.inputs.buffer
         subOptions.topics = LaunchFile.modalities.compactMap { launch.inputTopic($0) } + launch.inputs.truthTopics.map { launch.prefix + $0 }
+        security.configure(&subOptions)
         let subscriber: Subscriber
         do {
             let subscriberOptions = subOptions
@@ -69,16 +73,27 @@ public struct DaemonService: Service {
             await OffPool.run("foresight-close") { publisher.close() }
             throw error
         }
+        // Fail closed: if the ZAP handler dies, close every socket and exit non-zero.
+        let failClosed = Task {
+            guard let reason = await security.failure() else { return }
+            logger.critical("the ZAP authentication handler failed: closing every socket", metadata: ["reason": "\(reason)"])
+            await OffPool.run("foresight-close") { subscriber.close(); publisher.close() }
+        }
+        let hangup = Task { await security.reloadOnHangup() }
+        defer { failClosed.cancel(); hangup.cancel() }
         do {
-            try await serve(publisher: publisher, subscriber: subscriber, predictor: predictor)
+            try await serve(publisher: publisher, subscriber: subscriber, predictor: predictor, security: security)
         } catch {
             await OffPool.run("foresight-close") { subscriber.close(); publisher.close() }
             throw error
         }
-        await OffPool.run("foresight-close") { subscriber.close(); publisher.close() }
+        await OffPool.run("foresight-close") { subscriber.close(); publisher.close(); security.close() }
+        if let reason = security.failureReason {
+            throw SecurityFailure(description: "stopped because the ZAP authentication handler failed (\(reason)); every socket was closed")
+        }
     }
 
-    private func serve(publisher: Publisher, subscriber: Subscriber, predictor: any Predictor) async throws {
+    private func serve(publisher: Publisher, subscriber: Subscriber, predictor: any Predictor, security: DaemonSecurity) async throws {
         let observer = self.observer, logger = self.logger, launch = self.launch
         let pipeline = try FusionPipeline(launch: launch, predictor: predictor, logger: logger) { event in
             switch event {
@@ -90,7 +105,7 @@ public struct DaemonService: Service {
             var metricsURL = "off"
             if let address = launch.metricsAddress {
                 let endpoint = try MetricsEndpoint(address: address, logger: logger,
-                                                   metrics: { await pipeline.metricsText() },
+                                                   metrics: { await pipeline.metricsText() + security.prometheusText() },
                                                    health: { let h = pipeline.health(); return HealthReport.answer(alive: h.alive, silent: h.silent) })
                 let (listening, announce) = AsyncStream<Int>.makeStream()
                 group.addTask {
@@ -117,7 +132,9 @@ public struct DaemonService: Service {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .nanoseconds(period))
                     if Task.isCancelled { break }
-                    publisher.send(topic: diagnosticsTopic, payload: await pipeline.diagnostics(seq: seq).encoded())
+                    var report = await pipeline.diagnostics(seq: seq)
+                    report.rejections += security.diagnosticRejections()
+                    publisher.send(topic: diagnosticsTopic, payload: report.encoded())
                     seq &+= 1
                 }
             }
@@ -147,7 +164,9 @@ public struct DaemonService: Service {
             }
             diagnostics.cancel()
             _ = await diagnostics.value
-            publisher.send(topic: diagnosticsTopic, payload: await pipeline.diagnostics(seq: .max).encoded())
+            var final = await pipeline.diagnostics(seq: .max)
+            final.rejections += security.diagnosticRejections()
+            publisher.send(topic: diagnosticsTopic, payload: final.encoded())
             group.cancelAll()
             logger.info("foresight stopped", metadata: ["frames": "\(pipeline.stats.counter("frames_total"))"])
         }

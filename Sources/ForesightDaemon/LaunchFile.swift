@@ -1,4 +1,5 @@
 import Foundation
+import ForesightBus
 import ForesightSite
 import ForesightWire
 
@@ -25,6 +26,8 @@ public struct LaunchFile: Sendable {
         public var buffer: Int
         /// Message size limits.
         public var limits: WireLimits
+        /// CURVE certificates of the input socket (`inputs.security.curve`), nil for plain ZMTP.
+        public var curve: CurveFiles? = nil
     }
 
     /// Synchronizer settings.
@@ -104,6 +107,8 @@ public struct LaunchFile: Sendable {
         public var publishFrames: Bool
         /// Diagnostics period, ns (default 1 s).
         public var diagnosticsPeriod: Int64
+        /// CURVE certificates of the output socket (`output.security.curve`), nil for plain ZMTP.
+        public var curve: CurveFiles? = nil
     }
 
     /// Where the launch file was read from.
@@ -222,6 +227,7 @@ public struct LaunchFile: Sendable {
             limits.maxDepth = try l.int("max_depth", default: limits.maxDepth, in: 2...1024)
             try l.finish()
         }
+        let inputCurve = try readSecurity(inputMap, resolve: resolve)
         try inputMap.finish()
 
         // sync
@@ -295,12 +301,13 @@ public struct LaunchFile: Sendable {
         let outMap = try root.mapping("output")
         let outputEndpoint = try outMap.string("endpoint")
         try checkEndpoint(outputEndpoint, key: "output.endpoint")
-        let output = Output(
+        var output = Output(
             endpoint: outputEndpoint,
             bind: try outMap.string("mode", default: "bind", oneOf: ["bind", "connect"]) == "bind",
             prefix: try outMap.optional("prefix").map { node throws(ConfigError) in try node.string() } ?? prefix,
             publishFrames: try outMap.bool("publish_frames", default: true),
             diagnosticsPeriod: ms(try outMap.double("diagnostics_period_ms", default: 1000, in: 10...3_600_000)))
+        output.curve = try readSecurity(outMap, resolve: resolve)
         try outMap.finish()
 
         // metrics
@@ -319,7 +326,7 @@ public struct LaunchFile: Sendable {
         try root.finish()
         return LaunchFile(path: path, name: name, sitePath: sitePath, site: site, prefix: prefix,
                           inputs: Inputs(endpoints: endpoints, bind: inputBind, topics: topics, truthTopics: truthTopics,
-                                         buffer: buffer, limits: limits),
+                                         buffer: buffer, limits: limits, curve: inputCurve),
                           sync: sync, lidarFilters: lidarFilters, camera: camera, predictor: predictor, output: output,
                           metricsAddress: metricsAddress, logLevel: logLevel)
     }

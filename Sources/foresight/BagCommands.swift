@@ -95,6 +95,8 @@ struct RecordCommand: AsyncParsableCommand {
 
     @OptionGroup var socket: SocketModeOptions
 
+    @OptionGroup(title: "CURVE security") var curve: CurveOptions
+
     func validate() throws {
         if endpoints.isEmpty { throw ValidationError("give at least one endpoint to record from") }
         if splitSize != nil && splitDuration != nil { throw ValidationError("--split-size and --split-duration exclude each other") }
@@ -145,6 +147,9 @@ struct RecordCommand: AsyncParsableCommand {
         options.mode = socket.mode(default: .connect)
         options.bufferCapacity = 16_384
         options.receiveHighWaterMark = 10_000
+        let secured = try curve.setUp(context: context, mode: options.mode, endpointCount: endpoints.count, command: "record")
+        options.curve = secured?.0
+        defer { secured?.1?.close() }
         let subscriber = try Subscriber(context: context, endpoints: endpoints, options: options)
         let trap = SignalTrap { _ in subscriber.close() }
         defer { _ = trap }
@@ -241,6 +246,8 @@ struct ReplayCommand: AsyncParsableCommand {
 
     @OptionGroup var socket: SocketModeOptions
 
+    @OptionGroup(title: "CURVE security") var curve: CurveOptions
+
     func validate() throws {
         if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number, got \(rate)") }
         if asFastAsPossible, let rate {
@@ -266,6 +273,9 @@ struct ReplayCommand: AsyncParsableCommand {
         publisherOptions.mode = socket.mode(default: .bind)
         publisherOptions.sendHighWaterMark = 100_000
         let context = try BusContext()
+        let secured = try curve.setUp(context: context, mode: publisherOptions.mode, endpointCount: 1, command: "replay")
+        publisherOptions.curve = secured?.0
+        defer { secured?.1?.close() }
         let publisher = try Publisher(context: context, endpoint: endpoint, options: publisherOptions)
         defer { publisher.close() }
         let trap = SignalTrap { _ in }

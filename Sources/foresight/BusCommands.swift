@@ -54,6 +54,8 @@ struct EchoCommand: AsyncParsableCommand {
 
     @OptionGroup var socket: SocketModeOptions
 
+    @OptionGroup(title: "CURVE security") var curve: CurveOptions
+
     func validate() throws {
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
         if once && count != nil { throw ValidationError("--once and --count exclude each other") }
@@ -91,6 +93,9 @@ struct EchoCommand: AsyncParsableCommand {
         var options = Subscriber.Options()
         options.mode = socket.mode(default: .connect)
         options.topics = topic.isEmpty ? [""] : topic
+        let secured = try curve.setUp(context: context, mode: options.mode, endpointCount: endpoints.count, command: "echo")
+        options.curve = secured?.0
+        defer { secured?.1?.close() }
         let subscriber: Subscriber
         do {
             subscriber = try Subscriber(context: context, endpoints: endpoints, options: options)
@@ -216,6 +221,8 @@ struct PubCommand: AsyncParsableCommand {
 
     @OptionGroup var socket: SocketModeOptions
 
+    @OptionGroup(title: "CURVE security") var curve: CurveOptions
+
     func validate() throws {
         if !(rate > 0) { throw ValidationError("--rate must be positive") }
         if count < 1 { throw ValidationError("--count must be at least 1") }
@@ -246,6 +253,9 @@ struct PubCommand: AsyncParsableCommand {
         var options = Publisher.Options()
         options.mode = socket.mode(default: .bind)
         let context = try BusContext()
+        let secured = try curve.setUp(context: context, mode: options.mode, endpointCount: 1, command: "pub")
+        options.curve = secured?.0
+        defer { secured?.1?.close() }
         let publisher: Publisher
         do {
             publisher = try Publisher(context: context, endpoint: endpoint, options: options)

@@ -31,6 +31,7 @@ struct Foresight: AsyncParsableCommand {
             BagCommand.self,
             TopicCommand.self,
             ImportCommand.self,
+            KeygenCommand.self,
         ]
     )
 

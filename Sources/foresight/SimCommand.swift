@@ -68,6 +68,8 @@ struct SimCommand: AsyncParsableCommand {
 
     @OptionGroup var socket: SocketModeOptions
 
+    @OptionGroup(title: "CURVE security") var curve: CurveOptions
+
     func validate() throws {
         if !(rate > 0) || !rate.isFinite { throw ValidationError("--rate must be a positive number") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be positive, got \(duration) s") }
@@ -91,6 +93,9 @@ struct SimCommand: AsyncParsableCommand {
         var options = Publisher.Options()
         options.mode = socket.mode(default: .bind)
         let context = try BusContext()
+        let secured = try curve.setUp(context: context, mode: options.mode, endpointCount: 1, command: "sim")
+        options.curve = secured?.0
+        defer { secured?.1?.close() }
         let publisher: Publisher
         do {
             publisher = try Publisher(context: context, endpoint: endpoint, options: options)

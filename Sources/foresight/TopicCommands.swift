@@ -34,6 +34,8 @@ struct TopicWatchOptions: ParsableArguments {
 
     @OptionGroup var socket: SocketModeOptions
 
+    @OptionGroup(title: "CURVE security") var curve: CurveOptions
+
     func validate() throws {
         if endpoints.isEmpty { throw ValidationError("give at least one endpoint, e.g. tcp://127.0.0.1:5600") }
         for pattern in topicRegex + exclude {
@@ -51,9 +53,13 @@ struct TopicWatchOptions: ParsableArguments {
         options.mode = socket.mode(default: .connect)
         options.topics = topic.isEmpty ? [""] : topic
         options.bufferCapacity = 10_000
+        let context = try BusContext()
+        let secured = try curve.setUp(context: context, mode: options.mode, endpointCount: endpoints.count, command: "topic")
+        options.curve = secured?.0
+        defer { secured?.1?.close() }
         let subscriber: Subscriber
         do {
-            subscriber = try Subscriber(context: try BusContext(), endpoints: endpoints, options: options)
+            subscriber = try Subscriber(context: context, endpoints: endpoints, options: options)
         } catch {
             throw advise(error, "stop it, or leave out --bind to connect to the publisher there")
         }

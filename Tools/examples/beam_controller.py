@@ -3,10 +3,16 @@
 steers to the predicted best beam of the first horizon step (here it only prints the decision).
 
 Usage: .venv/bin/python Tools/examples/beam_controller.py [ENDPOINT] [--prefix bs1/] [--count N] [--json]
+                                                           [--curve-secret-key NAME.key_secret --curve-server-key DAEMON.key]
 
 ENDPOINT defaults to tcp://127.0.0.1:5601 (the daemon's output in launch/sim.yaml). Each
 message is a two-frame ZeroMQ message: the topic, then a msgpack map (docs/protocol.md).
 With --json, one JSON line per prediction is printed (used by the end-to-end tests).
+
+With CURVE (docs/security.md) the controller is a CURVE client: it proves itself with its own key
+pair (its public NAME.key must be in the daemon's `output.security.curve.allowed_clients` folder)
+and talks only to the daemon whose public certificate it is given. The certificates are the
+ZeroMQ files that `foresight keygen` and `zmq.auth.create_certificates` write.
 """
 import argparse
 import json
@@ -15,6 +21,7 @@ import sys
 
 import msgpack
 import zmq
+import zmq.auth
 
 
 def main():
@@ -25,10 +32,22 @@ def main():
     parser.add_argument("--prefix", default="", help="site prefix of the daemon's output topics")
     parser.add_argument("--count", type=int, default=0, help="stop after N predictions (0: run until Ctrl-C)")
     parser.add_argument("--json", action="store_true", help="print one JSON line per prediction")
+    parser.add_argument("--curve-secret-key", help="this controller's key pair (NAME.key_secret): turns CURVE on")
+    parser.add_argument("--curve-server-key", help="the daemon's public certificate (DAEMON.key)")
     args = parser.parse_args()
+    if bool(args.curve_secret_key) != bool(args.curve_server_key):
+        parser.error("--curve-secret-key and --curve-server-key go together")
 
     ctx = zmq.Context()
     sock = ctx.socket(zmq.SUB)
+    if args.curve_secret_key:
+        public, secret = zmq.auth.load_certificate(args.curve_secret_key)
+        if secret is None:
+            parser.error(f"{args.curve_secret_key} holds no secret key (give NAME.key_secret)")
+        server_public, _ = zmq.auth.load_certificate(args.curve_server_key)
+        sock.curve_publickey = public
+        sock.curve_secretkey = secret
+        sock.curve_serverkey = server_public
     topic = (args.prefix + "predict/beam").encode()
     sock.setsockopt(zmq.SUBSCRIBE, topic)
     sock.connect(args.endpoint)
