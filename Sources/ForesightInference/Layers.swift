@@ -479,6 +479,12 @@ struct WindowHistory {
         }
     }
 
+    /// The newest GNSS fix of the window, or nil without one.
+    func newestFix() -> SIMD2<Float>? {
+        for i in stride(from: count - 1, through: 0, by: -1) { if let p = gnss[slot(i)] { return p } }
+        return nil
+    }
+
     /// The newest measured beam power (dBm) repeated for every step, or `fallback` without one.
     func coarsePower(future: Int, fallback: Float, into out: UnsafeMutablePointer<Float>) {
         var newest: Int?
@@ -512,8 +518,9 @@ struct TaskHeadsLayer: Sendable {
     /// Classical mode: per-step gains of the classical beam logits, of the last measured power
     /// profile and of the classical blockage logit.
     let priorGain: [Float], powerGain: [Float], blockageGain: [Float]
-    /// Classical mode: per-step share of (constant-velocity − classical) position added to the position.
-    let cvGain: [Float]
+    /// Classical mode: per-step shares of (constant-velocity − classical) and (newest fix − classical)
+    /// added to the position.
+    let cvGain: [Float], holdGain: [Float]
 
     /// Per-step inputs of the classical estimates beyond z and the position (model.py CLASSICAL_EXTRAS).
     static let classicalExtras = 3
@@ -523,7 +530,7 @@ struct TaskHeadsLayer: Sendable {
         self.zdim = zdim; hidden = hh; self.beams = beams; self.future = future; self.positionScale = positionScale
         self.powerDefault = powerDefault; self.classical = classical
         let extra = classical ? Self.classicalExtras : 0
-        locResidual = try MLPLayer(&r, "task_heads.loc.residual", in: zdim + (classical ? 2 : 0), hidden: hh, out: 2)
+        locResidual = try MLPLayer(&r, "task_heads.loc.residual", in: zdim + (classical ? 4 : 0), hidden: hh, out: 2)
         beamProj = try LinearLayer(&r, "task_heads.beam.proj", in: zdim + 2 + (classical ? 2 * beams + extra : 0), out: hh)
         beamGRU = try GRUCellLayer(&r, "task_heads.beam.gru", input: hh, hidden: hh)
         beamMLP = try MLPLayer(&r, "task_heads.beam.mlp", in: hh, hidden: hh, out: beams)
@@ -531,11 +538,12 @@ struct TaskHeadsLayer: Sendable {
         blockage = try MLPLayer(&r, "task_heads.blockage.mlp", in: zdim + 2 + extra, hidden: hh, out: 1)
         if classical {
             cvGain = try r.take("task_heads.loc.cv_gain", [future])
+            holdGain = try r.take("task_heads.loc.hold_gain", [future])
             priorGain = try r.take("task_heads.beam.prior_gain", [future])
             powerGain = try r.take("task_heads.beam.power_gain", [future])
             blockageGain = try r.take("task_heads.blockage.gain", [future])
         } else {
-            priorGain = []; powerGain = []; blockageGain = []; cvGain = []
+            priorGain = []; powerGain = []; blockageGain = []; cvGain = []; holdGain = []
         }
     }
 
@@ -575,8 +583,11 @@ struct TaskHeadsLayer: Sendable {
         let constantVelocity = o.coarsePositions
         var coarse = constantVelocity
         if let e, e.positionKnown { coarse = e.positions; o.coarsePositions = coarse }
-        var diff = [Float](repeating: 0, count: 2 * F)
+        var diff = [Float](repeating: 0, count: 2 * F), hold = [Float](repeating: 0, count: 2 * F)
         for i in 0..<(2 * F) { diff[i] = constantVelocity[i] - coarse[i] }
+        if let e, e.positionKnown {
+            for k in 0..<F { hold[2 * k] = o.heldPosition[0] - coarse[2 * k]; hold[2 * k + 1] = o.heldPosition[1] - coarse[2 * k + 1] }
+        }
         // Classical inputs per step: relative measured power profile (dB / 10, floored at −30 dB),
         // the blockage logit, and the extras [(power + 60) / 20, logit / 4, known].
         var rel = [Float](), blockageLogit = [Float](), extras = [Float]()
@@ -596,16 +607,19 @@ struct TaskHeadsLayer: Sendable {
         positions.withUnsafeMutableBufferPointer { pos in
             latents.withUnsafeBufferPointer { z in
                 if classical {
-                    let input = scratch.buffer(Slot.headLocInput, F * (zdim + 2))
+                    let w = zdim + 4
+                    let input = scratch.buffer(Slot.headLocInput, F * w)
                     for k in 0..<F {
-                        (input + k * (zdim + 2)).update(from: z.baseAddress! + k * zdim, count: zdim)
-                        input[k * (zdim + 2) + zdim] = diff[2 * k] * 0.1
-                        input[k * (zdim + 2) + zdim + 1] = diff[2 * k + 1] * 0.1
+                        (input + k * w).update(from: z.baseAddress! + k * zdim, count: zdim)
+                        input[k * w + zdim] = diff[2 * k] * 0.1
+                        input[k * w + zdim + 1] = diff[2 * k + 1] * 0.1
+                        input[k * w + zdim + 2] = hold[2 * k] * 0.1
+                        input[k * w + zdim + 3] = hold[2 * k + 1] * 0.1
                     }
                     locResidual(input, rows: F, hidden: hiddenBuf, into: pos.baseAddress!)
                     for k in 0..<F {
-                        pos[2 * k] += cvGain[k] * diff[2 * k]
-                        pos[2 * k + 1] += cvGain[k] * diff[2 * k + 1]
+                        pos[2 * k] += cvGain[k] * diff[2 * k] + holdGain[k] * hold[2 * k]
+                        pos[2 * k + 1] += cvGain[k] * diff[2 * k + 1] + holdGain[k] * hold[2 * k + 1]
                     }
                 } else {
                     locResidual(z.baseAddress!, rows: F, hidden: hiddenBuf, into: pos.baseAddress!)
@@ -670,7 +684,7 @@ struct TaskHeadsLayer: Sendable {
 
     var parameterCount: Int {
         locResidual.parameterCount + beamProj.parameterCount + beamGRU.parameterCount + beamMLP.parameterCount
-            + powerResidual.parameterCount + blockage.parameterCount + priorGain.count + powerGain.count + blockageGain.count + cvGain.count
+            + powerResidual.parameterCount + blockage.parameterCount + priorGain.count + powerGain.count + blockageGain.count + cvGain.count + holdGain.count
     }
 
     func flops(future F: Int) -> Int {

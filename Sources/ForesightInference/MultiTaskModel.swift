@@ -12,6 +12,8 @@ public struct ModelOutputs: Sendable {
     public var coarsePositions: [Float]
     /// Coarse per-beam power (last measured, dBm) `[future, beams]`.
     public var coarsePower: [Float]
+    /// The newest GNSS fix of the window (east, north), zeros without one (what persistence predicts).
+    public var heldPosition: [Float] = [0, 0]
     /// Final positions `[future, 2]` (east, north, m).
     public var positions: [Float]
     /// Beam logits `[future, beams]`.
@@ -361,4 +363,6 @@ func fillCoarse(_ out: inout ModelOutputs, window: WindowHistory, future F: Int,
     power.withUnsafeMutableBufferPointer { window.coarsePower(future: F, fallback: fallback, into: $0.baseAddress!) }
     out.coarsePositions = coarse
     out.coarsePower = power
+    let held = window.newestFix() ?? .zero
+    out.heldPosition = [held.x, held.y]
 }

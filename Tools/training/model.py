@@ -456,7 +456,7 @@ class Heads(nn.Module):
         super().__init__()
         extra = CLASSICAL_EXTRAS if classical else 0
         self.loc = nn.Module()
-        self.loc.residual = MLP(zdim + (2 if classical else 0), hh, 2)
+        self.loc.residual = MLP(zdim + (4 if classical else 0), hh, 2)
         self.beam = BeamHead(zdim + 2 + (2 * beams + extra if classical else 0), hh, beams)
         self.power = nn.Module()
         self.power.residual = MLP(zdim + 2 + extra, hh, beams)
@@ -464,6 +464,7 @@ class Heads(nn.Module):
         self.blockage.mlp = MLP(zdim + 2 + extra, hh, 1)
         if classical:
             self.loc.cv_gain = nn.Parameter(torch.zeros(future))
+            self.loc.hold_gain = nn.Parameter(torch.zeros(future))
             self.beam.prior_gain = nn.Parameter(torch.ones(future))
             self.beam.power_gain = nn.Parameter(torch.zeros(future))
             self.blockage.gain = nn.Parameter(torch.full((future,), 0.5))
@@ -539,6 +540,22 @@ def _classical(c, classical):
     return classical
 
 
+def held_fix(c, gnss, present, anchors, segment_start_mask=None, stamps=None):
+    """The newest GNSS fix of each anchor's window [B, A, 2] (zeros without one): what persistence predicts."""
+    B, N = present.shape[:2]
+    dev = present.device
+    anchors = _anchors(anchors, B, dev)
+    seg = _segment_ids(segment_start_mask, B, N, dev)
+    st = stamps if stamps is not None else torch.zeros(B, N, dtype=torch.long, device=dev)
+    idx, valid, _ = _windows(anchors, seg, st, c.history, c.step_ms)
+    gok = valid & _gather_frames(present.bool(), idx)[..., 3]
+    slot = torch.arange(c.history, device=dev)
+    last = torch.where(gok, slot, -1).amax(-1)
+    fr = idx.gather(2, last.clamp(min=0)[..., None]).squeeze(-1)
+    p = _gather_frames(gnss, fr[..., None])[:, :, 0]
+    return torch.where((last >= 0)[..., None], p, torch.zeros_like(p))
+
+
 def apply_heads(c, heads: Heads, z, coarse_pos, coarse_pow, classical=None):
     """z [B,A,F,zdim] -> dict of head outputs (power in dBm). `classical` (with coarse_inputs "classical"):
     dict position [B,A,F,2], beam_logits [B,A,F,Bm], power_dbm [B,A,F], blockage [B,A,F], known [B,A]."""
@@ -554,7 +571,9 @@ def apply_heads(c, heads: Heads, z, coarse_pos, coarse_pow, classical=None):
     known = classical["known"].to(torch.bool)[..., None, None]                 # [B, A, 1, 1]
     base = torch.where(known, classical["position"].to(z.dtype), coarse_pos)
     diff = coarse_pos - base                                                   # constant velocity - classical
-    position = base + heads.loc.cv_gain[:, None] * diff + heads.loc.residual(torch.cat([z, diff * 0.1], -1))
+    hold = torch.where(known, classical["held"].to(z.dtype)[:, :, None, :].expand_as(base), base) - base  # last fix - classical
+    position = (base + heads.loc.cv_gain[:, None] * diff + heads.loc.hold_gain[:, None] * hold
+                + heads.loc.residual(torch.cat([z, diff * 0.1, hold * 0.1], -1)))
     prior = classical["beam_logits"].to(z.dtype)                               # [B, A, F, Bm], in [-64, 0]
     rel = (coarse_pow - coarse_pow.amax(-1, keepdim=True)).clamp(min=-30.0) / 10.0
     blk_logit = torch.logit(classical["blockage"].to(z.dtype).clamp(0.01, 0.99))
@@ -669,7 +688,10 @@ class MultiTaskModel(nn.Module):
         plus coarse_position / coarse_power_dbm. `classical`: the classical estimates at each anchor (apply_heads),
         required when the config's coarse_inputs is "classical"."""
         pos, pw = coarse_estimates(self.c, gnss, present, power_dbm, anchors, stamps, segment_start_mask)
-        return apply_heads(self.c, self.task_heads, z, pos.to(z.dtype), pw.to(z.dtype), _classical(self.c, classical))
+        cl = _classical(self.c, classical)
+        if cl is not None:
+            cl = dict(cl, held=held_fix(self.c, gnss, present, anchors, segment_start_mask, stamps))
+        return apply_heads(self.c, self.task_heads, z, pos.to(z.dtype), pw.to(z.dtype), cl)
 
     @staticmethod
     def target_latents(ctx_target, anchors, future: int, segment_start_mask=None):
@@ -763,7 +785,10 @@ class GRUBaseline(nn.Module):
 
     def heads(self, z, gnss, present, power_dbm, anchors, stamps, segment_start_mask=None, classical=None):
         pos, pw = coarse_estimates(self.c, gnss, present, power_dbm, anchors, stamps, segment_start_mask)
-        return apply_heads(self.c, self.task_heads, z, pos.to(z.dtype), pw.to(z.dtype), _classical(self.c, classical))
+        cl = _classical(self.c, classical)
+        if cl is not None:
+            cl = dict(cl, held=held_fix(self.c, gnss, present, anchors, segment_start_mask, stamps))
+        return apply_heads(self.c, self.task_heads, z, pos.to(z.dtype), pw.to(z.dtype), cl)
 
     forward = MultiTaskModel.forward
 

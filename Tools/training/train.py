@@ -1075,7 +1075,12 @@ def main(argv=None) -> int:
         ck = args.out / "pretrain.pt"
         st = torch.load(ck, map_location="cpu", weights_only=False) if args.resume and ck.exists() else None
         if st is not None and st.get("done"):
-            model.load_state_dict(st["model"])
+            # The backbone only: the heads are stage 2's (their shapes may have changed since pretraining).
+            backbone = {k: v for k, v in st["model"].items() if not k.startswith("task_heads.")}
+            missing, unexpected = model.load_state_dict(backbone, strict=False)
+            if unexpected or any(not k.startswith("task_heads.") for k in missing):
+                raise SystemExit(f"{ck}: the backbone does not match this model (missing {missing[:5]}, unexpected {unexpected[:5]}); "
+                                 "pretrain again without --resume")
             log.say("pretrain: done in a previous run")
             results.setdefault("pretrain", {"history": st["history"]})
         elif "pretrain" in stages:
