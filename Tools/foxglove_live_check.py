@@ -4,7 +4,8 @@
 Speaks the Foxglove WebSocket protocol (subprotocol `foxglove.websocket.v1`) with the
 `websockets` package, against a daemon whose launch file has `foxglove: {address: ...}`:
 
-  1. a viewer connects: the server selects the subprotocol, sends `serverInfo` first and an
+  1. a client that does not offer the subprotocol is refused; a viewer connects: the server
+     selects the subprotocol, sends `serverInfo` first and an
      `advertise` listing the expected channels (JSON encoding, `jsonschema` schemas; every
      `foxglove.*` schema requires exactly the fields of the type's descriptor in the PyPI package
      `foxglove-schemas-protobuf`);
@@ -42,6 +43,7 @@ from urllib.parse import urlparse
 
 import jsonschema
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from foxglove_check import check_message, descriptor, required_fields  # noqa: E402
@@ -164,6 +166,14 @@ async def run(args):
             wanted = required_fields(descriptor(c["schemaName"]))
             if set(schema.get("required", [])) != wanted:
                 errors.append("%s: schema requires %s, the descriptor %s" % (c["topic"], sorted(schema.get("required", [])), sorted(wanted)))
+
+    # A client that does not offer the subprotocol is refused.
+    try:
+        plain = await connect(args.url, open_timeout=10)
+        errors.append("a client without the %s subprotocol was accepted" % SUBPROTOCOL)
+        await plain.close()
+    except InvalidStatus:
+        pass
 
     # An unknown channel is refused with an error status.
     await ws.send(json.dumps({"op": "subscribe", "subscriptions": [{"id": 9999, "channelId": 987654}]}))
