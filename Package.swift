@@ -52,6 +52,8 @@ let package = Package(
                        providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4",
                        providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
         // PCL cannot go through Swift's C++ interop: a C++ target behind an extern "C" header.
         .target(
             name: "CPCLShim",
@@ -78,7 +80,7 @@ let package = Package(
         .target(name: "ForesightPreprocess", dependencies: ["ForesightWire", "ForesightSite", "CFFTW", "CTurboJPEG", "CPCLShim"],
                 swiftSettings: strict),
         .target(name: "ForesightInference", dependencies: ["COpenBLAS"], swiftSettings: strict),
-        .target(name: "ForesightBag", dependencies: ["ForesightWire", "CZstd", "CLZ4"], swiftSettings: strict),
+        .target(name: "ForesightBag", dependencies: ["ForesightWire", "CZstd", "CLZ4", "CZlib"], swiftSettings: strict),
         .target(name: "ForesightSim", dependencies: ["ForesightWire", "ForesightSite", "CTurboJPEG"], swiftSettings: strict),
         .target(name: "ForesightPredict", dependencies: ["ForesightWire", "ForesightSite"], swiftSettings: strict),
         // Import of other testbeds' data (DeepSense 6G) and export for other viewers (Foxglove).

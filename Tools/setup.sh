@@ -17,6 +17,7 @@ APT_PACKAGES=(
     libturbojpeg0-dev
     libzstd-dev
     liblz4-dev
+    zlib1g-dev
     libpcl-dev
     python3-venv
 )
