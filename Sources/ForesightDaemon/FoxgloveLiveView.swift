@@ -195,7 +195,8 @@ public final class FoxgloveLiveView: Sendable {
 
     /// Offers a received bus message (frame 1 the topic, frame 2 the payload).
     public func offer(_ message: BusMessage) {
-        guard message.frames.count == 2, let topic = message.topic else { return }
+        // Nobody watching: not even the topic is decoded.
+        guard state.withLock({ !$0.wantedTopics.isEmpty }), message.frames.count == 2, let topic = message.topic else { return }
         offer(topic: topic, payload: message.payload, receiveTime: message.receiveTime)
     }
 
