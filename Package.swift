@@ -34,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
     ],
     targets: [
         // MARK: System libraries (installed by Tools/setup.sh, never vendored)
@@ -51,6 +52,8 @@ let package = Package(
                        providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4",
                        providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
         // PCL cannot go through Swift's C++ interop: a C++ target behind an extern "C" header.
         .target(
             name: "CPCLShim",
@@ -77,7 +80,7 @@ let package = Package(
         .target(name: "ForesightPreprocess", dependencies: ["ForesightWire", "ForesightSite", "CFFTW", "CTurboJPEG", "CPCLShim"],
                 swiftSettings: strict),
         .target(name: "ForesightInference", dependencies: ["COpenBLAS"], swiftSettings: strict),
-        .target(name: "ForesightBag", dependencies: ["ForesightWire", "CZstd", "CLZ4"], swiftSettings: strict),
+        .target(name: "ForesightBag", dependencies: ["ForesightWire", "CZstd", "CLZ4", "CZlib"], swiftSettings: strict),
         .target(name: "ForesightSim", dependencies: ["ForesightWire", "ForesightSite", "CTurboJPEG"], swiftSettings: strict),
         .target(name: "ForesightPredict", dependencies: ["ForesightWire", "ForesightSite"], swiftSettings: strict),
         // Import of other testbeds' data (DeepSense 6G) and export for other viewers (Foxglove).
@@ -85,13 +88,14 @@ let package = Package(
                 swiftSettings: strict),
         .target(name: "ForesightDaemon", dependencies: ["ForesightWire", "ForesightBus", "ForesightSync", "ForesightPredict",
                                                         "ForesightPreprocess", "ForesightInference", "ForesightSite",
-                                                        "ForesightBag", "ForesightSim",
+                                                        "ForesightBag", "ForesightSim", "ForesightInterop",
                                                         .product(name: "Logging", package: "swift-log"),
                                                         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                                         .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                                                         .product(name: "Metrics", package: "swift-metrics"),
                                                         .product(name: "Prometheus", package: "swift-prometheus"),
-                                                        .product(name: "Hummingbird", package: "hummingbird")],
+                                                        .product(name: "Hummingbird", package: "hummingbird"),
+                                                        .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket")],
                 swiftSettings: strict),
         .executableTarget(
             name: "foresight",

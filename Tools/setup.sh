@@ -17,10 +17,11 @@ APT_PACKAGES=(
     libturbojpeg0-dev
     libzstd-dev
     liblz4-dev
+    zlib1g-dev
     libpcl-dev
     python3-venv
 )
-PIP_PACKAGES=(pyzmq msgpack numpy mcap "mcap[lz4]" zstandard lz4 jsonschema pyyaml prometheus-client pillow rosbags foxglove-schemas-protobuf matplotlib)
+PIP_PACKAGES=(pyzmq msgpack numpy mcap "mcap[lz4]" zstandard lz4 jsonschema pyyaml prometheus-client pillow rosbags foxglove-schemas-protobuf matplotlib websockets)
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 

@@ -246,7 +246,9 @@ public final class BagWriter {
                 header.string(compression)
                 header.u64(compressedSize)
                 try out.write(header.bytes)
-                try out.write(packed)
+                // Uncompressed, the records were just checksummed: fold that CRC into the
+                // data-section CRC instead of reading every byte again.
+                if compression.isEmpty { try out.write(packed, crc: crc) } else { try out.write(packed) }
             }
         }
         let chunkLength = out.offset - chunkOffset

@@ -30,8 +30,19 @@ final class FileOutput {
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(BagError) {
-        guard fd >= 0 else { throw .usage("the bag \(path) is already closed") }
+        try writeAll(bytes)
         crc.update(bytes)
+    }
+
+    /// Writes bytes whose CRC-32 the caller already computed: the running CRC is extended by it
+    /// (`CRC32.append`) instead of reading the bytes a second time.
+    func write(_ bytes: UnsafeRawBufferPointer, crc known: UInt32) throws(BagError) {
+        try writeAll(bytes)
+        crc.append(crc: known, length: bytes.count)
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(BagError) {
+        guard fd >= 0 else { throw .usage("the bag \(path) is already closed") }
         var done = 0
         while done < bytes.count {
             guard let base = bytes.baseAddress else { return }

@@ -95,9 +95,20 @@ public struct DaemonService: Service {
 
     private func serve(publisher: Publisher, subscriber: Subscriber, predictor: any Predictor, security: DaemonSecurity) async throws {
         let observer = self.observer, logger = self.logger, launch = self.launch
+        // The Foxglove live view (launch key `foxglove:`) taps the daemon at its bus boundary:
+        // every message in (`inputs`) and every message out (`publish`). Free when nobody watches.
+        let live = try launch.foxglove.map { try FoxgloveLiveView(settings: $0, launch: launch, logger: logger) }
+        let inputs = subscriber.messages.map { message in
+            live?.offer(message)
+            return message
+        }
+        let publish: @Sendable (String, [UInt8]) -> Void = { topic, payload in
+            publisher.send(topic: topic, payload: payload)
+            live?.offer(topic: topic, payload: payload, receiveTime: wallClockNanoseconds())
+        }
         let pipeline = try FusionPipeline(launch: launch, predictor: predictor, logger: logger) { event in
             switch event {
-            case .publish(let topic, let payload): publisher.send(topic: topic, payload: payload)
+            case .publish(let topic, let payload): publish(topic, payload)
             case .prediction, .truth: observer?(event)
             }
         }
@@ -105,7 +116,7 @@ public struct DaemonService: Service {
             var metricsURL = "off"
             if let address = launch.metricsAddress {
                 let endpoint = try MetricsEndpoint(address: address, logger: logger,
-                                                   metrics: { await pipeline.metricsText() + security.prometheusText() },
+                                                   metrics: { await pipeline.metricsText() + security.prometheusText() + (live?.metricsText() ?? "") },
                                                    health: { let h = pipeline.health(); return HealthReport.answer(alive: h.alive, silent: h.silent) })
                 let (listening, announce) = AsyncStream<Int>.makeStream()
                 group.addTask {
@@ -120,9 +131,23 @@ public struct DaemonService: Service {
                 }
                 metricsURL = "http://\(endpoint.host):\(port)/metrics"
             }
+            var foxgloveURL = "off"
+            if let live {
+                let (listening, announce) = AsyncStream<Int>.makeStream()
+                group.addTask {
+                    defer { announce.finish() }
+                    try await live.run { port in announce.yield(port) }
+                }
+                var ports = listening.makeAsyncIterator()
+                guard let port = await ports.next() else {
+                    try await group.next()
+                    throw FoxgloveLiveView.StartError(address: live.settings.address, reason: "stopped before listening")
+                }
+                foxgloveURL = "ws://\(live.host):\(port)"
+            }
             logger.info("foresight running", metadata: [
                 "launch": "\(launch.path)", "site": "\(launch.site.name)", "inputs": "\(subscriber.endpoints)",
-                "output": "\(publisher.endpoints)", "predictor": "\(launch.predictor.kind)", "metrics": "\(metricsURL)",
+                "output": "\(publisher.endpoints)", "predictor": "\(launch.predictor.kind)", "metrics": "\(metricsURL)", "foxglove": "\(foxgloveURL)",
             ])
 
             let diagnosticsTopic = launch.output.prefix + MessageType.diagnostics.defaultTopic
@@ -134,7 +159,7 @@ public struct DaemonService: Service {
                     if Task.isCancelled { break }
                     var report = await pipeline.diagnostics(seq: seq)
                     report.rejections += security.diagnosticRejections()
-                    publisher.send(topic: diagnosticsTopic, payload: report.encoded())
+                    publish(diagnosticsTopic, report.encoded())
                     seq &+= 1
                 }
             }
@@ -149,7 +174,7 @@ public struct DaemonService: Service {
             defer { silentStart.cancel() }
             await withTaskCancellationHandler {
                 await withGracefulShutdownHandler {
-                    await pipeline.runLive(subscriber.messages, delivered: {
+                    await pipeline.runLive(inputs, delivered: {
                         let counts = subscriber.statistics
                         return counts.received - counts.dropped
                     })

@@ -135,6 +135,8 @@ public struct LaunchFile: Sendable {
     public var output: Output
     /// Prometheus/health HTTP address (`host:port`), or nil when disabled.
     public var metricsAddress: String?
+    /// The Foxglove live view (`foxglove:` key), or nil when the key is absent (off).
+    public var foxglove: FoxgloveLiveSettings? = nil
     /// Log level (`trace` … `critical`).
     public var logLevel: String
 
@@ -323,12 +325,14 @@ public struct LaunchFile: Sendable {
             metricsAddress = enabled ? address : nil
         }
 
+        let foxglove = try root.optional("foxglove").map { node throws(ConfigError) in try FoxgloveLiveSettings.read(try node.mapping()) }
+
         try root.finish()
         return LaunchFile(path: path, name: name, sitePath: sitePath, site: site, prefix: prefix,
                           inputs: Inputs(endpoints: endpoints, bind: inputBind, topics: topics, truthTopics: truthTopics,
                                          buffer: buffer, limits: limits, curve: inputCurve),
                           sync: sync, lidarFilters: lidarFilters, camera: camera, predictor: predictor, output: output,
-                          metricsAddress: metricsAddress, logLevel: logLevel)
+                          metricsAddress: metricsAddress, foxglove: foxglove, logLevel: logLevel)
     }
 }
 

@@ -60,7 +60,7 @@ public final class FusionPipeline: Sendable {
     /// still waiting to be ingested, the deadline ticker holds off — the waiting messages are
     /// newer than anything the synchronizer knows, and a starved process must not force frames
     /// out of sets whose members are already here.
-    public func runLive(_ messages: AsyncStream<BusMessage>, delivered: (@Sendable () -> Int64)? = nil) async {
+    public func runLive(_ messages: some AsyncSequence<BusMessage, Never> & Sendable, delivered: (@Sendable () -> Int64)? = nil) async {
         let consumed = Locked<Int64>(0)
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.predictLoop() }

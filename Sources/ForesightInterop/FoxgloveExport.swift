@@ -54,13 +54,10 @@ public struct FoxgloveExportReport: Sendable {
     }
 }
 
-/// Converts a Foresight bag into one Foxglove can show: well-known-schema JSON channels for the
-/// sensors (camera → `foxglove.CompressedImage`/`RawImage`, LiDAR → `foxglove.PointCloud`,
-/// GNSS and predicted positions → `foxglove.LocationFix`, the radar range-angle map →
-/// `foxglove.RawImage` mono8), a `foxglove.SceneUpdate` scene in the site frame (base station,
-/// boresight, the UE's measured and predicted track, the best beam as a cone coloured by the
-/// blockage probability), and every other protocol message as plain JSON with its Foresight
-/// JSON Schema. Streams: one message in memory at a time plus the scene state.
+/// Converts a Foresight bag into one Foxglove can show: every message goes through
+/// ``FoxgloveConverter`` (the same converter as the live view of `foresight run`) and its
+/// Foxglove messages are written as JSON channels with their JSON Schemas. Streams: one message
+/// in memory at a time plus the scene state.
 public final class FoxgloveExporter {
     /// The settings.
     public let options: FoxgloveExportOptions
@@ -68,19 +65,16 @@ public final class FoxgloveExporter {
     private var writer: BagWriter!
     private var channels: [String: UInt16] = [:]
     private var report = FoxgloveExportReport()
-    private var radar: RadarPreprocessor?
-    private var scene = SceneState()
+    private let converter: FoxgloveConverter
 
     /// Creates an exporter.
     public init(options: FoxgloveExportOptions) {
         self.options = options
+        converter = FoxgloveConverter(site: options.site, trackLength: options.trackLength)
     }
 
     /// Output topic names.
-    public enum Topic {
-        public static let camera = "/camera", lidar = "/lidar", gnss = "/gnss", radarMap = "/radar/range_angle"
-        public static let predictedFix = "/predict/position_fix", scene = "/scene", transforms = "/tf"
-    }
+    public typealias Topic = FoxgloveConverter.Topic
 
     /// Runs the export.
     public func run() throws(InteropError) -> FoxgloveExportReport {
@@ -94,12 +88,6 @@ public final class FoxgloveExporter {
         } catch {
             throw .usage("\(error)")
         }
-        do {
-            radar = try RadarPreprocessor()
-        } catch {
-            report.notes.append("radar map disabled: \(error)")
-        }
-        if options.site == nil { report.notes.append("no --site: no /scene (base station, tracks, beam cone)") }
         while true {
             let entry: BagEntry?
             do { entry = try cursor.next() } catch { throw .usage("reading \(options.input): \(error)") }
@@ -112,10 +100,10 @@ public final class FoxgloveExporter {
         } catch {
             throw .output("\(error)")
         }
+        for (key, count) in converter.skipped { report.skipped[key, default: 0] += count }
+        report.notes += converter.notes
         return report
     }
-
-    private func skip(_ topic: String, _ reason: String) { report.skipped["\(topic): \(reason)", default: 0] += 1 }
 
     private func channel(_ topic: String, schema: String, schemaText: String, encoding: String = "json") throws(InteropError) -> UInt16 {
         if let id = channels[topic] { return id }
@@ -129,45 +117,6 @@ public final class FoxgloveExporter {
         }
     }
 
-    private func emit(_ topic: String, schema: String, json: JSONText, entry: BagEntry) throws(InteropError) {
-        let text = FoxgloveSchemas.schema(schema) ?? MessageType(rawValue: schema).map(Self.jsonViewSchema) ?? "{}"
-        let id = try channel(topic, schema: schema, schemaText: text)
-        do {
-            try writer.write(channelID: id, sequence: entry.message.sequence, logTime: entry.message.logTime,
-                             publishTime: entry.message.publishTime, data: json.bytes)
-        } catch {
-            throw .output("\(error)")
-        }
-        report.written[topic, default: 0] += 1
-    }
-
-    /// The protocol's JSON Schema for the JSON view of a message: JSON has no NaN or infinity,
-    /// so every number may also be `null` (the view writes non-finite values as null).
-    static func jsonViewSchema(_ type: MessageType) -> String {
-        func relax(_ value: Any) -> Any {
-            if var object = value as? [String: Any] {
-                for (k, v) in object { object[k] = relax(v) }
-                if object["type"] as? String == "number" {
-                    object["type"] = ["number", "null"]
-                    let note = "null: NaN or infinity (JSON has neither)"
-                    object["description"] = (object["description"] as? String).map { $0 + "; " + note } ?? note
-                }
-                return object
-            }
-            if let array = value as? [Any] { return array.map(relax) }
-            return value
-        }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(type.jsonSchema.utf8)),
-              let data = try? JSONSerialization.data(withJSONObject: relax(object), options: [.sortedKeys, .withoutEscapingSlashes]) else {
-            return type.jsonSchema
-        }
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    private static func type(of topic: String) -> MessageType? {
-        MessageType.allCases.first { topic == $0.defaultTopic || topic.hasSuffix("/" + $0.defaultTopic) }
-    }
-
     private func convert(_ entry: BagEntry) throws(InteropError) {
         let topic = entry.channel.topic
         if options.keepOriginal {
@@ -175,7 +124,7 @@ public final class FoxgloveExporter {
             if let known = channels["\u{0}" + topic] {
                 id = known
             } else {
-                let t = Self.type(of: topic)
+                let t = FoxgloveConverter.type(of: topic)
                 do {
                     let s = try t.map { t throws(BagError) in
                         try writer.addSchema(name: t.name, encoding: "jsonschema", data: Array(t.jsonSchema.utf8))
@@ -194,313 +143,19 @@ public final class FoxgloveExporter {
             }
             report.written[topic, default: 0] += 1
         }
-        guard entry.channel.messageEncoding == "msgpack", let type = Self.type(of: topic) else {
-            skip(topic, "not a Foresight protocol topic")
+        guard entry.channel.messageEncoding == "msgpack", let type = FoxgloveConverter.type(of: topic) else {
+            report.skipped["\(topic): not a Foresight protocol topic", default: 0] += 1
             return
         }
-        let message: any WireMessage
-        do {
-            message = try type.decode(entry.message.data, topic: topic)
-        } catch {
-            skip(topic, error.reason.rawValue)
-            return
-        }
-        switch message {
-        case let m as Image: try image(m, entry)
-        case let m as PointCloud: try cloud(m, entry)
-        case let m as GnssFix: try gnss(m, entry)
-        case let m as RadarCube: try radarMap(m, entry)
-        default: break
-        }
-        // Everything else (and the scene inputs) as plain JSON of the protocol message.
-        switch message {
-        case is Image, is PointCloud, is RadarCube: break
-        default:
+        for message in converter.convert(topic: topic, type: type, payload: entry.message.data) {
+            let id = try channel(message.topic, schema: message.schemaName, schemaText: FoxgloveConverter.schemaText(message.schemaName))
             do {
-                var json = JSONText()
-                json.value(try MessagePackReader.decode(entry.message.data))
-                try emit("/" + topic, schema: type.name, json: json, entry: entry)
-            } catch let error as InteropError {
-                throw error
+                try writer.write(channelID: id, sequence: entry.message.sequence, logTime: entry.message.logTime,
+                                 publishTime: entry.message.publishTime, data: message.data)
             } catch {
-                skip(topic, "malformed")
+                throw .output("\(error)")
             }
-        }
-        try updateScene(with: message, entry: entry)
-    }
-
-    // MARK: Sensors
-
-    private func header(_ json: inout JSONText, stamp: Int64, frame: String) {
-        json.raw("{")
-        json.key("timestamp", first: true); json.time(stamp)
-        json.key("frame_id"); json.string(frame)
-    }
-
-    private func image(_ m: Image, _ entry: BagEntry) throws(InteropError) {
-        var json = JSONText(capacity: m.data.count * 4 / 3 + 200)
-        header(&json, stamp: m.header.stamp, frame: m.header.frameID)
-        if m.encoding == .jpeg {
-            json.key("data"); json.base64(m.data)
-            json.key("format"); json.string("jpeg")
-            json.raw("}")
-            try emit(Topic.camera, schema: "foxglove.CompressedImage", json: json, entry: entry)
-        } else {
-            json.key("width"); json.integer(Int64(m.width))
-            json.key("height"); json.integer(Int64(m.height))
-            json.key("encoding"); json.string(m.encoding.rawValue)
-            json.key("step"); json.integer(Int64(m.width * (m.encoding.bytesPerPixel ?? 1)))
-            json.key("data"); json.base64(m.data)
-            json.raw("}")
-            try emit(Topic.camera, schema: "foxglove.RawImage", json: json, entry: entry)
+            report.written[message.topic, default: 0] += 1
         }
     }
-
-    private func cloud(_ m: PointCloud, _ entry: BagEntry) throws(InteropError) {
-        var json = JSONText(capacity: m.data.count * 4 / 3 + 400)
-        header(&json, stamp: m.header.stamp, frame: m.header.frameID)
-        json.key("pose"); json.raw(#"{"position":{"x":0,"y":0,"z":0},"orientation":{"x":0,"y":0,"z":0,"w":1}}"#)
-        json.key("point_stride"); json.integer(Int64(m.fields.count * 4))
-        json.key("fields"); json.raw("[")
-        for (i, name) in m.fields.enumerated() {
-            if i > 0 { json.raw(",") }
-            json.raw("{"); json.key("name", first: true); json.string(name)
-            json.key("offset"); json.integer(Int64(i * 4))
-            json.key("type"); json.integer(7)  // FLOAT32
-            json.raw("}")
-        }
-        json.raw("]")
-        json.key("data"); json.base64(m.data)
-        json.raw("}")
-        try emit(Topic.lidar, schema: "foxglove.PointCloud", json: json, entry: entry)
-    }
-
-    private func locationFix(_ json: inout JSONText, stamp: Int64, frame: String, lat: Double, lon: Double, alt: Double,
-                             horizontalVariance: Double?) {
-        header(&json, stamp: stamp, frame: frame)
-        json.key("latitude"); json.number(lat)
-        json.key("longitude"); json.number(lon)
-        json.key("altitude"); json.number(alt)
-        json.key("position_covariance"); json.raw("[")
-        let h = horizontalVariance ?? 0
-        let values = [h, 0, 0, 0, h, 0, 0, 0, horizontalVariance == nil ? 0 : 4 * h]
-        for (i, v) in values.enumerated() { if i > 0 { json.raw(",") }; json.number(v) }
-        json.raw("]")
-        json.key("position_covariance_type"); json.integer(horizontalVariance == nil ? 0 : 1)  // UNKNOWN / APPROXIMATED
-        json.key("metadata"); json.raw("[]")
-        json.raw("}")
-    }
-
-    private func gnss(_ m: GnssFix, _ entry: BagEntry) throws(InteropError) {
-        guard m.isUsable else {
-            skip(entry.channel.topic, "no_fix")
-            return
-        }
-        var json = JSONText()
-        let sigma = 2.5 * max(m.hdop, 0.1)  // ~UERE 2.5 m × HDOP
-        locationFix(&json, stamp: m.header.stamp, frame: m.header.frameID, lat: m.lat, lon: m.lon, alt: m.alt.isFinite ? m.alt : 0,
-                    horizontalVariance: sigma * sigma)
-        try emit(Topic.gnss, schema: "foxglove.LocationFix", json: json, entry: entry)
-    }
-
-    private func radarMap(_ m: RadarCube, _ entry: BagEntry) throws(InteropError) {
-        guard let radar else { return }
-        let map: [Float]
-        do {
-            map = try radar.process(cube: m.data, rx: m.rx, samples: m.samples, chirps: m.chirps, type: m.dtype)
-        } catch {
-            skip(entry.channel.topic, "radar_map_failed")
-            return
-        }
-        let width = m.samples, height = radar.parameters.angleBins
-        var pixels = [UInt8](repeating: 0, count: width * height)
-        for i in 0..<min(pixels.count, map.count) {
-            // 40 dB of dynamic range below the map's peak (the map is divided by its maximum).
-            let db = 10 * log10(max(Double(map[i]), 1e-12))
-            pixels[i] = UInt8(max(0, min(255, (1 + db / 40) * 255)).rounded())
-        }
-        var json = JSONText(capacity: pixels.count * 4 / 3 + 200)
-        header(&json, stamp: m.header.stamp, frame: m.header.frameID)
-        json.key("width"); json.integer(Int64(width))
-        json.key("height"); json.integer(Int64(height))
-        json.key("encoding"); json.string("mono8")
-        json.key("step"); json.integer(Int64(width))
-        json.key("data"); json.base64(pixels)
-        json.raw("}")
-        try emit(Topic.radarMap, schema: "foxglove.RawImage", json: json, entry: entry)
-    }
-
-    // MARK: Scene
-
-    struct SceneState {
-        var measured: [(east: Double, north: Double)] = []
-        var predicted: [(east: Double, north: Double)] = []
-        var predictedBeam: Int?
-        var truthBeam: Int?
-        var blockageProbability: Double?
-        var truthBlocked: Bool?
-    }
-
-    private func updateScene(with message: any WireMessage, entry: BagEntry) throws(InteropError) {
-        guard let site = options.site else { return }
-        var changed = false
-        switch message {
-        case let m as GnssFix where m.isUsable:
-            let p = site.origin.toLocal(lat: m.lat, lon: m.lon)
-            scene.measured.append(p)
-            if scene.measured.count > options.trackLength { scene.measured.removeFirst(scene.measured.count - options.trackLength) }
-            changed = true
-        case let m as PositionPrediction:
-            scene.predicted = zip(m.east, m.north).map { ($0, $1) }
-            if let i = m.lat.indices.first {
-                var json = JSONText()
-                locationFix(&json, stamp: m.horizon[i], frame: "predicted", lat: m.lat[i], lon: m.lon[i], alt: 0, horizontalVariance: nil)
-                try emit(Topic.predictedFix, schema: "foxglove.LocationFix", json: json, entry: entry)
-            }
-            changed = true
-        case let m as BeamPrediction:
-            scene.predictedBeam = m.best.first
-        case let m as BlockagePrediction:
-            scene.blockageProbability = m.prob.first
-        case let m as TruthBeam:
-            scene.truthBeam = m.best
-            changed = scene.predictedBeam == nil
-        case let m as TruthBlockage:
-            scene.truthBlocked = m.blocked
-        default:
-            break
-        }
-        guard changed else { return }
-        try emitScene(site: site, stamp: message.header.stamp, entry: entry)
-    }
-
-    private func emitScene(site: Site, stamp: Int64, entry: BagEntry) throws(InteropError) {
-        let array = site.mmwave.pose
-        let bs = array.position
-        let yaw = array.yawDeg * .pi / 180
-        let angles = site.codebookSteeringAngles()
-        var json = JSONText(capacity: 4096)
-        json.raw("{"); json.key("deletions", first: true); json.raw("[]")
-        json.key("entities"); json.raw("[")
-        var firstEntity = true
-        func entity(_ id: String, _ body: (inout JSONText) -> Void) {
-            if !firstEntity { json.raw(",") }
-            firstEntity = false
-            json.raw("{")
-            json.key("timestamp", first: true); json.time(stamp)
-            json.key("frame_id"); json.string("site")
-            json.key("id"); json.string(id)
-            json.key("lifetime"); json.raw(#"{"sec":0,"nsec":0}"#)
-            json.key("frame_locked"); json.bool(false)
-            json.key("metadata"); json.raw("[]")
-            // `body` writes the primitive arrays it uses as `"name":[…]` pairs separated by commas.
-            var sub = JSONText()
-            body(&sub)
-            let text = String(decoding: sub.bytes, as: UTF8.self)
-            let used = Set(EntityArrays.all.filter { text.contains("\"\($0)\":[") })
-            if !text.isEmpty { json.raw(","); json.rawString(text) }
-            for name in EntityArrays.all where !used.contains(name) { json.rawString(",\"\(name)\":[]") }
-            json.raw("}")
-        }
-        func pose(_ x: Double, _ y: Double, _ z: Double, yaw: Double = 0) -> String {
-            "{\"position\":{\"x\":\(num(x)),\"y\":\(num(y)),\"z\":\(num(z))},\"orientation\":{\"x\":0,\"y\":0,\"z\":\(num(sin(yaw / 2))),\"w\":\(num(cos(yaw / 2)))}}"
-        }
-        func color(_ r: Double, _ g: Double, _ b: Double, _ a: Double) -> String {
-            "{\"r\":\(num(r)),\"g\":\(num(g)),\"b\":\(num(b)),\"a\":\(num(a))}"
-        }
-        func line(_ points: [(east: Double, north: Double)], z: Double, color c: String, thickness: Double) -> String {
-            let pts = points.map { "{\"x\":\(num($0.east)),\"y\":\(num($0.north)),\"z\":\(num(z))}" }.joined(separator: ",")
-            return "{\"type\":0,\"pose\":\(pose(0, 0, 0)),\"thickness\":\(num(thickness)),\"scale_invariant\":false,\"points\":[\(pts)],\"color\":\(c),\"colors\":[],\"indices\":[]}"
-        }
-        entity("base_station") { j in
-            j.rawString("\"cubes\":[{\"pose\":\(pose(bs.x, bs.y, bs.z / 2, yaw: yaw)),\"size\":{\"x\":0.6,\"y\":0.6,\"z\":\(num(max(bs.z, 0.5)))},\"color\":\(color(0.6, 0.6, 0.65, 1))}]")
-        }
-        entity("boresight") { j in
-            j.rawString("\"arrows\":[{\"pose\":\(pose(bs.x, bs.y, bs.z, yaw: yaw)),\"shaft_length\":4,\"shaft_diameter\":0.15,\"head_length\":1,\"head_diameter\":0.4,\"color\":\(color(0.2, 0.5, 1, 1))}]")
-        }
-        if !scene.measured.isEmpty {
-            entity("ue_measured_track") { j in j.rawString("\"lines\":[\(line(scene.measured, z: 1.5, color: color(1, 1, 1, 0.9), thickness: 0.15))]") }
-            let ue = scene.measured[scene.measured.count - 1]
-            let blocked = scene.blockageProbability.map { $0 >= 0.5 } ?? scene.truthBlocked ?? false
-            entity("ue") { j in
-                j.rawString("\"spheres\":[{\"pose\":\(pose(ue.east, ue.north, 1.5)),\"size\":{\"x\":1.2,\"y\":1.2,\"z\":1.2},\"color\":\(blocked ? color(0.9, 0.15, 0.1, 1) : color(0.1, 0.8, 0.3, 1))}]")
-            }
-        }
-        if !scene.predicted.isEmpty {
-            let start = scene.measured.last.map { [$0] } ?? []
-            entity("ue_predicted_track") { j in j.rawString("\"lines\":[\(line(start + scene.predicted, z: 1.5, color: color(1, 0.8, 0.1, 1), thickness: 0.2))]") }
-        }
-        if let beam = scene.predictedBeam ?? scene.truthBeam, angles.indices.contains(beam) {
-            let az = yaw + angles[beam]
-            let width = angles.count > 1 ? abs(angles[min(beam + 1, angles.count - 1)] - angles[max(beam - 1, 0)]) / 2 : 0.1
-            let length = 30.0
-            let p = scene.blockageProbability ?? (scene.truthBlocked == true ? 1 : 0)
-            let tip1 = (bs.x + length * cos(az - width), bs.y + length * sin(az - width))
-            let tip2 = (bs.x + length * cos(az + width), bs.y + length * sin(az + width))
-            let pts = [(bs.x, bs.y), tip1, tip2].map { "{\"x\":\(num($0.0)),\"y\":\(num($0.1)),\"z\":\(num(bs.z))}" }.joined(separator: ",")
-            let id = scene.predictedBeam == nil ? "beam_truth" : "beam_predicted"
-            entity(id) { j in
-                j.rawString("\"triangles\":[{\"pose\":\(pose(0, 0, 0)),\"points\":[\(pts)],\"color\":\(color(p, 1 - p, 0.2, 0.45)),\"colors\":[],\"indices\":[]}]")
-                j.rawString(",\"texts\":[{\"pose\":\(pose(tip1.0, tip1.1, bs.z + 1)),\"billboard\":true,\"font_size\":14,\"scale_invariant\":true,\"color\":\(color(1, 1, 1, 1)),\"text\":\"beam \(beam)\(scene.predictedBeam == nil ? " (truth)" : "")\(scene.blockageProbability.map { String(format: ", blockage %.2f", $0) } ?? "")\"}]")
-            }
-        }
-        json.raw("]}")
-        try emit(Topic.scene, schema: "foxglove.SceneUpdate", json: json, entry: entry)
-        try emitTransforms(site: site, stamp: stamp, entry: entry)
-    }
-
-    /// `/tf`: the sensor frames in the site frame (from the site file's poses), so the 3-D panel
-    /// can draw the LiDAR cloud in the scene.
-    private func emitTransforms(site: Site, stamp: Int64, entry: BagEntry) throws(InteropError) {
-        let frames: [(String, Pose)] = [(site.lidar.frameID, site.lidar.pose), (site.camera.frameID, site.camera.pose),
-                                        (site.radar.frameID, site.radar.pose), (site.beamPower.frameID, site.mmwave.pose)]
-        var json = JSONText(capacity: 1024)
-        json.raw("{"); json.key("transforms", first: true); json.raw("[")
-        var seen = Set<String>()
-        for (frame, pose) in frames where seen.insert(frame).inserted {
-            if seen.count > 1 { json.raw(",") }
-            let q = quaternion(pose)
-            json.raw("{"); json.key("timestamp", first: true); json.time(stamp)
-            json.key("parent_frame_id"); json.string("site")
-            json.key("child_frame_id"); json.string(frame)
-            json.key("translation"); json.rawString("{\"x\":\(num(pose.position.x)),\"y\":\(num(pose.position.y)),\"z\":\(num(pose.position.z))}")
-            json.key("rotation"); json.rawString("{\"x\":\(num(q.x)),\"y\":\(num(q.y)),\"z\":\(num(q.z)),\"w\":\(num(q.w))}")
-            json.raw("}")
-        }
-        json.raw("]}")
-        try emit(Topic.transforms, schema: "foxglove.FrameTransforms", json: json, entry: entry)
-    }
-}
-
-/// The primitive arrays of a `foxglove.SceneEntity` (every one is written, empty when unused).
-enum EntityArrays {
-    static let all = ["arrows", "cubes", "spheres", "cylinders", "lines", "triangles", "texts", "models"]
-}
-
-/// The unit quaternion of a pose's body-to-site rotation.
-func quaternion(_ pose: Pose) -> (x: Double, y: Double, z: Double, w: Double) {
-    let r = pose.rotation  // columns: body x, y, z in site coordinates
-    let (m00, m10, m20) = (r.x.x, r.x.y, r.x.z)
-    let (m01, m11, m21) = (r.y.x, r.y.y, r.y.z)
-    let (m02, m12, m22) = (r.z.x, r.z.y, r.z.z)
-    let trace = m00 + m11 + m22
-    if trace > 0 {
-        let s = 0.5 / (trace + 1).squareRoot()
-        return ((m21 - m12) * s, (m02 - m20) * s, (m10 - m01) * s, 0.25 / s)
-    } else if m00 > m11 && m00 > m22 {
-        let s = 2 * (1 + m00 - m11 - m22).squareRoot()
-        return (0.25 * s, (m01 + m10) / s, (m02 + m20) / s, (m21 - m12) / s)
-    } else if m11 > m22 {
-        let s = 2 * (1 + m11 - m00 - m22).squareRoot()
-        return ((m01 + m10) / s, 0.25 * s, (m12 + m21) / s, (m02 - m20) / s)
-    } else {
-        let s = 2 * (1 + m22 - m00 - m11).squareRoot()
-        return ((m02 + m20) / s, (m12 + m21) / s, 0.25 * s, (m10 - m01) / s)
-    }
-}
-
-/// A finite JSON number.
-private func num(_ v: Double) -> String {
-    guard v.isFinite else { return "0" }
-    return v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)"
 }

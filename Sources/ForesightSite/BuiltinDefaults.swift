@@ -185,6 +185,13 @@ output:
 metrics:
   address: 127.0.0.1:9464
 
+# The Foxglove live view (docs/foxglove.md): a Foxglove WebSocket server; absent = off.
+# In Foxglove: Open connection → Foxglove WebSocket → ws://127.0.0.1:8765, then import the
+# layout Tools/foxglove/foresight-layout.json.
+# foxglove:
+#   address: 127.0.0.1:8765   # loopback; 0.0.0.0:8765 lets viewers on other hosts connect
+#   viewer_queue: 16          # messages waiting per viewer; a slow viewer loses its oldest (counted)
+
 log_level: info
 """# + "\n")
 
