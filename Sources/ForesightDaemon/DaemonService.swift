@@ -32,12 +32,17 @@ public struct DaemonService: Service {
     public let launch: LaunchFile
     /// Receives every pipeline event (predictions and truth) — the live view and online scores.
     public let observer: (@Sendable (PipelineEvent) -> Void)?
+    /// A second predictor run beside the launch file's on the same frames, for the observer only
+    /// (`.reference` events; `foresight run --compare`); never published.
+    public let reference: (any Predictor)?
     private let logger: Logger
 
     /// Creates the service.
-    public init(launch: LaunchFile, logger: Logger, observer: (@Sendable (PipelineEvent) -> Void)? = nil) {
+    public init(launch: LaunchFile, logger: Logger, reference: (any Predictor)? = nil,
+                observer: (@Sendable (PipelineEvent) -> Void)? = nil) {
         self.launch = launch
         self.logger = logger
+        self.reference = reference
         self.observer = observer
     }
 
@@ -80,10 +85,10 @@ public struct DaemonService: Service {
 
     private func serve(publisher: Publisher, subscriber: Subscriber, predictor: any Predictor) async throws {
         let observer = self.observer, logger = self.logger, launch = self.launch
-        let pipeline = try FusionPipeline(launch: launch, predictor: predictor, logger: logger) { event in
+        let pipeline = try FusionPipeline(launch: launch, predictor: predictor, reference: reference, logger: logger) { event in
             switch event {
             case .publish(let topic, let payload): publisher.send(topic: topic, payload: payload)
-            case .prediction, .truth: observer?(event)
+            case .prediction, .reference, .truth: observer?(event)
             }
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -108,6 +113,7 @@ public struct DaemonService: Service {
             logger.info("foresight running", metadata: [
                 "launch": "\(launch.path)", "site": "\(launch.site.name)", "inputs": "\(subscriber.endpoints)",
                 "output": "\(publisher.endpoints)", "predictor": "\(launch.predictor.kind)", "metrics": "\(metricsURL)",
+                "reference": "\(reference?.model ?? "none")",
             ])
 
             let diagnosticsTopic = launch.output.prefix + MessageType.diagnostics.defaultTopic
