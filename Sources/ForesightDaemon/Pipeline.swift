@@ -217,17 +217,18 @@ public final class FusionPipeline: Sendable {
     /// The reference predictor on the frame just predicted (after its outputs went out, so it
     /// adds nothing to their latency); a failure is counted and logged, never published.
     private func runReference(context: FrameContext) async {
-        guard prediction.referenceModel != nil else { return }
-        if let set = await prediction.predictReference() {
+        switch await prediction.predictReference() {
+        case .predicted(let set):
             sink(.reference(set, context))
-        } else {
+        case .failed(let reason):
             stats.count("predictions_reference_failed_total")
             // The first few and then every 1000th: a reference that never fits must not flood the log.
             let n = stats.counter("predictions_reference_failed_total")
             guard n <= 5 || n % 1000 == 0 else { return }
-            let reason = await prediction.lastReferenceFailure ?? "unknown"
             logger.warning("reference predictor failed on a frame (not published either way)",
                            metadata: ["frame": "\(context.seq)", "error": "\(reason)", "count": "\(n)"])
+        case nil:
+            return
         }
     }
 

@@ -58,8 +58,6 @@ public actor PredictionStage {
     public private(set) var lastFailure: String?
     /// Frames the reference predictor threw on (the primary prediction is unaffected).
     public private(set) var referenceFailures = 0
-    /// The last error the reference predictor threw, for logs.
-    public private(set) var lastReferenceFailure: String?
     /// The horizon of the newest frame, until the reference predictor has run on it.
     private var pendingReference: [Int64]?
 
@@ -105,19 +103,25 @@ public actor PredictionStage {
         }
     }
 
+    /// What the reference predictor made of a frame.
+    public enum ReferenceOutcome: Sendable {
+        /// Its prediction set.
+        case predicted(PredictionSet)
+        /// It threw; the error's text (counted in ``referenceFailures``).
+        case failed(String)
+    }
+
     /// Runs the reference predictor on the window and horizon of the frame ``predict(_:context:)``
     /// was last given — at most once per frame, whether or not the primary predictor succeeded.
-    /// Nil without a reference, when it already ran for this frame, or when it threw (counted in
-    /// ``referenceFailures``).
-    public func predictReference() async -> PredictionSet? {
+    /// Nil without a reference or when it already ran for this frame.
+    public func predictReference() async -> ReferenceOutcome? {
         guard let reference, let horizon = pendingReference else { return nil }
         pendingReference = nil
         do {
-            return try await reference.predict(history: window, horizon: horizon)
+            return .predicted(try await reference.predict(history: window, horizon: horizon))
         } catch {
             referenceFailures += 1
-            lastReferenceFailure = "\(error)"
-            return nil
+            return .failed("\(error)")
         }
     }
 

@@ -58,7 +58,12 @@ struct RunCommand: AsyncParsableCommand {
         per frame; foresight/diagnostics at 1 Hz; Prometheus text at http://ADDRESS/metrics and \
         input liveness at /healthz.
 
-        --compare KIND runs a second, reference predictor (classical-ctrv or persistence, built         from the same launch file's site and topk) on the same window right after the launch         file's own: the live view shows both side by side per horizon step, and the final summary         prints both score tables and their difference (top-1, top-3, ADE). The reference is never         published; its failures are counted (predictions_reference_failed_total on /metrics) and         never hold up the published predictions.
+        --compare KIND runs a second, reference predictor (classical-ctrv or persistence, built from \
+        the same launch file's site and topk) on the same window right after the launch file's own: \
+        the live view shows both side by side per horizon step, and the final summary prints both \
+        score tables and their difference (top-1, top-3, ADE). The reference is never published; its \
+        failures are counted (predictions_reference_failed_total on /metrics) and never hold up the \
+        published predictions.
 
         Examples:
           foresight run launch/sim.yaml --view
