@@ -32,12 +32,17 @@ public struct DaemonService: Service {
     public let launch: LaunchFile
     /// Receives every pipeline event (predictions and truth) — the live view and online scores.
     public let observer: (@Sendable (PipelineEvent) -> Void)?
+    /// A second predictor run beside the launch file's on the same frames, for the observer only
+    /// (`.reference` events; `foresight run --compare`); never published.
+    public let reference: (any Predictor)?
     private let logger: Logger
 
     /// Creates the service.
-    public init(launch: LaunchFile, logger: Logger, observer: (@Sendable (PipelineEvent) -> Void)? = nil) {
+    public init(launch: LaunchFile, logger: Logger, reference: (any Predictor)? = nil,
+                observer: (@Sendable (PipelineEvent) -> Void)? = nil) {
         self.launch = launch
         self.logger = logger
+        self.reference = reference
         self.observer = observer
     }
 
@@ -106,10 +111,10 @@ public struct DaemonService: Service {
             publisher.send(topic: topic, payload: payload)
             live?.offer(topic: topic, payload: payload, receiveTime: wallClockNanoseconds())
         }
-        let pipeline = try FusionPipeline(launch: launch, predictor: predictor, logger: logger) { event in
+        let pipeline = try FusionPipeline(launch: launch, predictor: predictor, reference: reference, logger: logger) { event in
             switch event {
             case .publish(let topic, let payload): publish(topic, payload)
-            case .prediction, .truth: observer?(event)
+            case .prediction, .reference, .truth: observer?(event)
             }
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -148,6 +153,7 @@ public struct DaemonService: Service {
             logger.info("foresight running", metadata: [
                 "launch": "\(launch.path)", "site": "\(launch.site.name)", "inputs": "\(subscriber.endpoints)",
                 "output": "\(publisher.endpoints)", "predictor": "\(launch.predictor.kind)", "metrics": "\(metricsURL)", "foxglove": "\(foxgloveURL)",
+                "reference": "\(reference?.model ?? "none")",
             ])
 
             let diagnosticsTopic = launch.output.prefix + MessageType.diagnostics.defaultTopic

@@ -53,7 +53,7 @@ public struct Evaluation {
                     default: break
                     }
                 }
-            case .publish: break
+            case .publish, .reference: break
             }
         }
         let start = Date()

@@ -13,6 +13,9 @@ public enum PipelineEvent: Sendable {
     case prediction(PredictionSet, FrameContext)
     /// A ground-truth message that arrived on a configured truth topic.
     case truth(any WireMessage)
+    /// The reference predictor's prediction for a frame (`foresight run --compare`), made from
+    /// the same window right after the primary one; for the observer only, never published.
+    case reference(PredictionSet, FrameContext)
 }
 
 /// Foresight's data path, in one place:
@@ -40,8 +43,10 @@ public final class FusionPipeline: Sendable {
     private let sink: @Sendable (PipelineEvent) -> Void
     private let logger: Logger
 
-    /// Builds every stage from `launch`; `predictor` answers for each frame.
-    public init(launch: LaunchFile, predictor: any Predictor, logger: Logger,
+    /// Builds every stage from `launch`; `predictor` answers for each frame (and is published);
+    /// `reference` (optional) predicts from the same window after it, for the sink's
+    /// ``PipelineEvent/reference(_:_:)`` events only.
+    public init(launch: LaunchFile, predictor: any Predictor, reference: (any Predictor)? = nil, logger: Logger,
                 sink: @escaping @Sendable (PipelineEvent) -> Void) throws {
         self.launch = launch
         self.logger = logger
@@ -50,7 +55,7 @@ public final class FusionPipeline: Sendable {
         stats = PipelineStats(topics: topics, silence: launch.sync.silence)
         ingest = IngestStage(assembler: try FrameAssembler(launch: launch, counters: stats.wire), stats: stats, logger: logger)
         frontEnd = try FramePreprocessor(configuration: try FrontEndSettings.configuration(for: launch))
-        prediction = try PredictionStage(predictor: predictor, site: launch.site, settings: launch.predictor)
+        prediction = try PredictionStage(predictor: predictor, reference: reference, site: launch.site, settings: launch.predictor)
     }
 
     /// Runs live: receives from `messages` until it ends, never blocking ingest on a slow stage.
@@ -186,6 +191,7 @@ public final class FusionPipeline: Sendable {
             let reason = await prediction.lastFailure ?? "unknown"
             logger.error("predictor failed on a frame; nothing published for it", metadata: ["frame": "\(frame.seq)", "error": "\(reason)"])
             publishFrame(header: header, context: context)
+            await runReference(context: context)
             return
         }
         let predicted = wallClockNanoseconds()
@@ -205,6 +211,25 @@ public final class FusionPipeline: Sendable {
         }
         publishFrame(header: header, context: context)
         sink(.prediction(set, context))
+        await runReference(context: context)
+    }
+
+    /// The reference predictor on the frame just predicted (after its outputs went out, so it
+    /// adds nothing to their latency); a failure is counted and logged, never published.
+    private func runReference(context: FrameContext) async {
+        switch await prediction.predictReference() {
+        case .predicted(let set):
+            sink(.reference(set, context))
+        case .failed(let reason):
+            stats.count("predictions_reference_failed_total")
+            // The first few and then every 1000th: a reference that never fits must not flood the log.
+            let n = stats.counter("predictions_reference_failed_total")
+            guard n <= 5 || n % 1000 == 0 else { return }
+            logger.warning("reference predictor failed on a frame (not published either way)",
+                           metadata: ["frame": "\(context.seq)", "error": "\(reason)", "count": "\(n)"])
+        case nil:
+            return
+        }
     }
 
     /// Publishes `fusion/frame` for a finished frame and records its end-to-end latency.

@@ -34,12 +34,17 @@ public struct SegmentTracker: Sendable {
 /// predictor at each start) and asks the predictor for every horizon step. It runs on its own
 /// thread (a custom executor), so no predictor work occupies Swift's cooperative pool; a learned
 /// model additionally runs on its own inference thread.
+///
+/// An optional reference predictor (`foresight run --compare`) sees the same window and horizon
+/// through ``predictReference()``, called after the primary prediction has gone out; it is reset
+/// at the same segment starts, and its failures are counted apart (``referenceFailures``).
 public actor PredictionStage {
     private let executor: DedicatedThreadExecutor
     /// Runs on the stage's dedicated thread.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     private let predictor: any Predictor
+    private let reference: (any Predictor)?
     private let site: Site
     private let settings: LaunchFile.PredictorSettings
     private let observations: ObservationBuilder
@@ -51,11 +56,18 @@ public actor PredictionStage {
     public private(set) var failures = 0
     /// The last error a predictor threw, for logs.
     public private(set) var lastFailure: String?
+    /// Frames the reference predictor threw on (the primary prediction is unaffected).
+    public private(set) var referenceFailures = 0
+    /// The horizon of the newest frame, until the reference predictor has run on it.
+    private var pendingReference: [Int64]?
 
-    /// Creates the stage for `predictor` with the launch file's horizon settings.
-    public init(predictor: any Predictor, site: Site, settings: LaunchFile.PredictorSettings) throws {
+    /// Creates the stage for `predictor` with the launch file's horizon settings; `reference`
+    /// (optional) is run beside it on request (``predictReference()``), never instead of it.
+    public init(predictor: any Predictor, reference: (any Predictor)? = nil, site: Site,
+                settings: LaunchFile.PredictorSettings) throws {
         executor = DedicatedThreadExecutor(name: "fs-predict")
         self.predictor = predictor
+        self.reference = reference
         self.site = site
         self.settings = settings
         segments = SegmentTracker(resetGap: settings.resetGap)
@@ -64,6 +76,8 @@ public actor PredictionStage {
 
     /// The model name of the predictor.
     public nonisolated var model: String { predictor.model }
+    /// The model name of the reference predictor, if any.
+    public nonisolated var referenceModel: String? { reference?.model }
 
     /// Adds a preprocessed frame to the window and predicts the horizon after it; nil when the
     /// predictor could not use the frame (counted in ``failures``).
@@ -73,11 +87,13 @@ public actor PredictionStage {
             if !window.isEmpty {
                 window.removeAll()
                 await predictor.reset()
+                await reference?.reset()
             }
         }
         window.append(observation(frame, context: context))
         if window.count > settings.history { window.removeFirst(window.count - settings.history) }
         let horizon = Horizon.stamps(after: frame.stamp, steps: settings.horizon, step: settings.step)
+        pendingReference = reference == nil ? nil : horizon
         do {
             return try await predictor.predict(history: window, horizon: horizon)
         } catch {
@@ -87,9 +103,32 @@ public actor PredictionStage {
         }
     }
 
-    /// Stops the stage's thread (after the last prediction) and releases the predictor.
+    /// What the reference predictor made of a frame.
+    public enum ReferenceOutcome: Sendable {
+        /// Its prediction set.
+        case predicted(PredictionSet)
+        /// It threw; the error's text (counted in ``referenceFailures``).
+        case failed(String)
+    }
+
+    /// Runs the reference predictor on the window and horizon of the frame ``predict(_:context:)``
+    /// was last given — at most once per frame, whether or not the primary predictor succeeded.
+    /// Nil without a reference or when it already ran for this frame.
+    public func predictReference() async -> ReferenceOutcome? {
+        guard let reference, let horizon = pendingReference else { return nil }
+        pendingReference = nil
+        do {
+            return .predicted(try await reference.predict(history: window, horizon: horizon))
+        } catch {
+            referenceFailures += 1
+            return .failed("\(error)")
+        }
+    }
+
+    /// Stops the stage's thread (after the last prediction) and releases the predictors.
     public func stop() async {
         await predictor.shutdown()
+        await reference?.shutdown()
         executor.stop()
     }
 

@@ -58,7 +58,16 @@ struct RunCommand: AsyncParsableCommand {
         per frame; foresight/diagnostics at 1 Hz; Prometheus text at http://ADDRESS/metrics and \
         input liveness at /healthz.
 
-        Example: foresight run launch/sim.yaml --view
+        --compare KIND runs a second, reference predictor (classical-ctrv or persistence, built from \
+        the same launch file's site and topk) on the same window right after the launch file's own: \
+        the live view shows both side by side per horizon step, and the final summary prints both \
+        score tables and their difference (top-1, top-3, ADE). The reference is never published; its \
+        failures are counted (predictions_reference_failed_total on /metrics) and never hold up the \
+        published predictions.
+
+        Examples:
+          foresight run launch/sim.yaml --view
+          foresight run launch/sim-learned.yaml --view --compare classical-ctrv
         """
     )
 
@@ -71,6 +80,13 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Show a live terminal view: predictions vs truth (when the launch file follows truth topics), rates, latency.")
     var view = false
 
+    @Option(help: ArgumentHelp("Also run this reference predictor (\(PredictorFactory.referenceKinds.joined(separator: ", "))) for the live view and the final scores; never published.",
+                               valueName: "kind"))
+    var compare: String?
+
+    @Flag(help: "Load the launch file and its predictor (a model folder is checked against it) and the --compare reference, print what would run and exit, binding no socket.")
+    var check = false
+
     @Option(help: "Override the launch file's log level.")
     var logLevel: LogLevelArgument?
 
@@ -80,17 +96,34 @@ struct RunCommand: AsyncParsableCommand {
     func validate() throws {
         if let duration, !(duration.seconds > 0) { throw ValidationError("--duration must be positive, got \(duration.seconds) s") }
         if !(shutdownGrace.seconds > 0) { throw ValidationError("--shutdown-grace must be positive, got \(shutdownGrace.seconds) s") }
+        if let compare, !PredictorFactory.referenceKinds.contains(compare) {
+            throw ValidationError("--compare \(compare): not a reference kind; use one of \(PredictorFactory.referenceKinds.joined(separator: ", "))")
+        }
     }
 
     func run() async throws {
         let launchFile = try loadLaunch(launch)
         let logger = bootstrapLogging(level: logLevel?.rawValue ?? launchFile.logLevel)
-        let monitor = LiveMonitor(launch: launchFile)
+        let reference: (any Predictor)?
+        do {
+            reference = try compare.map { try PredictorFactory.makeReference(kind: $0, launch: launchFile) }
+        } catch {
+            throw CLIError("\(error)")
+        }
+        if check {
+            // The same loading as a real start, up to (not including) the first socket.
+            let predictor = try PredictorFactory.make(launchFile)
+            print("\(launch): ready to run \(predictor.model)" + (reference.map { " beside the reference \($0.model)" } ?? ""))
+            await predictor.shutdown()
+            await reference?.shutdown()
+            return
+        }
+        let monitor = LiveMonitor(launch: launchFile, compare: compare)
         // Predictions and truth are only collected for the live view and the final scores.
-        let watching = view || !launchFile.inputs.truthTopics.isEmpty
+        let watching = view || compare != nil || !launchFile.inputs.truthTopics.isEmpty
         let observe: @Sendable (PipelineEvent) -> Void = { event in monitor.observe(event) }
         let observer = watching ? observe : nil
-        let daemon = DaemonService(launch: launchFile, logger: logger, observer: observer)
+        let daemon = DaemonService(launch: launchFile, logger: logger, reference: reference, observer: observer)
         var configuration = ServiceGroupConfiguration(services: [daemon], logger: logger)
         configuration.maximumGracefulShutdownDuration = .milliseconds(Int64(shutdownGrace.seconds * 1000))
         let group = ServiceGroup(configuration: configuration)
@@ -129,7 +162,8 @@ struct RunCommand: AsyncParsableCommand {
 final class LiveMonitor: Sendable {
     private struct State {
         var truth = TruthTimeline()
-        var predictions: [PredictionSet] = []
+        var predictions: [(seq: UInt64, set: PredictionSet)] = []
+        var comparison: LiveComparison?
         var last: (set: PredictionSet, context: FrameContext)?
         var frames = 0
         var partial = 0
@@ -141,8 +175,10 @@ final class LiveMonitor: Sendable {
     /// Predictions and latencies kept for the final summary.
     static let retained = 36_000
 
-    init(launch: LaunchFile) {
+    /// A monitor for `launch`; `compare` is the `--compare` reference kind, if any.
+    init(launch: LaunchFile, compare: String? = nil) {
         self.launch = launch
+        state.withLock { $0.comparison = compare.map(LiveComparison.init(kind:)) }
     }
 
     func observe(_ event: PipelineEvent) {
@@ -152,7 +188,8 @@ final class LiveMonitor: Sendable {
                 // Bounded: a long run keeps the most recent hour at 10 Hz for its scores.
                 if s.predictions.count >= Self.retained { s.predictions.removeFirst(Self.retained / 2) }
                 if s.latencies.count >= Self.retained { s.latencies.removeFirst(Self.retained / 2) }
-                s.predictions.append(set)
+                s.predictions.append((context.seq, set))
+                s.comparison?.addPrimary(set, seq: context.seq, stamp: context.stamp)
                 s.last = (set, context)
                 s.frames += 1
                 if !context.missing.isEmpty { s.partial += 1 }
@@ -170,9 +207,12 @@ final class LiveMonitor: Sendable {
                 let counts = s.truth.counts
                 if max(counts.ue, counts.beam, counts.blockage) > Self.retained, let newest = s.truth.newestStamp {
                     let window = newest - Self.truthWindow
-                    let needed = s.predictions.first?.horizon.first.map { $0 - s.truth.tolerance } ?? window
+                    let oldest = [s.predictions.first?.set.horizon.first, s.comparison?.oldestStampNeeded].compactMap { $0 }.min()
+                    let needed = oldest.map { $0 - s.truth.tolerance } ?? window
                     s.truth.removeAll(before: max(window, needed))
                 }
+            case .reference(let set, let context):
+                s.comparison?.addReference(set, seq: context.seq, stamp: context.stamp, retained: Self.retained)
             case .publish: break
             }
         }
@@ -189,13 +229,18 @@ final class LiveMonitor: Sendable {
                 let ue = s.truth.ue(near: context.stamp)
                 let position = ue.map { String(format: "(%.1f, %.1f)", $0.east, $0.north) } ?? "?"
                 lines.append("  now   beam truth \(truthBeam)   UE truth \(position)   missing: \(context.missing.isEmpty ? "none" : context.missing.joined(separator: ","))")
-                for (i, step) in set.steps.enumerated() {
+                // With a reference, the side-by-side block below shows the steps instead.
+                for (i, step) in set.steps.enumerated() where s.comparison == nil {
                     let tb = s.truth.beam(near: set.horizon[i])
                     lines.append(String(format: "  +%3.0f ms  beams %@  (truth %@)  pos (%.1f, %.1f)  power %.1f dBm  blockage %.2f",
                                         Double(set.horizon[i] - context.stamp) / 1e6, step.beams.map(String.init).joined(separator: ",") as NSString,
                                         (tb.map { String($0.best) } ?? "pending") as NSString, step.east, step.north, step.powerDBm, step.blockageProbability))
                 }
                 _ = step
+            }
+            if let comparison = s.comparison {
+                // With a reference: the two predictors side by side on a frame whose truth is in.
+                lines += comparison.render(primary: s.predictions[...], truth: s.truth)
             }
             if let p = Self.percentiles(s.latencies.suffix(500)) {
                 lines.append(String(format: "  end-to-end latency p50 %.1f ms  p99 %.1f ms", p.0, p.1))
@@ -217,12 +262,14 @@ final class LiveMonitor: Sendable {
     func summary() -> String {
         state.withLock { s in
             var accumulator = ScoreAccumulator()
-            for set in s.predictions { accumulator.add(set, truth: s.truth) }
+            for (_, set) in s.predictions { accumulator.add(set, truth: s.truth) }
             var text = "\n== \(s.frames) frames predicted (\(s.partial) partial"
             if !s.missing.isEmpty { text += "; missing " + s.missing.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ") }
             text += ")\n"
             if let p = Self.percentiles(s.latencies) { text += String(format: "end-to-end latency: p50 %.2f ms, p99 %.2f ms\n", p.0, p.1) }
+            if s.comparison != nil { text += "\n== published \(s.predictions.last?.set.model ?? launch.predictor.kind)\n" }
             text += accumulator.report.table()
+            if let comparison = s.comparison { text += comparison.summary(primary: s.predictions, truth: s.truth) }
             return text
         }
     }
