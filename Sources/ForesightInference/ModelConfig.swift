@@ -169,7 +169,7 @@ public struct ModelConfig: Codable, Sendable, Equatable, StreamingModelConfig {
     public var preprocessingVersion: String = ""
     /// Coarse inputs of the heads: nil/`"window"` (window alone) or `"classical"` (the classical
     /// predictor's estimates, ``CoarseEstimates``).
-    public var coarseInputs: String?
+    public var coarseInputs: String? = "window"
     /// Camera tokenizer (3×96×96 → 9 tokens by default).
     public var vision = ModelConfig.cameraTokenizer
     /// Radar range-angle tokenizer (1×64×256 → 16 tokens by default).
@@ -272,7 +272,7 @@ public struct GRUConfig: Codable, Sendable, Equatable, StreamingModelConfig {
     /// Hash of the preprocessing the model was trained on.
     public var preprocessingVersion: String = ""
     /// Coarse inputs of the heads: nil/`"window"` or `"classical"` (see ``ModelConfig/coarseInputs``).
-    public var coarseInputs: String?
+    public var coarseInputs: String? = "window"
     /// Camera tokenizer.
     public var vision = ModelConfig.cameraTokenizer
     /// Radar tokenizer.

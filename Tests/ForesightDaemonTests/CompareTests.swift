@@ -153,8 +153,9 @@ extension EndToEndTests {
             #expect(check.status == 0, "\(check.stderr)")
             #expect(check.stdout.contains("ready to run persistence beside the reference classical-ctrv"), "\(check.stdout)")
 
-            // The duration leaves room for a slow start and the 4 s stream; the daemon then exits by itself.
-            let daemon = try TestSupport.Child(TestSupport.foresightBinary, ["run", path, "--view", "--compare", "classical-ctrv", "--duration", "14"])
+            // Stopped with SIGTERM once the simulator is done (a fixed --duration raced a slow debug simulator under a
+            // loaded test run: the daemon had exited before the first frame arrived); the summary follows the drain.
+            let daemon = try TestSupport.Child(TestSupport.foresightBinary, ["run", path, "--view", "--compare", "classical-ctrv"])
             defer { daemon.stop() }
             try await Task.sleep(for: .milliseconds(1500))
             let collector = try Collector(endpoint: "tcp://127.0.0.1:\(output)", topics: ["fusion/frame", "predict/"])
@@ -162,6 +163,8 @@ extension EndToEndTests {
             try await Task.sleep(for: .milliseconds(500))
             let sim = try TestSupport.run(TestSupport.foresightBinary, ["sim", "--endpoint", "tcp://127.0.0.1:\(input)", "--duration", "4", "--quiet"])
             #expect(sim.status == 0, "\(sim.stderr)")
+            try await Task.sleep(for: .seconds(2))
+            daemon.process.terminate()
             #expect(daemon.wait(timeout: 40) == 0)
 
             // Only the primary predictor is on the wire, for every frame.

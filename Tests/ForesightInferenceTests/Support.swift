@@ -66,9 +66,10 @@ struct FixtureStream {
             if c.takesClassicalEstimates {
                 let F = c.future
                 func rows(_ name: String, _ width: Int) throws -> [Float] { Array(try t(name)[(i * width)..<((i + 1) * width)]) }
-                coarse = CoarseEstimates(positions: try rows("coarse_position", 2 * F), beamLogits: try rows("coarse_beam_logits", F * B),
-                                         powerDBm: try rows("coarse_power_dbm", F), blockageProbability: try rows("coarse_blockage", F),
-                                         positionKnown: try t("coarse_known")[i] > 0.5)
+                // (inputs are `classical_*`: the fixture's `coarse_position` / `coarse_power_dbm` are expected outputs)
+                coarse = CoarseEstimates(positions: try rows("classical_position", 2 * F), beamLogits: try rows("classical_beam_logits", F * B),
+                                         powerDBm: try rows("classical_power_dbm", F), blockageProbability: try rows("classical_blockage", F),
+                                         positionKnown: try t("classical_known")[i] > 0.5)
             }
             frames.append(FrameInputs(
                 stamp: baseStamp + Int64(stampUs[i]) * 1000,

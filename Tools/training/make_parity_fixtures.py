@@ -83,20 +83,21 @@ def make_stream(c, g: torch.Generator):
     known[2] = 0
     cpos[2] = 0
     return {"stamp_us": np.array(offs, dtype=np.float32), "segment_start": seg_start, "present": present,
-            "gnss": gnss, "power": power, "power_dbm": power_dbm, "coarse_position": cpos, "coarse_beam_logits": clog,
-            "coarse_power_dbm": cpow, "coarse_blockage": cblk, "coarse_known": known}
+            "gnss": gnss, "power": power, "power_dbm": power_dbm, "classical_position": cpos, "classical_beam_logits": clog,
+            "classical_power_dbm": cpow, "classical_blockage": cblk, "classical_known": known}
 
 
 def classical_of(c, s, t=None):
     """The stream's classical estimates as the model takes them (per frame [N, ...], or frame t), or None."""
     if getattr(c, "coarse_inputs", "window") != "classical":
         return None
-    keys = {"coarse_position": "position", "coarse_beam_logits": "beam_logits", "coarse_power_dbm": "power_dbm",
-            "coarse_blockage": "blockage", "coarse_known": "known"}
+    # stream inputs are named classical_* (coarse_position / coarse_power_dbm are expected outputs in the fixture)
+    keys = {"classical_position": "position", "classical_beam_logits": "beam_logits", "classical_power_dbm": "power_dbm",
+            "classical_blockage": "blockage", "classical_known": "known"}
     out = {}
     for k, v in keys.items():
         x = torch.from_numpy(s[k])
-        if k == "coarse_known":
+        if k == "classical_known":
             x = x.bool()
         out[v] = x if t is None else x[t]
     return out
