@@ -178,14 +178,11 @@ public final class LearnedPredictor: Predictor {
 /// the coarse inputs of training and serving come from the same code and configuration.
 public struct CoarseInputs: Sendable {
     private let classical: ClassicalPredictor
-    private let ranker: BeamRanker
 
     /// The classical predictor of the launch file's site (the configuration `predictor.kind:
     /// classical-ctrv` runs).
     public init(launch: LaunchFile) throws {
         classical = try ClassicalPredictor(configuration: .init(site: launch.site, topK: launch.predictor.topK))
-        let c = classical.configuration
-        ranker = try BeamRanker(steeringAngles: c.steeringAngles, sigma: c.beamSigma, topK: 1)
     }
 
     /// The classical predictor's estimates of every step of `horizon` from the predictor window
@@ -193,7 +190,7 @@ public struct CoarseInputs: Sendable {
     /// so a model input is always finite.
     public func estimates(history: [FrameObservation], horizon: [Int64]) -> CoarseEstimates {
         let set = classical.predict(history: history, horizon: horizon)
-        let beams = ranker.steeringAngles.count
+        let ranker = classical.ranker, beams = ranker.steeringAngles.count
         var positions: [Float] = [], logits: [Float] = [], power: [Float] = [], blockage: [Float] = []
         positions.reserveCapacity(2 * set.steps.count)
         logits.reserveCapacity(beams * set.steps.count)

@@ -114,7 +114,8 @@ public struct ClassicalPredictor: Predictor {
     public var model: String { Self.modelName }
     /// The configuration.
     public let configuration: Configuration
-    let ranker: BeamRanker
+    /// The codebook ranker the beams are chosen with (its width is the configuration's `beamSigma`).
+    public let ranker: BeamRanker
     let blockage: BlockageEstimator
 
     /// Creates the predictor, rejecting configurations that cannot work.
