@@ -255,16 +255,29 @@ public struct DatasetBuilder: Sendable {
         var segments = SegmentTracker(resetGap: launch.predictor.resetGap)
         // The classical predictor's estimates of each frame's horizon (the learned model's coarse inputs),
         // from the window the daemon's predictor stage would hold: same builder, same segment resets.
+        // Also once per dead sensor: the same window with that modality removed from every frame.
         let coarse = try CoarseInputs(launch: launch)
+        let history = launch.predictor.history
         var window: [FrameObservation] = []
+        var droppedWindows = [[FrameObservation]](repeating: [], count: ForesightPredict.Modality.allCases.count)
         var reported = 0
         let add: (PreprocessedFrame, FrameContext) async -> Void = { frame, context in
-            if segments.advance(stamp: frame.stamp, epoch: context.epoch) { window.removeAll() }
+            if segments.advance(stamp: frame.stamp, epoch: context.epoch) {
+                window.removeAll()
+                for i in droppedWindows.indices { droppedWindows[i].removeAll() }
+            }
             let observation = builder.observation(frame, context: context)
             window.append(observation)
-            if window.count > launch.predictor.history { window.removeFirst(window.count - launch.predictor.history) }
+            if window.count > history { window.removeFirst(window.count - history) }
             let horizon = Horizon.stamps(after: frame.stamp, steps: options.future, step: launch.predictor.step)
-            rows.append(frame, observation: observation, coarse: coarse.estimates(history: window, horizon: horizon), segment: segments.segment)
+            var dropped: [CoarseEstimates] = []
+            for (i, modality) in ForesightPredict.Modality.allCases.enumerated() {
+                droppedWindows[i].append(observation.removing(modality))
+                if droppedWindows[i].count > history { droppedWindows[i].removeFirst(droppedWindows[i].count - history) }
+                dropped.append(coarse.estimates(history: droppedWindows[i], horizon: horizon))
+            }
+            rows.append(frame, observation: observation, coarse: coarse.estimates(history: window, horizon: horizon), dropped: dropped,
+                        segment: segments.segment)
             if rows.count - reported >= 50 { report(rows.count - reported, false); reported = rows.count }
         }
         for message in messages {
@@ -362,8 +375,13 @@ final class DatasetRows: @unchecked Sendable {
     private var cameraBits: [UInt16] = [], radarBits: [UInt16] = [], lidarBits: [UInt16] = []
     private var gnss: [Float] = [], power: [Float] = [], powerDBm: [Float] = []
     private var present: [UInt8] = []
-    private var coarsePosition: [Float] = [], coarseBeamLogits: [Float] = [], coarsePower: [Float] = [], coarseBlockage: [Float] = []
-    private var coarseKnown: [UInt8] = []
+    /// The classical estimates from the whole window (`coarse_*`).
+    private var coarse = CoarseColumns()
+    /// The classical estimates from the window with one modality removed, per frame in
+    /// `ForesightPredict.Modality.allCases` order (`coarse_dropped_*`, shape [frames, modalities, …]): what the
+    /// daemon's classical predictor gives when that sensor is dead, for the training views that
+    /// drop it (otherwise those views would pair a dead sensor with estimates that used it).
+    private var dropped = CoarseColumns()
     private var future = 0
     private var gnssDistances: [Double] = []
     private(set) var gnssFrames = 0
@@ -403,14 +421,13 @@ final class DatasetRows: @unchecked Sendable {
         return true
     }
 
-    func append(_ frame: PreprocessedFrame, observation o: FrameObservation, coarse: CoarseEstimates, segment id: Int) {
+    func append(_ frame: PreprocessedFrame, observation o: FrameObservation, coarse estimates: CoarseEstimates,
+                dropped droppedEstimates: [CoarseEstimates], segment id: Int) {
+        precondition(droppedEstimates.count == ForesightPredict.Modality.allCases.count, "one estimate per dropped modality")
         stamps.append(frame.stamp)
-        future = coarse.powerDBm.count
-        coarsePosition.append(contentsOf: coarse.positions)
-        coarseBeamLogits.append(contentsOf: coarse.beamLogits)
-        coarsePower.append(contentsOf: coarse.powerDBm)
-        coarseBlockage.append(contentsOf: coarse.blockageProbability)
-        coarseKnown.append(coarse.positionKnown ? 1 : 0)
+        future = estimates.powerDBm.count
+        coarse.append(estimates)
+        for e in droppedEstimates { dropped.append(e) }
         segment.append(Int32(clamping: id))
         let c = Self.appendHalf(o.camera, count: camera.reduce(1, *), to: &cameraBits)
         let r = Self.appendHalf(o.radarMap, count: radar.reduce(1, *), to: &radarBits)
@@ -438,11 +455,33 @@ final class DatasetRows: @unchecked Sendable {
             "power": TypedTensor(dtype: .f32, shape: [n, beams], bytes: TypedTensor.bytes(of: power)),
             "power_dbm": TypedTensor(dtype: .f32, shape: [n, beams], bytes: TypedTensor.bytes(of: powerDBm)),
             "present": TypedTensor(dtype: .u8, shape: [n, 5], bytes: present),
-            "coarse_position": TypedTensor(dtype: .f32, shape: [n, future, 2], bytes: TypedTensor.bytes(of: coarsePosition)),
-            "coarse_beam_logits": TypedTensor(dtype: .f32, shape: [n, future, beams], bytes: TypedTensor.bytes(of: coarseBeamLogits)),
-            "coarse_power_dbm": TypedTensor(dtype: .f32, shape: [n, future], bytes: TypedTensor.bytes(of: coarsePower)),
-            "coarse_blockage": TypedTensor(dtype: .f32, shape: [n, future], bytes: TypedTensor.bytes(of: coarseBlockage)),
-            "coarse_known": TypedTensor(dtype: .u8, shape: [n], bytes: coarseKnown),
+        ].merging(coarse.tensors(prefix: "coarse", leading: [n], future: future, beams: beams)) { a, _ in a }
+         .merging(dropped.tensors(prefix: "coarse_dropped", leading: [n, ForesightPredict.Modality.allCases.count], future: future, beams: beams)) { a, _ in a }
+    }
+}
+
+/// Columns of classical estimates (``CoarseEstimates``) as they are appended, one row per estimate.
+struct CoarseColumns {
+    private var position: [Float] = [], beamLogits: [Float] = [], power: [Float] = [], blockage: [Float] = []
+    private var known: [UInt8] = []
+
+    mutating func append(_ e: CoarseEstimates) {
+        position.append(contentsOf: e.positions)
+        beamLogits.append(contentsOf: e.beamLogits)
+        power.append(contentsOf: e.powerDBm)
+        blockage.append(contentsOf: e.blockageProbability)
+        known.append(e.positionKnown ? 1 : 0)
+    }
+
+    /// `<prefix>_position` [leading…, future, 2], `_beam_logits` [leading…, future, beams],
+    /// `_power_dbm` and `_blockage` [leading…, future], `_known` [leading…].
+    func tensors(prefix: String, leading: [Int], future: Int, beams: Int) -> [String: TypedTensor] {
+        [
+            "\(prefix)_position": TypedTensor(dtype: .f32, shape: leading + [future, 2], bytes: TypedTensor.bytes(of: position)),
+            "\(prefix)_beam_logits": TypedTensor(dtype: .f32, shape: leading + [future, beams], bytes: TypedTensor.bytes(of: beamLogits)),
+            "\(prefix)_power_dbm": TypedTensor(dtype: .f32, shape: leading + [future], bytes: TypedTensor.bytes(of: power)),
+            "\(prefix)_blockage": TypedTensor(dtype: .f32, shape: leading + [future], bytes: TypedTensor.bytes(of: blockage)),
+            "\(prefix)_known": TypedTensor(dtype: .u8, shape: leading, bytes: known),
         ]
     }
 }

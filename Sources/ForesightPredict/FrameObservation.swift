@@ -89,3 +89,20 @@ public struct FrameObservation: Sendable, Equatable {
         self.beamPowerStamp = beamPowerStamp
     }
 }
+
+extension FrameObservation {
+    /// This observation as it would be with `modality` absent (a dead sensor): the modality's
+    /// fields are nil and it is in ``missing``.
+    public func removing(_ modality: Modality) -> FrameObservation {
+        var o = self
+        o.missing.insert(modality)
+        switch modality {
+        case .camera: o.camera = nil
+        case .radar: o.radar = nil; o.radarMap = nil
+        case .lidar: o.lidarPoints = nil; o.lidarDepth = nil
+        case .gnss: o.gnss = nil; o.gnssStamp = nil
+        case .beamPower: o.beamPowerDBm = nil; o.beamPowerNormalized = nil; o.beamPowerStamp = nil
+        }
+        return o
+    }
+}

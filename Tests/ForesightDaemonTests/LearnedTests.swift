@@ -173,6 +173,12 @@ extension EndToEndTests {
             "target_power_max": float(t["target_power"][t["target_beam"] >= 0].max()),
             "valid": int(t["target_valid"].sum()),
             "blocked_values": sorted(set(t["target_blocked"].flatten().tolist())),
+            # the classical estimates per dead sensor ([frames, modality, ...], modality order camera..beam_power)
+            "known": int(t["coarse_known"].sum()),
+            "known_without": t["coarse_dropped_known"].sum(0).tolist(),
+            "same_without": [bool(np.array_equal(t["coarse_dropped_" + k][:, m], t["coarse_" + k])
+                                  for k in ("position", "beam_logits", "power_dbm", "blockage")) for m in range(5)],
+            "power_without_power": sorted(set(t["coarse_dropped_power_dbm"][:, 4].flatten().tolist())),
         }
         print(json.dumps(out))
         """
@@ -210,6 +216,11 @@ extension EndToEndTests {
                 "power": ([frames, 64], "F32"), "power_dbm": ([frames, 64], "F32"), "present": ([frames, 5], "U8"),
                 "target_valid": ([frames, 5], "U8"), "target_position": ([frames, 5, 2], "F32"), "target_beam": ([frames, 5], "I64"),
                 "target_power": ([frames, 5, 64], "F32"), "target_blocked": ([frames, 5], "U8"),
+                "coarse_position": ([frames, 5, 2], "F32"), "coarse_beam_logits": ([frames, 5, 64], "F32"),
+                "coarse_power_dbm": ([frames, 5], "F32"), "coarse_blockage": ([frames, 5], "F32"), "coarse_known": ([frames], "U8"),
+                "coarse_dropped_position": ([frames, 5, 5, 2], "F32"), "coarse_dropped_beam_logits": ([frames, 5, 5, 64], "F32"),
+                "coarse_dropped_power_dbm": ([frames, 5, 5], "F32"), "coarse_dropped_blockage": ([frames, 5, 5], "F32"),
+                "coarse_dropped_known": ([frames, 5], "U8"),
             ]
             for (name, (shape, dtype)) in expected {
                 #expect(shapes[name] == shape, "\(name): \(shapes[name] ?? [])")
@@ -222,6 +233,14 @@ extension EndToEndTests {
             #expect((shard["target_power_max"] as? Double ?? 0) < -20)
             #expect((shard["valid"] as? Int ?? 0) > frames * 3)        // the last ~0.5 s has no future truth
             #expect(Set(shard["blocked_values"] as? [Int] ?? []).isSubset(of: [0, 1, 255]))
+            // Per dead sensor, the classical predictor's estimates from the window without it: no position without
+            // GNSS, no measured power without the scan (the fallback), unchanged without the camera (it ignores it).
+            let known = shard["known"] as? Int ?? 0
+            #expect(known > frames / 2)
+            #expect(shard["known_without"] as? [Int] == [known, known, known, 0, known])
+            #expect((shard["same_without"] as? [Bool])?.first == true)
+            #expect((shard["same_without"] as? [Bool])?[3] == false && (shard["same_without"] as? [Bool])?[4] == false)
+            #expect((shard["power_without_power"] as? [Double])?.count == 1, "one fallback power without the scan")
 
             // The same drive through `foresight eval`: the same frames, scored against the same targets.
             let scores = dir.appendingPathComponent("scores.json").path

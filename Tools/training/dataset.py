@@ -37,6 +37,11 @@ FRAME_KEYS = {
     "coarse_position": "F32", "coarse_beam_logits": "F32", "coarse_power_dbm": "F32", "coarse_blockage": "F32",
     "coarse_known": "U8",
 }
+# Optional (datasets from `foresight dataset` since the per-dead-sensor estimates): the classical estimates
+# from the window with one modality removed, [N, 5 (MODALITIES order), ...] — what the daemon's classical
+# predictor gives when that sensor is dead; the head cache's modality-dropout views use them.
+DROPPED_KEYS = {"coarse_dropped_position": "F32", "coarse_dropped_beam_logits": "F32", "coarse_dropped_power_dbm": "F32",
+                "coarse_dropped_blockage": "F32", "coarse_dropped_known": "U8"}
 
 
 class DatasetError(Exception):
@@ -51,6 +56,7 @@ class Shard:
     split: str
     frames: int
     segments: list[tuple[int, int]] = field(default_factory=list)  # [start, end) frame ranges
+    has_dropped: bool = False  # holds the per-dead-sensor classical estimates (DROPPED_KEYS)
     _handle: object = None
 
     def handle(self):
@@ -126,6 +132,8 @@ class ForesightDataset:
         if not self.shards:
             raise DatasetError(f"{mpath}: no shard in split(s) {', '.join(splits)}")
         self.min_segment = min_segment
+        # Per-dead-sensor classical estimates only when every shard has them (older datasets do not).
+        self.has_dropped: bool = all(sh.has_dropped for sh in self.shards)
 
     def _check_shard(self, shard: Shard) -> None:
         if not shard.path.is_file():
@@ -144,12 +152,18 @@ class ForesightDataset:
             "coarse_position": (N, F, 2), "coarse_beam_logits": (N, F, B), "coarse_power_dbm": (N, F),
             "coarse_blockage": (N, F), "coarse_known": (N,),
         }
+        M = len(MODALITIES)
+        dropped = {"coarse_dropped_position": (N, M, F, 2), "coarse_dropped_beam_logits": (N, M, F, B),
+                   "coarse_dropped_power_dbm": (N, M, F), "coarse_dropped_blockage": (N, M, F), "coarse_dropped_known": (N, M)}
+        shard.has_dropped = all(k in names for k in DROPPED_KEYS)
+        if shard.has_dropped:
+            expect.update(dropped)
         for k, shape in expect.items():
             got = tuple(h.get_slice(k).get_shape())
             if got != shape:
                 raise DatasetError(f"{shard.path}: tensor {k} has shape {list(got)}, the manifest implies {list(shape)}")
             dt = h.get_slice(k).get_dtype()
-            if dt != FRAME_KEYS[k]:
+            if dt != {**FRAME_KEYS, **DROPPED_KEYS}[k]:
                 raise DatasetError(f"{shard.path}: tensor {k} has dtype {dt}, expected {FRAME_KEYS[k]}")
         seg = h.get_tensor("segment")
         cuts = np.flatnonzero(np.diff(seg) != 0) + 1
@@ -246,6 +260,14 @@ class ForesightDataset:
             "coarse_blockage": torch.full((B, L, F), 0.5),
             "coarse_known": torch.zeros(B, L, dtype=torch.bool),
         }
+        M = len(MODALITIES)
+        dropped = self.has_dropped
+        if dropped:
+            out.update({"coarse_dropped_position": torch.zeros(B, L, M, F, 2),
+                        "coarse_dropped_beam_logits": torch.zeros(B, L, M, F, NB),
+                        "coarse_dropped_power_dbm": torch.full((B, L, M, F), FLOOR_COARSE_DBM),
+                        "coarse_dropped_blockage": torch.full((B, L, M, F), 0.5),
+                        "coarse_dropped_known": torch.zeros(B, L, M, dtype=torch.bool)})
         for b, row in enumerate(rows):
             at = 0
             for p in row:
@@ -272,6 +294,11 @@ class ForesightDataset:
                 for k in ("coarse_position", "coarse_beam_logits", "coarse_power_dbm", "coarse_blockage"):
                     out[k][b, sl] = rd(k)
                 out["coarse_known"][b, sl] = rd("coarse_known").bool()
+                if dropped:
+                    for k in ("coarse_dropped_position", "coarse_dropped_beam_logits", "coarse_dropped_power_dbm",
+                              "coarse_dropped_blockage"):
+                        out[k][b, sl] = rd(k)
+                    out["coarse_dropped_known"][b, sl] = rd("coarse_dropped_known").bool()
                 at += n
             if at < L:  # padding: its own pseudo-segment, nothing present, no anchor
                 out["segment_start"][b, at] = True

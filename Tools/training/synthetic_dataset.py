@@ -122,7 +122,24 @@ def drive(seed: int, frames: int, future: int, step_ms: int, beams: int, shapes:
     cpos *= known[:, None, None]
     cpow = np.repeat(meas_dbm.max(1, keepdims=True), future, 1).astype(np.float32)
     cblk = np.repeat(np.clip(blocked[:n, None] * 0.7 + 0.15, 0, 1), future, 1).astype(np.float32)
+    # per dead sensor (modality order camera, radar, lidar, gnss, beam_power): without GNSS no position and flat
+    # logits, without the power scan the fallback power; the others leave these stand-in estimates unchanged
+    M = 5
+    dpos = np.repeat(cpos[:, None], M, 1)
+    dlog = np.repeat(clog[:, None], M, 1)
+    dpow = np.repeat(cpow[:, None], M, 1)
+    dblk = np.repeat(cblk[:, None], M, 1)
+    dknown = np.repeat(known[:, None], M, 1)
+    dpos[:, 3] = 0
+    dlog[:, 3] = 0
+    dknown[:, 3] = 0
+    dpow[:, 4] = -90.0
     return {
+        "coarse_dropped_position": dpos,
+        "coarse_dropped_beam_logits": dlog,
+        "coarse_dropped_power_dbm": dpow,
+        "coarse_dropped_blockage": dblk,
+        "coarse_dropped_known": dknown,
         "coarse_position": cpos,
         "coarse_beam_logits": clog,
         "coarse_power_dbm": cpow,

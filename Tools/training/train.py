@@ -14,6 +14,8 @@ Stages (`--stages`, default pretrain,heads,gru,export; each checkpoints and is s
             (constant-velocity coarse + residual, smooth-L1 in m), beam (cross-entropy with label
             smoothing, localization cascade inside the model), per-beam power in dBm (coarse + residual,
             smooth-L1 on dB), blockage (class-balanced BCE).
+  finetune  opt-in stage 3: the whole streaming model end to end on the task losses at a low learning rate
+            (half the crops with one dead sensor), then the blockage operating point again.
   gru       the GRU baseline (paper Table II), trained end to end on the same crops and targets.
   full      the full-attention (paper-style) variant, same recipe, for the report only (not exported),
             when model.py provides it.
@@ -88,6 +90,9 @@ class TrainConfig:
     w_beam: float = 1.0
     w_power: float = 0.1
     w_blockage: float = 1.0
+    # stage 3 (opt-in): the whole streaming model end to end on the task losses
+    finetune_epochs: int = 1
+    finetune_lr: float = 2e-4
     # GRU baseline
     gru_epochs: int = 6
     gru_lr: float = 1e-3
@@ -104,7 +109,9 @@ PRESETS = {
     # default d = 128, 4 + 2 (measured 36 vs 23 anchors per CPU-second), so 4 epochs fit `make train`.
     # One JEPA epoch and 3 GRU epochs: what fits `time make train` <= 60 min on the shared 2-core machine with
     # 30 drives (measured 10.5-20 anchors/s for JEPA under load); the classical-input heads carry the accuracy.
-    "full": TrainConfig(preset="full", pretrain_epochs=1, gru_epochs=3,
+    # Heads: 1 clean + 3 dead-sensor views per anchor (each with the classical estimates of that dead sensor), so
+    # the heads see every single-modality loss often enough to keep working without it (issue 10's ablation).
+    "full": TrainConfig(preset="full", pretrain_epochs=1, gru_epochs=3, cache_views=4, head_epochs=24,
                         model={"size": "full", "d_model": 96, "encoder_layers": 3, "predictor_layers": 2}),
 }
 
@@ -334,15 +341,18 @@ def modality_masks(present: torch.Tensor, segment_start: torch.Tensor, tc: Train
     return present & keep
 
 
-def drop_one_modality(present: torch.Tensor, g: torch.Generator, p: float = 1.0) -> torch.Tensor:
+def drop_one_modality(present: torch.Tensor, g: torch.Generator, p: float = 1.0, with_index: bool = False):
     """One random modality absent for the whole crop, in each row with probability `p` (a dead sensor):
-    the extra views of the head cache (p = 1) and the GRU baseline's augmentation (p = 1/2)."""
+    the extra views of the head cache (p = 1) and the GRU baseline's augmentation (p = 1/2). With
+    `with_index`, also which modality each row lost ([B], -1 = none)."""
     out = present.clone()
+    which = torch.full((present.shape[0],), -1, dtype=torch.long)
     for b in range(present.shape[0]):
         m = int(torch.randint(0, present.shape[2], (1,), generator=g))
         if torch.rand(1, generator=g).item() < p:
             out[b, :, m] = False
-    return out
+            which[b] = m
+    return (out, which) if with_index else out
 
 
 # ====================================================================== stage 1: JEPA
@@ -530,7 +540,7 @@ def cache_latents(model, ds, tc: TrainConfig, dist: Dist, views: int, seed: int)
         widx, wstart, wvalid = anchor_windows(b, H)
         widx, wstart, wvalid = widx[:, anchors], wstart[:, anchors], wvalid[:, anchors]
         for v in range(views):
-            present = b["present"] if v == 0 else drop_one_modality(b["present"], g)
+            present, which = (b["present"], None) if v == 0 else drop_one_modality(b["present"], g, with_index=True)
             z = latents(model, b, present, anchors)
             acc["z"].append(z[sel])
             acc["present"].append((gather_windows(present, widx) & wvalid[..., None])[sel])
@@ -540,8 +550,17 @@ def cache_latents(model, ds, tc: TrainConfig, dist: Dist, views: int, seed: int)
             acc["wstart"].append(wstart[sel])
             for k in keys:
                 acc[k].append(b[k][:, anchors][sel])
-            if v > 0 and "coarse_known" in b:
-                # A view whose window lost GNSS: the classical predictor would have had no position, so its
+            if v > 0 and "coarse_dropped_known" in b:
+                # The classical predictor's estimates from the window without that sensor (dataset tensors
+                # coarse_dropped_*, computed by the daemon's own CoarseInputs): what it gives when it is dead.
+                rows_b = torch.arange(which.numel())
+                for k in CLASSICAL_KEYS:
+                    if k not in b:
+                        continue
+                    x = b[k.replace("coarse_", "coarse_dropped_")][:, anchors][rows_b, :, which.clamp(min=0)]   # [B, A, ...]
+                    acc[k][-1] = x[sel]
+            elif v > 0 and "coarse_known" in b:
+                # Older datasets (no per-dead-sensor estimates): a view whose window lost GNSS: the classical predictor would have had no position, so its
                 # position and beam logits become what CoarseInputs gives then (unknown, zeros, flat).
                 gps = (gather_windows(present, widx) & wvalid[..., None])[..., 3].any(-1)[sel]     # [A]
                 for k in ("coarse_known", "coarse_position", "coarse_beam_logits"):
@@ -725,11 +744,16 @@ def train_heads(model, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist,
         log.record(**rec)
         if epoch == 0 or (epoch + 1) % max(1, tc.head_epochs // 6) == 0 or epoch + 1 == tc.head_epochs:
             log.say(f"{stage} epoch {epoch + 1}/{tc.head_epochs}: loss {rec['train_loss']:.4f} | " + format_summary("val", val))
+    # The class-balanced loss trades precision for recall; the daemon and the scorer call a step blocked when the
+    # probability is >= 0.5, so shift the blockage logit to the validation drives' F1-best operating point.
+    offset, f1_before, f1_after = blockage_operating_point(model, va, dist)
+    log.say(f"{stage}: blockage logit offset {offset:+.2f} (validation F1 {f1_before:.3f} -> {f1_after:.3f})")
     final, coarse = score_cache(model, va, val_ds.future, dist, coarse=True)
     baselines = score_baselines(va, val_ds.future, dist)
     baselines["classical" if "coarse_position" in va else "constant-velocity"] = coarse
     result = {"history": history, "val": final, "baselines": baselines,
-              "cache_seconds": tr["seconds"] + va["seconds"], "pos_weight": pos_weight}
+              "cache_seconds": tr["seconds"] + va["seconds"], "pos_weight": pos_weight,
+              "blockage_offset": {"logit": offset, "val_f1_before": f1_before, "val_f1_after": f1_after}}
     if dist.main:
         save_checkpoint(ck, {"model": model.state_dict(), "done": True, "result": result})
     dist.barrier()
@@ -738,11 +762,55 @@ def train_heads(model, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist,
     return result
 
 
+@torch.no_grad()
+def blockage_operating_point(model, va: dict, dist: Dist, batch: int = 2048) -> tuple[float, float, float]:
+    """Adds to the blockage head's output bias the logit offset that maximises F1 (pooled over steps, threshold 0.5
+    after the shift) on the validation cache; returns (offset, F1 before, F1 after). The published probability is then
+    the one whose 0.5 crossing is the validation drives' best decision point for a beam controller."""
+    model.eval()
+    logits = []
+    for i in range(0, va["z"].shape[0], batch):
+        logits.append(heads_forward(model, va, torch.arange(i, min(i + batch, va["z"].shape[0])))["blockage_logit"])
+    if not logits:
+        return 0.0, 0.0, 0.0
+    lg = torch.cat(logits)
+    blk = va["target_blocked"]
+    ok = va["target_valid"].bool() & (va["target_beam"] >= 0) & (blk != 255)
+    off, before, after = choose_blockage_offset(lg[ok], (blk == 1)[ok], dist)
+    model.task_heads.blockage.mlp.fc2.bias += off
+    return off, before, after
+
+
+def choose_blockage_offset(s: torch.Tensor, y: torch.Tensor, dist: Dist) -> tuple[float, float, float]:
+    """The logit offset in [-4, 2] (step 0.1) with the best pooled F1 at threshold 0 for logits `s` and labels `y`;
+    returns (offset, F1 at offset 0, F1 at the offset); 0 when nothing beats no offset."""
+    offsets = torch.arange(-40, 21) / 10.0                                   # -4.0 .. +2.0
+    pred = (s[None, :] + offsets[:, None]) >= 0
+    counts = torch.stack([(pred & y).sum(1), (pred & ~y).sum(1), (~pred & y).sum(1)], 1).double()   # tp, fp, fn
+    if dist.enabled:
+        torch.distributed.all_reduce(counts)
+    f1 = 2 * counts[:, 0] / (2 * counts[:, 0] + counts[:, 1] + counts[:, 2]).clamp(min=1)
+    best = int(torch.argmax(f1))
+    zero = int((offsets == 0).nonzero()[0])
+    if counts[:, 0].sum() == 0 or f1[best] <= f1[zero]:
+        return 0.0, float(f1[zero]), float(f1[zero])
+    return float(offsets[best]), float(f1[zero]), float(f1[best])
+
+
 # ====================================================================== GRU baseline
-def supervised_outputs(model, b: dict, present: torch.Tensor, anchors: torch.Tensor) -> dict:
-    """End-to-end outputs of a model (the GRU baseline) for the anchors of a batch of crops: [B, A, F, ...]."""
+def supervised_outputs(model, b: dict, present: torch.Tensor, anchors: torch.Tensor, which: torch.Tensor | None = None) -> dict:
+    """End-to-end outputs of a model (the GRU baseline, the fine-tuned streaming model) for the anchors of a batch of
+    crops: [B, A, F, ...]. `which` [B]: the modality each crop lost (-1 none), whose classical estimates replace the
+    full-window ones when the dataset has them (coarse_dropped_*)."""
     z = latents(model, b, present, anchors)
     classical = classical_inputs(b)
+    if classical is not None and which is not None and "coarse_dropped_known" in b and bool((which >= 0).any()):
+        rows = torch.arange(which.numel())
+        lost = (which >= 0).view(-1, *([1] * 1))
+        for k, v in CLASSICAL_KEYS.items():
+            d = b[k.replace("coarse_", "coarse_dropped_")][rows, :, which.clamp(min=0)]            # [B, L, ...]
+            full = classical[v]
+            classical[v] = torch.where(lost.view(-1, *([1] * (full.dim() - 1))), d, full)
     if classical is not None:
         a = anchors[None].expand(b["gnss"].shape[0], -1) if anchors.dim() == 1 else anchors
         classical = {k: v[torch.arange(v.shape[0])[:, None], a] for k, v in classical.items()}
@@ -757,17 +825,38 @@ class SupervisedObjective(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, b, present, tc, pos_weight):
+    def forward(self, b, present, tc, pos_weight, which=None):
         anchors = used_anchors(b)
-        out = supervised_outputs(self.model, b, present, anchors)
+        out = supervised_outputs(self.model, b, present, anchors, which)
         sel = b["anchor"][:, anchors]
         tgt = {k: b[k][:, anchors][sel] for k in TARGET_KEYS}
         return task_loss({k: v[sel] for k, v in out.items()}, tgt, tc, pos_weight)
 
 
 @torch.no_grad()
+def validation_blockage_logits(model, ds, tc, dist) -> tuple[torch.Tensor, torch.Tensor]:
+    """Blockage logits and labels (bool) of every scored (anchor, step) of `ds`, over whole segments."""
+    model.eval()
+    logits, labels = [], []
+    longest = max(b - a for sh in ds.shards for a, b in sh.segments)
+    length = max(tc.crop, longest)
+    rows = ds.rows(length, None, dist.rank, dist.world, 1, pad=False)
+    for i in range(0, len(rows), 2):
+        b = ds.batch(rows[i:i + 2], length)
+        anchors = used_anchors(b)
+        out = supervised_outputs(model, b, b["present"], anchors)
+        sel = b["anchor"][:, anchors]
+        blk = b["target_blocked"][:, anchors][sel]
+        ok = b["target_valid"][:, anchors][sel].bool() & (b["target_beam"][:, anchors][sel] >= 0) & (blk != 255)
+        logits.append(out["blockage_logit"][sel][ok])
+        labels.append((blk == 1)[ok])
+    return torch.cat(logits) if logits else torch.zeros(0), torch.cat(labels) if labels else torch.zeros(0, dtype=torch.bool)
+
+
+@torch.no_grad()
 def score_gru(gru, ds, tc, dist) -> dict:
-    """Validation of the GRU over whole segments (its state is carried from the segment start, as in the daemon)."""
+    """Validation of an end-to-end model (the GRU, the fine-tuned streaming model) over whole segments (the GRU's
+    state is carried from the segment start, as in the daemon)."""
     gru.eval()
     s = Scorer(ds.future)
     longest = max(b - a for sh in ds.shards for a, b in sh.segments)
@@ -785,37 +874,69 @@ def score_gru(gru, ds, tc, dist) -> dict:
 
 
 def train_gru(gru, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist, log: Log, resume: bool) -> dict:
-    ck = out / "gru.pt"
-    params = list(gru.parameters())
-    opt = torch.optim.AdamW(params, lr=tc.gru_lr, weight_decay=1e-4)
-    net = dist.wrap(SupervisedObjective(gru))
+    """The GRU baseline, end to end."""
+    return train_supervised(gru, "gru", tc.gru_epochs, tc.gru_lr, train_ds, val_ds, tc, out, dist, log, resume)
+
+
+def train_finetune(model, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist, log: Log, resume: bool) -> dict:
+    """Stage 3 (opt-in, `--stages ...,finetune`): after the frozen-backbone heads, the whole streaming model trains end
+    to end on the task losses at a low learning rate (crops with one dead sensor for half of them, with that sensor's
+    classical estimates), then the blockage operating point is chosen again on the validation drives."""
+    result = train_supervised(model, "finetune", tc.finetune_epochs, tc.finetune_lr, train_ds, val_ds, tc, out, dist, log,
+                              resume)
+    if "blockage_offset" not in result:
+        logits, labels = validation_blockage_logits(model, val_ds, tc, dist)
+        off, before, after = choose_blockage_offset(logits, labels, dist)
+        with torch.no_grad():
+            model.task_heads.blockage.mlp.fc2.bias += off
+        log.say(f"finetune: blockage logit offset {off:+.2f} (validation F1 {before:.3f} -> {after:.3f})")
+        result["blockage_offset"] = {"logit": off, "val_f1_before": before, "val_f1_after": after}
+        result["val"] = score_gru(model, val_ds, tc, dist)
+        if dist.main:
+            st = torch.load(out / "finetune.pt", map_location="cpu", weights_only=False)
+            st.update(model=model.state_dict(), result=result)
+            save_checkpoint(out / "finetune.pt", st)
+        dist.barrier()
+    return result
+
+
+def train_supervised(m, stage: str, epochs: int, lr: float, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist,
+                     log: Log, resume: bool) -> dict:
+    """End-to-end training of `m` on the task losses over crops (one random modality dead for half of them), AdamW with
+    warm-up + cosine, a checkpoint per epoch (`<stage>.pt`, resumable)."""
+    ck = out / f"{stage}.pt"
+    for p in m.parameters():
+        p.requires_grad_(True)
+    params = list(m.parameters())
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+    net = dist.wrap(SupervisedObjective(m))
     rows0 = train_ds.rows(tc.crop, np.random.default_rng(tc.seed), dist.rank, dist.world, tc.batch)
     steps_per_epoch = len(rows0) // tc.batch
-    total = steps_per_epoch * tc.gru_epochs
+    total = steps_per_epoch * epochs
     start, history = 0, []
     if resume and ck.exists():
         st = torch.load(ck, map_location="cpu", weights_only=False)
-        gru.load_state_dict(st["model"])
+        m.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
         start, history = st["epoch"], st["history"]
         if st.get("done"):
-            log.say("gru: done in a previous run")
+            log.say(f"{stage}: done in a previous run")
             return st["result"]
     pos_weight = blockage_pos_weight(train_ds)
     g = torch.Generator()
-    for epoch in range(start, tc.gru_epochs):
+    for epoch in range(start, epochs):
         g.manual_seed(tc.seed * 31 + 7 * epoch + dist.rank)
-        gru.train()
+        m.train()
         rows = train_ds.rows(tc.crop, np.random.default_rng(tc.seed * 2000 + epoch), dist.rank, dist.world, tc.batch)
-        bar = log.bar(len(rows), f"gru {epoch + 1}/{tc.gru_epochs}")
+        bar = log.bar(len(rows), f"{stage} {epoch + 1}/{epochs}")
         t0, tot, n, frames = time.time(), 0.0, 0, 0
         for i in range(0, len(rows), tc.batch):
             step = epoch * steps_per_epoch + i // tc.batch
             for group in opt.param_groups:
-                group["lr"] = lr_at(step, total, tc.gru_lr, tc.warmup_frac, tc.min_lr_frac)
+                group["lr"] = lr_at(step, total, lr, tc.warmup_frac, tc.min_lr_frac)
             b = train_ds.batch(rows[i:i + tc.batch], tc.crop)
-            present = drop_one_modality(b["present"], g, 0.5)
-            loss, _ = net(b, present, tc, pos_weight)
+            present, which = drop_one_modality(b["present"], g, 0.5, with_index=True)
+            loss, _ = net(b, present, tc, pos_weight, which)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, tc.grad_clip)
@@ -829,19 +950,19 @@ def train_gru(gru, train_ds, val_ds, tc: TrainConfig, out: Path, dist: Dist, log
         if bar:
             bar.close()
         dt = time.time() - t0
-        val = score_gru(gru, val_ds, tc, dist)
-        rec = {"stage": "gru", "epoch": epoch + 1, "train_loss": dist.mean(tot / max(1, n)), "seconds": dt,
+        val = score_gru(m, val_ds, tc, dist)
+        rec = {"stage": stage, "epoch": epoch + 1, "train_loss": dist.mean(tot / max(1, n)), "seconds": dt,
                "anchors_per_s": dist.mean(frames / dt) * dist.world, "val": {k: v for k, v in val.items() if k != "per_step"}}
         history.append(rec)
         log.record(**rec)
-        log.say(f"gru epoch {epoch + 1}/{tc.gru_epochs}: loss {rec['train_loss']:.4f} ({dt:.0f} s) | " + format_summary("val", val))
-        done = epoch + 1 == tc.gru_epochs
+        log.say(f"{stage} epoch {epoch + 1}/{epochs}: loss {rec['train_loss']:.4f} ({dt:.0f} s) | " + format_summary("val", val))
+        done = epoch + 1 == epochs
         result = {"history": history, "val": val}
         if dist.main:
-            save_checkpoint(ck, {"model": gru.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1,
+            save_checkpoint(ck, {"model": m.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1,
                                  "history": history, "done": done, "result": result})
         dist.barrier()
-    return {"history": history, "val": score_gru(gru, val_ds, tc, dist)}
+    return {"history": history, "val": score_gru(m, val_ds, tc, dist)}
 
 
 # ====================================================================== export + model card
@@ -963,7 +1084,9 @@ def export_all(results: dict, model, gru, train_ds, val_ds, args, command: str, 
     data = data_summary(train_ds, val_ds)
     cols = {}
     if "heads" in results:
-        cols["learned (streaming)"] = results["heads"]["val"]
+        cols["learned (heads on the frozen backbone)" if "finetune" in results else "learned (streaming)"] = results["heads"]["val"]
+    if "finetune" in results:
+        cols["learned (fine-tuned end to end, exported)"] = results["finetune"]["val"]
     if "full" in results:
         cols["full-attention variant"] = results["full"]["val"]
     if "gru" in results:
@@ -971,7 +1094,7 @@ def export_all(results: dict, model, gru, train_ds, val_ds, args, command: str, 
     for name, m in results.get("heads", {}).get("baselines", {}).items():
         cols[name] = m
     table = metrics_table(cols)
-    anchors = max(results.get(k, {}).get("val", {}).get("anchors", 0) for k in ("heads", "gru", "full"))
+    anchors = max(results.get(k, {}).get("val", {}).get("anchors", 0) for k in ("heads", "finetune", "gru", "full"))
     hist = results.get("pretrain", {}).get("history", [])
     extra = ""
     if hist:
@@ -990,7 +1113,10 @@ def export_all(results: dict, model, gru, train_ds, val_ds, args, command: str, 
                    "in the daemon): position (classical, else constant velocity, + residual), beam (classical ranker "
                    "logits and the last measured power profile with learned per-step gains + a GRU over the steps), "
                    "per-beam power in dBm (last measurement + residual) and blockage (classical logit with a learned "
-                   "gain + MLP). Run by the daemon with `predictor.kind: learned`.", data, command, table, anchors, extra)
+                   "gain + MLP)"
+                   + ("; then the whole model fine-tuned end to end on the task losses (stage 3)" if "finetune" in results else "")
+                   + ". The blockage logit is shifted so that probability 0.5 is the validation drives' F1-best decision point. "
+                   "Run by the daemon with `predictor.kind: learned`.", data, command, table, anchors, extra)
         done["learned"] = str(args.export_learned)
         log.say(f"exported {args.export_learned}")
     if args.export_gru and gru is not None:
@@ -1012,7 +1138,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="run directory: checkpoints, log.jsonl, metrics.json")
     ap.add_argument("--quick", action="store_true", help="the tiny configuration the tests run (minutes)")
     ap.add_argument("--stages", default="pretrain,heads,gru,export",
-                    help="comma-separated, in this order: pretrain,heads,gru,full,export (full: the full-attention comparison, opt-in)")
+                    help="comma-separated, in this order: pretrain,heads,finetune,gru,full,export (finetune: stage 3, the whole "
+                         "streaming model end to end; full: the full-attention comparison; both opt-in)")
     ap.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0,
@@ -1046,6 +1173,8 @@ def main(argv=None) -> int:
         print(f"train.py: {e}", file=sys.stderr)
         return 2
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    if "finetune" in stages and "heads" not in stages:
+        raise SystemExit("--stages: finetune starts from the trained heads; list heads too (with --resume it is skipped once done)")
     log.say(f"{dist.world} process(es) x {threads} thread(s); preset {tc.preset}; train {len(train_ds.shards)} drives / "
             f"{train_ds.frames} frames, val {len(val_ds.shards)} drives / {val_ds.frames} frames; stages {','.join(stages)}")
     if dist.main:
@@ -1095,6 +1224,12 @@ def main(argv=None) -> int:
         log.say(format_summary("streaming model", results["heads"]["val"]))
         for name, m in results["heads"]["baselines"].items():
             log.say(format_summary(name, m))
+        save_results()
+    if "finetune" in stages:
+        t0 = time.time()
+        results["finetune"] = train_finetune(model, train_ds, val_ds, tc, args.out, dist, log, args.resume)
+        results["finetune"]["seconds"] = time.time() - t0
+        log.say(format_summary("fine-tuned streaming model", results["finetune"]["val"]))
         save_results()
     gru = None
     if "gru" in stages and hasattr(model_lib, "GRUBaseline"):
