@@ -176,8 +176,8 @@ extension EndToEndTests {
             # the classical estimates per dead sensor ([frames, modality, ...], modality order camera..beam_power)
             "known": int(t["coarse_known"].sum()),
             "known_without": t["coarse_dropped_known"].sum(0).tolist(),
-            "same_without": [bool(np.array_equal(t["coarse_dropped_" + k][:, m], t["coarse_" + k])
-                                  for k in ("position", "beam_logits", "power_dbm", "blockage")) for m in range(5)],
+            "same_without": [all(bool(np.array_equal(t["coarse_dropped_" + k][:, m], t["coarse_" + k]))
+                                     for k in ("position", "beam_logits", "power_dbm", "blockage")) for m in range(5)],
             "power_without_power": sorted(set(t["coarse_dropped_power_dbm"][:, 4].flatten().tolist())),
         }
         print(json.dumps(out))
