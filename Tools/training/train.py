@@ -85,6 +85,7 @@ class TrainConfig:
     head_wd: float = 1e-4
     head_batch: int = 256
     cache_views: int = 2           # 1 clean view + (n-1) views with one modality dropped for the crop
+    clean_view_share: float = 0.5  # share of the head loss carried by the clean view (the rest: dead-sensor views)
     label_smoothing: float = 0.05
     w_position: float = 1.0
     w_beam: float = 1.0
@@ -583,11 +584,14 @@ def heads_forward(model, c: dict, idx) -> dict:
     return {k: v[:, 0] for k, v in o.items()}
 
 
-def task_loss(out: dict, tgt: dict, tc: TrainConfig, pos_weight: float) -> tuple[torch.Tensor, dict]:
-    """Weighted sum of the four task losses over valid (anchor, step) pairs."""
+def task_loss(out: dict, tgt: dict, tc: TrainConfig, pos_weight: float, weight: torch.Tensor | None = None
+              ) -> tuple[torch.Tensor, dict]:
+    """Weighted sum of the four task losses over valid (anchor, step) pairs (`weight` [A]: per-anchor weights)."""
     v = tgt["target_valid"] & (tgt["target_beam"] >= 0)
     vf = v.float()
-    n = vf.sum().clamp(min=1)
+    if weight is not None:
+        vf = vf * weight.view(-1, *([1] * (vf.dim() - 1)))
+    n = vf.sum().clamp(min=1e-6)
     parts = {}
     pos = F.smooth_l1_loss(out["position"], tgt["target_position"], reduction="none").sum(-1)
     parts["position"] = (pos * vf).sum() / n
@@ -602,10 +606,10 @@ def task_loss(out: dict, tgt: dict, tc: TrainConfig, pos_weight: float) -> tuple
     pw = pw.mean(-1) + pw.gather(-1, best).squeeze(-1)
     parts["power"] = (pw * vf).sum() / n
     blk = tgt["target_blocked"]
-    bv = (v & (blk != 255)).float()
+    bv = vf * (blk != 255).float()
     bce = F.binary_cross_entropy_with_logits(out["blockage_logit"], (blk == 1).float(), reduction="none",
                                              pos_weight=torch.tensor(pos_weight))
-    parts["blockage"] = (bce * bv).sum() / bv.sum().clamp(min=1)
+    parts["blockage"] = (bce * bv).sum() / bv.sum().clamp(min=1e-6)
     loss = (tc.w_position * parts["position"] + tc.w_beam * parts["beam"] + tc.w_power * parts["power"]
             + tc.w_blockage * parts["blockage"])
     return loss, {k: float(x.detach()) for k, x in parts.items()}
@@ -630,7 +634,18 @@ class HeadObjective(nn.Module):
     def forward(self, c, idx, tc, pos_weight):
         out = heads_forward(self.model, c, idx)
         tgt = {k: c[k][idx] for k in ("target_valid", "target_position", "target_beam", "target_power", "target_blocked")}
-        return task_loss(out, tgt, tc, pos_weight)
+        return task_loss(out, tgt, tc, pos_weight, view_weights(c, idx, tc))
+
+
+def view_weights(c: dict, idx, tc: TrainConfig) -> torch.Tensor | None:
+    """Per-anchor loss weights of the head cache: the clean view carries `clean_view_share` of the loss and the
+    dead-sensor views share the rest, however many views the cache has (the daemon mostly sees every sensor)."""
+    if "view" not in c or tc.cache_views <= 1:
+        return None
+    clean = c["view"][idx] == 0
+    share = tc.clean_view_share
+    return torch.where(clean, torch.tensor(share * tc.cache_views),
+                       torch.tensor((1 - share) * tc.cache_views / (tc.cache_views - 1)))
 
 
 @torch.no_grad()
