@@ -112,7 +112,9 @@ PRESETS = {
     # 30 drives (measured 10.5-20 anchors/s for JEPA under load); the classical-input heads carry the accuracy.
     # Heads: 1 clean + 3 dead-sensor views per anchor (each with the classical estimates of that dead sensor), so
     # the heads see every single-modality loss often enough to keep working without it (issue 10's ablation).
-    "full": TrainConfig(preset="full", pretrain_epochs=1, gru_epochs=3, cache_views=4, head_epochs=24,
+    # Every view weighs the same (clean_view_share 0.25 of 4 views): what the shipped heads were trained with; a run
+    # with the clean view at half of the loss did no better on the validation drives (docs/training.md).
+    "full": TrainConfig(preset="full", pretrain_epochs=1, gru_epochs=3, cache_views=4, head_epochs=24, clean_view_share=0.25,
                         model={"size": "full", "d_model": 96, "encoder_layers": 3, "predictor_layers": 2}),
 }
 
