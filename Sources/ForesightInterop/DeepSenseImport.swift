@@ -28,6 +28,9 @@ public struct DeepSenseImportOptions: Sendable {
     public var maxRows: Int?
     /// How many problems of one kind are printed before they are only counted.
     public var printLimit: Int
+    /// The variable to read from `.mat` radar files; nil: the variable named `data` (what
+    /// DeepSense's own loader reads), else the file's only numeric array.
+    public var radarVariable: String?
 
     /// The date used when neither `--date` nor a `date` column gives one.
     public static let defaultDate = "2022-01-01"
@@ -35,7 +38,8 @@ public struct DeepSenseImportOptions: Sendable {
     /// Options with the given folder and output; everything else at its default.
     public init(scenarioDirectory: String, outputPath: String, csvPath: String? = nil, sitePath: String? = nil,
                 siteOutputPath: String? = nil, date: String? = nil, utcOffsetHours: Double = 0,
-                compression: BagCompression = .none, prefix: String = "", maxRows: Int? = nil, printLimit: Int = 5) {
+                compression: BagCompression = .none, prefix: String = "", maxRows: Int? = nil, printLimit: Int = 5,
+                radarVariable: String? = nil) {
         self.scenarioDirectory = scenarioDirectory
         self.outputPath = outputPath
         self.csvPath = csvPath
@@ -47,6 +51,7 @@ public struct DeepSenseImportOptions: Sendable {
         self.prefix = prefix
         self.maxRows = maxRows
         self.printLimit = printLimit
+        self.radarVariable = radarVariable
     }
 
     /// The generated site file's path.
@@ -189,7 +194,7 @@ func isoTime(_ stamp: Int64) -> String {
 /// keeps: after the first samples no memory is allocated per sample.
 ///
 /// Per CSV row: the five sensor messages (`sensor/camera` JPEG, `sensor/radar` cf32 cube from a
-/// complex64 `.npy`, `sensor/lidar` from an ASCII `.ply`, `sensor/gnss` from the UE GPS file,
+/// complex64 `.npy` or a MATLAB `.mat` (``MATFile``), `sensor/lidar` from an ASCII `.ply`, `sensor/gnss` from the UE GPS file,
 /// `sensor/beam_power` from the 64 linear powers), plus `truth/beam` (best = `unit1_beam` − 1,
 /// else the NaN-aware argmax; power = the vector) and `truth/ue` (the UE GPS position in the
 /// site frame), all with the row's stamp. `seq` counts samples within a sequence and restarts at
@@ -255,7 +260,8 @@ public final class DeepSenseImporter {
         let planner = SamplePlanner(columns: columns, dayBase: dayBase, utcOffsetNs: Int64(options.utcOffsetHours * 3.6e12),
                                     synthetic: !columns.has("time_stamp"))
         let pool = PayloadPool()
-        let loader = SampleLoader(directory: options.scenarioDirectory, origin: origin, frames: frames, columns: columns, pool: pool)
+        let loader = SampleLoader(directory: options.scenarioDirectory, origin: origin, frames: frames, columns: columns, pool: pool,
+                                 radarVariable: options.radarVariable)
         let maxRows = options.maxRows
         let loaderError = Locked<InteropError?>(nil)
         let finished = DispatchSemaphore(value: 0)

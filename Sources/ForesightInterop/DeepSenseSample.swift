@@ -164,13 +164,17 @@ struct SampleLoader: Sendable {
     private let scratch = Scratch()
     /// Where encoded payloads come from (and the writer gives them back to).
     let pool: PayloadPool
+    /// The variable to read from `.mat` radar files (nil: MATFile's rule — `data`, else the only numeric array).
+    let radarVariable: String?
 
-    init(directory: String, origin: GeodeticReference, frames: FrameIDs, columns: CSVColumns, pool: PayloadPool = PayloadPool()) {
+    init(directory: String, origin: GeodeticReference, frames: FrameIDs, columns: CSVColumns, pool: PayloadPool = PayloadPool(),
+         radarVariable: String? = nil) {
         self.directory = directory
         self.origin = origin
         self.frames = frames
         self.columns = columns
         self.pool = pool
+        self.radarVariable = radarVariable
     }
 
     /// Encodes one message into a pooled buffer sized for `payloadBytes` plus its fields.
@@ -236,9 +240,24 @@ struct SampleLoader: Sendable {
         }
         run(.radar) { p throws(InteropError) in
             if p.lowercased().hasSuffix(".mat") {
-                throw .unsupported(path: p, reason: "MATLAB radar files are not read; convert the folder once with "
-                    + "`python3 -c \"import glob,numpy,scipy.io as s; [numpy.save(f[:-4]+'.npy', numpy.asarray(next(v for k,v in s.loadmat(f).items() if not k.startswith('__')), dtype='<c8')) for f in glob.glob('unit1/radar_data/*.mat')]\"` "
-                    + "in the scenario folder and point the CSV's unit1_radar column at the .npy files (sed -i 's/\\.mat/.npy/' scenarioNN.csv)")
+                // MATLAB radar files (some scenarios): the cube of the variable chosen by MATFile's rule.
+                let bytes = try FileBytes.read(p, limit: Self.maxRadarBytes)
+                let cube = try MATFile.readComplex64(bytes, path: p, variable: radarVariable)
+                guard cube.shape.count == 3 else {
+                    throw .mat(path: p, reason: "variable '\(cube.name)' has shape \(cube.shape); a radar cube is [rx, samples, chirps]")
+                }
+                let radarHeader = header(frames.radar)
+                let message = try withPrefix(cube.data, cube.data.count) { data throws(InteropError) in
+                    do throws(InteropError) {
+                        return try radarMessage(p, shape: cube.shape, data: data, header: radarHeader)
+                    } catch {
+                        if case .npy(_, let reason) = error { throw .mat(path: p, reason: "variable '\(cube.name)': \(reason)") }
+                        throw error
+                    }
+                }
+                sample.radarShape = cube.shape
+                sample.messages.append(message)
+                return
             }
             // The file is read into a reused buffer and its elements go from there straight into
             // the message: one copy of the 2 MB cube, no fresh memory per sample.
