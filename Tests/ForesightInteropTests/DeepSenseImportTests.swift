@@ -194,7 +194,8 @@ func makeFixture(_ arguments: [String]) throws -> URL {
             let cubes = try #require(try decodedMessages(bag)["sensor/radar"]).map { $0.message as! RadarCube }
             #expect(cubes.allSatisfy { $0.rx == 4 && $0.samples == 256 && $0.chirps == 128 && $0.dtype == .cf32 }, "\(format)")
             radar[format] = cubes.map(\.data)
-            #expect(try Site.load(path: try #require(report.siteWritten)).radar.chirps == 128, "\(format): the site file has the cube's shape")
+            let siteFile = try #require(report.siteWritten)
+            #expect(try Site.load(path: siteFile).radar.chirps == 128, "\(format): the site file has the cube's shape")
         }
         #expect(radar["mat"] == radar["npy"], "uncompressed .mat cubes differ from the .npy ones")
         #expect(radar["mat-zlib"] == radar["npy"], "compressed .mat cubes differ from the .npy ones")

@@ -89,9 +89,11 @@ import Testing
         while let entry = try cursor.next() {
             let object = try #require(try JSONSerialization.jsonObject(with: Data(entry.message.data)) as? [String: Any])
             let time = try #require(object["timestamp"] as? [String: Any])
-            let stamp = Int64(try #require(time["sec"] as? Int)) * 1_000_000_000 + Int64(try #require(time["nsec"] as? Int))
+            let sec = try #require(time["sec"] as? Int), nsec = try #require(time["nsec"] as? Int)
+            let stamp = Int64(sec) * 1_000_000_000 + Int64(nsec)
             let image = try #require(sent[stamp])
-            let pixels = try #require(Data(base64Encoded: try #require(object["data"] as? String)))
+            let text = try #require(object["data"] as? String)
+            let pixels = try #require(Data(base64Encoded: text))
             #expect(Array(pixels) == image.data, "stamp \(stamp): the bytes are unchanged")
             if image.encoding == .jpeg {
                 #expect(entry.channel.topic == "/camera" && object["format"] as? String == "jpeg")
