@@ -84,7 +84,7 @@ let package = Package(
         .target(name: "ForesightSim", dependencies: ["ForesightWire", "ForesightSite", "CTurboJPEG"], swiftSettings: strict),
         .target(name: "ForesightPredict", dependencies: ["ForesightWire", "ForesightSite"], swiftSettings: strict),
         // Import of other testbeds' data (DeepSense 6G) and export for other viewers (Foxglove).
-        .target(name: "ForesightInterop", dependencies: ["ForesightWire", "ForesightBag", "ForesightSite", "ForesightPreprocess"],
+        .target(name: "ForesightInterop", dependencies: ["ForesightWire", "ForesightBag", "ForesightSite", "ForesightPreprocess", "CZlib"],
                 swiftSettings: strict),
         .target(name: "ForesightDaemon", dependencies: ["ForesightWire", "ForesightBus", "ForesightSync", "ForesightPredict",
                                                         "ForesightPreprocess", "ForesightInference", "ForesightSite",

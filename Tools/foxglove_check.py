@@ -11,7 +11,10 @@ package `foxglove-schemas-protobuf` (not a copy of our own):
     repeated fields lists, nested messages objects (recursively);
   - google.protobuf.Timestamp/Duration are {sec, nsec} with 0 <= nsec < 1e9 (Foxglove's JSON time);
   - the channel's message encoding is `json`, its schema encoding `jsonschema`, and the embedded
-    JSON Schema names the same required properties as the descriptor.
+    JSON Schema names the same required properties as the descriptor;
+  - a `foxglove.RawImage` has an encoding Foxglove's Image panel decodes (rgb8, bgr8, mono8, …),
+    a step of at least width × bytes per pixel and exactly step × height bytes of data;
+  - every topic carries one schema (a panel decodes a topic as one type).
 
 Every other JSON channel is validated against its embedded JSON Schema with the `jsonschema` package.
 Prints a JSON summary; exit status 1 when anything fails.
@@ -120,6 +123,33 @@ def check_message(desc, obj, path, errors):
                 check_scalar(field, v, p, errors)
 
 
+# foxglove.RawImage encodings Foxglove's Image panel decodes, with bytes per pixel (packed YUV 4:2:2
+# averages 2; Bayer patterns are one byte per pixel).
+RAW_ENCODINGS = {"rgb8": 3, "rgba8": 4, "bgr8": 3, "bgra8": 4, "mono8": 1, "8UC1": 1, "8UC3": 3, "mono16": 2,
+                 "16UC1": 2, "32FC1": 4, "yuv422": 2, "uyvy": 2, "yuyv": 2, "yuv422_yuy2": 2,
+                 "bayer_rggb8": 1, "bayer_bggr8": 1, "bayer_gbrg8": 1, "bayer_grbg8": 1}
+
+
+def check_raw_image(obj, where, errors):
+    """A foxglove.RawImage the Image panel can draw: a known encoding, a step of at least
+    width × bytes per pixel, and exactly step × height bytes of data."""
+    try:
+        width, height, step, encoding = obj["width"], obj["height"], obj["step"], obj["encoding"]
+        data = base64.b64decode(obj["data"], validate=True)
+    except (KeyError, TypeError, binascii.Error, ValueError):
+        return  # reported by the field checks
+    bpp = RAW_ENCODINGS.get(encoding)
+    if bpp is None:
+        errors.append("%s: RawImage encoding %r is not one Foxglove decodes (%s)" % (where, encoding, sorted(RAW_ENCODINGS)))
+        return
+    if width < 1 or height < 1:
+        errors.append("%s: RawImage of %d×%d pixels" % (where, width, height))
+    if step < width * bpp:
+        errors.append("%s: step %d is less than width %d × %d bytes (%s)" % (where, step, width, bpp, encoding))
+    if len(data) != step * height:
+        errors.append("%s: %d data bytes, step × height is %d" % (where, len(data), step * height))
+
+
 def schema_required(schema):
     return set(schema.get("required", []))
 
@@ -132,11 +162,16 @@ def main():
     counts = {}
     schemas_checked = set()
     validators = {}
+    topic_schemas = {}
+    raw_images = {}
     with open(path, "rb") as f:
         reader = make_reader(f, validate_crcs=True)
         for schema, channel, message in reader.iter_messages():
             topic = channel.topic
             name = schema.name if schema else ""
+            # One topic, one schema: Foxglove panels pick a topic and decode it as one type.
+            if channel.message_encoding == "json" and topic_schemas.setdefault(topic, name) != name:
+                errors.append("%s: messages with schema %s and %s on one topic" % (topic, topic_schemas[topic], name))
             counts.setdefault(topic, {"schema": name, "encoding": channel.message_encoding, "messages": 0})
             counts[topic]["messages"] += 1
             if channel.message_encoding != "json":
@@ -164,7 +199,11 @@ def main():
                 errors.append("%s: embedded JSON Schema: %s at %s" % (where, e.message[:200], list(e.absolute_path)))
             if name.startswith("foxglove."):
                 check_message(descriptor(name), obj, where, errors)
-    print(json.dumps({"topics": counts, "foxglove_schemas_checked": sorted(schemas_checked),
+            if name == "foxglove.RawImage":
+                check_raw_image(obj, where, errors)
+                key = "%s %s" % (topic, obj.get("encoding"))
+                raw_images[key] = raw_images.get(key, 0) + 1
+    print(json.dumps({"topics": counts, "foxglove_schemas_checked": sorted(schemas_checked), "raw_images": raw_images,
                       "errors": errors[:50], "error_count": len(errors)}, indent=1))
     sys.exit(1 if errors else 0)
 

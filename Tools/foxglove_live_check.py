@@ -22,10 +22,17 @@ Speaks the Foxglove WebSocket protocol (subprotocol `foxglove.websocket.v1`) wit
      still receives camera frames and the daemon still predicts frames (the stalled viewer holds
      up nobody).
 
+With --raw-camera (instead of the simulator): the check binds the daemon's input endpoint
+itself and publishes raw-pixel `sensor/camera` images (rgb8, bgr8 and mono8, round robin); it
+passes once `/camera/raw` is advertised as `foxglove.RawImage` (and `/camera` still as
+`foxglove.CompressedImage`) and the viewer received, for every encoding, a message that passes
+the descriptor checks, has the same encoding, a step of width × bytes per pixel and exactly the
+pixels published.
+
 Prints a JSON summary; exit status 1 when anything fails.
 
     Tools/foxglove_live_check.py --url ws://127.0.0.1:8765 --metrics http://127.0.0.1:9464/metrics \\
-        --foresight .build/debug/foresight --input tcp://127.0.0.1:5600
+        --foresight .build/debug/foresight --input tcp://127.0.0.1:5600 [--raw-camera]
 """
 import argparse
 import asyncio
@@ -46,7 +53,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from foxglove_check import check_message, descriptor, required_fields  # noqa: E402
+from foxglove_check import check_message, check_raw_image, descriptor, required_fields  # noqa: E402
 
 SUBPROTOCOL = "foxglove.websocket.v1"
 EXPECTED = ["/camera", "/lidar", "/gnss", "/radar/range_angle", "/predict/position_fix", "/scene", "/tf",
@@ -121,6 +128,106 @@ async def open_viewer(url, stalled=False):
     return ws
 
 
+RAW_ENCODINGS = {"rgb8": 3, "bgr8": 3, "mono8": 1}
+
+
+async def run_raw(args):
+    """Raw-pixel camera images in, foxglove.RawImage out on /camera/raw, pixels unchanged."""
+    import msgpack
+    import zmq
+
+    errors = []
+    summary = {"errors": errors, "mode": "raw-camera"}
+    started = time.monotonic()
+    while True:
+        try:
+            ws = await open_viewer(args.url)
+            break
+        except OSError:
+            if time.monotonic() - started > 60:
+                raise
+            await asyncio.sleep(0.2)
+    await asyncio.wait_for(ws.recv(), 10)  # serverInfo
+    advertise = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    by_topic = {c["topic"]: c for c in advertise.get("channels", [])}
+    for topic, name in (("/camera/raw", "foxglove.RawImage"), ("/camera", "foxglove.CompressedImage")):
+        if by_topic.get(topic, {}).get("schemaName") != name:
+            errors.append("%s advertised as %s, expected %s" % (topic, by_topic.get(topic, {}).get("schemaName"), name))
+    if errors:
+        print(json.dumps(summary, indent=1))
+        return 1
+    raw, compressed = by_topic["/camera/raw"], by_topic["/camera"]
+    validator = jsonschema.Draft202012Validator(json.loads(raw["schema"]))
+    await ws.send(json.dumps({"op": "subscribe", "subscriptions": [{"id": 1, "channelId": raw["id"]},
+                                                                   {"id": 2, "channelId": compressed["id"]}]}))
+    context = zmq.Context()
+    pub = context.socket(zmq.PUB)
+    pub.bind(args.input)
+    sent = {}
+    verified = {}
+    counts = {"/camera/raw": 0, "/camera": 0}
+    rng = __import__("random").Random(3)
+    encodings = sorted(RAW_ENCODINGS)
+    seq = 0
+    deadline = time.monotonic() + args.timeout
+    next_send = 0.0
+    try:
+        while time.monotonic() < deadline and len(errors) < 20 and len(verified) < len(encodings):
+            if time.monotonic() >= next_send:
+                next_send = time.monotonic() + 0.05
+                encoding = encodings[seq % len(encodings)]
+                width, height = 40 + seq % 7, 24 + seq % 5
+                pixels = bytes(rng.randrange(256) for _ in range(width * height * RAW_ENCODINGS[encoding]))
+                stamp = time.time_ns()
+                sent[stamp] = (encoding, width, height, pixels)
+                pub.send_multipart([b"sensor/camera", msgpack.packb(
+                    {"stamp": stamp, "seq": seq, "frame_id": "camera", "width": width, "height": height,
+                     "encoding": encoding, "data": pixels}, use_bin_type=True)])
+                seq += 1
+            try:
+                message = await asyncio.wait_for(ws.recv(), 0.05)
+            except asyncio.TimeoutError:
+                continue
+            if not isinstance(message, bytes):
+                continue
+            sub = struct.unpack_from("<I", message, 1)[0]
+            obj = json.loads(message[13:])
+            if sub == 2:
+                counts["/camera"] += 1
+                errors.append("/camera (CompressedImage) delivered a message for a raw-pixel image: %s" % str(obj)[:120])
+                continue
+            counts["/camera/raw"] += 1
+            where = "/camera/raw#%d" % counts["/camera/raw"]
+            for e in list(validator.iter_errors(obj))[:3]:
+                errors.append("%s: advertised JSON Schema: %s" % (where, e.message[:200]))
+            check_message(descriptor("foxglove.RawImage"), obj, where, errors)
+            check_raw_image(obj, where, errors)
+            stamp = obj["timestamp"]["sec"] * 1_000_000_000 + obj["timestamp"]["nsec"]
+            if stamp not in sent:
+                errors.append("%s: stamp %d was never published" % (where, stamp))
+                continue
+            encoding, width, height, pixels = sent[stamp]
+            if (obj["encoding"], obj["width"], obj["height"], obj["step"]) != (encoding, width, height, width * RAW_ENCODINGS[encoding]):
+                errors.append("%s: %s %d×%d step %d, published %s %d×%d" % (where, obj["encoding"], obj["width"], obj["height"],
+                                                                         obj["step"], encoding, width, height))
+            elif base64.b64decode(obj["data"]) != pixels:
+                errors.append("%s: the pixels differ from those published" % where)
+            else:
+                verified[encoding] = verified.get(encoding, 0) + 1
+    finally:
+        pub.close(linger=0)
+        context.term()
+        await ws.close()
+    summary["messages"] = counts
+    summary["verified"] = verified
+    summary["foxglove_schemas_checked"] = ["foxglove.RawImage"] if verified else []
+    if len(verified) < len(encodings) and not errors:
+        errors.append("not done within %s s: verified %s of %s" % (args.timeout, sorted(verified), encodings))
+    summary["passed"] = not errors
+    print(json.dumps(summary, indent=1))
+    return 0 if summary["passed"] else 1
+
+
 async def run(args):
     errors = []
     summary = {"errors": errors}
@@ -148,6 +255,9 @@ async def run(args):
     for topic in EXPECTED:
         if topic not in by_topic:
             errors.append("channel %s not advertised" % topic)
+    # Raw-pixel cameras have a channel of their own (the simulator's camera is JPEG: it stays empty here).
+    if by_topic.get("/camera/raw", {}).get("schemaName") != "foxglove.RawImage":
+        errors.append("/camera/raw is not advertised as foxglove.RawImage")
     if args.layout:
         # Every topic the saved layout shows is advertised (truth topics only when the launch follows them).
         for topic in sorted(layout_topics(args.layout)):
@@ -289,8 +399,10 @@ def main():
     parser.add_argument("--timeout", type=float, default=120, help="give up after this many seconds")
     parser.add_argument("--progress", type=int, default=10,
                         help="camera messages the reading viewer and frames the daemon must get after the first drop")
+    parser.add_argument("--raw-camera", action="store_true",
+                        help="instead of the simulator, publish raw-pixel camera images on --input and check /camera/raw")
     args = parser.parse_args()
-    sys.exit(asyncio.run(run(args)))
+    sys.exit(asyncio.run(run_raw(args) if args.raw_camera else run(args)))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@
                                                    unit1_max_pwr, time_stamp, seq_index
     unit1/camera_data/image_<i>.jpg                960×540 JPEG
     unit1/radar_data/radar_data_<i>.npy            complex64 [4, 256, 250]
+                    (or radar_data_<i>.mat         with --radar-format mat / mat-zlib: the cube as
+                                                   MATLAB variable 'data', scipy.io.savemat)
     unit1/lidar_data/lidar_data_<i>.ply            ASCII PLY, double x y z intensity
     unit1/mmWave_data/mmWave_power_<i>.txt         64 linear powers, one per line
     unit1/GPS_data/gps_location.txt                base station lat, lon
@@ -67,6 +69,8 @@ def main():
     ap.add_argument("--date", default="2022-04-11", help="only recorded in expected.json")
     ap.add_argument("--scenario", type=int, default=32)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--radar-format", choices=["npy", "mat", "mat-zlib"], default="npy",
+                    help="radar files as .npy, or as MATLAB .mat (variable 'data', uncompressed or zlib-compressed)")
     ap.add_argument("--precise-ply", action="store_true", help="write LiDAR values as exact float64 text")
     args = ap.parse_args()
 
@@ -105,7 +109,7 @@ def main():
             stamp_text = "['%02d-%02d-%09.6f']" % (int(t // 3600), int(t % 3600 // 60), t % 60)
             names = {
                 "rgb": "./unit1/camera_data/image_%d.jpg" % i,
-                "radar": "./unit1/radar_data/radar_data_%d.npy" % i,
+                "radar": "./unit1/radar_data/radar_data_%d.%s" % (i, "npy" if args.radar_format == "npy" else "mat"),
                 "lidar": "./unit1/lidar_data/lidar_data_%d.ply" % i,
                 "pwr": "./unit1/mmWave_data/mmWave_power_%d.txt" % i,
                 "loc1": "./unit1/GPS_data/gps_location.txt",
@@ -115,7 +119,11 @@ def main():
                 img = np.clip(base.astype(np.int16) + (k * 7) % 40, 0, 255).astype(np.uint8)
                 Image.fromarray(img).save(os.path.join(root, names["rgb"]), quality=85)
             cube = (rng.standard_normal((4, 256, args.chirps)) + 1j * rng.standard_normal((4, 256, args.chirps))).astype("<c8")
-            np.save(os.path.join(root, names["radar"]), cube)
+            if args.radar_format == "npy":
+                np.save(os.path.join(root, names["radar"]), cube)
+            else:
+                import scipy.io
+                scipy.io.savemat(os.path.join(root, names["radar"]), {"data": cube}, do_compression=args.radar_format == "mat-zlib")
             pts = np.column_stack([rng.uniform(-40, 40, args.points), rng.uniform(0, 40, args.points),
                                    rng.uniform(-2, 3, args.points), rng.uniform(0, 255, args.points)]).astype(np.float32)
             with open(os.path.join(root, names["lidar"]), "w") as f:

@@ -21,7 +21,7 @@ APT_PACKAGES=(
     libpcl-dev
     python3-venv
 )
-PIP_PACKAGES=(pyzmq msgpack numpy mcap "mcap[lz4]" zstandard lz4 jsonschema pyyaml prometheus-client pillow rosbags foxglove-schemas-protobuf matplotlib websockets)
+PIP_PACKAGES=(pyzmq msgpack numpy mcap "mcap[lz4]" zstandard lz4 jsonschema pyyaml prometheus-client pillow rosbags foxglove-schemas-protobuf matplotlib websockets scipy)
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 

@@ -7,6 +7,9 @@ final class BoundedQueue<Element>: @unchecked Sendable {
     private var items: [Element] = []
     private var closed = false
     private let capacity: Int
+    /// Seconds `push` waited for room (the consumer was slower) and `pop` waited for an item
+    /// (the producer was slower): how well the two sides overlap.
+    private(set) var pushWaitSeconds = 0.0, popWaitSeconds = 0.0
 
     init(capacity: Int) {
         precondition(capacity >= 1)
@@ -18,8 +21,22 @@ final class BoundedQueue<Element>: @unchecked Sendable {
     func push(_ item: Element) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        while items.count >= capacity && !closed { condition.wait() }
+        if items.count >= capacity && !closed {
+            let start = DispatchTime.now().uptimeNanoseconds
+            while items.count >= capacity && !closed { condition.wait() }
+            pushWaitSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
         guard !closed else { return false }
+        items.append(item)
+        condition.broadcast()
+        return true
+    }
+
+    /// Appends `item` if there is room; never waits. Returns false if the queue is full or closed.
+    func offer(_ item: Element) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !closed, items.count < capacity else { return false }
         items.append(item)
         condition.broadcast()
         return true
@@ -29,11 +46,22 @@ final class BoundedQueue<Element>: @unchecked Sendable {
     func pop() -> Element? {
         condition.lock()
         defer { condition.unlock() }
-        while items.isEmpty && !closed { condition.wait() }
+        if items.isEmpty && !closed {
+            let start = DispatchTime.now().uptimeNanoseconds
+            while items.isEmpty && !closed { condition.wait() }
+            popWaitSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
         guard !items.isEmpty else { return nil }
         let item = items.removeFirst()
         condition.broadcast()
         return item
+    }
+
+    /// The wait times so far (see ``pushWaitSeconds``), read under the lock.
+    var waits: (push: Double, pop: Double) {
+        condition.lock()
+        defer { condition.unlock() }
+        return (pushWaitSeconds, popWaitSeconds)
     }
 
     /// Wakes both sides; `push` fails from now on, `pop` drains what is left.

@@ -28,6 +28,9 @@ public struct DeepSenseImportOptions: Sendable {
     public var maxRows: Int?
     /// How many problems of one kind are printed before they are only counted.
     public var printLimit: Int
+    /// The variable to read from `.mat` radar files; nil: the variable named `data` (what
+    /// DeepSense's own loader reads), else the file's only numeric array.
+    public var radarVariable: String?
 
     /// The date used when neither `--date` nor a `date` column gives one.
     public static let defaultDate = "2022-01-01"
@@ -35,7 +38,8 @@ public struct DeepSenseImportOptions: Sendable {
     /// Options with the given folder and output; everything else at its default.
     public init(scenarioDirectory: String, outputPath: String, csvPath: String? = nil, sitePath: String? = nil,
                 siteOutputPath: String? = nil, date: String? = nil, utcOffsetHours: Double = 0,
-                compression: BagCompression = .none, prefix: String = "", maxRows: Int? = nil, printLimit: Int = 5) {
+                compression: BagCompression = .none, prefix: String = "", maxRows: Int? = nil, printLimit: Int = 5,
+                radarVariable: String? = nil) {
         self.scenarioDirectory = scenarioDirectory
         self.outputPath = outputPath
         self.csvPath = csvPath
@@ -47,6 +51,7 @@ public struct DeepSenseImportOptions: Sendable {
         self.prefix = prefix
         self.maxRows = maxRows
         self.printLimit = printLimit
+        self.radarVariable = radarVariable
     }
 
     /// The generated site file's path.
@@ -116,6 +121,10 @@ public struct DeepSenseImportReport: Sendable {
     /// CPU seconds (user + system) of the loader thread (read, parse, encode) and of the writing
     /// thread (compress, CRC, write); the larger one bounds the rate on an otherwise idle machine.
     public var loaderCPUSeconds = 0.0, writerCPUSeconds = 0.0
+    /// Wall-clock seconds the loader waited for room in the hand-off queue (the writer was
+    /// slower) and the writer waited for a loaded sample (the loader was slower). With the stages
+    /// overlapping, one of them is near zero and the other is the difference of the stages' times.
+    public var loaderWaitSeconds = 0.0, writerWaitSeconds = 0.0
 
     /// Samples per second the slower pipeline stage allows with a core of its own.
     public var cpuBoundRate: Double {
@@ -136,6 +145,8 @@ public struct DeepSenseImportReport: Sendable {
             lines.append(String(format: "CPU: loader %.2f s, writer %.2f s (%.1f / %.1f ms per sample; the slower stage allows %.0f samples/s with a core of its own)",
                                 loaderCPUSeconds, writerCPUSeconds, loaderCPUSeconds * 1e3 / Double(max(samples, 1)),
                                 writerCPUSeconds * 1e3 / Double(max(samples, 1)), cpuBoundRate))
+            lines.append(String(format: "overlap: the loader waited %.2f s for the writer, the writer %.2f s for the loader",
+                                loaderWaitSeconds, writerWaitSeconds))
         }
         if let first = firstStamp, let last = lastStamp {
             lines.append("stamps \(isoTime(first)) … \(isoTime(last)) (" + String(format: "%.1f s", Double(last - first) / 1e9) + ")")
@@ -177,10 +188,13 @@ func isoTime(_ stamp: Int64) -> String {
 
 /// Imports a DeepSense 6G scenario folder into a Foresight bag, streaming: one sample in
 /// flight per pipeline stage (a loader thread reads and encodes sample n+1 while this thread
-/// compresses and writes sample n), so memory does not grow with the number of samples.
+/// compresses and writes sample n; a prefetch thread asks the kernel to read the files of the
+/// next rows ahead), so memory does not grow with the number of samples. Encoded payloads go
+/// back from the writer to the loader for reuse, and the loader reads files into buffers it
+/// keeps: after the first samples no memory is allocated per sample.
 ///
 /// Per CSV row: the five sensor messages (`sensor/camera` JPEG, `sensor/radar` cf32 cube from a
-/// complex64 `.npy`, `sensor/lidar` from an ASCII `.ply`, `sensor/gnss` from the UE GPS file,
+/// complex64 `.npy` or a MATLAB `.mat` (``MATFile``), `sensor/lidar` from an ASCII `.ply`, `sensor/gnss` from the UE GPS file,
 /// `sensor/beam_power` from the 64 linear powers), plus `truth/beam` (best = `unit1_beam` − 1,
 /// else the NaN-aware argmax; power = the vector) and `truth/ue` (the UE GPS position in the
 /// site frame), all with the row's stamp. `seq` counts samples within a sequence and restarts at
@@ -189,6 +203,9 @@ public final class DeepSenseImporter {
     /// The settings.
     public let options: DeepSenseImportOptions
     private let log: @Sendable (String) -> Void
+    /// Rows planned (and their files read ahead) before the row being loaded: at DeepSense sizes
+    /// about 11 MB of input in flight.
+    static let lookahead = 4
 
     /// Creates an importer; `log` receives one line per printed problem or warning.
     public init(options: DeepSenseImportOptions, log: @escaping @Sendable (String) -> Void) {
@@ -242,7 +259,9 @@ public final class DeepSenseImporter {
         let queue = BoundedQueue<LoadedSample>(capacity: 3)
         let planner = SamplePlanner(columns: columns, dayBase: dayBase, utcOffsetNs: Int64(options.utcOffsetHours * 3.6e12),
                                     synthetic: !columns.has("time_stamp"))
-        let loader = SampleLoader(directory: options.scenarioDirectory, origin: origin, frames: frames, columns: columns)
+        let pool = PayloadPool()
+        let loader = SampleLoader(directory: options.scenarioDirectory, origin: origin, frames: frames, columns: columns, pool: pool,
+                                 radarVariable: options.radarVariable)
         let maxRows = options.maxRows
         let loaderError = Locked<InteropError?>(nil)
         let finished = DispatchSemaphore(value: 0)
@@ -258,12 +277,24 @@ public final class DeepSenseImporter {
                 _ = try rows.next()  // header
                 var planner = planner
                 var count = 0
+                // Rows are planned `lookahead` rows before they are loaded, and their files
+                // handed to the prefetcher then: the disk reads ahead while this thread parses.
+                let prefetcher = FilePrefetcher()
+                defer { prefetcher.finish() }
+                var pending: [SamplePlan] = []
+                pending.reserveCapacity(DeepSenseImporter.lookahead + 1)
                 while let fields = try rows.next() {
                     if let maxRows, count >= maxRows { break }
                     count += 1
                     let plan = planner.plan(fields: fields, line: rows.line)
-                    let sample = loader.load(plan)
-                    guard queue.push(sample) else { return }
+                    prefetcher.prefetch(loader.paths(plan))
+                    pending.append(plan)
+                    if pending.count > DeepSenseImporter.lookahead {
+                        guard queue.push(loader.load(pending.removeFirst())) else { return }
+                    }
+                }
+                for plan in pending {
+                    guard queue.push(loader.load(plan)) else { return }
                 }
             } catch {
                 loaderError.withLock { $0 = error }
@@ -284,7 +315,7 @@ public final class DeepSenseImporter {
         var siteStats = SiteStatistics()
         var lastSequence: String? = nil
         var writeError: InteropError? = nil
-        while let sample = queue.pop() {
+        while var sample = queue.pop() {
             report.rows += 1
             progress?(report.rows)
             if writeError != nil { continue }  // drain so the loader can finish
@@ -312,14 +343,18 @@ public final class DeepSenseImporter {
             siteStats.add(sample)
             let stamp = UInt64(max(0, sample.plan.stamp))
             do throws(InteropError) {
-                for m in sample.messages {
-                    let id = try channel(m.type)
+                for i in sample.messages.indices {
+                    let type = sample.messages[i].type
+                    let payload = sample.messages[i].payload
+                    sample.messages[i].payload = []  // `payload` is now the only reference: the pool can reuse it
+                    let id = try channel(type)
                     do {
-                        try writer.write(channelID: id, sequence: sample.plan.seq, logTime: stamp, publishTime: stamp, data: m.payload)
+                        try writer.write(channelID: id, sequence: sample.plan.seq, logTime: stamp, publishTime: stamp, data: payload)
                     } catch {
                         throw .output("\(error)")
                     }
-                    report.messages[options.prefix + m.type.defaultTopic, default: 0] += 1
+                    pool.give(type, payload)
+                    report.messages[options.prefix + type.defaultTopic, default: 0] += 1
                 }
             } catch {
                 writeError = error
@@ -328,6 +363,7 @@ public final class DeepSenseImporter {
         }
         finished.wait()
         report.loaderCPUSeconds = loaderCPU.current
+        (report.loaderWaitSeconds, report.writerWaitSeconds) = queue.waits
         if let error = writeError { throw error }
         if let error = loaderError.withLock({ $0 }) { throw error }
 

@@ -79,11 +79,38 @@ struct SamplePlanner: Sendable {
     }
 }
 
-/// `message` as MessagePack, with the writer sized for its payload up front (no regrowth for a 2 MB cube).
-func encode(_ message: some WireMessage, payloadBytes: Int) -> [UInt8] {
-    var writer = MessagePackWriter(capacity: payloadBytes + 512)
-    message.encode(into: &writer)
-    return writer.bytes
+/// Payload buffers the writing stage hands back once their messages are in the bag, for the
+/// loader to encode the next samples into: after the first few samples the import allocates
+/// (and the kernel zero-fills and maps) no new memory per sample. At most `perType` buffers are
+/// kept per message type, so the pool is bounded by a few samples' worth of payloads.
+final class PayloadPool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var free: [MessageType: [[UInt8]]] = [:]
+    private let perType: Int
+
+    init(perType: Int = 8) { self.perType = perType }
+
+    /// A buffer that held a payload of `type` before (empty when there is none).
+    func take(_ type: MessageType) -> [UInt8] {
+        lock.lock()
+        defer { lock.unlock() }
+        return free[type]?.popLast() ?? []
+    }
+
+    /// Gives a payload buffer back (dropped when the pool holds enough of its type).
+    func give(_ type: MessageType, _ buffer: consuming [UInt8]) {
+        lock.lock()
+        defer { lock.unlock() }
+        if free[type, default: []].count < perType { free[type, default: []].append(buffer) }
+    }
+}
+
+/// Runs `body` on the first `count` bytes of `buffer`, keeping the typed error.
+func withPrefix<R>(_ buffer: [UInt8], _ count: Int, _ body: (UnsafeRawBufferPointer) throws(InteropError) -> R) throws(InteropError) -> R {
+    let result: Result<R, InteropError> = buffer.withUnsafeBytes { raw in
+        do throws(InteropError) { return .success(try body(UnsafeRawBufferPointer(rebasing: raw[0..<count]))) } catch { return .failure(error) }
+    }
+    return try result.get()
 }
 
 /// One encoded message of a sample.
@@ -127,11 +154,55 @@ struct SampleLoader: Sendable {
     }
     private let previous = Previous()
 
-    init(directory: String, origin: GeodeticReference, frames: FrameIDs, columns: CSVColumns) {
+    /// Buffers reused from sample to sample (the loader runs on one thread): file bytes, the
+    /// radar file, the LiDAR values.
+    private final class Scratch: @unchecked Sendable {
+        var file: [UInt8] = []
+        var radar: [UInt8] = []
+        var points: [Float] = []
+    }
+    private let scratch = Scratch()
+    /// Where encoded payloads come from (and the writer gives them back to).
+    let pool: PayloadPool
+    /// The variable to read from `.mat` radar files (nil: MATFile's rule — `data`, else the only numeric array).
+    let radarVariable: String?
+
+    init(directory: String, origin: GeodeticReference, frames: FrameIDs, columns: CSVColumns, pool: PayloadPool = PayloadPool(),
+         radarVariable: String? = nil) {
         self.directory = directory
         self.origin = origin
         self.frames = frames
         self.columns = columns
+        self.pool = pool
+        self.radarVariable = radarVariable
+    }
+
+    /// Encodes one message into a pooled buffer sized for `payloadBytes` plus its fields.
+    private func encoded(_ type: MessageType, payloadBytes: Int, _ body: (inout MessagePackWriter) -> Void) -> EncodedMessage {
+        var writer = MessagePackWriter(reusing: pool.take(type), capacity: payloadBytes + 512)
+        body(&writer)
+        return EncodedMessage(type: type, payload: writer.bytes)
+    }
+
+    /// Checks a radar cube's shape and samples and encodes it from a borrowed buffer.
+    private func radarMessage(_ p: String, shape: [Int], data: UnsafeRawBufferPointer, header: Header) throws(InteropError) -> EncodedMessage {
+        guard shape.count == 3 else { throw .npy(path: p, reason: "shape \(shape); a radar cube is [rx, samples, chirps]") }
+        let (rx, samples, chirps) = (shape[0], shape[1], shape[2])
+        guard (1...limits.maxRadarRx).contains(rx), (1...limits.maxRadarSamples).contains(samples), (1...limits.maxRadarChirps).contains(chirps) else {
+            throw .npy(path: p, reason: "shape \(shape) is outside the radar limits (rx ≤ \(limits.maxRadarRx), samples ≤ \(limits.maxRadarSamples), chirps ≤ \(limits.maxRadarChirps))")
+        }
+        guard PackedArray.allFiniteFloat32(data) else { throw .npy(path: p, reason: "the cube holds NaN or infinite samples") }
+        return encoded(.radarCube, payloadBytes: data.count) { w in
+            RadarCube.encode(header: header, rx: rx, samples: samples, chirps: chirps, dtype: .cf32, data: data, into: &w)
+        }
+    }
+
+    /// The files a planned row names (for read-ahead; unresolvable cells are left to `load`).
+    func paths(_ plan: SamplePlan) -> [String] {
+        guard plan.problem == nil else { return [] }
+        return DeepSenseModality.allCases.compactMap { m in
+            columns.value(m.column, in: plan.fields).flatMap { resolvePath($0, directory: directory) }
+        }
     }
 
     func load(_ plan: SamplePlan) -> LoadedSample {
@@ -153,41 +224,83 @@ struct SampleLoader: Sendable {
         }
 
         run(.camera) { p throws(InteropError) in
-            let bytes = try FileBytes.read(p, limit: Self.maxImageBytes)
-            let size: (width: Int, height: Int)
-            do { size = try JPEGHeader.dimensions(of: bytes) } catch let error as WireError { throw .image(path: p, reason: "not a readable JPEG: \(error.detail)") } catch { throw .image(path: p, reason: "\(error)") }
-            guard size.width <= limits.maxImageDimension, size.height <= limits.maxImageDimension else {
-                throw .image(path: p, reason: "\(size.width)×\(size.height) is beyond the \(limits.maxImageDimension)-pixel limit")
+            let count = try FileBytes.read(p, limit: Self.maxImageBytes, into: &scratch.file)
+            let message = try withPrefix(scratch.file, count) { jpeg throws(InteropError) -> EncodedMessage in
+                let size: (width: Int, height: Int)
+                do throws(WireError) { size = try JPEGHeader.dimensions(of: jpeg) } catch { throw .image(path: p, reason: "not a readable JPEG: \(error.detail)") }
+                guard size.width <= limits.maxImageDimension, size.height <= limits.maxImageDimension else {
+                    throw .image(path: p, reason: "\(size.width)×\(size.height) is beyond the \(limits.maxImageDimension)-pixel limit")
+                }
+                sample.imageSize = size
+                return encoded(.image, payloadBytes: count) { w in
+                    Image.encode(header: header(frames.camera), width: size.width, height: size.height, encoding: .jpeg, data: jpeg, into: &w)
+                }
             }
-            sample.imageSize = size
-            sample.messages.append(EncodedMessage(type: .image, payload: encode(Image(header: header(frames.camera), width: size.width, height: size.height,
-                                                                                      encoding: .jpeg, data: bytes), payloadBytes: bytes.count)))
+            sample.messages.append(message)
         }
         run(.radar) { p throws(InteropError) in
             if p.lowercased().hasSuffix(".mat") {
-                throw .unsupported(path: p, reason: "MATLAB radar files are not read; convert the folder once with "
-                    + "`python3 -c \"import glob,numpy,scipy.io as s; [numpy.save(f[:-4]+'.npy', numpy.asarray(next(v for k,v in s.loadmat(f).items() if not k.startswith('__')), dtype='<c8')) for f in glob.glob('unit1/radar_data/*.mat')]\"` "
-                    + "in the scenario folder and point the CSV's unit1_radar column at the .npy files (sed -i 's/\\.mat/.npy/' scenarioNN.csv)")
+                // MATLAB radar files (some scenarios): the cube of the variable chosen by MATFile's rule.
+                let bytes = try FileBytes.read(p, limit: Self.maxRadarBytes)
+                let cube = try MATFile.readComplex64(bytes, path: p, variable: radarVariable)
+                guard cube.shape.count == 3 else {
+                    throw .mat(path: p, reason: "variable '\(cube.name)' has shape \(cube.shape); a radar cube is [rx, samples, chirps]")
+                }
+                let radarHeader = header(frames.radar)
+                let message = try withPrefix(cube.data, cube.data.count) { data throws(InteropError) in
+                    do throws(InteropError) {
+                        return try radarMessage(p, shape: cube.shape, data: data, header: radarHeader)
+                    } catch {
+                        if case .npy(_, let reason) = error { throw .mat(path: p, reason: "variable '\(cube.name)': \(reason)") }
+                        throw error
+                    }
+                }
+                sample.radarShape = cube.shape
+                sample.messages.append(message)
+                return
             }
-            let bytes = try FileBytes.read(p, limit: Self.maxRadarBytes)
-            let array = try NPYArray.parse(bytes, path: p)
-            guard array.descr == "<c8" else { throw .npy(path: p, reason: "dtype \(array.descr); a radar cube must be complex64 (<c8)") }
-            guard array.shape.count == 3 else { throw .npy(path: p, reason: "shape \(array.shape); a radar cube is [rx, samples, chirps]") }
-            let (rx, samples, chirps) = (array.shape[0], array.shape[1], array.shape[2])
-            guard (1...limits.maxRadarRx).contains(rx), (1...limits.maxRadarSamples).contains(samples), (1...limits.maxRadarChirps).contains(chirps) else {
-                throw .npy(path: p, reason: "shape \(array.shape) is outside the radar limits (rx ≤ \(limits.maxRadarRx), samples ≤ \(limits.maxRadarSamples), chirps ≤ \(limits.maxRadarChirps))")
+            // The file is read into a reused buffer and its elements go from there straight into
+            // the message: one copy of the 2 MB cube, no fresh memory per sample.
+            let count = try FileBytes.read(p, limit: Self.maxRadarBytes, into: &scratch.radar)
+            let radarHeader = header(frames.radar)
+            let (message, shape) = try withPrefix(scratch.radar, count) { file throws(InteropError) -> (EncodedMessage, [Int]) in
+                let npy = try NPYArray.header(file.assumingMemoryBound(to: UInt8.self), path: p)
+                guard npy.descr == "<c8" else { throw .npy(path: p, reason: "dtype \(npy.descr); a radar cube must be complex64 (<c8)") }
+                if npy.fortranOrder && npy.shape.count > 1 {  // rare: reorder through a copy
+                    let array = try NPYArray.parse(Array(file), path: p)
+                    return (try withPrefix(array.data, array.data.count) { data throws(InteropError) in
+                        try radarMessage(p, shape: array.shape, data: data, header: radarHeader)
+                    }, array.shape)
+                }
+                return (try radarMessage(p, shape: npy.shape, data: UnsafeRawBufferPointer(rebasing: file[npy.dataStart...]), header: radarHeader),
+                        npy.shape)
             }
-            guard PackedArray.allFiniteFloat32(array.data) else { throw .npy(path: p, reason: "the cube holds NaN or infinite samples") }
-            sample.radarShape = array.shape
-            sample.messages.append(EncodedMessage(type: .radarCube, payload: encode(RadarCube(header: header(frames.radar), rx: rx, samples: samples, chirps: chirps,
-                                                                                              dtype: .cf32, data: array.data), payloadBytes: array.data.count)))
+            sample.radarShape = shape
+            sample.messages.append(message)
         }
         run(.lidar) { p throws(InteropError) in
-            let bytes = try FileBytes.read(p, limit: Self.maxLidarBytes, terminator: true)
-            let cloud = try PLYCloud.parse(bytes, path: p, maxPoints: limits.maxPoints)
-            sample.droppedPoints += cloud.droppedNonFinite
-            sample.messages.append(EncodedMessage(type: .pointCloud, payload: encode(PointCloud(header: header(frames.lidar), fields: cloud.fields,
-                                                                                                values: cloud.values), payloadBytes: cloud.values.count * 4)))
+            let count = try FileBytes.read(p, limit: Self.maxLidarBytes, into: &scratch.file, terminator: true)
+            let parsed: Result<PLYCloud.Layout, InteropError> = scratch.file.withUnsafeBufferPointer { buffer in
+                do throws(InteropError) {
+                    return .success(try PLYCloud.parse(UnsafeBufferPointer(rebasing: buffer[0...count]), path: p, maxPoints: limits.maxPoints,
+                                                       into: &scratch.points))
+                } catch { return .failure(error) }
+            }
+            let layout = try parsed.get()
+            sample.droppedPoints += layout.declared - layout.kept
+            let valueCount = layout.kept * layout.fields.count
+            #if _endian(little)
+            let message = scratch.points.withUnsafeBytes { raw in
+                encoded(.pointCloud, payloadBytes: valueCount * 4) { w in
+                    PointCloud.encode(header: header(frames.lidar), fields: layout.fields, count: layout.kept,
+                                      data: UnsafeRawBufferPointer(rebasing: raw[0..<(valueCount * 4)]), into: &w)
+                }
+            }
+            #else
+            let message = EncodedMessage(type: .pointCloud, payload: PointCloud(header: header(frames.lidar), fields: layout.fields,
+                                                                                values: Array(scratch.points[0..<valueCount])).encoded())
+            #endif
+            sample.messages.append(message)
         }
         run(.gnss) { p throws(InteropError) in
             let fix = try readLatLon(p).get()

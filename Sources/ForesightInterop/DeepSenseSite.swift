@@ -47,7 +47,7 @@ struct DeepSenseSiteFile {
         let sizeNote = stats.imageSize == nil ? "# GUESSED: no image read; DeepSense's 960×540" : "# from the first JPEG"
         let fx = (Double(width) / 2 / tan(35.0 * .pi / 180) * 10).rounded() / 10  // 70° horizontal field of view
         let radar = stats.radarShape ?? [4, 256, 250]
-        let radarNote = stats.radarShape == nil ? "# GUESSED: no cube read; DeepSense's [4, 256, 250]" : "# from the first .npy cube"
+        let radarNote = stats.radarShape == nil ? "# GUESSED: no cube read; DeepSense's [4, 256, 250]" : "# from the first radar cube"
         let beams = stats.beams ?? 64
         let elements = beams % 16 == 0 ? 16 : beams
         let oversampling = beams / elements

@@ -27,7 +27,7 @@ public struct FoxgloveChannelSpec: Sendable, Equatable {
 
 /// Turns Foresight protocol messages (MessagePack) into Foxglove channels — the one converter
 /// behind both `foresight bag export --foxglove` and the live view of `foresight run`:
-/// camera → `foxglove.CompressedImage`/`RawImage`, LiDAR → `foxglove.PointCloud`, GNSS and
+/// camera → `foxglove.CompressedImage` (`/camera`) or `RawImage` (`/camera/raw`), LiDAR → `foxglove.PointCloud`, GNSS and
 /// predicted positions → `foxglove.LocationFix`, the radar range-angle map → `foxglove.RawImage`
 /// mono8, a `foxglove.SceneUpdate` scene in the site frame (base station, boresight, the UE's
 /// measured and predicted track, the best beam as a cone coloured by the blockage probability)
@@ -58,18 +58,22 @@ public final class FoxgloveConverter {
 
     /// Foxglove topic names of the well-known channels.
     public enum Topic {
-        public static let camera = "/camera", lidar = "/lidar", gnss = "/gnss", radarMap = "/radar/range_angle"
+        public static let camera = "/camera", cameraRaw = "/camera/raw", lidar = "/lidar", gnss = "/gnss", radarMap = "/radar/range_angle"
         public static let predictedFix = "/predict/position_fix", scene = "/scene", transforms = "/tf"
     }
 
-    /// The well-known channels (the camera as `foxglove.CompressedImage`; raw-pixel cameras write
-    /// `foxglove.RawImage` on the same topic).
+    /// The well-known channels. A camera has two: JPEG frames on `/camera` as
+    /// `foxglove.CompressedImage`, raw-pixel frames (`rgb8`, `bgr8`, `mono8`) on `/camera/raw` as
+    /// `foxglove.RawImage` — a channel's schema is fixed when it is advertised, before any frame
+    /// says which kind a camera sends, and Foxglove panels decode a topic as one type (as ROS
+    /// keeps `image_raw` and `image_raw/compressed` apart).
     public static let wellKnownChannels: [FoxgloveChannelSpec] = {
         func spec(_ topic: String, _ name: String, _ sources: Set<MessageType>) -> FoxgloveChannelSpec {
             FoxgloveChannelSpec(topic: topic, schemaName: name, schema: FoxgloveSchemas.schema(name) ?? "{}", sources: sources)
         }
         let scene: Set<MessageType> = [.gnssFix, .positionPrediction, .beamPrediction, .blockagePrediction, .truthBeam, .truthBlockage]
         return [spec(Topic.camera, "foxglove.CompressedImage", [.image]),
+                spec(Topic.cameraRaw, "foxglove.RawImage", [.image]),
                 spec(Topic.lidar, "foxglove.PointCloud", [.pointCloud]),
                 spec(Topic.gnss, "foxglove.LocationFix", [.gnssFix]),
                 spec(Topic.radarMap, "foxglove.RawImage", [.radarCube]),
@@ -135,6 +139,17 @@ public final class FoxgloveConverter {
         return out
     }
 
+    /// The `foxglove.RawImage` encoding of a raw pixel format: `rgb8`, `bgr8` and `mono8` are
+    /// spelled the same in Foxglove (JPEG frames are `foxglove.CompressedImage` and never get here).
+    public static func rawImageEncoding(_ encoding: ImageEncoding) -> String {
+        switch encoding {
+        case .rgb8: return "rgb8"
+        case .bgr8: return "bgr8"
+        case .mono8: return "mono8"
+        case .jpeg: return "jpeg"
+        }
+    }
+
     /// The protocol's JSON Schema for the JSON view of a message: JSON has no NaN or infinity,
     /// so every number may also be `null` (the view writes non-finite values as null).
     static func jsonViewSchema(_ type: MessageType) -> String {
@@ -186,7 +201,7 @@ public final class FoxgloveConverter {
     }
 
     private func image(_ m: Image, _ topic: String) {
-        guard wants(Topic.camera) else { return }
+        guard wants(m.encoding == .jpeg ? Topic.camera : Topic.cameraRaw) else { return }
         var json = JSONText(capacity: m.data.count * 4 / 3 + 200)
         header(&json, stamp: m.header.stamp, frame: m.header.frameID)
         if m.encoding == .jpeg {
@@ -195,13 +210,14 @@ public final class FoxgloveConverter {
             json.raw("}")
             emit(Topic.camera, schema: "foxglove.CompressedImage", json: json)
         } else {
+            // The protocol's pixel formats are Foxglove's encoding names too, tightly packed rows.
             json.key("width"); json.integer(Int64(m.width))
             json.key("height"); json.integer(Int64(m.height))
-            json.key("encoding"); json.string(m.encoding.rawValue)
+            json.key("encoding"); json.string(Self.rawImageEncoding(m.encoding))
             json.key("step"); json.integer(Int64(m.width * (m.encoding.bytesPerPixel ?? 1)))
             json.key("data"); json.base64(m.data)
             json.raw("}")
-            emit(Topic.camera, schema: "foxglove.RawImage", json: json)
+            emit(Topic.cameraRaw, schema: "foxglove.RawImage", json: json)
         }
     }
 

@@ -64,6 +64,7 @@ public final class FoxgloveExporter {
 
     private var writer: BagWriter!
     private var channels: [String: UInt16] = [:]
+    private var channelSchemas: [String: String] = [:]
     private var report = FoxgloveExportReport()
     private let converter: FoxgloveConverter
 
@@ -105,12 +106,15 @@ public final class FoxgloveExporter {
         return report
     }
 
-    private func channel(_ topic: String, schema: String, schemaText: String, encoding: String = "json") throws(InteropError) -> UInt16 {
-        if let id = channels[topic] { return id }
+    /// The channel of `topic`, created with `schema` on first use; nil when the topic already has
+    /// a channel of another schema (one topic, one schema: a Foxglove panel decodes a topic as one type).
+    private func channel(_ topic: String, schema: String, schemaText: String, encoding: String = "json") throws(InteropError) -> UInt16? {
+        if let id = channels[topic] { return channelSchemas[topic] == schema ? id : nil }
         do {
             let s = try writer.addSchema(name: schema, encoding: "jsonschema", data: Array(schemaText.utf8))
             let id = try writer.addChannel(topic: topic, messageEncoding: encoding, schemaID: s)
             channels[topic] = id
+            channelSchemas[topic] = schema
             return id
         } catch {
             throw .output("\(error)")
@@ -148,7 +152,10 @@ public final class FoxgloveExporter {
             return
         }
         for message in converter.convert(topic: topic, type: type, payload: entry.message.data) {
-            let id = try channel(message.topic, schema: message.schemaName, schemaText: FoxgloveConverter.schemaText(message.schemaName))
+            guard let id = try channel(message.topic, schema: message.schemaName, schemaText: FoxgloveConverter.schemaText(message.schemaName)) else {
+                report.skipped["\(message.topic): schema_mismatch", default: 0] += 1
+                continue
+            }
             do {
                 try writer.write(channelID: id, sequence: entry.message.sequence, logTime: entry.message.logTime,
                                  publishTime: entry.message.publishTime, data: message.data)

@@ -8,6 +8,10 @@ public enum InteropError: Error, CustomStringConvertible, Sendable, Equatable {
     case tooLarge(path: String, size: Int, limit: Int)
     /// A `.npy` file is malformed or of an unsupported kind.
     case npy(path: String, reason: String)
+    /// A MATLAB `.mat` file is malformed, or holds no usable numeric array.
+    case mat(path: String, reason: String)
+    /// A MATLAB v7.3 `.mat` file (an HDF5 container), which the MAT-file reader does not read.
+    case matHDF5(path: String)
     /// A `.ply` file is malformed or of an unsupported kind.
     case ply(path: String, reason: String)
     /// An image file is not a readable JPEG.
@@ -30,6 +34,8 @@ public enum InteropError: Error, CustomStringConvertible, Sendable, Equatable {
         case .unreadable: return "unreadable_file"
         case .tooLarge: return "file_too_large"
         case .npy: return "bad_npy"
+        case .mat: return "bad_mat"
+        case .matHDF5: return "mat_v73_hdf5"
         case .ply: return "bad_ply"
         case .image: return "bad_jpeg"
         case .text: return "bad_text"
@@ -46,6 +52,10 @@ public enum InteropError: Error, CustomStringConvertible, Sendable, Equatable {
         case .unreadable(let path, let reason): return "\(path): cannot be read: \(reason)"
         case .tooLarge(let path, let size, let limit): return "\(path): \(size) bytes is more than the \(limit) bytes accepted"
         case .npy(let path, let reason): return "\(path): not a usable .npy file: \(reason)"
+        case .mat(let path, let reason): return "\(path): not a usable MAT-file: \(reason)"
+        case .matHDF5(let path):
+            return "\(path): a MATLAB v7.3 (HDF5) MAT-file, which is not read; re-save it as v7 in MATLAB (save(f, 'data', '-v7')) "
+                + "or convert it with h5py/NumPy to a complex64 .npy and point the CSV at it"
         case .ply(let path, let reason): return "\(path): not a usable ASCII .ply file: \(reason)"
         case .image(let path, let reason): return "\(path): \(reason)"
         case .text(let path, let reason): return "\(path): \(reason)"

@@ -29,9 +29,23 @@ public struct NPYArray: Sendable, Equatable {
 
     /// Parses the bytes of a `.npy` file; `path` only names the file in errors.
     public static func parse(_ bytes: [UInt8], path: String, maxElements: Int = 1 << 26) throws(InteropError) -> NPYArray {
+        let result: Result<NPYHeader, InteropError> = bytes.withUnsafeBufferPointer { buffer in
+            do throws(InteropError) { return .success(try header(buffer, path: path, maxElements: maxElements)) } catch { return .failure(error) }
+        }
+        let h = try result.get()
+        var data = Array(bytes[h.dataStart...])
+        if h.fortranOrder && h.shape.count > 1 && !data.isEmpty {
+            data = reorderFortranToC(data, shape: h.shape, itemSize: h.itemSize)
+        }
+        return NPYArray(descr: h.descr, itemSize: h.itemSize, shape: h.shape, data: data)
+    }
+
+    /// Validates a whole `.npy` file in `bytes` (header and data size) without copying its data:
+    /// the elements are `bytes[dataStart...]`, in Fortran order if `fortranOrder`.
+    static func header(_ bytes: UnsafeBufferPointer<UInt8>, path: String, maxElements: Int = 1 << 26) throws(InteropError) -> NPYHeader {
         func fail(_ reason: String) -> InteropError { .npy(path: path, reason: reason) }
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // \x93NUMPY
-        guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
+        guard bytes.count >= 10, bytes.starts(with: magic) else {
             if bytes.count >= 6, bytes[0] == 0x4D, bytes[1] == 0x41, bytes[2] == 0x54, bytes[3] == 0x4C {  // "MATL"
                 throw .unsupported(path: path, reason: "this is a MATLAB file, not .npy")
             }
@@ -82,11 +96,7 @@ public struct NPYArray: Sendable, Equatable {
         guard bytes.count - dataStart == expected else {
             throw fail("shape \(shape) of \(dtype) needs \(expected) data bytes, the file has \(bytes.count - dataStart)")
         }
-        var data = Array(bytes[dataStart...])
-        if fortranOrder && shape.count > 1 && elements > 0 {
-            data = reorderFortranToC(data, shape: shape, itemSize: itemSize)
-        }
-        return NPYArray(descr: dtype, itemSize: itemSize, shape: shape, data: data)
+        return NPYHeader(descr: dtype, itemSize: itemSize, shape: shape, fortranOrder: fortranOrder, dataStart: dataStart)
     }
 
     /// Reorders column-major element bytes into row-major order.
@@ -116,6 +126,15 @@ public struct NPYArray: Sendable, Equatable {
         }
         return out
     }
+}
+
+/// A validated `.npy` header: dtype, shape, order and where the elements start.
+struct NPYHeader: Sendable, Equatable {
+    var descr: String
+    var itemSize: Int
+    var shape: [Int]
+    var fortranOrder: Bool
+    var dataStart: Int
 }
 
 /// The Python dict literal of a `.npy` header: string keys; values are strings, booleans or

@@ -23,6 +23,26 @@ public struct PLYCloud: Sendable, Equatable {
 
     /// Parses a NUL-terminated file buffer (`FileBytes.read(_:limit:terminator: true)`).
     public static func parse(_ bytes: [UInt8], path: String, maxPoints: Int = 2_000_000) throws(InteropError) -> PLYCloud {
+        var values: [Float] = []
+        let result: Result<Layout, InteropError> = bytes.withUnsafeBufferPointer { buffer in
+            do throws(InteropError) { return .success(try parse(buffer, path: path, maxPoints: maxPoints, into: &values)) } catch { return .failure(error) }
+        }
+        let layout = try result.get()
+        values.removeLast(values.count - layout.kept * layout.fields.count)
+        return PLYCloud(fields: layout.fields, values: values, declared: layout.declared, droppedNonFinite: layout.declared - layout.kept)
+    }
+
+    /// What ``parse(_:path:maxPoints:into:)`` found: the fields kept, the vertices declared and kept.
+    struct Layout: Sendable {
+        var fields: [String]
+        var declared: Int
+        var kept: Int
+    }
+
+    /// Parses a NUL-terminated buffer (its last byte is the terminator) and writes the kept points'
+    /// values point-major into the front of `values`, which only grows: a caller that parses file
+    /// after file into the same array allocates no new memory once it has seen the largest cloud.
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, path: String, maxPoints: Int, into values: inout [Float]) throws(InteropError) -> Layout {
         func fail(_ reason: String) -> InteropError { .ply(path: path, reason: reason) }
         guard bytes.last == 0 else { throw fail("internal: buffer not terminated") }
         // Header: lines up to end_header.
@@ -91,44 +111,41 @@ public struct PLYCloud: Sendable, Equatable {
         let fields = ii == nil ? ["x", "y", "z"] : ["x", "y", "z", "intensity"]
         let stride = fields.count
         let columns = properties.count
-        var values = [Float](repeating: 0, count: declared * stride)
+        if values.count < declared * stride { values = [Float](repeating: 0, count: declared * stride) }
         var kept = 0
         var problem: String? = nil
         values.withUnsafeMutableBufferPointer { out in
-            bytes.withUnsafeBufferPointer { buffer in
-                var scanner = NumberScanner(buffer, from: offset)
-                var row = [Double](repeating: 0, count: columns)
-                for v in 0..<declared {
-                    for c in 0..<columns {
-                        scanner.skipBlanks(newlines: false)
-                        guard let number = scanner.number() else {
-                            problem = scanner.atEnd || scanner.current == 0x0A
-                                ? "vertex \(v) has \(c) values; the header declares \(columns) properties"
-                                : "vertex \(v): unreadable value in column \(c + 1)"
-                            if scanner.atEnd && c == 0 { problem = "cut off: \(v) of \(declared) vertices present" }
-                            return
-                        }
-                        row[c] = number
-                    }
+            var scanner = NumberScanner(bytes, from: offset)
+            var row = [Double](repeating: 0, count: columns)
+            for v in 0..<declared {
+                for c in 0..<columns {
                     scanner.skipBlanks(newlines: false)
-                    if !scanner.atEnd && scanner.current != 0x0A {
-                        problem = "vertex \(v) has more values than the \(columns) declared properties"
+                    guard let number = scanner.number() else {
+                        problem = scanner.atEnd || scanner.current == 0x0A
+                            ? "vertex \(v) has \(c) values; the header declares \(columns) properties"
+                            : "vertex \(v): unreadable value in column \(c + 1)"
+                        if scanner.atEnd && c == 0 { problem = "cut off: \(v) of \(declared) vertices present" }
                         return
                     }
-                    scanner.skipLine()
-                    let x = Float(row[xi]), y = Float(row[yi]), z = Float(row[zi])
-                    guard x.isFinite, y.isFinite, z.isFinite else { continue }
-                    let base = kept * stride
-                    out[base] = x
-                    out[base + 1] = y
-                    out[base + 2] = z
-                    if let ii { out[base + 3] = Float(row[ii]) }
-                    kept += 1
+                    row[c] = number
                 }
+                scanner.skipBlanks(newlines: false)
+                if !scanner.atEnd && scanner.current != 0x0A {
+                    problem = "vertex \(v) has more values than the \(columns) declared properties"
+                    return
+                }
+                scanner.skipLine()
+                let x = Float(row[xi]), y = Float(row[yi]), z = Float(row[zi])
+                guard x.isFinite, y.isFinite, z.isFinite else { continue }
+                let base = kept * stride
+                out[base] = x
+                out[base + 1] = y
+                out[base + 2] = z
+                if let ii { out[base + 3] = Float(row[ii]) }
+                kept += 1
             }
         }
         if let problem { throw fail(problem) }
-        values.removeLast((declared - kept) * stride)
-        return PLYCloud(fields: fields, values: values, declared: declared, droppedNonFinite: declared - kept)
+        return Layout(fields: fields, declared: declared, kept: kept)
     }
 }

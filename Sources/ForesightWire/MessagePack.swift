@@ -248,6 +248,14 @@ public struct MessagePackWriter: Sendable {
         bytes.reserveCapacity(capacity)
     }
 
+    /// Creates a writer that writes into `buffer`'s storage (emptied, capacity kept and grown to
+    /// at least `capacity`): a producer that recycles its buffers allocates no new memory.
+    public init(reusing buffer: [UInt8], capacity: Int) {
+        bytes = buffer
+        bytes.removeAll(keepingCapacity: true)
+        bytes.reserveCapacity(capacity)
+    }
+
     private mutating func bigEndian<T: FixedWidthInteger>(_ value: T) {
         var v = value.bigEndian
         withUnsafeBytes(of: &v) { bytes.append(contentsOf: $0) }

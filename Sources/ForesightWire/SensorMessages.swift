@@ -67,12 +67,19 @@ public struct Image: WireMessage, Equatable {
     }
 
     public func encode(into writer: inout MessagePackWriter) {
+        data.withUnsafeBytes { Self.encode(header: header, width: width, height: height, encoding: encoding, data: $0, into: &writer) }
+    }
+
+    /// Encodes an image whose pixel or JPEG bytes are in a borrowed buffer (no `Image` value and
+    /// no copy of the bytes other than into `writer`); the same bytes as `encode(into:)`.
+    public static func encode(header: Header, width: Int, height: Int, encoding: ImageEncoding, data: UnsafeRawBufferPointer,
+                              into writer: inout MessagePackWriter) {
         writer.writeMapHeader(count: 7)
         header.write(to: &writer)
         writer.write("width"); writer.write(width)
         writer.write("height"); writer.write(height)
         writer.write("encoding"); writer.write(encoding.rawValue)
-        writer.write("data"); writer.writeBinary(data)
+        writer.write("data"); writer.writeBinaryHeader(count: data.count); writer.appendRaw(data)
     }
 }
 
@@ -80,14 +87,24 @@ public struct Image: WireMessage, Equatable {
 public enum JPEGHeader {
     /// Width and height of the JPEG in `data`, or a `jpeg_header` error.
     public static func dimensions(of data: [UInt8]) throws(WireError) -> (width: Int, height: Int) {
+        let result: Result<(width: Int, height: Int), WireError> = data.withUnsafeBytes { raw in
+            do throws(WireError) { return .success(try dimensions(of: raw)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    /// Width and height of the JPEG in a borrowed buffer, or a `jpeg_header` error.
+    public static func dimensions(of data: UnsafeRawBufferPointer) throws(WireError) -> (width: Int, height: Int) {
         guard let handle = tjInitDecompress() else {
             throw WireError(field: "data", reason: .jpegHeader, detail: "libjpeg-turbo could not create a decompressor")
         }
         defer { tjDestroy(handle) }
         var w: Int32 = 0, h: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
-        let status = data.withUnsafeBufferPointer { buf -> Int32 in
-            guard let base = buf.baseAddress, buf.count > 0 else { return -1 }
-            return tjDecompressHeader3(handle, base, UInt(buf.count), &w, &h, &subsampling, &colorspace)
+        let status: Int32
+        if let base = data.baseAddress, data.count > 0 {
+            status = tjDecompressHeader3(handle, base.assumingMemoryBound(to: UInt8.self), UInt(data.count), &w, &h, &subsampling, &colorspace)
+        } else {
+            status = -1
         }
         guard status == 0, w > 0, h > 0 else {
             let reason = status == 0 ? "zero size" : String(cString: tjGetErrorStr2(handle))
@@ -166,12 +183,19 @@ public struct RadarCube: WireMessage, Equatable {
     }
 
     public func encode(into writer: inout MessagePackWriter) {
+        data.withUnsafeBytes { Self.encode(header: header, rx: rx, samples: samples, chirps: chirps, dtype: dtype, data: $0, into: &writer) }
+    }
+
+    /// Encodes a cube whose samples are in a borrowed buffer (e.g. a file just read), copying
+    /// them only into `writer`; the same bytes as `encode(into:)`.
+    public static func encode(header: Header, rx: Int, samples: Int, chirps: Int, dtype: RadarSampleType, data: UnsafeRawBufferPointer,
+                              into writer: inout MessagePackWriter) {
         writer.writeMapHeader(count: 6)
         header.write(to: &writer)
         writer.write("shape"); writer.writeArrayHeader(count: 3)
         writer.write(rx); writer.write(samples); writer.write(chirps)
         writer.write("dtype"); writer.write(dtype.rawValue)
-        writer.write("data"); writer.writeBinary(data)
+        writer.write("data"); writer.writeBinaryHeader(count: data.count); writer.appendRaw(data)
     }
 }
 
@@ -255,13 +279,20 @@ public struct PointCloud: WireMessage, Equatable {
     }
 
     public func encode(into writer: inout MessagePackWriter) {
+        data.withUnsafeBytes { Self.encode(header: header, fields: fields, count: count, data: $0, into: &writer) }
+    }
+
+    /// Encodes a cloud whose point-major little-endian float32 values are in a borrowed buffer,
+    /// copying them only into `writer`; the same bytes as `encode(into:)`.
+    public static func encode(header: Header, fields: [String], count: Int, data: UnsafeRawBufferPointer,
+                              into writer: inout MessagePackWriter) {
         writer.writeMapHeader(count: 7)
         header.write(to: &writer)
         writer.write("fields"); writer.writeArrayHeader(count: fields.count)
         for f in fields { writer.write(f) }
         writer.write("dtype"); writer.write("f32")
         writer.write("count"); writer.write(count)
-        writer.write("data"); writer.writeBinary(data)
+        writer.write("data"); writer.writeBinaryHeader(count: data.count); writer.appendRaw(data)
     }
 }
 

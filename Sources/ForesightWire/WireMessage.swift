@@ -54,15 +54,18 @@ public enum PackedArray {
 
     /// Whether every IEEE-754 float32 in `bytes` is finite (exponent bits not all ones).
     public static func allFiniteFloat32(_ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { raw in
-            let n = raw.count / 4
-            var bad: UInt32 = 0
-            for i in 0..<n {
-                let bits = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
-                bad |= ((bits & 0x7f80_0000) == 0x7f80_0000) ? 1 : 0
-            }
-            return bad == 0
+        bytes.withUnsafeBytes { allFiniteFloat32($0) }
+    }
+
+    /// Whether every IEEE-754 float32 in a borrowed buffer is finite.
+    public static func allFiniteFloat32(_ raw: UnsafeRawBufferPointer) -> Bool {
+        let n = raw.count / 4
+        var bad: UInt32 = 0
+        for i in 0..<n {
+            let bits = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
+            bad |= ((bits & 0x7f80_0000) == 0x7f80_0000) ? 1 : 0
         }
+        return bad == 0
     }
 
     /// Multiplies sizes, reporting overflow as nil.

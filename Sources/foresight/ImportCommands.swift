@@ -63,6 +63,9 @@ struct ImportDeepSenseCommand: ParsableCommand {
     @Option(help: "Import only the first N rows.")
     var limit: Int?
 
+    @Option(help: "The variable holding the radar cube in .mat radar files (default: 'data', else the file's only numeric array).")
+    var radarVariable: String?
+
     @Flag(help: "Exit with status 3 if any row or file was skipped.")
     var strict = false
 
@@ -84,7 +87,8 @@ struct ImportDeepSenseCommand: ParsableCommand {
     func run() throws {
         let options = DeepSenseImportOptions(scenarioDirectory: scenario, outputPath: output, csvPath: csv, sitePath: site,
                                              siteOutputPath: siteOut, date: date, utcOffsetHours: utcOffset,
-                                             compression: compression, prefix: prefix, maxRows: limit)
+                                             compression: compression, prefix: prefix, maxRows: limit,
+                                             radarVariable: radarVariable)
         let tty = isatty(STDERR_FILENO) == 1
         let report: DeepSenseImportReport
         do {

@@ -33,6 +33,26 @@ import Logging
         #expect(daemon.wait(timeout: 15) == 0)
     }
 
+    /// A raw-pixel camera on the daemon's input (published by the check itself: rgb8, bgr8, mono8)
+    /// reaches a Foxglove viewer as `foxglove.RawImage` on `/camera/raw` with the same encoding,
+    /// step and pixels; `/camera` (CompressedImage) gets none of it (Tools/foxglove_live_check.py --raw-camera).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: TestSupport.python)
+                   && FileManager.default.isExecutableFile(atPath: TestSupport.foresightBinary), "needs .venv and the foresight executable"))
+    func rawPixelCameraReachesViewersAsRawImage() throws {
+        let port = TestSupport.freePort()
+        let launch = try TestLaunch(extra: "foxglove:\n  address: 127.0.0.1:\(port)")
+        let daemon = try TestSupport.Child(TestSupport.foresightBinary, ["run", launch.path])
+        defer { daemon.stop() }
+        let check = try TestSupport.runPython("foxglove_live_check.py", [
+            "--url", "ws://127.0.0.1:\(port)", "--metrics", "http://127.0.0.1:\(launch.metrics)/metrics",
+            "--foresight", TestSupport.foresightBinary, "--input", launch.inputEndpoint, "--timeout", "90", "--raw-camera",
+        ])
+        #expect(check.status == 0, "\(check.stdout)\n\(check.stderr)")
+        for encoding in ["rgb8", "bgr8", "mono8"] { #expect(check.stdout.contains("\"\(encoding)\""), "\(encoding) verified") }
+        daemon.process.terminate()
+        #expect(daemon.wait(timeout: 15) == 0)
+    }
+
     /// The launch key: absent is off; present takes loopback defaults; a bad address names its key.
     @Test func theLaunchKeyIsOffUnlessGiven() throws {
         let base = """
@@ -83,6 +103,8 @@ import Logging
         }
         let camera = try #require(live.channels.first { $0.spec.topic == "/camera" })
         #expect(camera.inputs == ["bs1/cam0/jpeg"] && camera.spec.schemaName == "foxglove.CompressedImage")
+        let raw = try #require(live.channels.first { $0.spec.topic == "/camera/raw" })
+        #expect(raw.inputs == ["bs1/cam0/jpeg"] && raw.spec.schemaName == "foxglove.RawImage")
         let scene = try #require(live.channels.first { $0.spec.topic == "/scene" })
         #expect(scene.inputs.isSuperset(of: ["bs1/sensor/gnss", "out/predict/position", "bs1/truth/beam"]))
         #expect(Set(live.channels.map(\.id)).count == live.channels.count)

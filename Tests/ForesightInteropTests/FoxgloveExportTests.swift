@@ -45,6 +45,83 @@ import Testing
         #expect(failing.stdout.contains("latitude") && failing.stdout.contains("altitude") && failing.stdout.contains("position_covariance_type"))
     }
 
+    /// A camera that sends raw pixels (rgb8, bgr8, mono8) and JPEG frames: the raw frames become
+    /// `foxglove.RawImage` on `/camera/raw` (encoding kept, step = width × bytes per pixel, the
+    /// pixels unchanged), the JPEG ones `foxglove.CompressedImage` on `/camera`; nothing is
+    /// skipped, and the bag passes Tools/foxglove_check.py (which also checks that every RawImage
+    /// is drawable and that every topic has one schema).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: TestSupport.python), "needs .venv"))
+    func rawPixelCamerasExportAsRawImage() throws {
+        let dir = try TestSupport.temporaryDirectory("foxglove-raw")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let jpegText = try TestSupport.run(TestSupport.python, ["-c", """
+            import base64, io, sys
+            from PIL import Image
+            b = io.BytesIO(); Image.new("RGB", (32, 16), (10, 200, 30)).save(b, "JPEG"); print(base64.b64encode(b.getvalue()).decode())
+            """])
+        let jpeg = try #require(Data(base64Encoded: jpegText.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let input = dir.appendingPathComponent("raw.mcap").path
+        let writer = try BagWriter(path: input)
+        let schema = BagTopicSchema(name: MessageType.image.name, encoding: "jsonschema", data: Array(MessageType.image.jsonSchema.utf8))
+        var generator = SystemRandomNumberGenerator()
+        var sent: [Int64: Image] = [:]
+        let frames: [(ImageEncoding, Int, Int)] = [(.rgb8, 7, 5), (.bgr8, 4, 3), (.mono8, 9, 2), (.jpeg, 32, 16), (.rgb8, 3, 1)]
+        for (i, (encoding, width, height)) in frames.enumerated() {
+            let stamp = Int64(1_650_000_000_000_000_000) + Int64(i) * 100_000_000
+            let data = encoding == .jpeg ? Array(jpeg)
+                : (0..<(width * height * (encoding.bytesPerPixel ?? 1))).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let image = Image(header: Header(stamp: stamp, seq: UInt32(i), frameID: "camera"), width: width, height: height, encoding: encoding, data: data)
+            sent[stamp] = image
+            try writer.write(topic: "sensor/camera", schema: schema, sequence: UInt32(i), logTime: UInt64(stamp), publishTime: UInt64(stamp),
+                             data: image.encoded())
+        }
+        _ = try writer.finish()
+
+        let out = dir.appendingPathComponent("foxglove.mcap").path
+        let report = try FoxgloveExporter(options: FoxgloveExportOptions(input: input, output: out)).run()
+        #expect(report.written[FoxgloveExporter.Topic.cameraRaw] == 4, "\(report.written)")
+        #expect(report.written[FoxgloveExporter.Topic.camera] == 1, "\(report.written)")
+        #expect(report.skipped.isEmpty, "\(report.skipped)")
+
+        let reader = try BagReader(path: out)
+        let cursor = try reader.messages()
+        var checked = 0
+        while let entry = try cursor.next() {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(entry.message.data)) as? [String: Any])
+            let time = try #require(object["timestamp"] as? [String: Any])
+            let sec = try #require(time["sec"] as? Int), nsec = try #require(time["nsec"] as? Int)
+            let stamp = Int64(sec) * 1_000_000_000 + Int64(nsec)
+            let image = try #require(sent[stamp])
+            let text = try #require(object["data"] as? String)
+            let pixels = try #require(Data(base64Encoded: text))
+            #expect(Array(pixels) == image.data, "stamp \(stamp): the bytes are unchanged")
+            if image.encoding == .jpeg {
+                #expect(entry.channel.topic == "/camera" && object["format"] as? String == "jpeg")
+            } else {
+                #expect(entry.channel.topic == "/camera/raw")
+                #expect(object["encoding"] as? String == image.encoding.rawValue)
+                #expect(object["width"] as? Int == image.width && object["height"] as? Int == image.height)
+                #expect(object["step"] as? Int == image.width * (image.encoding.bytesPerPixel ?? 0))
+            }
+            checked += 1
+        }
+        #expect(checked == frames.count)
+        let check = try TestSupport.runPython("foxglove_check.py", [out])
+        #expect(check.status == 0, "\(check.stdout)\n\(check.stderr)")
+        #expect(check.stdout.contains("\"/camera/raw rgb8\": 2") && check.stdout.contains("\"/camera/raw mono8\": 1"), "\(check.stdout)")
+
+        // The check catches a RawImage whose data does not fill step × height.
+        let broken = dir.appendingPathComponent("broken.mcap").path
+        let bad = try BagWriter(path: broken)
+        let rawSchema = try bad.addSchema(name: "foxglove.RawImage", encoding: "jsonschema", data: Array(FoxgloveSchemas.schema("foxglove.RawImage")!.utf8))
+        let channel = try bad.addChannel(topic: "/camera/raw", messageEncoding: "json", schemaID: rawSchema)
+        let short = #"{"timestamp":{"sec":1,"nsec":0},"frame_id":"camera","width":4,"height":2,"encoding":"rgb8","step":12,"data":"AAAA"}"#
+        try bad.write(channelID: channel, sequence: 0, logTime: 1, publishTime: 1, data: Array(short.utf8))
+        _ = try bad.finish()
+        let failing = try TestSupport.runPython("foxglove_check.py", [broken])
+        #expect(failing.status == 1 && failing.stdout.contains("data bytes, step"), "\(failing.stdout)")
+    }
+
     /// The `/tf` rotation of a pose turns body axes into the same site directions as `Pose`.
     @Test func transformQuaternionMatchesThePose() {
         for (yaw, pitch, roll) in [(90.0, 0.0, 0.0), (30.0, -12.0, 5.0), (200.0, 40.0, -70.0), (359.0, 0.0, 170.0)] {
