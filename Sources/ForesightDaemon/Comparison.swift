@@ -18,10 +18,10 @@ public struct ComparativeEvaluation: Sendable {
         /// The launch file (predictor, front end, synchronizer).
         public var launch: LaunchFile
         /// Modalities removed from every frame before the predictor sees it (`--drop`, ablations).
-        public var dropped: [String]
+        public var dropped: [Modality]
 
         /// Creates an entry.
-        public init(name: String, launch: LaunchFile, dropped: [String] = []) {
+        public init(name: String, launch: LaunchFile, dropped: [Modality] = []) {
             self.name = name
             self.launch = launch
             self.dropped = dropped
@@ -62,7 +62,7 @@ public struct ComparativeEvaluation: Sendable {
         /// `predictor.kind`.
         public var kind: String
         /// Modalities removed at inference.
-        public var dropped: [String]
+        public var dropped: [Modality]
         /// All drives pooled.
         public var overall: ScoreReport
         /// Per drive (bootstrap over drives resamples these).
@@ -134,11 +134,6 @@ public struct ComparativeEvaluation: Sendable {
                 e.launch.inputs.truthTopics.append(topic)
             }
             return e
-        }
-        for entry in entries {
-            for m in entry.dropped where !LaunchFile.modalities.contains(m) {
-                throw LaunchError("--drop \(m): not a modality (\(LaunchFile.modalities.joined(separator: ", ")))")
-            }
         }
         self.logger = logger
     }
@@ -279,7 +274,7 @@ public struct ComparativeEvaluation: Sendable {
         }
         let topics = Set(groups.flatMap { g in
             g.members.flatMap { i in
-                LaunchFile.modalities.compactMap { entries[i].launch.inputTopic($0) }
+                entries[i].launch.inputTopics
                     + entries[i].launch.inputs.truthTopics.map { entries[i].launch.prefix + $0 }
             }
         })
@@ -354,21 +349,21 @@ public struct ComparativeEvaluation: Sendable {
 /// the tensor, the raw message kept in the context and the member are gone, and the modality is
 /// listed as missing. The frame's stamp and its other members are untouched.
 public enum FrameDrop {
-    /// The frame and context without `modalities` (names as in ``LaunchFile/modalities``).
-    public static func apply(_ modalities: [String], frame: PreprocessedFrame, context: FrameContext) -> (PreprocessedFrame, FrameContext) {
+    /// The frame and context without `modalities`.
+    public static func apply(_ modalities: [Modality], frame: PreprocessedFrame, context: FrameContext) -> (PreprocessedFrame, FrameContext) {
         guard !modalities.isEmpty else { return (frame, context) }
         var f = frame, c = context
-        for name in modalities {
-            switch name {
-            case "camera": f.tensors[.camera] = nil; f.failures[.camera] = nil
-            case "radar": f.tensors[.radar] = nil; f.failures[.radar] = nil
-            case "lidar": f.tensors[.lidar] = nil; f.failures[.lidar] = nil; c.cloud = nil
-            case "gnss": f.tensors[.gnss] = nil; f.failures[.gnss] = nil; c.fix = nil
-            case "beam_power": f.tensors[.beamPower] = nil; f.failures[.beamPower] = nil; c.beamPower = nil
-            default: continue
+        for modality in modalities {
+            f.tensors[modality] = nil
+            f.failures[modality] = nil
+            switch modality {
+            case .lidar: c.cloud = nil
+            case .gnss: c.fix = nil
+            case .beamPower: c.beamPower = nil
+            case .camera, .radar: break
             }
-            c.members.removeAll { $0.modality == name }
-            if !c.missing.contains(name) { c.missing.append(name) }
+            c.members.removeAll { $0.modality == modality.rawValue }
+            if !c.missing.contains(modality) { c.missing.append(modality) }
         }
         return (f, c)
     }

@@ -197,8 +197,8 @@ public struct DatasetBuilder: Sendable {
             stepMs: Double(launch.predictor.step) / 1e6, beams: launch.site.mmwave.beams,
             resetGapMs: Double(launch.predictor.resetGap) / 1e6, truthToleranceMs: Double(TruthTimeline().tolerance) / 1e6,
             launch: launch.path, site: launch.site.name, gitCommit: options.gitCommit, command: options.command,
-            modalities: LaunchFile.modalities,
-            shapes: ["camera": shapes.camera, "radar": shapes.radar, "lidar": shapes.lidar], shards: all)
+            modalities: Modality.allCases.map(\.rawValue),
+            shapes: [Modality.camera.rawValue: shapes.camera, Modality.radar.rawValue: shapes.radar, Modality.lidar.rawValue: shapes.lidar], shards: all)
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -249,7 +249,7 @@ public struct DatasetBuilder: Sendable {
                 }
             }
         }
-        let topics = Set(LaunchFile.modalities.compactMap { launch.inputTopic($0) } + launch.inputs.truthTopics.map { launch.prefix + $0 })
+        let topics = Set(launch.inputTopics + launch.inputs.truthTopics.map { launch.prefix + $0 })
         let messages = try drive.open(topics: topics, site: launch.site)
         let builder = try ObservationBuilder(site: launch.site, radarDetections: launch.predictor.radarDetections, memberStamps: launch.predictor.memberStamps)
         var segments = SegmentTracker(resetGap: launch.predictor.resetGap)
@@ -284,11 +284,11 @@ public struct DatasetBuilder: Sendable {
             throw LaunchError("\(source): no frame was assembled (do its topics match the launch file's inputs.topics and prefix '\(launch.prefix)'?)")
         }
         guard rows.gnssFrames > 0 else {
-            throw LaunchError("\(source): no GNSS fix on \(launch.inputTopic("gnss") ?? "sensor/gnss") in the whole drive; "
+            throw LaunchError("\(source): no GNSS fix on \(launch.inputTopic(.gnss)) in the whole drive; "
                               + "positions cannot be learned or scored without it")
         }
         if let median = rows.medianGnssDistance, median > 20_000 {
-            throw LaunchError("\(source): the GNSS fixes on \(launch.inputTopic("gnss") ?? "sensor/gnss") lie \(Int(median / 1000)) km from the origin "
+            throw LaunchError("\(source): the GNSS fixes on \(launch.inputTopic(.gnss)) lie \(Int(median / 1000)) km from the origin "
                               + "of site '\(launch.site.name)' (\(launch.sitePath)): the drive was recorded at another site; use that site's launch file")
         }
         report(rows.count - reported, true)
@@ -431,10 +431,10 @@ final class DatasetRows: @unchecked Sendable {
         return [
             "stamp": TypedTensor(dtype: .i64, shape: [n], bytes: TypedTensor.bytes(of: stamps)),
             "segment": TypedTensor(dtype: .i32, shape: [n], bytes: TypedTensor.bytes(of: segment)),
-            "camera": TypedTensor(dtype: .f16, shape: [n] + camera, bytes: TypedTensor.bytes(of: cameraBits)),
-            "radar": TypedTensor(dtype: .f16, shape: [n] + radar, bytes: TypedTensor.bytes(of: radarBits)),
-            "lidar": TypedTensor(dtype: .f16, shape: [n] + lidar, bytes: TypedTensor.bytes(of: lidarBits)),
-            "gnss": TypedTensor(dtype: .f32, shape: [n, 2], bytes: TypedTensor.bytes(of: gnss)),
+            Modality.camera.rawValue: TypedTensor(dtype: .f16, shape: [n] + camera, bytes: TypedTensor.bytes(of: cameraBits)),
+            Modality.radar.rawValue: TypedTensor(dtype: .f16, shape: [n] + radar, bytes: TypedTensor.bytes(of: radarBits)),
+            Modality.lidar.rawValue: TypedTensor(dtype: .f16, shape: [n] + lidar, bytes: TypedTensor.bytes(of: lidarBits)),
+            Modality.gnss.rawValue: TypedTensor(dtype: .f32, shape: [n, 2], bytes: TypedTensor.bytes(of: gnss)),
             "power": TypedTensor(dtype: .f32, shape: [n, beams], bytes: TypedTensor.bytes(of: power)),
             "power_dbm": TypedTensor(dtype: .f32, shape: [n, beams], bytes: TypedTensor.bytes(of: powerDBm)),
             "present": TypedTensor(dtype: .u8, shape: [n, 5], bytes: present),

@@ -38,7 +38,7 @@ public struct Evaluation {
         let reader = try BagRecording(path: bagPath)
         let info = try reader.info()
         try EvaluationInput.check(info, launch: launch, bagPath: bagPath)
-        let topics = Set(LaunchFile.modalities.compactMap { launch.inputTopic($0) } + launch.inputs.truthTopics.map { launch.prefix + $0 })
+        let topics = Set(launch.inputTopics + launch.inputs.truthTopics.map { launch.prefix + $0 })
         let cursor = try reader.messages { topics.contains($0.topic) }
         let collected = Locked<(predictions: [PredictionSet], truth: TruthTimeline)>(([], TruthTimeline()))
         let pipeline = try FusionPipeline(launch: launch, predictor: try PredictorFactory.make(launch), logger: logger) { event in

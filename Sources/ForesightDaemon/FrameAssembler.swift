@@ -23,8 +23,8 @@ public struct FrameContext: Sendable {
     public var stamp: Int64
     /// The member messages.
     public var members: [FusionFrame.Member]
-    /// Modalities absent from the frame.
-    public var missing: [String]
+    /// Modalities absent from the frame, in frame order.
+    public var missing: [Modality]
     /// Why the synchronizer emitted it (optimal set or deadline).
     public var reason: FrameReason
     /// Wall-clock receive time of the frame's newest member, ns.
@@ -47,9 +47,9 @@ public struct FrameContext: Sendable {
 public struct FrameAssembler: Sendable {
     /// Wire acceptance; its counters are shared with the pipeline's statistics.
     public private(set) var ingest: WireIngest
-    /// The synchronizer over the five modalities (`LaunchFile.modalities` order).
+    /// The synchronizer over the five modalities (topic index = ``Modality/index``).
     public private(set) var synchronizer: ApproximateTimeSynchronizer<SensorMessage>
-    private let modalityOfTopic: [String: Int]
+    private let modalityOfTopic: [String: Modality]
     private let topicNames: [String]
     private let truthTopics: Set<String>
     private let config: SyncConfig
@@ -82,15 +82,13 @@ public struct FrameAssembler: Sendable {
     /// Builds the ingest side from a launch file.
     public init(launch: LaunchFile, counters: WireCounters) throws {
         var routes: [String: MessageType] = [:]
-        let types: [MessageType] = [.image, .radarCube, .pointCloud, .gnssFix, .beamPower]
-        var index: [String: Int] = [:]
-        var names: [String] = []
-        for i in LaunchFile.modalities.indices {
-            let topic = launch.prefix + launch.inputs.topics[i]
-            routes[topic] = types[i]
-            index[topic] = i
-            names.append(topic)
+        var index: [String: Modality] = [:]
+        for modality in Modality.allCases {
+            let topic = launch.inputTopic(modality)
+            routes[topic] = modality.messageType
+            index[topic] = modality
         }
+        let names = launch.inputTopics
         var truth: Set<String> = []
         for topic in launch.inputs.truthTopics {
             guard let type = MessageType.allCases.first(where: { topic.hasSuffix($0.defaultTopic) && $0.defaultTopic.hasPrefix("truth/") }) else {
@@ -104,7 +102,7 @@ public struct FrameAssembler: Sendable {
         // The future bound is enforced here against the anchored stream time (before the stream
         // rules see the stamp), not by the synchronizer against the newest stamp alone: after a
         // real pause the sensors' next stamps are legitimately far ahead of the last one.
-        config = SyncConfig(topics: LaunchFile.modalities.map { SyncTopic(name: $0, interMessageLowerBound: launch.sync.interMessageLowerBound) },
+        config = SyncConfig(topics: Modality.allCases.map { SyncTopic(name: $0.rawValue, interMessageLowerBound: launch.sync.interMessageLowerBound) },
                             queueSize: launch.sync.queueSize, maxInterval: launch.sync.maxInterval,
                             agePenalty: launch.sync.agePenalty, deadline: launch.sync.deadline,
                             silenceThreshold: launch.sync.silence, futureBound: nil)
@@ -147,7 +145,7 @@ public struct FrameAssembler: Sendable {
             output.truth = accepted.message
             return output
         }
-        guard let modality = modalityOfTopic[accepted.topic] else { return output }
+        guard let modality = modalityOfTopic[accepted.topic]?.index else { return output }
         output.frames += advance(at: receiveTime)
         if accepted.observation.clockJump || accepted.observation.publisherReset {
             // One topic restarted or jumped: forget its previous stamp only. A single odd message
@@ -221,9 +219,9 @@ public struct FrameAssembler: Sendable {
             var members: [FusionFrame.Member] = []
             var lastReceive: Int64 = 0
             for (i, member) in frame.members.enumerated() {
-                guard let member else { continue }
+                guard let member, let modality = Modality(index: i) else { continue }
                 let payload = member.payload
-                members.append(FusionFrame.Member(modality: LaunchFile.modalities[i], topic: payload.topic, stamp: member.stamp, seq: member.seq))
+                members.append(FusionFrame.Member(modality: modality, topic: payload.topic, stamp: member.stamp, seq: member.seq))
                 lastReceive = max(lastReceive, payload.receiveTime)
                 switch payload.message {
                 case let m as Image: image = m
@@ -238,7 +236,7 @@ public struct FrameAssembler: Sendable {
             nextSeq += 1
             let raw = RawFrame(seq: seq, stamp: frame.stamp, image: image, radar: cube, cloud: cloud, fix: fix, beamPower: power)
             let context = FrameContext(seq: seq, stamp: frame.stamp, members: members,
-                                       missing: frame.missing.map { LaunchFile.modalities[$0] }, reason: frame.reason,
+                                       missing: frame.missing.compactMap(Modality.init(index:)), reason: frame.reason,
                                        lastReceive: lastReceive, synchronizedAt: now, fix: fix, cloud: cloud, beamPower: power,
                                        epoch: restarts)
             return (raw, context)

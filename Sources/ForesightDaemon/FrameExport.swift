@@ -26,7 +26,7 @@ public struct FrameExport {
     /// Finds the frame, preprocesses it and writes the files into `directory`; returns the file names.
     public func export(bagPath: String, selection: Selection, directory: String) async throws -> [String] {
         let reader = try BagRecording(path: bagPath)
-        let topics = Set(LaunchFile.modalities.compactMap { launch.inputTopic($0) })
+        let topics = Set(launch.inputTopics)
         let source = BagSource(cursor: try reader.messages { topics.contains($0.topic) }, progress: nil)
         var assembler = try FrameAssembler(launch: launch, counters: WireCounters())
         var found: (raw: RawFrame, context: FrameContext)?
@@ -88,7 +88,7 @@ public struct FrameExport {
             ("members", .array(context.members.map { m in
                 .object([("modality", .string(m.modality)), ("topic", .string(m.topic)), ("stamp", .int(m.stamp)), ("seq", .uint(UInt64(m.seq)))])
             })),
-            ("missing", .array(context.missing.map { .string($0) })),
+            ("missing", .array(context.missing.map { .string($0.rawValue) })),
             ("rejected", .array(frame.failures.sorted { $0.key.rawValue < $1.key.rawValue }.map { f in
                 .object([("modality", .string(f.key.rawValue)), ("error", .string("\(f.value)"))])
             })),

@@ -9,17 +9,14 @@ import ForesightWire
 /// Loading is strict: unknown keys and invalid values are rejected at start with an error that
 /// names the key path, so a typo fails fast instead of silently using a default.
 public struct LaunchFile: Sendable {
-    /// The five sensor modalities, in the synchronizer's topic order.
-    public static let modalities = ["camera", "radar", "lidar", "gnss", "beam_power"]
-
     /// Inputs: endpoints and the topic of each modality.
     public struct Inputs: Sendable {
         /// Endpoints to subscribe to.
         public var endpoints: [String]
         /// `connect` (default) or `bind`.
         public var bind: Bool
-        /// Topic per modality (without the site prefix), in `LaunchFile.modalities` order.
-        public var topics: [String]
+        /// Topic per modality (without the site prefix); every modality has one.
+        public var topics: ModalityMap<String>
         /// Ground-truth topics to follow for the live view and online scores (empty to ignore truth).
         public var truthTopics: [String]
         /// Subscriber buffer (messages) before the oldest is dropped.
@@ -48,7 +45,7 @@ public struct LaunchFile: Sendable {
         /// A forward stamp jump beyond this is a clock jump, ns.
         public var clockJump: Int64
         /// Modalities that must be present for a frame to be predicted from (others may be missing).
-        public var required: [String]
+        public var required: [Modality]
         /// The shortest gap between two messages of one sensor, ns (0 = unknown). Lets
         /// ApproximateTime prove a set optimal without waiting for each sensor's next message.
         public var interMessageLowerBound: Int64
@@ -140,10 +137,13 @@ public struct LaunchFile: Sendable {
     /// Log level (`trace` … `critical`).
     public var logLevel: String
 
-    /// Full input topic of a modality.
-    public func inputTopic(_ modality: String) -> String? {
-        LaunchFile.modalities.firstIndex(of: modality).map { prefix + inputs.topics[$0] }
+    /// Full input topic of a modality (site prefix included).
+    public func inputTopic(_ modality: Modality) -> String {
+        prefix + inputs.topics[modality, default: modality.defaultTopic]
     }
+
+    /// Full input topics of every modality, in frame order.
+    public var inputTopics: [String] { Modality.allCases.map(inputTopic) }
 
     /// Loads and validates a launch file.
     public static func load(path: String) throws(ConfigError) -> LaunchFile {
@@ -206,11 +206,12 @@ public struct LaunchFile: Sendable {
         }
         guard !endpoints.isEmpty else { throw inputMap.invalid("endpoints", "list at least one endpoint") }
         let inputBind = try inputMap.string("mode", default: "connect", oneOf: ["connect", "bind"]) == "bind"
-        var topics = modalities
-        topics[0] = "sensor/camera"; topics[1] = "sensor/radar"; topics[2] = "sensor/lidar"; topics[3] = "sensor/gnss"; topics[4] = "sensor/beam_power"
+        var topics = ModalityMap { $0.defaultTopic }
         if let topicNode = inputMap.optional("topics") {
             let topicMap = try topicNode.mapping()
-            for (i, modality) in modalities.enumerated() { topics[i] = try topicMap.string(modality, default: topics[i]) }
+            for modality in Modality.allCases {
+                topics[modality] = try topicMap.string(modality.rawValue, default: modality.defaultTopic)
+            }
             try topicMap.finish()
         }
         var truthTopics: [String] = []
@@ -243,14 +244,14 @@ public struct LaunchFile: Sendable {
             silence: ms(try syncMap?.double("silence_ms", default: 1000, in: 1...3_600_000) ?? 1000),
             futureBound: ms(try syncMap?.double("future_bound_ms", default: 1000, in: 1...3_600_000) ?? 1000),
             clockJump: ms(try syncMap?.double("clock_jump_ms", default: 10_000, in: 1...86_400_000) ?? 10_000),
-            required: try syncMap.map { m throws(ConfigError) -> [String] in
-                var out: [String] = []
+            required: try syncMap.map { m throws(ConfigError) -> [Modality] in
+                var out: [Modality] = []
                 for node in try m.list("required", optional: true) {
                     let value = try node.string()
-                    guard modalities.contains(value) else {
-                        throw m.invalid("required", "'\(value)' is not a modality (\(modalities.joined(separator: ", ")))")
+                    guard let modality = Modality(rawValue: value) else {
+                        throw m.invalid("required", "'\(value)' is not a modality (\(Modality.allCases.map(\.rawValue).joined(separator: ", ")))")
                     }
-                    out.append(value)
+                    out.append(modality)
                 }
                 return out
             } ?? [],

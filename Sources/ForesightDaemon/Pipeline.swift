@@ -51,7 +51,7 @@ public final class FusionPipeline: Sendable {
         self.launch = launch
         self.logger = logger
         self.sink = sink
-        let topics = LaunchFile.modalities.compactMap { launch.inputTopic($0) }
+        let topics = launch.inputTopics
         stats = PipelineStats(topics: topics, silence: launch.sync.silence)
         ingest = IngestStage(assembler: try FrameAssembler(launch: launch, counters: stats.wire), stats: stats, logger: logger)
         frontEnd = try FramePreprocessor(configuration: try FrontEndSettings.configuration(for: launch))
@@ -241,9 +241,8 @@ public final class FusionPipeline: Sendable {
         sink(.publish(topic: launch.output.prefix + MessageType.fusionFrame.defaultTopic, payload: record.encoded()))
     }
 
-    private func countFailure(_ modality: ForesightPreprocess.Modality, _ error: PreprocessError) {
-        let name = modality == .beamPower ? "beam_power" : modality.rawValue
-        let topic = launch.inputTopic(name) ?? name
+    private func countFailure(_ modality: Modality, _ error: PreprocessError) {
+        let topic = launch.inputTopic(modality)
         let reason: RejectionReason
         if case .corruptJPEG = error { reason = .corruptJPEG } else { reason = .preprocessFailed }
         stats.wire.reject(WireError(topic: topic, reason: reason, detail: "\(error)"))

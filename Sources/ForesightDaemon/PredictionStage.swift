@@ -188,7 +188,7 @@ public struct ObservationBuilder: Sendable {
         o.radarMap = frame.tensors[.radar]?.values
         o.lidarDepth = frame.tensors[.lidar]?.values
         o.beamPowerNormalized = frame.tensors[.beamPower]?.values
-        let present: [(ForesightPredict.Modality, Bool)] = [
+        let present: [(Modality, Bool)] = [
             (.camera, o.camera != nil), (.radar, o.radarMap != nil), (.lidar, o.lidarDepth != nil),
             (.gnss, o.gnss != nil), (.beamPower, o.beamPowerNormalized != nil),
         ]

@@ -1,18 +1,5 @@
+import ForesightWire
 import Synchronization
-
-/// The modalities of a frame.
-public enum Modality: String, Sendable, CaseIterable, Hashable {
-    /// RGB camera.
-    case camera
-    /// FMCW radar cube.
-    case radar
-    /// LiDAR point cloud.
-    case lidar
-    /// UE GNSS fix.
-    case gnss
-    /// Beam power vector.
-    case beamPower
-}
 
 /// One synchronized frame of raw inputs; absent modalities are `nil`.
 public struct RawFrame: Sendable, Equatable {
@@ -58,12 +45,12 @@ public struct PreprocessedFrame: Sendable, Equatable {
     /// Frame time, ns since the epoch.
     public var stamp: Int64
     /// Tensors by modality.
-    public var tensors: [Modality: PreprocessedTensor]
+    public var tensors: ModalityMap<PreprocessedTensor>
     /// Rejections by modality.
-    public var failures: [Modality: PreprocessError]
+    public var failures: ModalityMap<PreprocessError>
 
     /// Creates a processed frame.
-    public init(seq: UInt64, stamp: Int64, tensors: [Modality: PreprocessedTensor] = [:], failures: [Modality: PreprocessError] = [:]) {
+    public init(seq: UInt64, stamp: Int64, tensors: ModalityMap<PreprocessedTensor> = [:], failures: ModalityMap<PreprocessError> = [:]) {
         self.seq = seq; self.stamp = stamp; self.tensors = tensors; self.failures = failures
     }
 }

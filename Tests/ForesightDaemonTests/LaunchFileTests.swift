@@ -17,7 +17,7 @@ import ForesightSite
         let launch = try LaunchFile.load(path: TestSupport.path("launch/sim.yaml"))
         #expect(launch.inputs.endpoints == ["tcp://127.0.0.1:5600"])
         #expect(launch.predictor.history == 8 && launch.predictor.horizon == 5 && launch.predictor.step == 100_000_000)
-        #expect(launch.inputTopic("beam_power") == "sensor/beam_power")
+        #expect(launch.inputTopic(.beamPower) == "sensor/beam_power")
         #expect(launch.site.mmwave.beams == 64)
     }
 

@@ -23,13 +23,13 @@ import ForesightWire
         let context = FrameContext(seq: 1, stamp: 10, members: [
             FusionFrame.Member(modality: "lidar", topic: "sensor/lidar", stamp: 10, seq: 1),
             FusionFrame.Member(modality: "gnss", topic: "sensor/gnss", stamp: 10, seq: 1),
-        ], missing: ["camera"], reason: .optimal, lastReceive: 0, synchronizedAt: 0,
+        ], missing: [.camera], reason: .optimal, lastReceive: 0, synchronizedAt: 0,
            cloud: PointCloud(header: Header(stamp: 10, seq: 1, frameID: "lidar"), fields: ["x", "y", "z"], values: [1, 2, 3]))
-        let (f, c) = FrameDrop.apply(["lidar"], frame: frame, context: context)
+        let (f, c) = FrameDrop.apply([.lidar], frame: frame, context: context)
         #expect(f.tensors[.lidar] == nil && f.tensors[.gnss] != nil)
         #expect(c.cloud == nil)
         #expect(c.members.map(\.modality) == ["gnss"])
-        #expect(Set(c.missing) == ["camera", "lidar"])
+        #expect(Set(c.missing) == [.camera, .lidar])
         #expect(f.stamp == 10 && c.stamp == 10)
     }
 }
