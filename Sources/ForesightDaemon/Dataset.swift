@@ -252,19 +252,16 @@ public struct DatasetBuilder: Sendable {
         let topics = Set(launch.inputTopics + launch.inputs.truthTopics.map { launch.prefix + $0 })
         let messages = try drive.open(topics: topics, site: launch.site)
         let builder = try ObservationBuilder(site: launch.site, radarDetections: launch.predictor.radarDetections, memberStamps: launch.predictor.memberStamps)
-        var segments = SegmentTracker(resetGap: launch.predictor.resetGap)
         // The classical predictor's estimates of each frame's horizon (the learned model's coarse inputs),
-        // from the window the daemon's predictor stage would hold: same builder, same segment resets.
+        // from the window the daemon's predictor stage would hold: same builder, same window type.
         let coarse = try CoarseInputs(launch: launch)
-        var window: [FrameObservation] = []
+        var window = PredictorWindow(history: launch.predictor.history, steps: options.future, step: launch.predictor.step,
+                                     resetGap: launch.predictor.resetGap)
         var reported = 0
         let add: (PreprocessedFrame, FrameContext) async -> Void = { frame, context in
-            if segments.advance(stamp: frame.stamp, epoch: context.epoch) { window.removeAll() }
             let observation = builder.observation(frame, context: context)
-            window.append(observation)
-            if window.count > launch.predictor.history { window.removeFirst(window.count - launch.predictor.history) }
-            let horizon = Horizon.stamps(after: frame.stamp, steps: options.future, step: launch.predictor.step)
-            rows.append(frame, observation: observation, coarse: coarse.estimates(history: window, horizon: horizon), segment: segments.segment)
+            let horizon = window.append(observation, epoch: context.epoch).horizon
+            rows.append(frame, observation: observation, coarse: coarse.estimates(history: window.frames, horizon: horizon), segment: window.segment)
             if rows.count - reported >= 50 { report(rows.count - reported, false); reported = rows.count }
         }
         for message in messages {
@@ -315,7 +312,7 @@ public struct DatasetBuilder: Sendable {
         var bag: String?
         if case .bag(let path) = drive { bag = path }
         return Shard(file: file, scenario: scenarioName ?? name, seed: seed, split: split, frames: rows.count, durationS: duration,
-                     segments: segments.segment + 1, bag: bag)
+                     segments: window.segment + 1, bag: bag)
     }
 
     /// The targets of every frame at each horizon stamp (``Horizon/stamps(after:steps:step:)``),

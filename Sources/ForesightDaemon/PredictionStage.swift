@@ -48,8 +48,7 @@ public actor PredictionStage {
     private let site: Site
     private let settings: LaunchFile.PredictorSettings
     private let observations: ObservationBuilder
-    private var window: [FrameObservation] = []
-    private var segments: SegmentTracker
+    private var window: PredictorWindow
     /// Segments started so far (the predictor was reset this many times).
     public private(set) var segmentCount = 0
     /// Frames the predictor threw on (no prediction published).
@@ -70,7 +69,7 @@ public actor PredictionStage {
         self.reference = reference
         self.site = site
         self.settings = settings
-        segments = SegmentTracker(resetGap: settings.resetGap)
+        window = PredictorWindow(history: settings.history, steps: settings.horizon, step: settings.step, resetGap: settings.resetGap)
         observations = try ObservationBuilder(site: site, radarDetections: settings.radarDetections, memberStamps: settings.memberStamps)
     }
 
@@ -82,20 +81,16 @@ public actor PredictionStage {
     /// Adds a preprocessed frame to the window and predicts the horizon after it; nil when the
     /// predictor could not use the frame (counted in ``failures``).
     public func predict(_ frame: PreprocessedFrame, context: FrameContext) async -> PredictionSet? {
-        if segments.advance(stamp: frame.stamp, epoch: context.epoch) {
-            segmentCount += 1
-            if !window.isEmpty {
-                window.removeAll()
-                await predictor.reset()
-                await reference?.reset()
-            }
+        let step = window.append(observation(frame, context: context), epoch: context.epoch)
+        if step.segmentStarted { segmentCount += 1 }
+        if step.cleared {
+            await predictor.reset()
+            await reference?.reset()
         }
-        window.append(observation(frame, context: context))
-        if window.count > settings.history { window.removeFirst(window.count - settings.history) }
-        let horizon = Horizon.stamps(after: frame.stamp, steps: settings.horizon, step: settings.step)
+        let horizon = step.horizon
         pendingReference = reference == nil ? nil : horizon
         do {
-            return try await predictor.predict(history: window, horizon: horizon)
+            return try await predictor.predict(history: window.frames, horizon: horizon)
         } catch {
             failures += 1
             lastFailure = "\(error)"
@@ -118,7 +113,7 @@ public actor PredictionStage {
         guard let reference, let horizon = pendingReference else { return nil }
         pendingReference = nil
         do {
-            return .predicted(try await reference.predict(history: window, horizon: horizon))
+            return .predicted(try await reference.predict(history: window.frames, horizon: horizon))
         } catch {
             referenceFailures += 1
             return .failed("\(error)")
