@@ -199,7 +199,7 @@ public struct DaemonService: Service {
             final.rejections += security.diagnosticRejections()
             publisher.send(topic: diagnosticsTopic, payload: final.encoded())
             group.cancelAll()
-            logger.info("foresight stopped", metadata: ["frames": "\(pipeline.stats.counter("frames_total"))"])
+            logger.info("foresight stopped", metadata: ["frames": "\(pipeline.stats.counter(.frames))"])
         }
     }
 }

@@ -25,6 +25,19 @@ public struct LaunchFile: Sendable {
         public var limits: WireLimits
         /// CURVE certificates of the input socket (`inputs.security.curve`), nil for plain ZMTP.
         public var curve: CurveFiles? = nil
+
+        /// Inputs with the loader's defaults: connect, the default topic of every modality, no truth
+        /// topics, a 256-message buffer, default limits, plain ZMTP.
+        public init(endpoints: [String], bind: Bool = false, topics: ModalityMap<String> = ModalityMap { $0.defaultTopic },
+                    truthTopics: [String] = [], buffer: Int = 256, limits: WireLimits = WireLimits(), curve: CurveFiles? = nil) {
+            self.endpoints = endpoints
+            self.bind = bind
+            self.topics = topics
+            self.truthTopics = truthTopics
+            self.buffer = buffer
+            self.limits = limits
+            self.curve = curve
+        }
     }
 
     /// Synchronizer settings.
@@ -49,6 +62,22 @@ public struct LaunchFile: Sendable {
         /// The shortest gap between two messages of one sensor, ns (0 = unknown). Lets
         /// ApproximateTime prove a set optimal without waiting for each sensor's next message.
         public var interMessageLowerBound: Int64
+
+        /// Synchronizer settings (durations in ns) with the loader's defaults: queue 10, max interval
+        /// 80 ms, age penalty 0.1, deadline 200 ms, silence 1 s, future bound 1 s, clock jump 10 s.
+        public init(queueSize: Int = 10, maxInterval: Int64 = 80_000_000, agePenalty: Double = 0.1, deadline: Int64 = 200_000_000,
+                    silence: Int64 = 1_000_000_000, futureBound: Int64 = 1_000_000_000, clockJump: Int64 = 10_000_000_000,
+                    required: [Modality] = [], interMessageLowerBound: Int64 = 0) {
+            self.queueSize = queueSize
+            self.maxInterval = maxInterval
+            self.agePenalty = agePenalty
+            self.deadline = deadline
+            self.silence = silence
+            self.futureBound = futureBound
+            self.clockJump = clockJump
+            self.required = required
+            self.interMessageLowerBound = interMessageLowerBound
+        }
     }
 
     /// Predictor settings.
@@ -80,6 +109,23 @@ public struct LaunchFile: Sendable {
         public var memberStamps: Bool = false
         /// Whether this kind runs a model folder.
         public var usesModel: Bool { kind == "learned" || kind == "gru" }
+
+        /// Predictor settings with the loader's defaults: classical CTRV, history 8, horizon 5,
+        /// step 100 ms, top-3.
+        public init(kind: String = "classical-ctrv", modelDirectory: String? = nil, history: Int = 8, horizon: Int = 5,
+                    step: Int64 = 100_000_000, topK: Int = 3, resetGap: Int64 = 1_000_000_000, blasThreads: Int = 2,
+                    radarDetections: Bool = false, memberStamps: Bool = false) {
+            self.kind = kind
+            self.modelDirectory = modelDirectory
+            self.history = history
+            self.horizon = horizon
+            self.step = step
+            self.topK = topK
+            self.resetGap = resetGap
+            self.blasThreads = blasThreads
+            self.radarDetections = radarDetections
+            self.memberStamps = memberStamps
+        }
     }
 
     /// Camera preprocessing settings of the launch file (`preprocess.camera`).
@@ -90,6 +136,9 @@ public struct LaunchFile: Sendable {
         public var height: Int = 224
         /// Decode JPEGs at a reduced DCT scale before resizing (faster; not bit-identical).
         public var reducedJPEGDecode: Bool = false
+
+        /// The loader's defaults: 224×224, full-scale decode.
+        public init() {}
     }
 
     /// Output settings.
@@ -106,6 +155,18 @@ public struct LaunchFile: Sendable {
         public var diagnosticsPeriod: Int64
         /// CURVE certificates of the output socket (`output.security.curve`), nil for plain ZMTP.
         public var curve: CurveFiles? = nil
+
+        /// Output settings with the loader's defaults: bind, no prefix, `fusion/frame` published,
+        /// diagnostics every second, plain ZMTP.
+        public init(endpoint: String, bind: Bool = true, prefix: String = "", publishFrames: Bool = true,
+                    diagnosticsPeriod: Int64 = 1_000_000_000, curve: CurveFiles? = nil) {
+            self.endpoint = endpoint
+            self.bind = bind
+            self.prefix = prefix
+            self.publishFrames = publishFrames
+            self.diagnosticsPeriod = diagnosticsPeriod
+            self.curve = curve
+        }
     }
 
     /// Where the launch file was read from.

@@ -133,10 +133,10 @@ public final class FusionPipeline: Sendable {
                 let stale = table.keys.filter { $0 + 64 < context.seq }
                 for key in stale { table[key] = nil }
             }
-            stats.latency["sync"]?.record(context.synchronizedAt - context.lastReceive)
+            stats.latency[.sync]?.record(context.synchronizedAt - context.lastReceive)
             frontEnd.submit(raw)
         }
-        stats.set("queue.preprocess", Int64(contexts.withLock { $0.count }))
+        stats.setQueueDepth(.preprocess, Int64(contexts.withLock { $0.count }))
         countFrontEndDrops()
     }
 
@@ -149,7 +149,7 @@ public final class FusionPipeline: Sendable {
             reported = max(reported, dropped)
             return delta
         }
-        if added > 0 { stats.count("dropped.preprocess", by: added) }
+        if added > 0 { stats.countDropped(.preprocess, by: added) }
     }
 
     private func predictLoop() async {
@@ -162,7 +162,7 @@ public final class FusionPipeline: Sendable {
 
     /// Preprocesses a frame directly (offline: no queue, nothing dropped) and records it.
     private func process(_ item: (raw: RawFrame, context: FrameContext)) async -> PreprocessedFrame {
-        stats.latency["sync"]?.record(item.context.synchronizedAt - item.context.lastReceive)
+        stats.latency[.sync]?.record(item.context.synchronizedAt - item.context.lastReceive)
         let frame = await frontEnd.process(item.raw)
         record(frame, context: item.context)
         return frame
@@ -170,7 +170,7 @@ public final class FusionPipeline: Sendable {
 
     /// Records a preprocessed frame's latency and its rejected inputs.
     private func record(_ frame: PreprocessedFrame, context: FrameContext) {
-        stats.latency["preprocess"]?.record(wallClockNanoseconds() - context.synchronizedAt)
+        stats.latency[.preprocess]?.record(wallClockNanoseconds() - context.synchronizedAt)
         for (modality, error) in frame.failures { countFailure(modality, error) }
     }
 
@@ -181,13 +181,13 @@ public final class FusionPipeline: Sendable {
         let out = launch.output.prefix
         if let absent = launch.sync.required.first(where: context.missing.contains) {
             // The launch file says frames without this modality are not worth a prediction.
-            stats.count("frames_skipped_total")
+            stats.count(.skippedFrames)
             logger.debug("frame not predicted: a required modality is missing", metadata: ["modality": "\(absent)"])
             publishFrame(header: header, context: context)
             return
         }
         guard let set = await prediction.predict(frame, context: context) else {
-            stats.count("predictions_failed_total")
+            stats.count(.failedPredictions)
             let reason = await prediction.lastFailure ?? "unknown"
             logger.error("predictor failed on a frame; nothing published for it", metadata: ["frame": "\(frame.seq)", "error": "\(reason)"])
             publishFrame(header: header, context: context)
@@ -195,9 +195,9 @@ public final class FusionPipeline: Sendable {
             return
         }
         let predicted = wallClockNanoseconds()
-        stats.latency["predict"]?.record(predicted - preprocessed)
-        stats.count("frames_total")
-        if !context.missing.isEmpty { stats.count("frames_partial_total") }
+        stats.latency[.predict]?.record(predicted - preprocessed)
+        stats.count(.frames)
+        if !context.missing.isEmpty { stats.count(.partialFrames) }
 
         do {
             let messages = try set.messages(header: header) { launch.site.origin.toGeodetic(east: $0, north: $1) }
@@ -206,7 +206,7 @@ public final class FusionPipeline: Sendable {
             sink(.publish(topic: out + MessageType.powerPrediction.defaultTopic, payload: messages.power.encoded()))
             sink(.publish(topic: out + MessageType.blockagePrediction.defaultTopic, payload: messages.blockage.encoded()))
         } catch {
-            stats.count("predictions_invalid_total")
+            stats.count(.invalidPredictions)
             logger.error("prediction not published", metadata: ["frame": "\(frame.seq)", "error": "\(error)"])
         }
         publishFrame(header: header, context: context)
@@ -221,9 +221,9 @@ public final class FusionPipeline: Sendable {
         case .predicted(let set):
             sink(.reference(set, context))
         case .failed(let reason):
-            stats.count("predictions_reference_failed_total")
+            stats.count(.failedReferencePredictions)
             // The first few and then every 1000th: a reference that never fits must not flood the log.
-            let n = stats.counter("predictions_reference_failed_total")
+            let n = stats.counter(.failedReferencePredictions)
             guard n <= 5 || n % 1000 == 0 else { return }
             logger.warning("reference predictor failed on a frame (not published either way)",
                            metadata: ["frame": "\(context.seq)", "error": "\(reason)", "count": "\(n)"])
@@ -235,7 +235,7 @@ public final class FusionPipeline: Sendable {
     /// Publishes `fusion/frame` for a finished frame and records its end-to-end latency.
     private func publishFrame(header: Header, context: FrameContext) {
         let latency = wallClockNanoseconds() - context.lastReceive
-        stats.latency["end_to_end"]?.record(latency)
+        stats.latency[.endToEnd]?.record(latency)
         guard launch.output.publishFrames else { return }
         let record = FusionFrame(header: header, members: context.members, missing: context.missing, latencyNs: latency)
         sink(.publish(topic: launch.output.prefix + MessageType.fusionFrame.defaultTopic, payload: record.encoded()))
@@ -254,11 +254,11 @@ public final class FusionPipeline: Sendable {
         await ingest.refreshGauges()
         countFrontEndDrops()
         let front = frontEnd.statistics
-        stats.set("queue.sync", Int64(front.submitted - front.processed - front.droppedInput))
+        stats.setQueueDepth(.sync, Int64(front.submitted - front.processed - front.droppedInput))
         // Frames the predictor stage did not take in time (its bounded input queue dropped the oldest).
         let droppedBeforePredict = Int64(front.droppedOutput)
-        let reported = stats.counter("dropped.predict")
-        if droppedBeforePredict > reported { stats.count("dropped.predict", by: droppedBeforePredict - reported) }
+        let reported = stats.dropped(.predict)
+        if droppedBeforePredict > reported { stats.countDropped(.predict, by: droppedBeforePredict - reported) }
         return stats.diagnostics(header: Header(stamp: wallClockNanoseconds(), seq: seq, frameID: launch.site.name))
     }
 
@@ -293,7 +293,8 @@ actor IngestStage {
     private var lastArrival: Int64 = 0
     private var logged: [String: Int] = [:]
     private var silentWarned: Set<String> = []
-    private var reported: [String: Int64] = [:]
+    private var reportedDrops: [String: Int64] = [:]
+    private var reportedRejections: [String: [PipelineStats.SyncRejection: Int64]] = [:]
     private(set) var finished = false
 
     init(assembler: FrameAssembler, stats: PipelineStats, logger: Logger) {
@@ -338,16 +339,15 @@ actor IngestStage {
 
     func refreshGauges() {
         for (topic, c) in assembler.syncCounters() {
-            stats.set("sync.unmatched.\(topic)", Int64(c.unmatched))
+            stats.setUnmatched(topic: topic, Int64(c.unmatched))
             let dropped = Int64(c.dropped)
-            let previous = reported["dropped.topic.\(topic)"] ?? 0
-            if dropped > previous { stats.count("dropped.topic.\(topic)", by: dropped - previous); stats.count("dropped.sync", by: dropped - previous) }
-            reported["dropped.topic.\(topic)"] = dropped
-            for (name, value) in [("stamp_backwards", c.rejectedBackwards), ("stamp_future", c.rejectedFuture)] {
-                let key = "sync.\(name).\(topic)"
-                let old = reported[key] ?? 0
-                if Int64(value) > old { stats.count("rejected_sync_\(name)_total", by: Int64(value) - old) }
-                reported[key] = Int64(value)
+            let previous = reportedDrops[topic] ?? 0
+            if dropped > previous { stats.countDropped(topic: topic, by: dropped - previous) }
+            reportedDrops[topic] = dropped
+            for (reason, value) in [(PipelineStats.SyncRejection.stampBackwards, c.rejectedBackwards), (.stampFuture, c.rejectedFuture)] {
+                let old = reportedRejections[topic]?[reason] ?? 0
+                if Int64(value) > old { stats.countSyncRejected(reason, by: Int64(value) - old) }
+                reportedRejections[topic, default: [:]][reason] = Int64(value)
             }
         }
         warnSilent()

@@ -11,7 +11,7 @@ import ForesightWire
     static let start: Int64 = 1_767_225_600_000_000_000
 
     static func assembler() throws -> (FrameAssembler, WireCounters) {
-        let launch = try LaunchFile.load(path: try TestLaunch().path)  // deadline 200 ms, lower bound 85 ms
+        let launch = try TestLaunch().configuration()  // deadline 200 ms, lower bound 85 ms
         let counters = WireCounters()
         return (try FrameAssembler(launch: launch, counters: counters), counters)
     }
