@@ -247,22 +247,23 @@ public struct ComparativeEvaluation: Sendable {
             }
         } catch {
             for stage in stages { await stage.stop() }
-            for p in pipelines { await p.drain { _, _ in } }
+            for p in pipelines { await p.drain { _ in } }
             throw error
         }
         let collected = Locked((sets: [[PredictionSet]](repeating: [], count: entries.count),
                                 seconds: [Double](repeating: 0, count: entries.count)))
         let entries = self.entries
         var frameCount = 0, partialCount = 0
-        func feed(_ group: [Int], _ frame: PreprocessedFrame, _ context: FrameContext) async {
+        func feed(_ group: [Int], _ frame: PreprocessedFrame) async {
             await withTaskGroup(of: Void.self) { tasks in
                 for i in group {
                     let entry = entries[i], stage = stages[i]
-                    let (f, c) = FrameDrop.apply(entry.dropped, frame: frame, context: context)
+                    let f = FrameDrop.apply(entry.dropped, frame: frame)
+                    let c = f.header
                     if entry.launch.sync.required.contains(where: c.missing.contains) { continue }
                     tasks.addTask {
                         let start = DispatchTime.now().uptimeNanoseconds
-                        let set = await stage.predict(f, context: c)
+                        let set = await stage.predict(f)
                         let took = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                         collected.withLock { s in
                             if let set { s.sets[i].append(set) }
@@ -281,23 +282,25 @@ public struct ComparativeEvaluation: Sendable {
         let messages = try drive.open(topics: topics, site: entries[groups[0].members[0]].launch.site)
         for message in messages {
             for (g, group) in groups.enumerated() {
-                await pipelines[g].offer(frames: message.frames, receiveTime: message.receiveTime) { frame, context in
+                await pipelines[g].offer(frames: message.frames, receiveTime: message.receiveTime) { frame in
+                    let context = frame.header
                     if g == 0 {
                         frameCount += 1
                         if !context.missing.isEmpty { partialCount += 1 }
                         if frameCount % 50 == 0 { progress(frameCount) }
                     }
-                    await feed(group.members, frame, context)
+                    await feed(group.members, frame)
                 }
             }
         }
         for (g, group) in groups.enumerated() {
-            await pipelines[g].drain { frame, context in
+            await pipelines[g].drain { frame in
+                let context = frame.header
                 if g == 0 {
                     frameCount += 1
                     if !context.missing.isEmpty { partialCount += 1 }
                 }
-                await feed(group.members, frame, context)
+                await feed(group.members, frame)
             }
         }
         var failures: [Int] = []
@@ -346,25 +349,13 @@ public struct ComparativeEvaluation: Sendable {
 }
 
 /// Removes modalities from a frame as if their sensors had been silent (for `--drop` ablations):
-/// the tensor, the raw message kept in the context and the member are gone, and the modality is
-/// listed as missing. The frame's stamp and its other members are untouched.
+/// the tensor, what the classical predictor reads of it and the member are gone, and the modality
+/// is listed as missing. The frame's stamp and its other members are untouched.
 public enum FrameDrop {
-    /// The frame and context without `modalities`.
-    public static func apply(_ modalities: [Modality], frame: PreprocessedFrame, context: FrameContext) -> (PreprocessedFrame, FrameContext) {
-        guard !modalities.isEmpty else { return (frame, context) }
-        var f = frame, c = context
-        for modality in modalities {
-            f.tensors[modality] = nil
-            f.failures[modality] = nil
-            switch modality {
-            case .lidar: c.cloud = nil
-            case .gnss: c.fix = nil
-            case .beamPower: c.beamPower = nil
-            case .camera, .radar: break
-            }
-            c.members.removeAll { $0.modality == modality.rawValue }
-            if !c.missing.contains(modality) { c.missing.append(modality) }
-        }
-        return (f, c)
+    /// The frame without `modalities`.
+    public static func apply(_ modalities: [Modality], frame: PreprocessedFrame) -> PreprocessedFrame {
+        var f = frame
+        for modality in modalities { f.drop(modality) }
+        return f
     }
 }

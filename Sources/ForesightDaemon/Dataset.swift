@@ -258,9 +258,9 @@ public struct DatasetBuilder: Sendable {
         var window = PredictorWindow(history: launch.predictor.history, steps: options.future, step: launch.predictor.step,
                                      resetGap: launch.predictor.resetGap)
         var reported = 0
-        let add: (PreprocessedFrame, FrameContext) async -> Void = { frame, context in
-            let observation = builder.observation(frame, context: context)
-            let horizon = window.append(observation, epoch: context.epoch).horizon
+        let add: (PreprocessedFrame) async -> Void = { frame in
+            let observation = builder.observation(frame)
+            let horizon = window.append(observation, epoch: frame.header.epoch).horizon
             rows.append(frame, observation: observation, coarse: coarse.estimates(history: window.frames, horizon: horizon), segment: window.segment)
             if rows.count - reported >= 50 { report(rows.count - reported, false); reported = rows.count }
         }

@@ -15,33 +15,6 @@ public struct SensorMessage: Sendable {
     public var receiveTime: Int64
 }
 
-/// What the pipeline remembers about a frame between synchronization and publication.
-public struct FrameContext: Sendable {
-    /// Frame number (monotonic from 0).
-    public var seq: UInt64
-    /// Frame stamp (the synchronizer's reference stamp), ns.
-    public var stamp: Int64
-    /// The member messages.
-    public var members: [FusionFrame.Member]
-    /// Modalities absent from the frame, in frame order.
-    public var missing: [Modality]
-    /// Why the synchronizer emitted it (optimal set or deadline).
-    public var reason: FrameReason
-    /// Wall-clock receive time of the frame's newest member, ns.
-    public var lastReceive: Int64
-    /// Wall-clock time the frame left the synchronizer, ns.
-    public var synchronizedAt: Int64
-    /// The GNSS fix, if present.
-    public var fix: GnssFix?
-    /// The point cloud, if present.
-    public var cloud: PointCloud?
-    /// The beam-power scan, if present.
-    public var beamPower: BeamPower?
-    /// How many times the synchronizer had resynchronized the whole stream (its time base moved back)
-    /// before this frame; a change starts a new segment for streaming predictors and the dataset.
-    public var epoch: UInt64 = 0
-}
-
 /// The ingest side of the pipeline: wire acceptance (framing, limits, validation, stream rules),
 /// topic routing and the ApproximateTime synchronizer with its deadline. Owned by one task.
 public struct FrameAssembler: Sendable {
@@ -71,8 +44,8 @@ public struct FrameAssembler: Sendable {
 
     /// What one accepted message produced.
     public struct Output: Sendable {
-        /// Frames that became ready, with their context.
-        public var frames: [(raw: RawFrame, context: FrameContext)] = []
+        /// Frames that became ready (each carries its header).
+        public var frames: [RawFrame] = []
         /// A ground-truth message (not synchronized).
         public var truth: (any WireMessage)?
         /// Why the message was rejected, when it was (already counted).
@@ -202,17 +175,17 @@ public struct FrameAssembler: Sendable {
 
     /// Enforces the deadline at the stream time of wall-clock `now` (see ``streamTime(at:)``), so
     /// frames keep leaving when every sensor is silent.
-    public mutating func advance(at now: Int64) -> [(raw: RawFrame, context: FrameContext)] {
+    public mutating func advance(at now: Int64) -> [RawFrame] {
         guard let time = streamTime(at: now) else { return [] }
         return wrap(synchronizer.advance(to: time))
     }
 
     /// Emits everything pending (end of stream, shutdown).
-    public mutating func flush() -> [(raw: RawFrame, context: FrameContext)] {
+    public mutating func flush() -> [RawFrame] {
         wrap(synchronizer.flush())
     }
 
-    private mutating func wrap(_ frames: [SyncedFrame<SensorMessage>]) -> [(raw: RawFrame, context: FrameContext)] {
+    private mutating func wrap(_ frames: [SyncedFrame<SensorMessage>]) -> [RawFrame] {
         let now = wallClockNanoseconds()
         return frames.map { frame in
             var image: Image?, cube: RadarCube?, cloud: PointCloud?, fix: GnssFix?, power: BeamPower?
@@ -234,12 +207,10 @@ public struct FrameAssembler: Sendable {
             }
             let seq = nextSeq
             nextSeq += 1
-            let raw = RawFrame(seq: seq, stamp: frame.stamp, image: image, radar: cube, cloud: cloud, fix: fix, beamPower: power)
-            let context = FrameContext(seq: seq, stamp: frame.stamp, members: members,
-                                       missing: frame.missing.compactMap(Modality.init(index:)), reason: frame.reason,
-                                       lastReceive: lastReceive, synchronizedAt: now, fix: fix, cloud: cloud, beamPower: power,
-                                       epoch: restarts)
-            return (raw, context)
+            let header = FrameHeader(seq: seq, stamp: frame.stamp, members: members,
+                                     missing: frame.missing.compactMap(Modality.init(index:)), reason: frame.reason,
+                                     lastReceive: lastReceive, synchronizedAt: now, epoch: restarts)
+            return RawFrame(header: header, image: image, radar: cube, cloud: cloud, fix: fix, beamPower: power)
         }
     }
 

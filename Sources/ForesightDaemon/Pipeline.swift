@@ -9,13 +9,13 @@ import Logging
 public enum PipelineEvent: Sendable {
     /// A message to publish (topic with the output prefix, MessagePack payload).
     case publish(topic: String, payload: [UInt8])
-    /// A prediction, with the frame it was made from (for scoring and the live view).
-    case prediction(PredictionSet, FrameContext)
+    /// A prediction, with the header of the frame it was made from (for scoring and the live view).
+    case prediction(PredictionSet, FrameHeader)
     /// A ground-truth message that arrived on a configured truth topic.
     case truth(any WireMessage)
     /// The reference predictor's prediction for a frame (`foresight run --compare`), made from
     /// the same window right after the primary one; for the observer only, never published.
-    case reference(PredictionSet, FrameContext)
+    case reference(PredictionSet, FrameHeader)
 }
 
 /// Foresight's data path, in one place:
@@ -38,7 +38,8 @@ public final class FusionPipeline: Sendable {
     private let ingest: IngestStage
     private let frontEnd: FramePreprocessor
     private let prediction: PredictionStage
-    private let contexts = Locked<[UInt64: FrameContext]>([:])
+    /// Frames the predictor stage has taken from the front end (for the preprocess queue gauge).
+    private let taken = Locked<Int64>(0)
     private let reportedFrontEndDrops = Locked<Int64>(0)
     private let sink: @Sendable (PipelineEvent) -> Void
     private let logger: Logger
@@ -96,11 +97,9 @@ public final class FusionPipeline: Sendable {
     /// Runs offline over recorded messages, in order, processing every frame (nothing dropped).
     public func runOffline(_ messages: some Sequence<(frames: [[UInt8]], receiveTime: Int64)>) async {
         for message in messages {
-            await offer(frames: message.frames, receiveTime: message.receiveTime) { frame, context in
-                await self.finish(frame, context: context)
-            }
+            await offer(frames: message.frames, receiveTime: message.receiveTime) { frame in await self.finish(frame) }
         }
-        await drain { frame, context in await self.finish(frame, context: context) }
+        await drain { frame in await self.finish(frame) }
     }
 
     /// Offline, step by step: hands one recorded message to ingest (wire checks, synchronizer);
@@ -108,36 +107,36 @@ public final class FusionPipeline: Sendable {
     /// given to `body` in order — nothing is dropped. Truth messages go to the sink. `foresight
     /// eval` and `foresight dataset` build on this; `runOffline` passes the predictor stage as `body`.
     public func offer(frames: [[UInt8]], receiveTime: Int64,
-                      _ body: (PreprocessedFrame, FrameContext) async -> Void) async {
+                      _ body: (PreprocessedFrame) async -> Void) async {
         let (ready, truth) = await ingest.accept(frames: frames, receiveTime: receiveTime)
         if let truth { sink(.truth(truth)) }
-        for item in ready { await body(await process(item), item.context) }
+        for raw in ready { await body(await process(raw)) }
     }
 
     /// Offline: emits the frames still pending in the synchronizer (end of the recording) to
     /// `body`, then stops the front end and the predictor stage. Call once, after the last `offer`.
-    public func drain(_ body: (PreprocessedFrame, FrameContext) async -> Void) async {
-        for item in await ingest.flush() { await body(await process(item), item.context) }
+    public func drain(_ body: (PreprocessedFrame) async -> Void) async {
+        for raw in await ingest.flush() { await body(await process(raw)) }
         frontEnd.finish()
         await prediction.stop()
     }
 
     // MARK: Stages
 
-    private func submit(_ frames: [(raw: RawFrame, context: FrameContext)]) {
-        for (raw, context) in frames {
-            contexts.withLock { table in
-                table[context.seq] = context
-                // Frames the front end dropped never come back: forget old contexts (the drops
-                // themselves are counted from the front end's statistics, see `countFrontEndDrops`).
-                let stale = table.keys.filter { $0 + 64 < context.seq }
-                for key in stale { table[key] = nil }
-            }
-            stats.latency[.sync]?.record(context.synchronizedAt - context.lastReceive)
+    private func submit(_ frames: [RawFrame]) {
+        for raw in frames {
+            stats.latency[.sync]?.record(raw.header.synchronizedAt - raw.header.lastReceive)
             frontEnd.submit(raw)
         }
-        stats.setQueueDepth(.preprocess, Int64(contexts.withLock { $0.count }))
+        refreshPreprocessQueue()
         countFrontEndDrops()
+    }
+
+    /// Frames handed to the front end and not yet taken by the predictor stage (nor dropped).
+    private func refreshPreprocessQueue() {
+        let front = frontEnd.statistics
+        let waiting = Int64(front.submitted - front.droppedInput - front.droppedOutput) - taken.current
+        stats.setQueueDepth(.preprocess, max(0, waiting))
     }
 
     /// Adds the frames the preprocessing front end dropped (input queue full: the process is
@@ -154,28 +153,29 @@ public final class FusionPipeline: Sendable {
 
     private func predictLoop() async {
         for await frame in frontEnd.output {
-            guard let context = contexts.withLock({ $0.removeValue(forKey: frame.seq) }) else { continue }
-            record(frame, context: context)
-            await finish(frame, context: context)
+            taken.withLock { $0 += 1 }
+            record(frame)
+            await finish(frame)
         }
     }
 
     /// Preprocesses a frame directly (offline: no queue, nothing dropped) and records it.
-    private func process(_ item: (raw: RawFrame, context: FrameContext)) async -> PreprocessedFrame {
-        stats.latency[.sync]?.record(item.context.synchronizedAt - item.context.lastReceive)
-        let frame = await frontEnd.process(item.raw)
-        record(frame, context: item.context)
+    private func process(_ raw: RawFrame) async -> PreprocessedFrame {
+        stats.latency[.sync]?.record(raw.header.synchronizedAt - raw.header.lastReceive)
+        let frame = await frontEnd.process(raw)
+        record(frame)
         return frame
     }
 
     /// Records a preprocessed frame's latency and its rejected inputs.
-    private func record(_ frame: PreprocessedFrame, context: FrameContext) {
-        stats.latency[.preprocess]?.record(wallClockNanoseconds() - context.synchronizedAt)
+    private func record(_ frame: PreprocessedFrame) {
+        stats.latency[.preprocess]?.record(wallClockNanoseconds() - frame.header.synchronizedAt)
         for (modality, error) in frame.failures { countFailure(modality, error) }
     }
 
     /// Predicts from a preprocessed frame and emits every output of it.
-    private func finish(_ frame: PreprocessedFrame, context: FrameContext) async {
+    private func finish(_ frame: PreprocessedFrame) async {
+        let context = frame.header
         let preprocessed = wallClockNanoseconds()
         let header = Header(stamp: frame.stamp, seq: UInt32(truncatingIfNeeded: frame.seq), frameID: launch.site.name)
         let out = launch.output.prefix
@@ -186,7 +186,7 @@ public final class FusionPipeline: Sendable {
             publishFrame(header: header, context: context)
             return
         }
-        guard let set = await prediction.predict(frame, context: context) else {
+        guard let set = await prediction.predict(frame) else {
             stats.count(.failedPredictions)
             let reason = await prediction.lastFailure ?? "unknown"
             logger.error("predictor failed on a frame; nothing published for it", metadata: ["frame": "\(frame.seq)", "error": "\(reason)"])
@@ -216,7 +216,7 @@ public final class FusionPipeline: Sendable {
 
     /// The reference predictor on the frame just predicted (after its outputs went out, so it
     /// adds nothing to their latency); a failure is counted and logged, never published.
-    private func runReference(context: FrameContext) async {
+    private func runReference(context: FrameHeader) async {
         switch await prediction.predictReference() {
         case .predicted(let set):
             sink(.reference(set, context))
@@ -233,7 +233,7 @@ public final class FusionPipeline: Sendable {
     }
 
     /// Publishes `fusion/frame` for a finished frame and records its end-to-end latency.
-    private func publishFrame(header: Header, context: FrameContext) {
+    private func publishFrame(header: Header, context: FrameHeader) {
         let latency = wallClockNanoseconds() - context.lastReceive
         stats.latency[.endToEnd]?.record(latency)
         guard launch.output.publishFrames else { return }
@@ -253,6 +253,7 @@ public final class FusionPipeline: Sendable {
     public func diagnostics(seq: UInt32) async -> Diagnostics {
         await ingest.refreshGauges()
         countFrontEndDrops()
+        refreshPreprocessQueue()
         let front = frontEnd.statistics
         stats.setQueueDepth(.sync, Int64(front.submitted - front.processed - front.droppedInput))
         // Frames the predictor stage did not take in time (its bounded input queue dropped the oldest).
@@ -303,7 +304,7 @@ actor IngestStage {
         self.logger = logger
     }
 
-    func accept(frames: [[UInt8]], receiveTime: Int64) -> (frames: [(raw: RawFrame, context: FrameContext)], truth: (any WireMessage)?) {
+    func accept(frames: [[UInt8]], receiveTime: Int64) -> (frames: [RawFrame], truth: (any WireMessage)?) {
         // Only configured input topics are tracked (TopicActivity ignores anything else).
         if let topic = frames.first.flatMap({ String(validating: $0, as: UTF8.self) }) { stats.activity.arrived(topic, at: receiveTime) }
         let output = assembler.accept(frames: frames, receiveTime: receiveTime)
@@ -326,13 +327,13 @@ actor IngestStage {
     /// Enforces the deadline at the anchored stream time of now (the newest stamp plus the wall
     /// time since it arrived), so a pending partial frame still goes out at its deadline when
     /// every sensor has gone silent.
-    func tick() -> [(raw: RawFrame, context: FrameContext)] {
+    func tick() -> [RawFrame] {
         guard lastArrival > 0 else { return [] }
         warnSilent()
         return assembler.advance(at: wallClockNanoseconds())
     }
 
-    func flush() -> [(raw: RawFrame, context: FrameContext)] {
+    func flush() -> [RawFrame] {
         finished = true
         return assembler.flush()
     }

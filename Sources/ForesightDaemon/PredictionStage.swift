@@ -80,8 +80,8 @@ public actor PredictionStage {
 
     /// Adds a preprocessed frame to the window and predicts the horizon after it; nil when the
     /// predictor could not use the frame (counted in ``failures``).
-    public func predict(_ frame: PreprocessedFrame, context: FrameContext) async -> PredictionSet? {
-        let step = window.append(observation(frame, context: context), epoch: context.epoch)
+    public func predict(_ frame: PreprocessedFrame) async -> PredictionSet? {
+        let step = window.append(observation(frame), epoch: frame.header.epoch)
         if step.segmentStarted { segmentCount += 1 }
         if step.cleared {
             await predictor.reset()
@@ -106,7 +106,7 @@ public actor PredictionStage {
         case failed(String)
     }
 
-    /// Runs the reference predictor on the window and horizon of the frame ``predict(_:context:)``
+    /// Runs the reference predictor on the window and horizon of the frame ``predict(_:)``
     /// was last given — at most once per frame, whether or not the primary predictor succeeded.
     /// Nil without a reference or when it already ran for this frame.
     public func predictReference() async -> ReferenceOutcome? {
@@ -128,30 +128,24 @@ public actor PredictionStage {
     }
 
     /// What the predictor sees of a frame.
-    func observation(_ frame: PreprocessedFrame, context: FrameContext) -> FrameObservation {
-        observations.observation(frame, context: context)
+    func observation(_ frame: PreprocessedFrame) -> FrameObservation {
+        observations.observation(frame)
     }
 }
 
-/// Turns a preprocessed frame and its context into what a predictor sees (``FrameObservation``):
-/// site-frame geometry for the classical and persistence predictors, the model-input tensors for
-/// a learned one, and the measured beam power in dBm. The daemon's predictor stage and
-/// `foresight dataset` use this one builder, so training data and serving never differ.
+/// Turns a preprocessed frame into what a predictor sees (``FrameObservation``): a view of the
+/// frame — the model-input tensors, the site-frame LiDAR points and the beam power in dBm the
+/// front end computed with them, GNSS east/north, member stamps from the header — plus radar
+/// detections from the radar map when asked. The daemon's predictor stage and `foresight
+/// dataset` use this one builder, so training data and serving never differ.
 public struct ObservationBuilder: Sendable {
-    private let site: Site
-    private let powerInDBm: BeamPowerPreprocessor
     private let radarDetector: RadarDetector?
     private let memberStamps: Bool
 
-    /// Creates the builder for a site (its LiDAR pose and beam-power floor); `radarDetections` and
-    /// `memberStamps` are the classical predictor's launch options (docs/predictors.md).
+    /// Creates the builder for a site (its radar pose); `radarDetections` and `memberStamps` are the
+    /// classical predictor's launch options (docs/predictors.md).
     public init(site: Site, radarDetections: Bool = false, memberStamps: Bool = false) throws {
-        self.site = site
         self.memberStamps = memberStamps
-        var dbm = BeamPowerParameters()
-        dbm.floorDBm = Float(site.beamPower.floorDbm)
-        dbm.normalization = .none
-        powerInDBm = try BeamPowerPreprocessor(parameters: dbm)
         let radar = site.radar
         radarDetector = radarDetections
             ? RadarDetector(rangeResolution: radar.rangeResolution, origin: SIMD2(radar.pose.position.x, radar.pose.position.y),
@@ -160,24 +154,20 @@ public struct ObservationBuilder: Sendable {
     }
 
     /// The observation of a frame; `lidarPoints` (site-frame points) only when `includePoints`.
-    public func observation(_ frame: PreprocessedFrame, context: FrameContext, includePoints: Bool = true) -> FrameObservation {
+    public func observation(_ frame: PreprocessedFrame, includePoints: Bool = true) -> FrameObservation {
         var o = FrameObservation(stamp: frame.stamp)
         if let g = frame.tensors[.gnss], g.values.count >= 2 {
             o.gnss = SIMD2(Double(g.values[0]), Double(g.values[1]))
         }
-        if let power = context.beamPower, frame.tensors[.beamPower] != nil {
-            o.beamPowerDBm = try? powerInDBm.process(power: power.power, unit: power.unit)
-        }
-        if includePoints, let cloud = context.cloud, frame.tensors[.lidar] != nil {
-            o.lidarPoints = sitePoints(cloud)
-        }
+        if frame.tensors[.beamPower] != nil { o.beamPowerDBm = frame.beamPowerDBm }
+        if includePoints, frame.tensors[.lidar] != nil { o.lidarPoints = frame.lidarPoints }
         if let detector = radarDetector, let map = frame.tensors[.radar], map.shape.count == 2 {
             o.radar = detector.detect(map: map.values, angleBins: map.shape[0], rangeBins: map.shape[1])
         }
         if memberStamps {
             // Each member's own acquisition stamp: members of one frame can be tens of ms apart.
-            o.gnssStamp = context.fix?.header.stamp
-            o.beamPowerStamp = context.beamPower?.header.stamp
+            o.gnssStamp = frame.header.memberStamp(.gnss)
+            o.beamPowerStamp = frame.header.memberStamp(.beamPower)
         }
         o.camera = frame.tensors[.camera]?.values
         o.radarMap = frame.tensors[.radar]?.values
@@ -189,34 +179,6 @@ public struct ObservationBuilder: Sendable {
         ]
         o.missing = Set(present.filter { !$0.1 }.map(\.0))
         return o
-    }
-
-    /// LiDAR points transformed from the sensor frame into the site frame.
-    func sitePoints(_ cloud: PointCloud) -> [SIMD3<Float>] {
-        guard let xi = cloud.fieldIndex("x"), let yi = cloud.fieldIndex("y"), let zi = cloud.fieldIndex("z"), cloud.count > 0 else { return [] }
-        let stride = cloud.fields.count
-        let r = site.lidar.pose.rotation
-        let t = site.lidar.pose.position
-        let (rx, ry, rz) = (SIMD3<Float>(r.x), SIMD3<Float>(r.y), SIMD3<Float>(r.z))
-        let origin = SIMD3<Float>(t)
-        var points = [SIMD3<Float>]()
-        points.reserveCapacity(cloud.count)
-        cloud.data.withUnsafeBytes { raw in
-            let values = raw.bindMemory(to: Float.self)
-            for p in 0..<cloud.count {
-                let base = p * stride
-                let x = Float(littleEndianBits: values[base + xi]), y = Float(littleEndianBits: values[base + yi]), z = Float(littleEndianBits: values[base + zi])
-                points.append(origin + rx * x + ry * y + rz * z)
-            }
-        }
-        return points
-    }
-}
-
-extension Float {
-    /// A float read from little-endian storage (identity on little-endian hosts).
-    init(littleEndianBits stored: Float) {
-        self = Float(bitPattern: UInt32(littleEndian: stored.bitPattern))
     }
 }
 

@@ -164,7 +164,7 @@ final class LiveMonitor: Sendable {
         var truth = TruthTimeline()
         var predictions: [(seq: UInt64, set: PredictionSet)] = []
         var comparison: LiveComparison?
-        var last: (set: PredictionSet, context: FrameContext)?
+        var last: (set: PredictionSet, context: FrameHeader)?
         var frames = 0
         var partial = 0
         var latencies: [Int64] = []
