@@ -98,7 +98,7 @@ private func runFrontEnd(inputs: PreprocessBenchInputs, report: BenchReport) thr
         var latencies: [UInt64] = []
         for i in 0..<60 {
             var f = frame
-            f.seq = UInt64(i)
+            f.header.seq = UInt64(i)
             let start = DispatchTime.now().uptimeNanoseconds
             _ = await frontEnd.process(f)
             if i >= 10 { latencies.append(DispatchTime.now().uptimeNanoseconds - start) }
@@ -107,7 +107,7 @@ private func runFrontEnd(inputs: PreprocessBenchInputs, report: BenchReport) thr
         let start = DispatchTime.now().uptimeNanoseconds
         for i in 0..<frames {
             var f = frame
-            f.seq = UInt64(i)
+            f.header.seq = UInt64(i)
             frontEnd.submit(f)
         }
         frontEnd.finish()

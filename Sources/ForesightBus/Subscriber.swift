@@ -23,13 +23,6 @@ public struct BusMessage: Sendable {
     public var payload: [UInt8] { frames.count > 1 ? frames[1] : [] }
 }
 
-/// Wall-clock time in ns since the Unix epoch.
-public func wallClockNanoseconds() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-}
-
 /// A SUB socket on its own thread, delivering messages through a bounded `AsyncStream`.
 ///
 /// The socket thread never waits for consumers: when the stream's buffer is full the oldest

@@ -18,10 +18,10 @@ public struct ComparativeEvaluation: Sendable {
         /// The launch file (predictor, front end, synchronizer).
         public var launch: LaunchFile
         /// Modalities removed from every frame before the predictor sees it (`--drop`, ablations).
-        public var dropped: [String]
+        public var dropped: [Modality]
 
         /// Creates an entry.
-        public init(name: String, launch: LaunchFile, dropped: [String] = []) {
+        public init(name: String, launch: LaunchFile, dropped: [Modality] = []) {
             self.name = name
             self.launch = launch
             self.dropped = dropped
@@ -62,7 +62,7 @@ public struct ComparativeEvaluation: Sendable {
         /// `predictor.kind`.
         public var kind: String
         /// Modalities removed at inference.
-        public var dropped: [String]
+        public var dropped: [Modality]
         /// All drives pooled.
         public var overall: ScoreReport
         /// Per drive (bootstrap over drives resamples these).
@@ -134,11 +134,6 @@ public struct ComparativeEvaluation: Sendable {
                 e.launch.inputs.truthTopics.append(topic)
             }
             return e
-        }
-        for entry in entries {
-            for m in entry.dropped where !LaunchFile.modalities.contains(m) {
-                throw LaunchError("--drop \(m): not a modality (\(LaunchFile.modalities.joined(separator: ", ")))")
-            }
         }
         self.logger = logger
     }
@@ -252,22 +247,23 @@ public struct ComparativeEvaluation: Sendable {
             }
         } catch {
             for stage in stages { await stage.stop() }
-            for p in pipelines { await p.drain { _, _ in } }
+            for p in pipelines { await p.drain { _ in } }
             throw error
         }
         let collected = Locked((sets: [[PredictionSet]](repeating: [], count: entries.count),
                                 seconds: [Double](repeating: 0, count: entries.count)))
         let entries = self.entries
         var frameCount = 0, partialCount = 0
-        func feed(_ group: [Int], _ frame: PreprocessedFrame, _ context: FrameContext) async {
+        func feed(_ group: [Int], _ frame: PreprocessedFrame) async {
             await withTaskGroup(of: Void.self) { tasks in
                 for i in group {
                     let entry = entries[i], stage = stages[i]
-                    let (f, c) = FrameDrop.apply(entry.dropped, frame: frame, context: context)
+                    let f = FrameDrop.apply(entry.dropped, frame: frame)
+                    let c = f.header
                     if entry.launch.sync.required.contains(where: c.missing.contains) { continue }
                     tasks.addTask {
                         let start = DispatchTime.now().uptimeNanoseconds
-                        let set = await stage.predict(f, context: c)
+                        let set = await stage.predict(f)
                         let took = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                         collected.withLock { s in
                             if let set { s.sets[i].append(set) }
@@ -279,30 +275,32 @@ public struct ComparativeEvaluation: Sendable {
         }
         let topics = Set(groups.flatMap { g in
             g.members.flatMap { i in
-                LaunchFile.modalities.compactMap { entries[i].launch.inputTopic($0) }
+                entries[i].launch.inputTopics
                     + entries[i].launch.inputs.truthTopics.map { entries[i].launch.prefix + $0 }
             }
         })
         let messages = try drive.open(topics: topics, site: entries[groups[0].members[0]].launch.site)
         for message in messages {
             for (g, group) in groups.enumerated() {
-                await pipelines[g].offer(frames: message.frames, receiveTime: message.receiveTime) { frame, context in
+                await pipelines[g].offer(frames: message.frames, receiveTime: message.receiveTime) { frame in
+                    let context = frame.header
                     if g == 0 {
                         frameCount += 1
                         if !context.missing.isEmpty { partialCount += 1 }
                         if frameCount % 50 == 0 { progress(frameCount) }
                     }
-                    await feed(group.members, frame, context)
+                    await feed(group.members, frame)
                 }
             }
         }
         for (g, group) in groups.enumerated() {
-            await pipelines[g].drain { frame, context in
+            await pipelines[g].drain { frame in
+                let context = frame.header
                 if g == 0 {
                     frameCount += 1
                     if !context.missing.isEmpty { partialCount += 1 }
                 }
-                await feed(group.members, frame, context)
+                await feed(group.members, frame)
             }
         }
         var failures: [Int] = []
@@ -351,25 +349,13 @@ public struct ComparativeEvaluation: Sendable {
 }
 
 /// Removes modalities from a frame as if their sensors had been silent (for `--drop` ablations):
-/// the tensor, the raw message kept in the context and the member are gone, and the modality is
-/// listed as missing. The frame's stamp and its other members are untouched.
+/// the tensor, what the classical predictor reads of it and the member are gone, and the modality
+/// is listed as missing. The frame's stamp and its other members are untouched.
 public enum FrameDrop {
-    /// The frame and context without `modalities` (names as in ``LaunchFile/modalities``).
-    public static func apply(_ modalities: [String], frame: PreprocessedFrame, context: FrameContext) -> (PreprocessedFrame, FrameContext) {
-        guard !modalities.isEmpty else { return (frame, context) }
-        var f = frame, c = context
-        for name in modalities {
-            switch name {
-            case "camera": f.tensors[.camera] = nil; f.failures[.camera] = nil
-            case "radar": f.tensors[.radar] = nil; f.failures[.radar] = nil
-            case "lidar": f.tensors[.lidar] = nil; f.failures[.lidar] = nil; c.cloud = nil
-            case "gnss": f.tensors[.gnss] = nil; f.failures[.gnss] = nil; c.fix = nil
-            case "beam_power": f.tensors[.beamPower] = nil; f.failures[.beamPower] = nil; c.beamPower = nil
-            default: continue
-            }
-            c.members.removeAll { $0.modality == name }
-            if !c.missing.contains(name) { c.missing.append(name) }
-        }
-        return (f, c)
+    /// The frame without `modalities`.
+    public static func apply(_ modalities: [Modality], frame: PreprocessedFrame) -> PreprocessedFrame {
+        var f = frame
+        for modality in modalities { f.drop(modality) }
+        return f
     }
 }

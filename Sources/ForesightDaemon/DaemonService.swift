@@ -66,7 +66,7 @@ public struct DaemonService: Service {
         var subOptions = Subscriber.Options()
         subOptions.mode = launch.inputs.bind ? .bind : .connect
         subOptions.bufferCapacity = launch.inputs.buffer
-        subOptions.topics = LaunchFile.modalities.compactMap { launch.inputTopic($0) } + launch.inputs.truthTopics.map { launch.prefix + $0 }
+        subOptions.topics = launch.inputTopics + launch.inputs.truthTopics.map { launch.prefix + $0 }
         security.configure(&subOptions)
         let subscriber: Subscriber
         do {
@@ -169,7 +169,7 @@ public struct DaemonService: Service {
                     seq &+= 1
                 }
             }
-            let inputTopics = LaunchFile.modalities.compactMap { launch.inputTopic($0) }
+            let inputTopics = launch.inputTopics
             let silentStart = Task { [logger, launch] in
                 await InputWatch.warnNeverHeard(after: .seconds(3), expected: inputTopics, endpoints: launch.inputs.endpoints,
                                                 connect: !launch.inputs.bind, logger: logger) {
@@ -199,7 +199,7 @@ public struct DaemonService: Service {
             final.rejections += security.diagnosticRejections()
             publisher.send(topic: diagnosticsTopic, payload: final.encoded())
             group.cancelAll()
-            logger.info("foresight stopped", metadata: ["frames": "\(pipeline.stats.counter("frames_total"))"])
+            logger.info("foresight stopped", metadata: ["frames": "\(pipeline.stats.counter(.frames))"])
         }
     }
 }

@@ -197,8 +197,8 @@ public struct DatasetBuilder: Sendable {
             stepMs: Double(launch.predictor.step) / 1e6, beams: launch.site.mmwave.beams,
             resetGapMs: Double(launch.predictor.resetGap) / 1e6, truthToleranceMs: Double(TruthTimeline().tolerance) / 1e6,
             launch: launch.path, site: launch.site.name, gitCommit: options.gitCommit, command: options.command,
-            modalities: LaunchFile.modalities,
-            shapes: ["camera": shapes.camera, "radar": shapes.radar, "lidar": shapes.lidar], shards: all)
+            modalities: Modality.allCases.map(\.rawValue),
+            shapes: [Modality.camera.rawValue: shapes.camera, Modality.radar.rawValue: shapes.radar, Modality.lidar.rawValue: shapes.lidar], shards: all)
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -249,35 +249,30 @@ public struct DatasetBuilder: Sendable {
                 }
             }
         }
-        let topics = Set(LaunchFile.modalities.compactMap { launch.inputTopic($0) } + launch.inputs.truthTopics.map { launch.prefix + $0 })
+        let topics = Set(launch.inputTopics + launch.inputs.truthTopics.map { launch.prefix + $0 })
         let messages = try drive.open(topics: topics, site: launch.site)
         let builder = try ObservationBuilder(site: launch.site, radarDetections: launch.predictor.radarDetections, memberStamps: launch.predictor.memberStamps)
-        var segments = SegmentTracker(resetGap: launch.predictor.resetGap)
         // The classical predictor's estimates of each frame's horizon (the learned model's coarse inputs),
-        // from the window the daemon's predictor stage would hold: same builder, same segment resets.
+        // from the window the daemon's predictor stage would hold: same builder, same window type.
         // Also once per dead sensor: the same window with that modality removed from every frame.
         let coarse = try CoarseInputs(launch: launch)
-        let history = launch.predictor.history
-        var window: [FrameObservation] = []
-        var droppedWindows = [[FrameObservation]](repeating: [], count: ForesightPredict.Modality.allCases.count)
+        func predictorWindow() -> PredictorWindow {
+            PredictorWindow(history: launch.predictor.history, steps: options.future, step: launch.predictor.step,
+                            resetGap: launch.predictor.resetGap)
+        }
+        var window = predictorWindow()
+        var droppedWindows = Modality.allCases.map { _ in predictorWindow() }
         var reported = 0
-        let add: (PreprocessedFrame, FrameContext) async -> Void = { frame, context in
-            if segments.advance(stamp: frame.stamp, epoch: context.epoch) {
-                window.removeAll()
-                for i in droppedWindows.indices { droppedWindows[i].removeAll() }
-            }
-            let observation = builder.observation(frame, context: context)
-            window.append(observation)
-            if window.count > history { window.removeFirst(window.count - history) }
-            let horizon = Horizon.stamps(after: frame.stamp, steps: options.future, step: launch.predictor.step)
+        let add: (PreprocessedFrame) async -> Void = { frame in
+            let observation = builder.observation(frame)
+            let horizon = window.append(observation, epoch: frame.header.epoch).horizon
             var dropped: [CoarseEstimates] = []
-            for (i, modality) in ForesightPredict.Modality.allCases.enumerated() {
-                droppedWindows[i].append(observation.removing(modality))
-                if droppedWindows[i].count > history { droppedWindows[i].removeFirst(droppedWindows[i].count - history) }
-                dropped.append(coarse.estimates(history: droppedWindows[i], horizon: horizon))
+            for (i, modality) in Modality.allCases.enumerated() {
+                _ = droppedWindows[i].append(observation.removing(modality), epoch: frame.header.epoch)
+                dropped.append(coarse.estimates(history: droppedWindows[i].frames, horizon: horizon))
             }
-            rows.append(frame, observation: observation, coarse: coarse.estimates(history: window, horizon: horizon), dropped: dropped,
-                        segment: segments.segment)
+            rows.append(frame, observation: observation, coarse: coarse.estimates(history: window.frames, horizon: horizon), dropped: dropped,
+                        segment: window.segment)
             if rows.count - reported >= 50 { report(rows.count - reported, false); reported = rows.count }
         }
         for message in messages {
@@ -297,11 +292,11 @@ public struct DatasetBuilder: Sendable {
             throw LaunchError("\(source): no frame was assembled (do its topics match the launch file's inputs.topics and prefix '\(launch.prefix)'?)")
         }
         guard rows.gnssFrames > 0 else {
-            throw LaunchError("\(source): no GNSS fix on \(launch.inputTopic("gnss") ?? "sensor/gnss") in the whole drive; "
+            throw LaunchError("\(source): no GNSS fix on \(launch.inputTopic(.gnss)) in the whole drive; "
                               + "positions cannot be learned or scored without it")
         }
         if let median = rows.medianGnssDistance, median > 20_000 {
-            throw LaunchError("\(source): the GNSS fixes on \(launch.inputTopic("gnss") ?? "sensor/gnss") lie \(Int(median / 1000)) km from the origin "
+            throw LaunchError("\(source): the GNSS fixes on \(launch.inputTopic(.gnss)) lie \(Int(median / 1000)) km from the origin "
                               + "of site '\(launch.site.name)' (\(launch.sitePath)): the drive was recorded at another site; use that site's launch file")
         }
         report(rows.count - reported, true)
@@ -328,7 +323,7 @@ public struct DatasetBuilder: Sendable {
         var bag: String?
         if case .bag(let path) = drive { bag = path }
         return Shard(file: file, scenario: scenarioName ?? name, seed: seed, split: split, frames: rows.count, durationS: duration,
-                     segments: segments.segment + 1, bag: bag)
+                     segments: window.segment + 1, bag: bag)
     }
 
     /// The targets of every frame at each horizon stamp (``Horizon/stamps(after:steps:step:)``),
@@ -378,7 +373,7 @@ final class DatasetRows: @unchecked Sendable {
     /// The classical estimates from the whole window (`coarse_*`).
     private var coarse = CoarseColumns()
     /// The classical estimates from the window with one modality removed, per frame in
-    /// `ForesightPredict.Modality.allCases` order (`coarse_dropped_*`, shape [frames, modalities, …]): what the
+    /// `Modality.allCases` order (`coarse_dropped_*`, shape [frames, modalities, …]): what the
     /// daemon's classical predictor gives when that sensor is dead, for the training views that
     /// drop it (otherwise those views would pair a dead sensor with estimates that used it).
     private var dropped = CoarseColumns()
@@ -423,7 +418,7 @@ final class DatasetRows: @unchecked Sendable {
 
     func append(_ frame: PreprocessedFrame, observation o: FrameObservation, coarse estimates: CoarseEstimates,
                 dropped droppedEstimates: [CoarseEstimates], segment id: Int) {
-        precondition(droppedEstimates.count == ForesightPredict.Modality.allCases.count, "one estimate per dropped modality")
+        precondition(droppedEstimates.count == Modality.allCases.count, "one estimate per dropped modality")
         stamps.append(frame.stamp)
         future = estimates.powerDBm.count
         coarse.append(estimates)
@@ -448,15 +443,15 @@ final class DatasetRows: @unchecked Sendable {
         return [
             "stamp": TypedTensor(dtype: .i64, shape: [n], bytes: TypedTensor.bytes(of: stamps)),
             "segment": TypedTensor(dtype: .i32, shape: [n], bytes: TypedTensor.bytes(of: segment)),
-            "camera": TypedTensor(dtype: .f16, shape: [n] + camera, bytes: TypedTensor.bytes(of: cameraBits)),
-            "radar": TypedTensor(dtype: .f16, shape: [n] + radar, bytes: TypedTensor.bytes(of: radarBits)),
-            "lidar": TypedTensor(dtype: .f16, shape: [n] + lidar, bytes: TypedTensor.bytes(of: lidarBits)),
-            "gnss": TypedTensor(dtype: .f32, shape: [n, 2], bytes: TypedTensor.bytes(of: gnss)),
+            Modality.camera.rawValue: TypedTensor(dtype: .f16, shape: [n] + camera, bytes: TypedTensor.bytes(of: cameraBits)),
+            Modality.radar.rawValue: TypedTensor(dtype: .f16, shape: [n] + radar, bytes: TypedTensor.bytes(of: radarBits)),
+            Modality.lidar.rawValue: TypedTensor(dtype: .f16, shape: [n] + lidar, bytes: TypedTensor.bytes(of: lidarBits)),
+            Modality.gnss.rawValue: TypedTensor(dtype: .f32, shape: [n, 2], bytes: TypedTensor.bytes(of: gnss)),
             "power": TypedTensor(dtype: .f32, shape: [n, beams], bytes: TypedTensor.bytes(of: power)),
             "power_dbm": TypedTensor(dtype: .f32, shape: [n, beams], bytes: TypedTensor.bytes(of: powerDBm)),
             "present": TypedTensor(dtype: .u8, shape: [n, 5], bytes: present),
         ].merging(coarse.tensors(prefix: "coarse", leading: [n], future: future, beams: beams)) { a, _ in a }
-         .merging(dropped.tensors(prefix: "coarse_dropped", leading: [n, ForesightPredict.Modality.allCases.count], future: future, beams: beams)) { a, _ in a }
+         .merging(dropped.tensors(prefix: "coarse_dropped", leading: [n, Modality.allCases.count], future: future, beams: beams)) { a, _ in a }
     }
 }
 

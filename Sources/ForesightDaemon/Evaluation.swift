@@ -38,7 +38,7 @@ public struct Evaluation {
         let reader = try BagRecording(path: bagPath)
         let info = try reader.info()
         try EvaluationInput.check(info, launch: launch, bagPath: bagPath)
-        let topics = Set(LaunchFile.modalities.compactMap { launch.inputTopic($0) } + launch.inputs.truthTopics.map { launch.prefix + $0 })
+        let topics = Set(launch.inputTopics + launch.inputs.truthTopics.map { launch.prefix + $0 })
         let cursor = try reader.messages { topics.contains($0.topic) }
         let collected = Locked<(predictions: [PredictionSet], truth: TruthTimeline)>(([], TruthTimeline()))
         let pipeline = try FusionPipeline(launch: launch, predictor: try PredictorFactory.make(launch), logger: logger) { event in
@@ -60,14 +60,14 @@ public struct Evaluation {
         let source = BagSource(cursor: cursor, progress: progress)
         await pipeline.runOffline(source)
         if let error = source.error { throw error }
-        if pipeline.stats.counter("frames_total") == 0 { throw EvaluationInput.noFrames(info, launch: launch, bagPath: bagPath) }
+        if pipeline.stats.counter(.frames) == 0 { throw EvaluationInput.noFrames(info, launch: launch, bagPath: bagPath) }
         var accumulator = ScoreAccumulator()
         let (predictions, truth) = collected.withLock { ($0.predictions, $0.truth) }
         for set in predictions { accumulator.add(set, truth: truth) }
         var rejections: [String: Int64] = [:]
         for r in pipeline.stats.wire.rejectionSnapshot() { rejections[r.key.name, default: 0] += r.count }
-        return Result(report: accumulator.report, messages: source.count, frames: pipeline.stats.counter("frames_total"),
-                      partialFrames: pipeline.stats.counter("frames_partial_total"), rejections: rejections,
+        return Result(report: accumulator.report, messages: source.count, frames: pipeline.stats.counter(.frames),
+                      partialFrames: pipeline.stats.counter(.partialFrames), rejections: rejections,
                       seconds: Date().timeIntervalSince(start))
     }
 }

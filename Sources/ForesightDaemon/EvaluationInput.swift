@@ -7,7 +7,7 @@ import ForesightBag
 public enum EvaluationInput {
     /// Throws `LaunchError` unless `info` has at least one input topic and one truth topic of `launch`.
     public static func check(_ info: BagInfo, launch: LaunchFile, bagPath: String) throws {
-        let inputs = LaunchFile.modalities.compactMap { launch.inputTopic($0) }
+        let inputs = launch.inputTopics
         let truth = launch.inputs.truthTopics.map { launch.prefix + $0 }
         let present = Set(info.topics.filter { $0.messageCount > 0 }.map(\.topic))
         let missingInputs = !inputs.contains(where: present.contains)
@@ -20,7 +20,7 @@ public enum EvaluationInput {
 
     /// The error for a run that read the bag but assembled no frame.
     public static func noFrames(_ info: BagInfo, launch: LaunchFile, bagPath: String) -> LaunchError {
-        LaunchError(report(info, expectedInputs: LaunchFile.modalities.compactMap { launch.inputTopic($0) },
+        LaunchError(report(info, expectedInputs: launch.inputTopics,
                            expectedTruth: launch.inputs.truthTopics.map { launch.prefix + $0 }, launch: launch,
                            bagPath: bagPath, what: "no frame could be assembled from"))
     }

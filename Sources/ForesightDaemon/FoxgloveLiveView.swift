@@ -155,10 +155,7 @@ public final class FoxgloveLiveView: Sendable {
         metadata = [("site", launch.site.name), ("launch", launch.path)]
 
         var types: [String: MessageType] = [:]
-        let sensorTypes: [MessageType] = [.image, .radarCube, .pointCloud, .gnssFix, .beamPower]
-        for (modality, type) in zip(LaunchFile.modalities, sensorTypes) {
-            if let topic = launch.inputTopic(modality) { types[topic] = type }
-        }
+        for modality in Modality.allCases { types[launch.inputTopic(modality)] = modality.messageType }
         for topic in launch.inputs.truthTopics {
             if let type = MessageType.forTopic(topic) { types[launch.prefix + topic] = type }
         }

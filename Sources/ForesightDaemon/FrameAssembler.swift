@@ -15,41 +15,14 @@ public struct SensorMessage: Sendable {
     public var receiveTime: Int64
 }
 
-/// What the pipeline remembers about a frame between synchronization and publication.
-public struct FrameContext: Sendable {
-    /// Frame number (monotonic from 0).
-    public var seq: UInt64
-    /// Frame stamp (the synchronizer's reference stamp), ns.
-    public var stamp: Int64
-    /// The member messages.
-    public var members: [FusionFrame.Member]
-    /// Modalities absent from the frame.
-    public var missing: [String]
-    /// Why the synchronizer emitted it (optimal set or deadline).
-    public var reason: FrameReason
-    /// Wall-clock receive time of the frame's newest member, ns.
-    public var lastReceive: Int64
-    /// Wall-clock time the frame left the synchronizer, ns.
-    public var synchronizedAt: Int64
-    /// The GNSS fix, if present.
-    public var fix: GnssFix?
-    /// The point cloud, if present.
-    public var cloud: PointCloud?
-    /// The beam-power scan, if present.
-    public var beamPower: BeamPower?
-    /// How many times the synchronizer had resynchronized the whole stream (its time base moved back)
-    /// before this frame; a change starts a new segment for streaming predictors and the dataset.
-    public var epoch: UInt64 = 0
-}
-
 /// The ingest side of the pipeline: wire acceptance (framing, limits, validation, stream rules),
 /// topic routing and the ApproximateTime synchronizer with its deadline. Owned by one task.
 public struct FrameAssembler: Sendable {
     /// Wire acceptance; its counters are shared with the pipeline's statistics.
     public private(set) var ingest: WireIngest
-    /// The synchronizer over the five modalities (`LaunchFile.modalities` order).
+    /// The synchronizer over the five modalities (topic index = ``Modality/index``).
     public private(set) var synchronizer: ApproximateTimeSynchronizer<SensorMessage>
-    private let modalityOfTopic: [String: Int]
+    private let modalityOfTopic: [String: Modality]
     private let topicNames: [String]
     private let truthTopics: Set<String>
     private let config: SyncConfig
@@ -71,8 +44,8 @@ public struct FrameAssembler: Sendable {
 
     /// What one accepted message produced.
     public struct Output: Sendable {
-        /// Frames that became ready, with their context.
-        public var frames: [(raw: RawFrame, context: FrameContext)] = []
+        /// Frames that became ready (each carries its header).
+        public var frames: [RawFrame] = []
         /// A ground-truth message (not synchronized).
         public var truth: (any WireMessage)?
         /// Why the message was rejected, when it was (already counted).
@@ -82,15 +55,13 @@ public struct FrameAssembler: Sendable {
     /// Builds the ingest side from a launch file.
     public init(launch: LaunchFile, counters: WireCounters) throws {
         var routes: [String: MessageType] = [:]
-        let types: [MessageType] = [.image, .radarCube, .pointCloud, .gnssFix, .beamPower]
-        var index: [String: Int] = [:]
-        var names: [String] = []
-        for i in LaunchFile.modalities.indices {
-            let topic = launch.prefix + launch.inputs.topics[i]
-            routes[topic] = types[i]
-            index[topic] = i
-            names.append(topic)
+        var index: [String: Modality] = [:]
+        for modality in Modality.allCases {
+            let topic = launch.inputTopic(modality)
+            routes[topic] = modality.messageType
+            index[topic] = modality
         }
+        let names = launch.inputTopics
         var truth: Set<String> = []
         for topic in launch.inputs.truthTopics {
             guard let type = MessageType.allCases.first(where: { topic.hasSuffix($0.defaultTopic) && $0.defaultTopic.hasPrefix("truth/") }) else {
@@ -104,7 +75,7 @@ public struct FrameAssembler: Sendable {
         // The future bound is enforced here against the anchored stream time (before the stream
         // rules see the stamp), not by the synchronizer against the newest stamp alone: after a
         // real pause the sensors' next stamps are legitimately far ahead of the last one.
-        config = SyncConfig(topics: LaunchFile.modalities.map { SyncTopic(name: $0, interMessageLowerBound: launch.sync.interMessageLowerBound) },
+        config = SyncConfig(topics: Modality.allCases.map { SyncTopic(name: $0.rawValue, interMessageLowerBound: launch.sync.interMessageLowerBound) },
                             queueSize: launch.sync.queueSize, maxInterval: launch.sync.maxInterval,
                             agePenalty: launch.sync.agePenalty, deadline: launch.sync.deadline,
                             silenceThreshold: launch.sync.silence, futureBound: nil)
@@ -147,7 +118,7 @@ public struct FrameAssembler: Sendable {
             output.truth = accepted.message
             return output
         }
-        guard let modality = modalityOfTopic[accepted.topic] else { return output }
+        guard let modality = modalityOfTopic[accepted.topic]?.index else { return output }
         output.frames += advance(at: receiveTime)
         if accepted.observation.clockJump || accepted.observation.publisherReset {
             // One topic restarted or jumped: forget its previous stamp only. A single odd message
@@ -204,26 +175,26 @@ public struct FrameAssembler: Sendable {
 
     /// Enforces the deadline at the stream time of wall-clock `now` (see ``streamTime(at:)``), so
     /// frames keep leaving when every sensor is silent.
-    public mutating func advance(at now: Int64) -> [(raw: RawFrame, context: FrameContext)] {
+    public mutating func advance(at now: Int64) -> [RawFrame] {
         guard let time = streamTime(at: now) else { return [] }
         return wrap(synchronizer.advance(to: time))
     }
 
     /// Emits everything pending (end of stream, shutdown).
-    public mutating func flush() -> [(raw: RawFrame, context: FrameContext)] {
+    public mutating func flush() -> [RawFrame] {
         wrap(synchronizer.flush())
     }
 
-    private mutating func wrap(_ frames: [SyncedFrame<SensorMessage>]) -> [(raw: RawFrame, context: FrameContext)] {
+    private mutating func wrap(_ frames: [SyncedFrame<SensorMessage>]) -> [RawFrame] {
         let now = wallClockNanoseconds()
         return frames.map { frame in
             var image: Image?, cube: RadarCube?, cloud: PointCloud?, fix: GnssFix?, power: BeamPower?
             var members: [FusionFrame.Member] = []
             var lastReceive: Int64 = 0
             for (i, member) in frame.members.enumerated() {
-                guard let member else { continue }
+                guard let member, let modality = Modality(index: i) else { continue }
                 let payload = member.payload
-                members.append(FusionFrame.Member(modality: LaunchFile.modalities[i], topic: payload.topic, stamp: member.stamp, seq: member.seq))
+                members.append(FusionFrame.Member(modality: modality, topic: payload.topic, stamp: member.stamp, seq: member.seq))
                 lastReceive = max(lastReceive, payload.receiveTime)
                 switch payload.message {
                 case let m as Image: image = m
@@ -236,12 +207,10 @@ public struct FrameAssembler: Sendable {
             }
             let seq = nextSeq
             nextSeq += 1
-            let raw = RawFrame(seq: seq, stamp: frame.stamp, image: image, radar: cube, cloud: cloud, fix: fix, beamPower: power)
-            let context = FrameContext(seq: seq, stamp: frame.stamp, members: members,
-                                       missing: frame.missing.map { LaunchFile.modalities[$0] }, reason: frame.reason,
-                                       lastReceive: lastReceive, synchronizedAt: now, fix: fix, cloud: cloud, beamPower: power,
-                                       epoch: restarts)
-            return (raw, context)
+            let header = FrameHeader(seq: seq, stamp: frame.stamp, members: members,
+                                     missing: frame.missing.compactMap(Modality.init(index:)), reason: frame.reason,
+                                     lastReceive: lastReceive, synchronizedAt: now, epoch: restarts)
+            return RawFrame(header: header, image: image, radar: cube, cloud: cloud, fix: fix, beamPower: power)
         }
     }
 

@@ -26,16 +26,16 @@ public struct FrameExport {
     /// Finds the frame, preprocesses it and writes the files into `directory`; returns the file names.
     public func export(bagPath: String, selection: Selection, directory: String) async throws -> [String] {
         let reader = try BagRecording(path: bagPath)
-        let topics = Set(LaunchFile.modalities.compactMap { launch.inputTopic($0) })
+        let topics = Set(launch.inputTopics)
         let source = BagSource(cursor: try reader.messages { topics.contains($0.topic) }, progress: nil)
         var assembler = try FrameAssembler(launch: launch, counters: WireCounters())
-        var found: (raw: RawFrame, context: FrameContext)?
+        var found: RawFrame?
         var index = 0
-        func matches(_ frame: (raw: RawFrame, context: FrameContext)) -> Bool {
+        func matches(_ frame: RawFrame) -> Bool {
             defer { index += 1 }
             switch selection {
             case .index(let n): return index == n
-            case .stamp(let s): return frame.context.stamp >= s
+            case .stamp(let s): return frame.stamp >= s
             }
         }
         outer: for message in source {
@@ -46,7 +46,7 @@ public struct FrameExport {
         }
         if found == nil { found = assembler.flush().first(where: matches) }
         if let error = source.error { throw error }
-        guard let (raw, context) = found else {
+        guard let raw = found else {
             switch selection {
             case .index(let n): throw LaunchError("the bag has only \(index) frames; --index \(n) is beyond them")
             case .stamp(let s): throw LaunchError("no frame at or after stamp \(s) (the bag has \(index) frames)")
@@ -55,6 +55,7 @@ public struct FrameExport {
         let frontEnd = try FramePreprocessor(configuration: try FrontEndSettings.configuration(for: launch))
         let frame = await frontEnd.process(raw)
         frontEnd.finish()
+        let context = frame.header
 
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var written: [String] = []
@@ -75,12 +76,7 @@ public struct FrameExport {
             try write("lidar.png", PNGFile.grey(t.values, width: t.shape[1], height: t.shape[0]))
         }
         if let t = frame.tensors[.gnss] { try write("gnss.npy", NumpyFile.float32(t.values, shape: [t.values.count])) }
-        if let power = context.beamPower {
-            var parameters = BeamPowerParameters(calibration: launch.site.beamPower)
-            parameters.normalization = .none
-            let dB = try BeamPowerPreprocessor(parameters: parameters).process(power: power.power, unit: power.unit)
-            try write("beam_power.npy", NumpyFile.float32(dB, shape: [dB.count]))
-        }
+        if let dB = frame.beamPowerDBm { try write("beam_power.npy", NumpyFile.float32(dB, shape: [dB.count])) }
         typealias J = JSONText.Value
         let summary: J = .object([
             ("bag", .string(bagPath)), ("frame_index", .int(Int64(index - 1))), ("stamp", .int(context.stamp)),
@@ -88,7 +84,7 @@ public struct FrameExport {
             ("members", .array(context.members.map { m in
                 .object([("modality", .string(m.modality)), ("topic", .string(m.topic)), ("stamp", .int(m.stamp)), ("seq", .uint(UInt64(m.seq)))])
             })),
-            ("missing", .array(context.missing.map { .string($0) })),
+            ("missing", .array(context.missing.map { .string($0.rawValue) })),
             ("rejected", .array(frame.failures.sorted { $0.key.rawValue < $1.key.rawValue }.map { f in
                 .object([("modality", .string(f.key.rawValue)), ("error", .string("\(f.value)"))])
             })),

@@ -9,17 +9,14 @@ import ForesightWire
 /// Loading is strict: unknown keys and invalid values are rejected at start with an error that
 /// names the key path, so a typo fails fast instead of silently using a default.
 public struct LaunchFile: Sendable {
-    /// The five sensor modalities, in the synchronizer's topic order.
-    public static let modalities = ["camera", "radar", "lidar", "gnss", "beam_power"]
-
     /// Inputs: endpoints and the topic of each modality.
     public struct Inputs: Sendable {
         /// Endpoints to subscribe to.
         public var endpoints: [String]
         /// `connect` (default) or `bind`.
         public var bind: Bool
-        /// Topic per modality (without the site prefix), in `LaunchFile.modalities` order.
-        public var topics: [String]
+        /// Topic per modality (without the site prefix); every modality has one.
+        public var topics: ModalityMap<String>
         /// Ground-truth topics to follow for the live view and online scores (empty to ignore truth).
         public var truthTopics: [String]
         /// Subscriber buffer (messages) before the oldest is dropped.
@@ -28,6 +25,19 @@ public struct LaunchFile: Sendable {
         public var limits: WireLimits
         /// CURVE certificates of the input socket (`inputs.security.curve`), nil for plain ZMTP.
         public var curve: CurveFiles? = nil
+
+        /// Inputs with the loader's defaults: connect, the default topic of every modality, no truth
+        /// topics, a 256-message buffer, default limits, plain ZMTP.
+        public init(endpoints: [String], bind: Bool = false, topics: ModalityMap<String> = ModalityMap { $0.defaultTopic },
+                    truthTopics: [String] = [], buffer: Int = 256, limits: WireLimits = WireLimits(), curve: CurveFiles? = nil) {
+            self.endpoints = endpoints
+            self.bind = bind
+            self.topics = topics
+            self.truthTopics = truthTopics
+            self.buffer = buffer
+            self.limits = limits
+            self.curve = curve
+        }
     }
 
     /// Synchronizer settings.
@@ -48,10 +58,26 @@ public struct LaunchFile: Sendable {
         /// A forward stamp jump beyond this is a clock jump, ns.
         public var clockJump: Int64
         /// Modalities that must be present for a frame to be predicted from (others may be missing).
-        public var required: [String]
+        public var required: [Modality]
         /// The shortest gap between two messages of one sensor, ns (0 = unknown). Lets
         /// ApproximateTime prove a set optimal without waiting for each sensor's next message.
         public var interMessageLowerBound: Int64
+
+        /// Synchronizer settings (durations in ns) with the loader's defaults: queue 10, max interval
+        /// 80 ms, age penalty 0.1, deadline 200 ms, silence 1 s, future bound 1 s, clock jump 10 s.
+        public init(queueSize: Int = 10, maxInterval: Int64 = 80_000_000, agePenalty: Double = 0.1, deadline: Int64 = 200_000_000,
+                    silence: Int64 = 1_000_000_000, futureBound: Int64 = 1_000_000_000, clockJump: Int64 = 10_000_000_000,
+                    required: [Modality] = [], interMessageLowerBound: Int64 = 0) {
+            self.queueSize = queueSize
+            self.maxInterval = maxInterval
+            self.agePenalty = agePenalty
+            self.deadline = deadline
+            self.silence = silence
+            self.futureBound = futureBound
+            self.clockJump = clockJump
+            self.required = required
+            self.interMessageLowerBound = interMessageLowerBound
+        }
     }
 
     /// Predictor settings.
@@ -83,6 +109,23 @@ public struct LaunchFile: Sendable {
         public var memberStamps: Bool = false
         /// Whether this kind runs a model folder.
         public var usesModel: Bool { kind == "learned" || kind == "gru" }
+
+        /// Predictor settings with the loader's defaults: classical CTRV, history 8, horizon 5,
+        /// step 100 ms, top-3.
+        public init(kind: String = "classical-ctrv", modelDirectory: String? = nil, history: Int = 8, horizon: Int = 5,
+                    step: Int64 = 100_000_000, topK: Int = 3, resetGap: Int64 = 1_000_000_000, blasThreads: Int = 2,
+                    radarDetections: Bool = false, memberStamps: Bool = false) {
+            self.kind = kind
+            self.modelDirectory = modelDirectory
+            self.history = history
+            self.horizon = horizon
+            self.step = step
+            self.topK = topK
+            self.resetGap = resetGap
+            self.blasThreads = blasThreads
+            self.radarDetections = radarDetections
+            self.memberStamps = memberStamps
+        }
     }
 
     /// Camera preprocessing settings of the launch file (`preprocess.camera`).
@@ -93,6 +136,9 @@ public struct LaunchFile: Sendable {
         public var height: Int = 224
         /// Decode JPEGs at a reduced DCT scale before resizing (faster; not bit-identical).
         public var reducedJPEGDecode: Bool = false
+
+        /// The loader's defaults: 224×224, full-scale decode.
+        public init() {}
     }
 
     /// Output settings.
@@ -109,6 +155,18 @@ public struct LaunchFile: Sendable {
         public var diagnosticsPeriod: Int64
         /// CURVE certificates of the output socket (`output.security.curve`), nil for plain ZMTP.
         public var curve: CurveFiles? = nil
+
+        /// Output settings with the loader's defaults: bind, no prefix, `fusion/frame` published,
+        /// diagnostics every second, plain ZMTP.
+        public init(endpoint: String, bind: Bool = true, prefix: String = "", publishFrames: Bool = true,
+                    diagnosticsPeriod: Int64 = 1_000_000_000, curve: CurveFiles? = nil) {
+            self.endpoint = endpoint
+            self.bind = bind
+            self.prefix = prefix
+            self.publishFrames = publishFrames
+            self.diagnosticsPeriod = diagnosticsPeriod
+            self.curve = curve
+        }
     }
 
     /// Where the launch file was read from.
@@ -140,10 +198,13 @@ public struct LaunchFile: Sendable {
     /// Log level (`trace` … `critical`).
     public var logLevel: String
 
-    /// Full input topic of a modality.
-    public func inputTopic(_ modality: String) -> String? {
-        LaunchFile.modalities.firstIndex(of: modality).map { prefix + inputs.topics[$0] }
+    /// Full input topic of a modality (site prefix included).
+    public func inputTopic(_ modality: Modality) -> String {
+        prefix + inputs.topics[modality, default: modality.defaultTopic]
     }
+
+    /// Full input topics of every modality, in frame order.
+    public var inputTopics: [String] { Modality.allCases.map(inputTopic) }
 
     /// Loads and validates a launch file.
     public static func load(path: String) throws(ConfigError) -> LaunchFile {
@@ -206,11 +267,12 @@ public struct LaunchFile: Sendable {
         }
         guard !endpoints.isEmpty else { throw inputMap.invalid("endpoints", "list at least one endpoint") }
         let inputBind = try inputMap.string("mode", default: "connect", oneOf: ["connect", "bind"]) == "bind"
-        var topics = modalities
-        topics[0] = "sensor/camera"; topics[1] = "sensor/radar"; topics[2] = "sensor/lidar"; topics[3] = "sensor/gnss"; topics[4] = "sensor/beam_power"
+        var topics = ModalityMap { $0.defaultTopic }
         if let topicNode = inputMap.optional("topics") {
             let topicMap = try topicNode.mapping()
-            for (i, modality) in modalities.enumerated() { topics[i] = try topicMap.string(modality, default: topics[i]) }
+            for modality in Modality.allCases {
+                topics[modality] = try topicMap.string(modality.rawValue, default: modality.defaultTopic)
+            }
             try topicMap.finish()
         }
         var truthTopics: [String] = []
@@ -243,14 +305,14 @@ public struct LaunchFile: Sendable {
             silence: ms(try syncMap?.double("silence_ms", default: 1000, in: 1...3_600_000) ?? 1000),
             futureBound: ms(try syncMap?.double("future_bound_ms", default: 1000, in: 1...3_600_000) ?? 1000),
             clockJump: ms(try syncMap?.double("clock_jump_ms", default: 10_000, in: 1...86_400_000) ?? 10_000),
-            required: try syncMap.map { m throws(ConfigError) -> [String] in
-                var out: [String] = []
+            required: try syncMap.map { m throws(ConfigError) -> [Modality] in
+                var out: [Modality] = []
                 for node in try m.list("required", optional: true) {
                     let value = try node.string()
-                    guard modalities.contains(value) else {
-                        throw m.invalid("required", "'\(value)' is not a modality (\(modalities.joined(separator: ", ")))")
+                    guard let modality = Modality(rawValue: value) else {
+                        throw m.invalid("required", "'\(value)' is not a modality (\(Modality.allCases.map(\.rawValue).joined(separator: ", ")))")
                     }
-                    out.append(value)
+                    out.append(modality)
                 }
                 return out
             } ?? [],

@@ -213,7 +213,6 @@ public enum PrometheusFamilies {
     static let latency = PrometheusExporter.Family.gauge("foresight_stage_latency_seconds", "Stage latency over the most recent 4096 frames, by stage and quantile")
     static let latencyCount = PrometheusExporter.Family.counter("foresight_stage_latency_samples_total", "Latency samples recorded per stage")
     static let other = PrometheusExporter.Family.counter("foresight_pipeline_events_total", "Other pipeline counters, by name")
-    static let otherGauge = PrometheusExporter.Family.gauge("foresight_pipeline_gauge", "Other pipeline gauges, by name")
 
     /// The samples of `stats` as of `now` (ns).
     public static func samples(of stats: PipelineStats, now: Int64) -> [PrometheusExporter.Sample] {
@@ -226,42 +225,32 @@ public enum PrometheusFamilies {
         }
         for r in stats.wire.rejectionSnapshot() { out.append(S(rejected, [("topic", r.key.topic), ("reason", r.key.name)], Double(r.count))) }
         for e in stats.wire.eventSnapshot() { out.append(S(events, [("topic", e.key.topic), ("event", e.key.name)], Double(e.count))) }
-        let (counters, gauges) = stats.snapshot()
+        let c = stats.snapshot()
         // Every stage gets its queue depth and drop counter, zero until something happens.
-        for stage in PipelineStats.stages {
-            out.append(S(queue, [("stage", stage)], Double(gauges["queue.\(stage)"] ?? 0)))
-            out.append(S(dropped, [("stage", stage)], Double(counters["dropped.\(stage)"] ?? 0)))
+        for stage in PipelineStats.Stage.allCases {
+            out.append(S(queue, [("stage", stage.rawValue)], Double(c.stageQueue[stage] ?? 0)))
+            out.append(S(dropped, [("stage", stage.rawValue)], Double(c.stageDropped[stage] ?? 0)))
             if let recorder = stats.latency[stage] {
-                out.append(S(latencyCount, [("stage", stage)], Double(recorder.count)))
+                out.append(S(latencyCount, [("stage", stage.rawValue)], Double(recorder.count)))
                 if let p = recorder.percentilesMs([50, 90, 99]) {
-                    for (q, v) in zip(["0.5", "0.9", "0.99"], p) { out.append(S(latency, [("stage", stage), ("quantile", q)], v / 1000)) }
+                    for (q, v) in zip(["0.5", "0.9", "0.99"], p) { out.append(S(latency, [("stage", stage.rawValue), ("quantile", q)], v / 1000)) }
                 }
             }
         }
-        let fixed: [String: PrometheusExporter.Family] = ["frames_total": frames, "frames_partial_total": partial,
-                                                          "frames_skipped_total": skipped, "predictions_invalid_total": invalid]
-        for (name, family) in fixed { out.append(S(family, [], Double(counters[name] ?? 0))) }
-        for (name, value) in counters.sorted(by: { $0.key < $1.key }) where fixed[name] == nil {
-            if name.hasPrefix("dropped.topic.") {
-                out.append(S(topicDropped, [("topic", String(name.dropFirst("dropped.topic.".count)))], Double(value)))
-            } else if name.hasPrefix("dropped."), PipelineStats.stages.contains(String(name.dropFirst("dropped.".count))) {
-                continue
-            } else if name.hasPrefix("rejected_sync_"), name.hasSuffix("_total") {
-                let reason = String(name.dropFirst("rejected_sync_".count).dropLast("_total".count))
-                out.append(S(syncRejected, [("reason", reason)], Double(value)))
-            } else {
-                out.append(S(other, [("name", name)], Double(value)))
+        let fixed: [PipelineStats.Counter: PrometheusExporter.Family] = [.frames: frames, .partialFrames: partial,
+                                                                         .skippedFrames: skipped, .invalidPredictions: invalid]
+        for counter in PipelineStats.Counter.allCases {
+            if let family = fixed[counter] {
+                out.append(S(family, [], Double(c.counters[counter] ?? 0)))
+            } else if let value = c.counters[counter] {
+                out.append(S(other, [("name", counter.rawValue)], Double(value)))
             }
         }
-        for (name, value) in gauges.sorted(by: { $0.key < $1.key }) {
-            if name.hasPrefix("sync.unmatched.") {
-                out.append(S(unmatched, [("topic", String(name.dropFirst("sync.unmatched.".count)))], Double(value)))
-            } else if name.hasPrefix("queue."), PipelineStats.stages.contains(String(name.dropFirst("queue.".count))) {
-                continue
-            } else {
-                out.append(S(otherGauge, [("name", name)], Double(value)))
-            }
+        for (topic, value) in c.topicDropped.sorted(by: { $0.key < $1.key }) { out.append(S(topicDropped, [("topic", topic)], Double(value))) }
+        for reason in PipelineStats.SyncRejection.allCases {
+            if let value = c.syncRejected[reason] { out.append(S(syncRejected, [("reason", reason.rawValue)], Double(value))) }
         }
+        for (topic, value) in c.topicUnmatched.sorted(by: { $0.key < $1.key }) { out.append(S(unmatched, [("topic", topic)], Double(value))) }
         return out
     }
 }

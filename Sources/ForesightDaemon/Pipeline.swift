@@ -9,13 +9,13 @@ import Logging
 public enum PipelineEvent: Sendable {
     /// A message to publish (topic with the output prefix, MessagePack payload).
     case publish(topic: String, payload: [UInt8])
-    /// A prediction, with the frame it was made from (for scoring and the live view).
-    case prediction(PredictionSet, FrameContext)
+    /// A prediction, with the header of the frame it was made from (for scoring and the live view).
+    case prediction(PredictionSet, FrameHeader)
     /// A ground-truth message that arrived on a configured truth topic.
     case truth(any WireMessage)
     /// The reference predictor's prediction for a frame (`foresight run --compare`), made from
     /// the same window right after the primary one; for the observer only, never published.
-    case reference(PredictionSet, FrameContext)
+    case reference(PredictionSet, FrameHeader)
 }
 
 /// Foresight's data path, in one place:
@@ -38,7 +38,8 @@ public final class FusionPipeline: Sendable {
     private let ingest: IngestStage
     private let frontEnd: FramePreprocessor
     private let prediction: PredictionStage
-    private let contexts = Locked<[UInt64: FrameContext]>([:])
+    /// Frames the predictor stage has taken from the front end (for the preprocess queue gauge).
+    private let taken = Locked<Int64>(0)
     private let reportedFrontEndDrops = Locked<Int64>(0)
     private let sink: @Sendable (PipelineEvent) -> Void
     private let logger: Logger
@@ -51,7 +52,7 @@ public final class FusionPipeline: Sendable {
         self.launch = launch
         self.logger = logger
         self.sink = sink
-        let topics = LaunchFile.modalities.compactMap { launch.inputTopic($0) }
+        let topics = launch.inputTopics
         stats = PipelineStats(topics: topics, silence: launch.sync.silence)
         ingest = IngestStage(assembler: try FrameAssembler(launch: launch, counters: stats.wire), stats: stats, logger: logger)
         frontEnd = try FramePreprocessor(configuration: try FrontEndSettings.configuration(for: launch))
@@ -96,11 +97,9 @@ public final class FusionPipeline: Sendable {
     /// Runs offline over recorded messages, in order, processing every frame (nothing dropped).
     public func runOffline(_ messages: some Sequence<(frames: [[UInt8]], receiveTime: Int64)>) async {
         for message in messages {
-            await offer(frames: message.frames, receiveTime: message.receiveTime) { frame, context in
-                await self.finish(frame, context: context)
-            }
+            await offer(frames: message.frames, receiveTime: message.receiveTime) { frame in await self.finish(frame) }
         }
-        await drain { frame, context in await self.finish(frame, context: context) }
+        await drain { frame in await self.finish(frame) }
     }
 
     /// Offline, step by step: hands one recorded message to ingest (wire checks, synchronizer);
@@ -108,36 +107,36 @@ public final class FusionPipeline: Sendable {
     /// given to `body` in order — nothing is dropped. Truth messages go to the sink. `foresight
     /// eval` and `foresight dataset` build on this; `runOffline` passes the predictor stage as `body`.
     public func offer(frames: [[UInt8]], receiveTime: Int64,
-                      _ body: (PreprocessedFrame, FrameContext) async -> Void) async {
+                      _ body: (PreprocessedFrame) async -> Void) async {
         let (ready, truth) = await ingest.accept(frames: frames, receiveTime: receiveTime)
         if let truth { sink(.truth(truth)) }
-        for item in ready { await body(await process(item), item.context) }
+        for raw in ready { await body(await process(raw)) }
     }
 
     /// Offline: emits the frames still pending in the synchronizer (end of the recording) to
     /// `body`, then stops the front end and the predictor stage. Call once, after the last `offer`.
-    public func drain(_ body: (PreprocessedFrame, FrameContext) async -> Void) async {
-        for item in await ingest.flush() { await body(await process(item), item.context) }
+    public func drain(_ body: (PreprocessedFrame) async -> Void) async {
+        for raw in await ingest.flush() { await body(await process(raw)) }
         frontEnd.finish()
         await prediction.stop()
     }
 
     // MARK: Stages
 
-    private func submit(_ frames: [(raw: RawFrame, context: FrameContext)]) {
-        for (raw, context) in frames {
-            contexts.withLock { table in
-                table[context.seq] = context
-                // Frames the front end dropped never come back: forget old contexts (the drops
-                // themselves are counted from the front end's statistics, see `countFrontEndDrops`).
-                let stale = table.keys.filter { $0 + 64 < context.seq }
-                for key in stale { table[key] = nil }
-            }
-            stats.latency["sync"]?.record(context.synchronizedAt - context.lastReceive)
+    private func submit(_ frames: [RawFrame]) {
+        for raw in frames {
+            stats.latency[.sync]?.record(raw.header.synchronizedAt - raw.header.lastReceive)
             frontEnd.submit(raw)
         }
-        stats.set("queue.preprocess", Int64(contexts.withLock { $0.count }))
+        refreshPreprocessQueue()
         countFrontEndDrops()
+    }
+
+    /// Frames handed to the front end and not yet taken by the predictor stage (nor dropped).
+    private func refreshPreprocessQueue() {
+        let front = frontEnd.statistics
+        let waiting = Int64(front.submitted - front.droppedInput - front.droppedOutput) - taken.current
+        stats.setQueueDepth(.preprocess, max(0, waiting))
     }
 
     /// Adds the frames the preprocessing front end dropped (input queue full: the process is
@@ -149,45 +148,46 @@ public final class FusionPipeline: Sendable {
             reported = max(reported, dropped)
             return delta
         }
-        if added > 0 { stats.count("dropped.preprocess", by: added) }
+        if added > 0 { stats.countDropped(.preprocess, by: added) }
     }
 
     private func predictLoop() async {
         for await frame in frontEnd.output {
-            guard let context = contexts.withLock({ $0.removeValue(forKey: frame.seq) }) else { continue }
-            record(frame, context: context)
-            await finish(frame, context: context)
+            taken.withLock { $0 += 1 }
+            record(frame)
+            await finish(frame)
         }
     }
 
     /// Preprocesses a frame directly (offline: no queue, nothing dropped) and records it.
-    private func process(_ item: (raw: RawFrame, context: FrameContext)) async -> PreprocessedFrame {
-        stats.latency["sync"]?.record(item.context.synchronizedAt - item.context.lastReceive)
-        let frame = await frontEnd.process(item.raw)
-        record(frame, context: item.context)
+    private func process(_ raw: RawFrame) async -> PreprocessedFrame {
+        stats.latency[.sync]?.record(raw.header.synchronizedAt - raw.header.lastReceive)
+        let frame = await frontEnd.process(raw)
+        record(frame)
         return frame
     }
 
     /// Records a preprocessed frame's latency and its rejected inputs.
-    private func record(_ frame: PreprocessedFrame, context: FrameContext) {
-        stats.latency["preprocess"]?.record(wallClockNanoseconds() - context.synchronizedAt)
+    private func record(_ frame: PreprocessedFrame) {
+        stats.latency[.preprocess]?.record(wallClockNanoseconds() - frame.header.synchronizedAt)
         for (modality, error) in frame.failures { countFailure(modality, error) }
     }
 
     /// Predicts from a preprocessed frame and emits every output of it.
-    private func finish(_ frame: PreprocessedFrame, context: FrameContext) async {
+    private func finish(_ frame: PreprocessedFrame) async {
+        let context = frame.header
         let preprocessed = wallClockNanoseconds()
         let header = Header(stamp: frame.stamp, seq: UInt32(truncatingIfNeeded: frame.seq), frameID: launch.site.name)
         let out = launch.output.prefix
         if let absent = launch.sync.required.first(where: context.missing.contains) {
             // The launch file says frames without this modality are not worth a prediction.
-            stats.count("frames_skipped_total")
+            stats.count(.skippedFrames)
             logger.debug("frame not predicted: a required modality is missing", metadata: ["modality": "\(absent)"])
             publishFrame(header: header, context: context)
             return
         }
-        guard let set = await prediction.predict(frame, context: context) else {
-            stats.count("predictions_failed_total")
+        guard let set = await prediction.predict(frame) else {
+            stats.count(.failedPredictions)
             let reason = await prediction.lastFailure ?? "unknown"
             logger.error("predictor failed on a frame; nothing published for it", metadata: ["frame": "\(frame.seq)", "error": "\(reason)"])
             publishFrame(header: header, context: context)
@@ -195,9 +195,9 @@ public final class FusionPipeline: Sendable {
             return
         }
         let predicted = wallClockNanoseconds()
-        stats.latency["predict"]?.record(predicted - preprocessed)
-        stats.count("frames_total")
-        if !context.missing.isEmpty { stats.count("frames_partial_total") }
+        stats.latency[.predict]?.record(predicted - preprocessed)
+        stats.count(.frames)
+        if !context.missing.isEmpty { stats.count(.partialFrames) }
 
         do {
             let messages = try set.messages(header: header) { launch.site.origin.toGeodetic(east: $0, north: $1) }
@@ -206,7 +206,7 @@ public final class FusionPipeline: Sendable {
             sink(.publish(topic: out + MessageType.powerPrediction.defaultTopic, payload: messages.power.encoded()))
             sink(.publish(topic: out + MessageType.blockagePrediction.defaultTopic, payload: messages.blockage.encoded()))
         } catch {
-            stats.count("predictions_invalid_total")
+            stats.count(.invalidPredictions)
             logger.error("prediction not published", metadata: ["frame": "\(frame.seq)", "error": "\(error)"])
         }
         publishFrame(header: header, context: context)
@@ -216,14 +216,14 @@ public final class FusionPipeline: Sendable {
 
     /// The reference predictor on the frame just predicted (after its outputs went out, so it
     /// adds nothing to their latency); a failure is counted and logged, never published.
-    private func runReference(context: FrameContext) async {
+    private func runReference(context: FrameHeader) async {
         switch await prediction.predictReference() {
         case .predicted(let set):
             sink(.reference(set, context))
         case .failed(let reason):
-            stats.count("predictions_reference_failed_total")
+            stats.count(.failedReferencePredictions)
             // The first few and then every 1000th: a reference that never fits must not flood the log.
-            let n = stats.counter("predictions_reference_failed_total")
+            let n = stats.counter(.failedReferencePredictions)
             guard n <= 5 || n % 1000 == 0 else { return }
             logger.warning("reference predictor failed on a frame (not published either way)",
                            metadata: ["frame": "\(context.seq)", "error": "\(reason)", "count": "\(n)"])
@@ -233,17 +233,16 @@ public final class FusionPipeline: Sendable {
     }
 
     /// Publishes `fusion/frame` for a finished frame and records its end-to-end latency.
-    private func publishFrame(header: Header, context: FrameContext) {
+    private func publishFrame(header: Header, context: FrameHeader) {
         let latency = wallClockNanoseconds() - context.lastReceive
-        stats.latency["end_to_end"]?.record(latency)
+        stats.latency[.endToEnd]?.record(latency)
         guard launch.output.publishFrames else { return }
         let record = FusionFrame(header: header, members: context.members, missing: context.missing, latencyNs: latency)
         sink(.publish(topic: launch.output.prefix + MessageType.fusionFrame.defaultTopic, payload: record.encoded()))
     }
 
-    private func countFailure(_ modality: ForesightPreprocess.Modality, _ error: PreprocessError) {
-        let name = modality == .beamPower ? "beam_power" : modality.rawValue
-        let topic = launch.inputTopic(name) ?? name
+    private func countFailure(_ modality: Modality, _ error: PreprocessError) {
+        let topic = launch.inputTopic(modality)
         let reason: RejectionReason
         if case .corruptJPEG = error { reason = .corruptJPEG } else { reason = .preprocessFailed }
         stats.wire.reject(WireError(topic: topic, reason: reason, detail: "\(error)"))
@@ -254,12 +253,13 @@ public final class FusionPipeline: Sendable {
     public func diagnostics(seq: UInt32) async -> Diagnostics {
         await ingest.refreshGauges()
         countFrontEndDrops()
+        refreshPreprocessQueue()
         let front = frontEnd.statistics
-        stats.set("queue.sync", Int64(front.submitted - front.processed - front.droppedInput))
+        stats.setQueueDepth(.sync, Int64(front.submitted - front.processed - front.droppedInput))
         // Frames the predictor stage did not take in time (its bounded input queue dropped the oldest).
         let droppedBeforePredict = Int64(front.droppedOutput)
-        let reported = stats.counter("dropped.predict")
-        if droppedBeforePredict > reported { stats.count("dropped.predict", by: droppedBeforePredict - reported) }
+        let reported = stats.dropped(.predict)
+        if droppedBeforePredict > reported { stats.countDropped(.predict, by: droppedBeforePredict - reported) }
         return stats.diagnostics(header: Header(stamp: wallClockNanoseconds(), seq: seq, frameID: launch.site.name))
     }
 
@@ -294,7 +294,8 @@ actor IngestStage {
     private var lastArrival: Int64 = 0
     private var logged: [String: Int] = [:]
     private var silentWarned: Set<String> = []
-    private var reported: [String: Int64] = [:]
+    private var reportedDrops: [String: Int64] = [:]
+    private var reportedRejections: [String: [PipelineStats.SyncRejection: Int64]] = [:]
     private(set) var finished = false
 
     init(assembler: FrameAssembler, stats: PipelineStats, logger: Logger) {
@@ -303,7 +304,7 @@ actor IngestStage {
         self.logger = logger
     }
 
-    func accept(frames: [[UInt8]], receiveTime: Int64) -> (frames: [(raw: RawFrame, context: FrameContext)], truth: (any WireMessage)?) {
+    func accept(frames: [[UInt8]], receiveTime: Int64) -> (frames: [RawFrame], truth: (any WireMessage)?) {
         // Only configured input topics are tracked (TopicActivity ignores anything else).
         if let topic = frames.first.flatMap({ String(validating: $0, as: UTF8.self) }) { stats.activity.arrived(topic, at: receiveTime) }
         let output = assembler.accept(frames: frames, receiveTime: receiveTime)
@@ -326,29 +327,28 @@ actor IngestStage {
     /// Enforces the deadline at the anchored stream time of now (the newest stamp plus the wall
     /// time since it arrived), so a pending partial frame still goes out at its deadline when
     /// every sensor has gone silent.
-    func tick() -> [(raw: RawFrame, context: FrameContext)] {
+    func tick() -> [RawFrame] {
         guard lastArrival > 0 else { return [] }
         warnSilent()
         return assembler.advance(at: wallClockNanoseconds())
     }
 
-    func flush() -> [(raw: RawFrame, context: FrameContext)] {
+    func flush() -> [RawFrame] {
         finished = true
         return assembler.flush()
     }
 
     func refreshGauges() {
         for (topic, c) in assembler.syncCounters() {
-            stats.set("sync.unmatched.\(topic)", Int64(c.unmatched))
+            stats.setUnmatched(topic: topic, Int64(c.unmatched))
             let dropped = Int64(c.dropped)
-            let previous = reported["dropped.topic.\(topic)"] ?? 0
-            if dropped > previous { stats.count("dropped.topic.\(topic)", by: dropped - previous); stats.count("dropped.sync", by: dropped - previous) }
-            reported["dropped.topic.\(topic)"] = dropped
-            for (name, value) in [("stamp_backwards", c.rejectedBackwards), ("stamp_future", c.rejectedFuture)] {
-                let key = "sync.\(name).\(topic)"
-                let old = reported[key] ?? 0
-                if Int64(value) > old { stats.count("rejected_sync_\(name)_total", by: Int64(value) - old) }
-                reported[key] = Int64(value)
+            let previous = reportedDrops[topic] ?? 0
+            if dropped > previous { stats.countDropped(topic: topic, by: dropped - previous) }
+            reportedDrops[topic] = dropped
+            for (reason, value) in [(PipelineStats.SyncRejection.stampBackwards, c.rejectedBackwards), (.stampFuture, c.rejectedFuture)] {
+                let old = reportedRejections[topic]?[reason] ?? 0
+                if Int64(value) > old { stats.countSyncRejected(reason, by: Int64(value) - old) }
+                reportedRejections[topic, default: [:]][reason] = Int64(value)
             }
         }
         warnSilent()

@@ -96,18 +96,62 @@ public final class TopicActivity: Sendable {
 }
 
 /// Everything the daemon counts, shared by its stages; rendered as `foresight/diagnostics` and
-/// as Prometheus text.
+/// as Prometheus text. Every counter has a typed key; topic names and reasons are labels of a
+/// key, never parts of a metric name.
 public final class PipelineStats: Sendable {
+    /// A pipeline stage with a queue, a drop counter and a latency.
+    public enum Stage: String, Sendable, CaseIterable, Hashable {
+        /// ApproximateTime synchronizer (arrival of the newest member → frame out).
+        case sync
+        /// The preprocessing front end.
+        case preprocess
+        /// The predictor stage.
+        case predict
+        /// Newest member's arrival → outputs published.
+        case endToEnd = "end_to_end"
+    }
+
+    /// A pipeline-wide event counter (its raw value is the name shown on `/metrics`).
+    public enum Counter: String, Sendable, CaseIterable, Hashable {
+        /// Frames predicted (complete and partial).
+        case frames = "frames_total"
+        /// Frames predicted with at least one modality missing.
+        case partialFrames = "frames_partial_total"
+        /// Frames not predicted because a required modality was missing.
+        case skippedFrames = "frames_skipped_total"
+        /// Predictions that failed output validation (not published).
+        case invalidPredictions = "predictions_invalid_total"
+        /// Frames the predictor threw on (nothing published for them).
+        case failedPredictions = "predictions_failed_total"
+        /// Frames the reference predictor threw on (`run --compare`).
+        case failedReferencePredictions = "predictions_reference_failed_total"
+    }
+
+    /// Why the synchronizer refused a message.
+    public enum SyncRejection: String, Sendable, CaseIterable, Hashable {
+        /// Its stamp did not advance.
+        case stampBackwards = "stamp_backwards"
+        /// Its stamp was too far ahead.
+        case stampFuture = "stamp_future"
+    }
+
+    /// Every count, under one lock.
+    struct Counts: Sendable {
+        var counters: [Counter: Int64] = [:]
+        var stageDropped: [Stage: Int64] = [:]
+        var stageQueue: [Stage: Int64] = [:]
+        var topicDropped: [String: Int64] = [:]
+        var topicUnmatched: [String: Int64] = [:]
+        var syncRejected: [SyncRejection: Int64] = [:]
+    }
+
     /// Rejections and stream events by topic.
     public let wire: WireCounters
     /// Arrivals per input topic.
     public let activity: TopicActivity
-    /// Latency per stage (`sync`, `preprocess`, `predict`, `end_to_end`).
-    public let latency: [String: LatencyRecorder]
-    /// Stage names in report order.
-    public static let stages = ["sync", "preprocess", "predict", "end_to_end"]
-    private let counters = Locked<[String: Int64]>([:])
-    private let gauges = Locked<[String: Int64]>([:])
+    /// Latency per stage.
+    public let latency: [Stage: LatencyRecorder]
+    private let counts = Locked(Counts())
     /// When the pipeline started (wall clock, ns).
     public let started: Int64
 
@@ -115,39 +159,70 @@ public final class PipelineStats: Sendable {
     public init(topics: [String], silence: Int64, wire: WireCounters = WireCounters()) {
         self.wire = wire
         activity = TopicActivity(topics: topics, silence: silence)
-        latency = Dictionary(uniqueKeysWithValues: PipelineStats.stages.map { ($0, LatencyRecorder()) })
+        latency = Dictionary(uniqueKeysWithValues: Stage.allCases.map { ($0, LatencyRecorder()) })
         started = wallClockNanoseconds()
     }
 
-    /// Adds to a named counter (e.g. `frames_total`, `dropped.preprocess`).
-    public func count(_ name: String, by amount: Int64 = 1) {
-        counters.withLock { $0[name, default: 0] += amount }
+    /// Adds to a pipeline counter.
+    public func count(_ counter: Counter, by amount: Int64 = 1) {
+        counts.withLock { $0.counters[counter, default: 0] += amount }
     }
 
-    /// Sets a named gauge (e.g. `queue.preprocess`).
-    public func set(_ name: String, _ value: Int64) {
-        gauges.withLock { $0[name] = value }
+    /// A pipeline counter's value.
+    public func counter(_ counter: Counter) -> Int64 { counts.withLock { $0.counters[counter] ?? 0 } }
+
+    /// Adds frames a stage dropped (its bounded queue was full).
+    public func countDropped(_ stage: Stage, by amount: Int64 = 1) {
+        counts.withLock { $0.stageDropped[stage, default: 0] += amount }
     }
 
-    /// A counter's value.
-    public func counter(_ name: String) -> Int64 { counters.withLock { $0[name] ?? 0 } }
+    /// Frames a stage dropped so far.
+    public func dropped(_ stage: Stage) -> Int64 { counts.withLock { $0.stageDropped[stage] ?? 0 } }
 
-    /// A gauge's value.
-    public func gauge(_ name: String) -> Int64 { gauges.withLock { $0[name] ?? 0 } }
+    /// Sets the frames waiting in a stage's queue.
+    public func setQueueDepth(_ stage: Stage, _ depth: Int64) {
+        counts.withLock { $0.stageQueue[stage] = depth }
+    }
+
+    /// Frames waiting in a stage's queue (as last set).
+    public func queueDepth(_ stage: Stage) -> Int64 { counts.withLock { $0.stageQueue[stage] ?? 0 } }
+
+    /// Adds messages of an input topic the synchronizer dropped unmatched (also counted as the
+    /// sync stage's drops).
+    public func countDropped(topic: String, by amount: Int64) {
+        counts.withLock {
+            $0.topicDropped[topic, default: 0] += amount
+            $0.stageDropped[.sync, default: 0] += amount
+        }
+    }
+
+    /// Messages of an input topic the synchronizer dropped unmatched so far.
+    public func dropped(topic: String) -> Int64 { counts.withLock { $0.topicDropped[topic] ?? 0 } }
+
+    /// Sets the messages of an input topic waiting in the synchronizer.
+    public func setUnmatched(topic: String, _ value: Int64) {
+        counts.withLock { $0.topicUnmatched[topic] = value }
+    }
+
+    /// Adds messages the synchronizer refused for `reason`.
+    public func countSyncRejected(_ reason: SyncRejection, by amount: Int64) {
+        counts.withLock { $0.syncRejected[reason, default: 0] += amount }
+    }
 
     /// The `foresight/diagnostics` message as of now.
     public func diagnostics(header: Header) -> Diagnostics {
         let now = wallClockNanoseconds()
+        let c = counts.current
         let topics = activity.snapshot(now: now).map { t in
             Diagnostics.TopicStats(topic: t.topic, rateHz: t.rateHz, received: t.received,
-                                   rejected: wire.totalRejected(topic: t.topic), dropped: counter("dropped.topic.\(t.topic)"),
+                                   rejected: wire.totalRejected(topic: t.topic), dropped: c.topicDropped[t.topic] ?? 0,
                                    alive: t.alive)
         }
         var rejections = wire.rejectionSnapshot().map { Diagnostics.Rejection(topic: $0.key.topic, reason: $0.key.name, count: $0.count) }
         rejections += wire.eventSnapshot().map { Diagnostics.Rejection(topic: $0.key.topic, reason: $0.key.name, count: $0.count) }
-        let stages = PipelineStats.stages.map { name -> Diagnostics.Stage in
-            let p = latency[name]?.percentilesMs([50, 99]) ?? [0, 0]
-            return Diagnostics.Stage(stage: name, queueDepth: gauge("queue.\(name)"), dropped: counter("dropped.\(name)"),
+        let stages = Stage.allCases.map { stage -> Diagnostics.Stage in
+            let p = latency[stage]?.percentilesMs([50, 99]) ?? [0, 0]
+            return Diagnostics.Stage(stage: stage.rawValue, queueDepth: c.stageQueue[stage] ?? 0, dropped: c.stageDropped[stage] ?? 0,
                                      p50Ms: p[0], p99Ms: p[1])
         }
         return Diagnostics(header: header, uptimeS: Double(now - started) / 1e9, topics: topics, rejections: rejections, stages: stages)
@@ -162,8 +237,6 @@ public final class PipelineStats: Sendable {
         exporter.render(PrometheusFamilies.samples(of: self, now: wallClockNanoseconds()))
     }
 
-    /// Every named counter and gauge (for exporters).
-    public func snapshot() -> (counters: [String: Int64], gauges: [String: Int64]) {
-        (counters.withLock { $0 }, gauges.withLock { $0 })
-    }
+    /// Every count as of now (for exporters).
+    func snapshot() -> Counts { counts.current }
 }

@@ -48,8 +48,7 @@ public actor PredictionStage {
     private let site: Site
     private let settings: LaunchFile.PredictorSettings
     private let observations: ObservationBuilder
-    private var window: [FrameObservation] = []
-    private var segments: SegmentTracker
+    private var window: PredictorWindow
     /// Segments started so far (the predictor was reset this many times).
     public private(set) var segmentCount = 0
     /// Frames the predictor threw on (no prediction published).
@@ -70,7 +69,7 @@ public actor PredictionStage {
         self.reference = reference
         self.site = site
         self.settings = settings
-        segments = SegmentTracker(resetGap: settings.resetGap)
+        window = PredictorWindow(history: settings.history, steps: settings.horizon, step: settings.step, resetGap: settings.resetGap)
         observations = try ObservationBuilder(site: site, radarDetections: settings.radarDetections, memberStamps: settings.memberStamps)
     }
 
@@ -81,21 +80,17 @@ public actor PredictionStage {
 
     /// Adds a preprocessed frame to the window and predicts the horizon after it; nil when the
     /// predictor could not use the frame (counted in ``failures``).
-    public func predict(_ frame: PreprocessedFrame, context: FrameContext) async -> PredictionSet? {
-        if segments.advance(stamp: frame.stamp, epoch: context.epoch) {
-            segmentCount += 1
-            if !window.isEmpty {
-                window.removeAll()
-                await predictor.reset()
-                await reference?.reset()
-            }
+    public func predict(_ frame: PreprocessedFrame) async -> PredictionSet? {
+        let step = window.append(observation(frame), epoch: frame.header.epoch)
+        if step.segmentStarted { segmentCount += 1 }
+        if step.cleared {
+            await predictor.reset()
+            await reference?.reset()
         }
-        window.append(observation(frame, context: context))
-        if window.count > settings.history { window.removeFirst(window.count - settings.history) }
-        let horizon = Horizon.stamps(after: frame.stamp, steps: settings.horizon, step: settings.step)
+        let horizon = step.horizon
         pendingReference = reference == nil ? nil : horizon
         do {
-            return try await predictor.predict(history: window, horizon: horizon)
+            return try await predictor.predict(history: window.frames, horizon: horizon)
         } catch {
             failures += 1
             lastFailure = "\(error)"
@@ -111,14 +106,14 @@ public actor PredictionStage {
         case failed(String)
     }
 
-    /// Runs the reference predictor on the window and horizon of the frame ``predict(_:context:)``
+    /// Runs the reference predictor on the window and horizon of the frame ``predict(_:)``
     /// was last given — at most once per frame, whether or not the primary predictor succeeded.
     /// Nil without a reference or when it already ran for this frame.
     public func predictReference() async -> ReferenceOutcome? {
         guard let reference, let horizon = pendingReference else { return nil }
         pendingReference = nil
         do {
-            return .predicted(try await reference.predict(history: window, horizon: horizon))
+            return .predicted(try await reference.predict(history: window.frames, horizon: horizon))
         } catch {
             referenceFailures += 1
             return .failed("\(error)")
@@ -133,30 +128,24 @@ public actor PredictionStage {
     }
 
     /// What the predictor sees of a frame.
-    func observation(_ frame: PreprocessedFrame, context: FrameContext) -> FrameObservation {
-        observations.observation(frame, context: context)
+    func observation(_ frame: PreprocessedFrame) -> FrameObservation {
+        observations.observation(frame)
     }
 }
 
-/// Turns a preprocessed frame and its context into what a predictor sees (``FrameObservation``):
-/// site-frame geometry for the classical and persistence predictors, the model-input tensors for
-/// a learned one, and the measured beam power in dBm. The daemon's predictor stage and
-/// `foresight dataset` use this one builder, so training data and serving never differ.
+/// Turns a preprocessed frame into what a predictor sees (``FrameObservation``): a view of the
+/// frame — the model-input tensors, the site-frame LiDAR points and the beam power in dBm the
+/// front end computed with them, GNSS east/north, member stamps from the header — plus radar
+/// detections from the radar map when asked. The daemon's predictor stage and `foresight
+/// dataset` use this one builder, so training data and serving never differ.
 public struct ObservationBuilder: Sendable {
-    private let site: Site
-    private let powerInDBm: BeamPowerPreprocessor
     private let radarDetector: RadarDetector?
     private let memberStamps: Bool
 
-    /// Creates the builder for a site (its LiDAR pose and beam-power floor); `radarDetections` and
-    /// `memberStamps` are the classical predictor's launch options (docs/predictors.md).
+    /// Creates the builder for a site (its radar pose); `radarDetections` and `memberStamps` are the
+    /// classical predictor's launch options (docs/predictors.md).
     public init(site: Site, radarDetections: Bool = false, memberStamps: Bool = false) throws {
-        self.site = site
         self.memberStamps = memberStamps
-        var dbm = BeamPowerParameters()
-        dbm.floorDBm = Float(site.beamPower.floorDbm)
-        dbm.normalization = .none
-        powerInDBm = try BeamPowerPreprocessor(parameters: dbm)
         let radar = site.radar
         radarDetector = radarDetections
             ? RadarDetector(rangeResolution: radar.rangeResolution, origin: SIMD2(radar.pose.position.x, radar.pose.position.y),
@@ -165,63 +154,31 @@ public struct ObservationBuilder: Sendable {
     }
 
     /// The observation of a frame; `lidarPoints` (site-frame points) only when `includePoints`.
-    public func observation(_ frame: PreprocessedFrame, context: FrameContext, includePoints: Bool = true) -> FrameObservation {
+    public func observation(_ frame: PreprocessedFrame, includePoints: Bool = true) -> FrameObservation {
         var o = FrameObservation(stamp: frame.stamp)
         if let g = frame.tensors[.gnss], g.values.count >= 2 {
             o.gnss = SIMD2(Double(g.values[0]), Double(g.values[1]))
         }
-        if let power = context.beamPower, frame.tensors[.beamPower] != nil {
-            o.beamPowerDBm = try? powerInDBm.process(power: power.power, unit: power.unit)
-        }
-        if includePoints, let cloud = context.cloud, frame.tensors[.lidar] != nil {
-            o.lidarPoints = sitePoints(cloud)
-        }
+        if frame.tensors[.beamPower] != nil { o.beamPowerDBm = frame.beamPowerDBm }
+        if includePoints, frame.tensors[.lidar] != nil { o.lidarPoints = frame.lidarPoints }
         if let detector = radarDetector, let map = frame.tensors[.radar], map.shape.count == 2 {
             o.radar = detector.detect(map: map.values, angleBins: map.shape[0], rangeBins: map.shape[1])
         }
         if memberStamps {
             // Each member's own acquisition stamp: members of one frame can be tens of ms apart.
-            o.gnssStamp = context.fix?.header.stamp
-            o.beamPowerStamp = context.beamPower?.header.stamp
+            o.gnssStamp = frame.header.memberStamp(.gnss)
+            o.beamPowerStamp = frame.header.memberStamp(.beamPower)
         }
         o.camera = frame.tensors[.camera]?.values
         o.radarMap = frame.tensors[.radar]?.values
         o.lidarDepth = frame.tensors[.lidar]?.values
         o.beamPowerNormalized = frame.tensors[.beamPower]?.values
-        let present: [(ForesightPredict.Modality, Bool)] = [
+        let present: [(Modality, Bool)] = [
             (.camera, o.camera != nil), (.radar, o.radarMap != nil), (.lidar, o.lidarDepth != nil),
             (.gnss, o.gnss != nil), (.beamPower, o.beamPowerNormalized != nil),
         ]
         o.missing = Set(present.filter { !$0.1 }.map(\.0))
         return o
-    }
-
-    /// LiDAR points transformed from the sensor frame into the site frame.
-    func sitePoints(_ cloud: PointCloud) -> [SIMD3<Float>] {
-        guard let xi = cloud.fieldIndex("x"), let yi = cloud.fieldIndex("y"), let zi = cloud.fieldIndex("z"), cloud.count > 0 else { return [] }
-        let stride = cloud.fields.count
-        let r = site.lidar.pose.rotation
-        let t = site.lidar.pose.position
-        let (rx, ry, rz) = (SIMD3<Float>(r.x), SIMD3<Float>(r.y), SIMD3<Float>(r.z))
-        let origin = SIMD3<Float>(t)
-        var points = [SIMD3<Float>]()
-        points.reserveCapacity(cloud.count)
-        cloud.data.withUnsafeBytes { raw in
-            let values = raw.bindMemory(to: Float.self)
-            for p in 0..<cloud.count {
-                let base = p * stride
-                let x = Float(littleEndianBits: values[base + xi]), y = Float(littleEndianBits: values[base + yi]), z = Float(littleEndianBits: values[base + zi])
-                points.append(origin + rx * x + ry * y + rz * z)
-            }
-        }
-        return points
-    }
-}
-
-extension Float {
-    /// A float read from little-endian storage (identity on little-endian hosts).
-    init(littleEndianBits stored: Float) {
-        self = Float(bitPattern: UInt32(littleEndian: stored.bitPattern))
     }
 }
 

@@ -1,3 +1,4 @@
+import ForesightCore
 /// One synchronized frame as produced by the preprocessing stage; any modality may be absent.
 ///
 /// Layouts: `camera` `[C, H, W]` float32 (normalized), `radar` range-angle map `[angle, range]`
@@ -35,11 +36,11 @@ public struct FrameInputs: Sendable {
     /// The modalities this frame lacks.
     public var missing: Set<Modality> {
         var set = Set<Modality>()
-        if camera == nil { set.insert(.vision) }
+        if camera == nil { set.insert(.camera) }
         if radar == nil { set.insert(.radar) }
         if lidar == nil { set.insert(.lidar) }
         if gnss == nil { set.insert(.gnss) }
-        if beamPower == nil { set.insert(.power) }
+        if beamPower == nil { set.insert(.beamPower) }
         return set
     }
 }

@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 
 /// The GRU baseline (format `foresight-gru` v1, paper Table II): per frame, the five tokenizers' outputs

@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 
 /// Hands out named weight tensors while checking their shapes, and remembers what was used,
@@ -346,11 +347,11 @@ struct TokenizerSet: Sendable {
 
     /// Checks a frame's sizes and values (before any state changes).
     func validate(_ frame: FrameInputs) throws(InputError) {
-        try Self.check(frame.camera, .vision, vision.config.inputCount)
+        try Self.check(frame.camera, .camera, vision.config.inputCount)
         try Self.check(frame.radar, .radar, radar.config.inputCount)
         try Self.check(frame.lidar, .lidar, lidar.config.inputCount)
-        try Self.check(frame.beamPower, .power, numBeams)
-        try Self.check(frame.beamPowerDbm, .power, numBeams)
+        try Self.check(frame.beamPower, .beamPower, numBeams)
+        try Self.check(frame.beamPowerDbm, .beamPower, numBeams)
         if let g = frame.gnss, !(g.x.isFinite && g.y.isFinite) {
             throw .nonFinite(modality: .gnss, index: g.x.isFinite ? 1 : 0)
         }
@@ -366,28 +367,28 @@ struct TokenizerSet: Sendable {
     func tokenize(_ frame: FrameInputs, scratch: Scratch, into out: UnsafeMutablePointer<Float>) {
         func fillMissing(_ m: Modality) {
             missing.withUnsafeBufferPointer { miss in
-                for i in 0..<counts[m.rawValue] {
-                    (out + (offsets[m.rawValue] + i) * d).update(from: miss.baseAddress! + m.rawValue * d, count: d)
+                for i in 0..<counts[m.index] {
+                    (out + (offsets[m.index] + i) * d).update(from: miss.baseAddress! + m.index * d, count: d)
                 }
             }
         }
-        for (m, layer, input) in [(Modality.vision, vision, frame.camera), (.radar, radar, frame.radar), (.lidar, lidar, frame.lidar)] {
+        for (m, layer, input) in [(Modality.camera, vision, frame.camera), (.radar, radar, frame.radar), (.lidar, lidar, frame.lidar)] {
             if let input {
-                input.withUnsafeBufferPointer { x in layer(x.baseAddress!, scratch: scratch, into: out + offsets[m.rawValue] * d) }
+                input.withUnsafeBufferPointer { x in layer(x.baseAddress!, scratch: scratch, into: out + offsets[m.index] * d) }
             } else {
                 fillMissing(m)
             }
         }
         if let g = frame.gnss {
             let xy = [g.x, g.y]
-            xy.withUnsafeBufferPointer { gnss($0.baseAddress!, into: out + offsets[Modality.gnss.rawValue] * d) }
+            xy.withUnsafeBufferPointer { gnss($0.baseAddress!, into: out + offsets[Modality.gnss.index] * d) }
         } else {
             fillMissing(.gnss)
         }
         if let p = frame.beamPower {
-            p.withUnsafeBufferPointer { power($0.baseAddress!, into: out + offsets[Modality.power.rawValue] * d) }
+            p.withUnsafeBufferPointer { power($0.baseAddress!, into: out + offsets[Modality.beamPower.index] * d) }
         } else {
-            fillMissing(.power)
+            fillMissing(.beamPower)
         }
     }
 

@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 
 /// One convolution of a CNN tokenizer (square kernel, symmetric zero padding).
@@ -78,23 +79,6 @@ public struct CNNConfig: Codable, Sendable, Equatable {
         guard let last = spatialSizes()?.last else { return 0 }
         return last.0 * last.1
     }
-}
-
-/// The five input modalities, in token order within a frame.
-public enum Modality: Int, CaseIterable, Sendable, Hashable, CustomStringConvertible {
-    /// Camera image.
-    case vision = 0
-    /// Radar range-angle map.
-    case radar
-    /// LiDAR depth image.
-    case lidar
-    /// GNSS east/north position.
-    case gnss
-    /// 64-beam power vector.
-    case power
-
-    /// Lower-case name.
-    public var description: String { ["vision", "radar", "lidar", "gnss", "power"][rawValue] }
 }
 
 /// Sizes shared by every model format: what the daemon needs to feed a model and to check it

@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 
 /// Raw model outputs after one frame (the frame is the anchor), plus intermediates for parity checks.

@@ -62,11 +62,8 @@ public struct DeepSenseImportOptions: Sendable {
     }
 }
 
-/// The five sensor modalities of a DeepSense sample, with their CSV columns and topics.
-public enum DeepSenseModality: String, CaseIterable, Sendable {
-    case camera, radar, lidar, gnss, beamPower = "beam_power"
-
-    /// The CSV column holding the file path.
+extension Modality {
+    /// The DeepSense 6G scenario CSV column holding this modality's file path.
     public var column: String {
         switch self {
         case .camera: return "unit1_rgb"
@@ -77,15 +74,6 @@ public enum DeepSenseModality: String, CaseIterable, Sendable {
         }
     }
 
-    var messageType: MessageType {
-        switch self {
-        case .camera: return .image
-        case .radar: return .radarCube
-        case .lidar: return .pointCloud
-        case .gnss: return .gnssFix
-        case .beamPower: return .beamPower
-        }
-    }
 }
 
 /// What an import did: counts of everything read, written and skipped.
@@ -413,11 +401,11 @@ public final class DeepSenseImporter {
     }
 
     private func checkColumns(_ columns: CSVColumns, csv: String, report: inout DeepSenseImportReport) throws(InteropError) {
-        let present = DeepSenseModality.allCases.filter { columns.has($0.column) }
+        let present = Modality.allCases.filter { columns.has($0.column) }
         guard !present.isEmpty else {
-            throw .csv(path: csv, reason: "none of the columns \(DeepSenseModality.allCases.map(\.column)) is present (header: \(columns.names))")
+            throw .csv(path: csv, reason: "none of the columns \(Modality.allCases.map(\.column)) is present (header: \(columns.names))")
         }
-        for m in DeepSenseModality.allCases where !columns.has(m.column) {
+        for m in Modality.allCases where !columns.has(m.column) {
             report.warnings.append("no \(m.column) column: no \(m.messageType.defaultTopic) messages")
         }
         if !columns.has("seq_index") { report.warnings.append("no seq_index column: the rows are one sequence") }

@@ -121,7 +121,7 @@ struct EncodedMessage: Sendable {
 
 /// A sample read from disk: its encoded messages and what went wrong on the way.
 struct LoadedSample: Sendable {
-    struct Problem: Sendable { var modality: DeepSenseModality; var error: InteropError }
+    struct Problem: Sendable { var modality: Modality; var error: InteropError }
     struct Note: Sendable { var key: String; var text: String }
 
     var plan: SamplePlan
@@ -210,7 +210,7 @@ struct SampleLoader: Sendable {
         guard plan.problem == nil else { return sample }
         if plan.newSequence { previous.ue = nil }
         func header(_ frame: String) -> Header { Header(stamp: plan.stamp, seq: plan.seq, frameID: frame) }
-        func path(_ m: DeepSenseModality) -> String? {
+        func path(_ m: Modality) -> String? {
             guard columns.has(m.column) else { return nil }
             guard let cell = columns.value(m.column, in: plan.fields), let p = resolvePath(cell, directory: directory) else {
                 sample.problems.append(.init(modality: m, error: .missingFile(path: "(empty \(m.column) cell)")))
@@ -218,7 +218,7 @@ struct SampleLoader: Sendable {
             }
             return p
         }
-        func run(_ m: DeepSenseModality, _ body: (String) throws(InteropError) -> Void) {
+        func run(_ m: Modality, _ body: (String) throws(InteropError) -> Void) {
             guard let p = path(m) else { return }
             do { try body(p) } catch { sample.problems.append(.init(modality: m, error: error)) }
         }

@@ -1,3 +1,4 @@
+import ForesightWire
 import Foundation
 
 /// One radar detection in the site frame, as seen from the radar's position.

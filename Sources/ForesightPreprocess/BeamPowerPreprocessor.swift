@@ -64,8 +64,14 @@ public struct BeamPowerPreprocessor: Sendable {
             throw .badDimensions(modality: "beam power", detail: "\(n) beams, limit 1...\(parameters.maxBeams)")
         }
         guard output.count >= n else { throw .sizeMismatch(modality: "beam power output", expected: n, actual: output.count) }
+        toDBm(power: power, unit: unit, into: output)
+        normalize(output, count: n)
+    }
+
+    /// Writes the floored dBm value of every beam into `output` (sizes already checked).
+    private func toDBm(power: UnsafeBufferPointer<Float>, unit: PowerUnit, into output: UnsafeMutableBufferPointer<Float>) {
         let floor = parameters.floorDBm
-        for i in 0..<n {
+        for i in 0..<power.count {
             let v = power[i]
             let db: Float
             switch unit {
@@ -74,6 +80,11 @@ public struct BeamPowerPreprocessor: Sendable {
             }
             output[i] = max(db, floor)
         }
+    }
+
+    /// Applies the normalization in place to the first `n` dBm values of `output`.
+    private func normalize(_ output: UnsafeMutableBufferPointer<Float>, count n: Int) {
+        let floor = parameters.floorDBm
         switch parameters.normalization {
         case .none: break
         case let .minMax(lo, hi):
@@ -94,6 +105,20 @@ public struct BeamPowerPreprocessor: Sendable {
         case .aboveFloor:
             for i in 0..<n { output[i] -= floor }
         }
+    }
+
+    /// Processes `power` into the normalized vector and the floored dBm vector it was normalized
+    /// from (one conversion gives both; the dBm vector is what the classical predictor reads).
+    public func processWithDBm(power: [Float], unit: PowerUnit) throws(PreprocessError) -> (normalized: [Float], dBm: [Float]) {
+        let n = power.count
+        guard n > 0, n <= parameters.maxBeams else {
+            throw .badDimensions(modality: "beam power", detail: "\(n) beams, limit 1...\(parameters.maxBeams)")
+        }
+        var dBm = [Float](repeating: 0, count: n)
+        power.withUnsafeBufferPointer { p in dBm.withUnsafeMutableBufferPointer { toDBm(power: p, unit: unit, into: $0) } }
+        var normalized = dBm
+        normalized.withUnsafeMutableBufferPointer { normalize($0, count: n) }
+        return (normalized, dBm)
     }
 
     /// Convenience: processes into a new array.

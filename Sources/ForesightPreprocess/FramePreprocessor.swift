@@ -1,25 +1,15 @@
+import ForesightWire
 import Synchronization
 
-/// The modalities of a frame.
-public enum Modality: String, Sendable, CaseIterable, Hashable {
-    /// RGB camera.
-    case camera
-    /// FMCW radar cube.
-    case radar
-    /// LiDAR point cloud.
-    case lidar
-    /// UE GNSS fix.
-    case gnss
-    /// Beam power vector.
-    case beamPower
-}
-
-/// One synchronized frame of raw inputs; absent modalities are `nil`.
+/// One synchronized frame of raw inputs; absent modalities are `nil`. Its header travels with it
+/// through the front end into the ``PreprocessedFrame``.
 public struct RawFrame: Sendable, Equatable {
+    /// The frame's header (number, stamp, members, missing, receive times).
+    public var header: FrameHeader
     /// Frame sequence number (from the synchronizer).
-    public var seq: UInt64
+    public var seq: UInt64 { header.seq }
     /// Frame time, ns since the epoch.
-    public var stamp: Int64
+    public var stamp: Int64 { header.stamp }
     /// Camera input, if present.
     public var camera: CameraInput?
     /// Radar input, if present.
@@ -32,10 +22,16 @@ public struct RawFrame: Sendable, Equatable {
     public var beamPower: BeamPowerInput?
 
     /// Creates a frame.
+    public init(header: FrameHeader, camera: CameraInput? = nil, radar: RadarInput? = nil, lidar: LidarInput? = nil,
+                gnss: GnssInput? = nil, beamPower: BeamPowerInput? = nil) {
+        self.header = header
+        self.camera = camera; self.radar = radar; self.lidar = lidar; self.gnss = gnss; self.beamPower = beamPower
+    }
+
+    /// Creates a frame with a bare header (number and stamp only).
     public init(seq: UInt64, stamp: Int64, camera: CameraInput? = nil, radar: RadarInput? = nil, lidar: LidarInput? = nil,
                 gnss: GnssInput? = nil, beamPower: BeamPowerInput? = nil) {
-        self.seq = seq; self.stamp = stamp
-        self.camera = camera; self.radar = radar; self.lidar = lidar; self.gnss = gnss; self.beamPower = beamPower
+        self.init(header: FrameHeader(seq: seq, stamp: stamp), camera: camera, radar: radar, lidar: lidar, gnss: gnss, beamPower: beamPower)
     }
 
     /// The modalities present in this frame.
@@ -50,21 +46,49 @@ public struct RawFrame: Sendable, Equatable {
     }
 }
 
-/// A frame after preprocessing: a tensor per modality that was present and valid, and the
-/// reason for every present modality that was rejected.
+/// A frame after preprocessing: its header, a tensor per modality that was present and valid
+/// (the learned model's inputs), what the classical predictor reads of the same inputs (site-frame
+/// LiDAR points, beam power in dBm), and the reason for every present modality that was rejected.
+/// Predictors see views of it (`FrameObservation`), never a second copy of the raw messages.
 public struct PreprocessedFrame: Sendable, Equatable {
+    /// The frame's header, as the synchronizer made it.
+    public var header: FrameHeader
     /// Frame sequence number.
-    public var seq: UInt64
+    public var seq: UInt64 { header.seq }
     /// Frame time, ns since the epoch.
-    public var stamp: Int64
+    public var stamp: Int64 { header.stamp }
     /// Tensors by modality.
-    public var tensors: [Modality: PreprocessedTensor]
+    public var tensors: ModalityMap<PreprocessedTensor>
     /// Rejections by modality.
-    public var failures: [Modality: PreprocessError]
+    public var failures: ModalityMap<PreprocessError>
+    /// The LiDAR points in the site frame (when LiDAR was processed with a site pose).
+    public var lidarPoints: [SIMD3<Float>]?
+    /// The measured beam power in dBm, floored (when beam power was processed).
+    public var beamPowerDBm: [Float]?
 
     /// Creates a processed frame.
-    public init(seq: UInt64, stamp: Int64, tensors: [Modality: PreprocessedTensor] = [:], failures: [Modality: PreprocessError] = [:]) {
-        self.seq = seq; self.stamp = stamp; self.tensors = tensors; self.failures = failures
+    public init(header: FrameHeader, tensors: ModalityMap<PreprocessedTensor> = [:], failures: ModalityMap<PreprocessError> = [:],
+                lidarPoints: [SIMD3<Float>]? = nil, beamPowerDBm: [Float]? = nil) {
+        self.header = header; self.tensors = tensors; self.failures = failures
+        self.lidarPoints = lidarPoints; self.beamPowerDBm = beamPowerDBm
+    }
+
+    /// Creates a processed frame with a bare header (number and stamp only).
+    public init(seq: UInt64, stamp: Int64, tensors: ModalityMap<PreprocessedTensor> = [:], failures: ModalityMap<PreprocessError> = [:]) {
+        self.init(header: FrameHeader(seq: seq, stamp: stamp), tensors: tensors, failures: failures)
+    }
+
+    /// Removes a modality as if its sensor had been silent (`--drop` ablations): its tensor, what
+    /// the classical predictor reads of it and its member are gone, and it is listed as missing.
+    public mutating func drop(_ modality: Modality) {
+        tensors[modality] = nil
+        failures[modality] = nil
+        switch modality {
+        case .lidar: lidarPoints = nil
+        case .beamPower: beamPowerDBm = nil
+        case .camera, .radar, .gnss: break
+        }
+        header.drop(modality)
     }
 }
 
@@ -196,13 +220,16 @@ public final class FramePreprocessor: Sendable {
         async let l = Self.run(lidar, frame.lidar)
         async let g = Self.run(gnss, frame.gnss)
         async let b = Self.run(beamPower, frame.beamPower)
-        let results: [(Modality, Result<PreprocessedTensor, PreprocessError>?)] =
+        let results: [(Modality, Result<ModalityOutput, PreprocessError>?)] =
             [(.camera, await c), (.radar, await r), (.lidar, await l), (.gnss, await g), (.beamPower, await b)]
-        var out = PreprocessedFrame(seq: frame.seq, stamp: frame.stamp)
+        var out = PreprocessedFrame(header: frame.header)
         for (modality, result) in results {
             switch result {
             case .none: break
-            case let .success(tensor)?: out.tensors[modality] = tensor
+            case let .success(output)?:
+                out.tensors[modality] = output.tensor
+                if let points = output.sitePoints { out.lidarPoints = points }
+                if let dBm = output.dBm { out.beamPowerDBm = dBm }
             case let .failure(error)?:
                 out.failures[modality] = error
                 rejected.add(1, ordering: .relaxed)
@@ -212,9 +239,9 @@ public final class FramePreprocessor: Sendable {
     }
 
     private static func run<P: ModalityProcessing>(_ stage: PreprocessingStage<P>, _ input: P.Input?) async
-        -> Result<PreprocessedTensor, PreprocessError>? {
+        -> Result<ModalityOutput, PreprocessError>? {
         guard let input else { return nil }
-        do { return .success(try await stage.process(input)) } catch { return .failure(error) }
+        do { return .success(try await stage.processAll(input)) } catch { return .failure(error) }
     }
 }
 

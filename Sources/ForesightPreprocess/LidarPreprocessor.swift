@@ -25,6 +25,24 @@ public struct OutlierRemoval: Sendable, Equatable {
     }
 }
 
+/// The LiDAR's pose in the site frame (rotation columns and position), for the site-frame points
+/// the classical predictor reads: `p_site = origin + x·rx + y·ry + z·rz`.
+public struct LidarSitePose: Sendable, Equatable {
+    /// Rotation column of the sensor's x axis.
+    public var rx: SIMD3<Float>
+    /// Rotation column of the sensor's y axis.
+    public var ry: SIMD3<Float>
+    /// Rotation column of the sensor's z axis.
+    public var rz: SIMD3<Float>
+    /// Sensor position in the site frame, metres.
+    public var origin: SIMD3<Float>
+
+    /// Creates a pose.
+    public init(rx: SIMD3<Float>, ry: SIMD3<Float>, rz: SIMD3<Float>, origin: SIMD3<Float>) {
+        self.rx = rx; self.ry = ry; self.rz = rz; self.origin = origin
+    }
+}
+
 /// LiDAR preprocessing parameters (JEPA-MSAC §III-A3: 64×256, +15°/−15°, 100 m).
 public struct LidarParameters: Sendable, Equatable {
     /// Depth image rows (pitch bins).
@@ -47,6 +65,9 @@ public struct LidarParameters: Sendable, Equatable {
     public var maxPoints: Int = 1 << 20
     /// Largest accepted number of fields per point.
     public var maxFields: Int = 64
+    /// The sensor's pose in the site frame; with it the stage also gives the site-frame points
+    /// (the classical predictor's view). Does not change the depth image.
+    public var sitePose: LidarSitePose? = nil
 
     /// Creates the default parameters (no PCL filters).
     public init() {}
@@ -126,6 +147,43 @@ public final class LidarPreprocessor {
         }
         try result.get()
         return out
+    }
+
+    /// Processes one cloud into a new depth image and, when ``LidarParameters/sitePose`` is set,
+    /// every finite point of the cloud (before the PCL filters) in the site frame — read once.
+    public func processWithSitePoints(points: [UInt8], count: Int, fields: [String]) throws(PreprocessError) -> (depth: [Float], sitePoints: [SIMD3<Float>]?) {
+        var out = [Float](repeating: 0, count: outputCount)
+        var site: [SIMD3<Float>]?
+        let result = points.withUnsafeBytes { p in
+            out.withUnsafeMutableBufferPointer { o in
+                Result { () throws(PreprocessError) in
+                    let kept = try pack(points: p, count: count, fields: fields)
+                    if let pose = parameters.sitePose { site = Self.transform(packed, count: kept, pose: pose) }
+                    try project(try filter(count: kept), into: o)
+                }
+            }
+        }
+        try result.get()
+        return (out, site)
+    }
+
+    /// `origin + rx·x + ry·y + rz·z` for the first `count` points, lane by lane in that order (the
+    /// same rounding as the SIMD expression; scalar so that debug builds stay fast).
+    private static func transform(_ points: UnsafeMutableBufferPointer<SIMD4<Float>>, count: Int, pose: LidarSitePose) -> [SIMD3<Float>] {
+        let (o, a, b, c) = (pose.origin, pose.rx, pose.ry, pose.rz)
+        let (ox, oy, oz) = (o.x, o.y, o.z), (ax, ay, az) = (a.x, a.y, a.z)
+        let (bx, by, bz) = (b.x, b.y, b.z), (cx, cy, cz) = (c.x, c.y, c.z)
+        return [SIMD3<Float>](unsafeUninitializedCapacity: count) { out, initialized in
+            points.withMemoryRebound(to: Float.self) { p in
+                for i in 0..<count {
+                    let x = p[4 * i], y = p[4 * i + 1], z = p[4 * i + 2]
+                    (out.baseAddress! + i).initialize(to: SIMD3(ox + ax * x + bx * y + cx * z,
+                                                                oy + ay * x + by * y + cy * z,
+                                                                oz + az * x + bz * y + cz * z))
+                }
+            }
+            initialized = count
+        }
     }
 
     /// Runs only the configured PCL filters on x,y,z,pad points; returns the kept points.

@@ -12,12 +12,37 @@ public struct PreprocessedTensor: Sendable, Equatable {
     public init(shape: [Int], values: [Float]) { self.shape = shape; self.values = values }
 }
 
+/// What one modality's processor gives for a frame: the model tensor and, for LiDAR and beam
+/// power, what the classical predictor reads of the same input (computed in the same pass).
+public struct ModalityOutput: Sendable, Equatable {
+    /// The model-input tensor.
+    public var tensor: PreprocessedTensor
+    /// LiDAR: the points in the site frame (nil without a site pose).
+    public var sitePoints: [SIMD3<Float>]?
+    /// Beam power: the floored dBm vector the tensor was normalized from.
+    public var dBm: [Float]?
+
+    /// Creates an output.
+    public init(tensor: PreprocessedTensor, sitePoints: [SIMD3<Float>]? = nil, dBm: [Float]? = nil) {
+        self.tensor = tensor; self.sitePoints = sitePoints; self.dBm = dBm
+    }
+}
+
 /// A preprocessing function for one modality, usable inside a `PreprocessingStage`.
 public protocol ModalityProcessing {
     /// The raw input for one frame.
     associatedtype Input: Sendable
     /// Processes one input into a tensor.
     mutating func run(_ input: Input) throws(PreprocessError) -> PreprocessedTensor
+    /// Processes one input into a tensor and what the classical predictor reads of it.
+    mutating func runAll(_ input: Input) throws(PreprocessError) -> ModalityOutput
+}
+
+extension ModalityProcessing {
+    /// The tensor alone (modalities whose classical view is the tensor itself).
+    public mutating func runAll(_ input: Input) throws(PreprocessError) -> ModalityOutput {
+        ModalityOutput(tensor: try run(input))
+    }
 }
 
 /// An actor that owns one modality's preprocessor and runs it on its own dedicated thread
@@ -55,6 +80,11 @@ public actor PreprocessingStage<Processor: ModalityProcessing> {
     /// Processes one input on the stage's thread.
     public func process(_ input: Processor.Input) throws(PreprocessError) -> PreprocessedTensor {
         try processor.run(input)
+    }
+
+    /// Processes one input on the stage's thread: the tensor and the classical predictor's view.
+    public func processAll(_ input: Processor.Input) throws(PreprocessError) -> ModalityOutput {
+        try processor.runAll(input)
     }
 }
 
@@ -147,6 +177,12 @@ extension LidarPreprocessor: ModalityProcessing {
         let values = try process(points: input.data, count: input.count, fields: input.fields)
         return PreprocessedTensor(shape: [parameters.rows, parameters.columns], values: values)
     }
+
+    /// Processes a cloud into the depth tensor and (with a site pose) its points in the site frame.
+    public func runAll(_ input: LidarInput) throws(PreprocessError) -> ModalityOutput {
+        let (values, points) = try processWithSitePoints(points: input.data, count: input.count, fields: input.fields)
+        return ModalityOutput(tensor: PreprocessedTensor(shape: [parameters.rows, parameters.columns], values: values), sitePoints: points)
+    }
 }
 
 extension GnssProjector: ModalityProcessing {
@@ -161,5 +197,11 @@ extension BeamPowerPreprocessor: ModalityProcessing {
     /// Converts a power vector into a [beams] tensor.
     public func run(_ input: BeamPowerInput) throws(PreprocessError) -> PreprocessedTensor {
         PreprocessedTensor(shape: [input.power.count], values: try process(power: input.power, unit: input.unit))
+    }
+
+    /// Converts a power vector into the [beams] tensor and the dBm vector it was normalized from.
+    public func runAll(_ input: BeamPowerInput) throws(PreprocessError) -> ModalityOutput {
+        let (normalized, dBm) = try processWithDBm(power: input.power, unit: input.unit)
+        return ModalityOutput(tensor: PreprocessedTensor(shape: [input.power.count], values: normalized), dBm: dBm)
     }
 }

@@ -29,5 +29,8 @@ extension FrontEndConfiguration {
     public init(site: Site) throws(PreprocessError) {
         self.init(gnss: try GnssProjector(reference: site.origin))
         beamPower = BeamPowerParameters(calibration: site.beamPower)
+        let r = site.lidar.pose.rotation
+        lidar.sitePose = LidarSitePose(rx: SIMD3<Float>(r.x), ry: SIMD3<Float>(r.y), rz: SIMD3<Float>(r.z),
+                                       origin: SIMD3<Float>(site.lidar.pose.position))
     }
 }

@@ -43,10 +43,16 @@ extension BeamPowerInput {
 }
 
 extension RawFrame {
-    /// A frame assembled from decoded wire messages (any may be absent).
+    /// A frame with a bare header assembled from decoded wire messages (any may be absent).
     public init(seq: UInt64, stamp: Int64, image: Image? = nil, radar: RadarCube? = nil, cloud: PointCloud? = nil,
                 fix: GnssFix? = nil, beamPower: BeamPower? = nil) {
-        self.init(seq: seq, stamp: stamp, camera: image.map(CameraInput.init), radar: radar.map(RadarInput.init),
+        self.init(header: FrameHeader(seq: seq, stamp: stamp), image: image, radar: radar, cloud: cloud, fix: fix, beamPower: beamPower)
+    }
+
+    /// A frame assembled from decoded wire messages (any may be absent) under `header`.
+    public init(header: FrameHeader, image: Image? = nil, radar: RadarCube? = nil, cloud: PointCloud? = nil,
+                fix: GnssFix? = nil, beamPower: BeamPower? = nil) {
+        self.init(header: header, camera: image.map(CameraInput.init), radar: radar.map(RadarInput.init),
                   lidar: cloud.map(LidarInput.init), gnss: fix.flatMap(GnssInput.init),
                   beamPower: beamPower.map(BeamPowerInput.init))
     }

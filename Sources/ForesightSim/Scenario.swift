@@ -1,3 +1,4 @@
+import ForesightWire
 import ForesightSite
 import Foundation
 
@@ -192,7 +193,7 @@ public struct Scenario: Sendable, Equatable {
         set { link.reflections = newValue }
     }
     /// Timing of each sensor stream.
-    public var timing: [SensorKind: SensorTiming]
+    public var timing: [Modality: SensorTiming]
     /// JPEG quality, 1...100.
     public var jpegQuality: Int
     /// Radar thermal noise standard deviation per I/Q component.
@@ -418,8 +419,8 @@ public struct Scenario: Sendable, Equatable {
         try linkMap.finish()
 
         let sensors = try map.mapping("sensors")
-        var timing: [SensorKind: SensorTiming] = [:]
-        for (index, kind) in SensorKind.allCases.enumerated() {
+        var timing: [Modality: SensorTiming] = [:]
+        for (index, kind) in Modality.simulationOrder.enumerated() {
             timing[kind] = try readTiming(sensors, kind.rawValue, phase: Double(index) * 0.008)
         }
         try sensors.finish()
@@ -456,16 +457,8 @@ public struct Scenario: Sendable, Equatable {
     }
 }
 
-/// The simulated sensor streams, in the order used to break ties between equal stamps.
-public enum SensorKind: String, Sendable, CaseIterable, Hashable {
-    /// mmWave per-beam received power (ground truth is published with it).
-    case beamPower = "beam_power"
-    /// Camera image.
-    case camera
-    /// FMCW radar IF cube.
-    case radar
-    /// LiDAR point cloud.
-    case lidar
-    /// UE GNSS fix.
-    case gnss
+extension Modality {
+    /// The simulated sensor streams, in the order used to break ties between equal stamps (and to
+    /// seed each sensor's clock): beam power first (ground truth is published with it).
+    public static let simulationOrder: [Modality] = [.beamPower, .camera, .radar, .lidar, .gnss]
 }

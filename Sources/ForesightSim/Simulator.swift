@@ -1,3 +1,4 @@
+import ForesightWire
 import ForesightSite
 import Foundation
 
@@ -80,7 +81,7 @@ public enum SimPayload: Sendable, Equatable {
 /// One simulated message: which stream, when, its sequence number and its content.
 public struct SimEvent: Sendable, Equatable {
     /// The sensor stream (truth belongs to `.beamPower`).
-    public var sensor: SensorKind
+    public var sensor: Modality
     /// Acquisition time, ns since the Unix epoch.
     public var stamp: Int64
     /// Acquisition time, s since the scenario start.
@@ -111,7 +112,7 @@ public struct Simulator: Sendable {
     var gnss: GnssModel
 
     private struct Clock: Sendable {
-        var kind: SensorKind
+        var kind: Modality
         var timing: Scenario.SensorTiming
         var tick: UInt32 = 0
         var nextTime: Double = 0
@@ -146,7 +147,7 @@ public struct Simulator: Sendable {
         camera = CameraModel(camera: site.camera, scene: scene, quality: scenario.jpegQuality)
         var gnssInit = SimRandom(seed: seed, stream: 300)
         gnss = GnssModel(reference: site.origin, scenario: scenario, random: &gnssInit)
-        clocks = SensorKind.allCases.enumerated().map { index, kind in
+        clocks = Modality.simulationOrder.enumerated().map { index, kind in
             var clock = Clock(kind: kind, timing: scenario.timing[kind] ?? .init(rateHz: 10, phase: 0, jitter: 0, dropProbability: 0),
                               random: SimRandom(seed: seed, stream: 10 + UInt64(index)),
                               noise: SimRandom(seed: seed, stream: 20 + UInt64(index)))

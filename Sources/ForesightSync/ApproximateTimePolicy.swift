@@ -1,3 +1,4 @@
+import ForesightWire
 /// The ApproximateTime policy and Foresight's extensions on payload-free entries
 /// (stamp, seq, payload slot). Non-generic so the optimizer specializes every hot loop; the
 /// public generic ``ApproximateTimeSynchronizer`` keeps the payloads in a slab indexed by slot.

@@ -1,3 +1,4 @@
+import ForesightWire
 /// The ROS 2 `message_filters` ApproximateTime policy for any number of topics, plus Foresight's
 /// extensions (frame deadline with partial frames, stamp checks, counters, silence detection).
 ///

@@ -1,3 +1,5 @@
+import ForesightWire
+
 /// One message chosen for a frame: its stamp, sequence number and payload.
 public struct SyncMember<Payload: Sendable>: Sendable {
     /// Sensor stamp, nanoseconds since the epoch.
@@ -16,15 +18,6 @@ public struct SyncMember<Payload: Sendable>: Sendable {
 }
 
 extension SyncMember: Equatable where Payload: Equatable {}
-
-/// Why a frame was emitted.
-public enum FrameReason: String, Sendable, Hashable, Codable {
-    /// The ApproximateTime policy proved this set optimal: no later message can give a better one.
-    case optimal
-    /// The frame deadline passed: the best set from the messages at hand was forced out; topics
-    /// without a suitable message are listed as missing.
-    case deadline
-}
 
 /// A synchronized frame: at most one message per topic, indexed like ``SyncConfig/topics``.
 public struct SyncedFrame<Payload: Sendable>: Sendable {

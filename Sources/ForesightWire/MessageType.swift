@@ -1,3 +1,4 @@
+import ForesightCore
 /// Every message type of wire protocol v1: its name, default topic and JSON Schema.
 public enum MessageType: String, Sendable, CaseIterable, Codable {
     case image = "foresight.Image"
@@ -84,4 +85,25 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
     /// schema of the value a JSON view of the message shows. These texts are the MCAP schemas
     /// and are committed under `docs/schemas/` (a test keeps the two identical).
     public var jsonSchema: String { WireSchemas.schema(for: self).render() }
+}
+
+extension Modality {
+    /// The sensor message type that carries this modality (`camera` → `foresight.Image`, …).
+    public var messageType: MessageType {
+        switch self {
+        case .camera: return .image
+        case .radar: return .radarCube
+        case .lidar: return .pointCloud
+        case .gnss: return .gnssFix
+        case .beamPower: return .beamPower
+        }
+    }
+
+    /// The default input topic of this modality, before any site prefix (`sensor/camera`, …).
+    public var defaultTopic: String { messageType.defaultTopic }
+}
+
+extension MessageType {
+    /// The modality a sensor message type carries; nil for truth, prediction and status types.
+    public var modality: Modality? { Modality.allCases.first { $0.messageType == self } }
 }

@@ -1,3 +1,4 @@
+import ForesightCore
 /// Fields shared by every prediction: the producing model and the target stamp of each step.
 public protocol Prediction: WireMessage {
     /// The model that produced the prediction (e.g. `classical-ctrv`).
@@ -253,6 +254,11 @@ public struct FusionFrame: WireMessage, Equatable {
             self.stamp = stamp
             self.seq = seq
         }
+
+        /// Creates a member of a known modality (its wire name goes on the wire).
+        public init(modality: Modality, topic: String, stamp: Int64, seq: UInt32) {
+            self.init(modality: modality.rawValue, topic: topic, stamp: stamp, seq: seq)
+        }
     }
 
     public var header: Header
@@ -269,6 +275,11 @@ public struct FusionFrame: WireMessage, Equatable {
         self.members = members
         self.missing = missing
         self.latencyNs = latencyNs
+    }
+
+    /// Creates a frame record from typed missing modalities (their wire names go on the wire).
+    public init(header: Header, members: [Member], missing: [Modality], latencyNs: Int64) {
+        self.init(header: header, members: members, missing: missing.map(\.rawValue), latencyNs: latencyNs)
     }
 
     public init(fields: MessageFields, limits: WireLimits) throws(WireError) {

@@ -1,3 +1,4 @@
+import ForesightCore
 /// A minimal JSON value used to build the protocol's schemas with a stable key order.
 indirect enum JSONNode {
     case string(String)

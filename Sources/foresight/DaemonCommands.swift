@@ -164,7 +164,7 @@ final class LiveMonitor: Sendable {
         var truth = TruthTimeline()
         var predictions: [(seq: UInt64, set: PredictionSet)] = []
         var comparison: LiveComparison?
-        var last: (set: PredictionSet, context: FrameContext)?
+        var last: (set: PredictionSet, context: FrameHeader)?
         var frames = 0
         var partial = 0
         var latencies: [Int64] = []
@@ -193,7 +193,7 @@ final class LiveMonitor: Sendable {
                 s.last = (set, context)
                 s.frames += 1
                 if !context.missing.isEmpty { s.partial += 1 }
-                for m in context.missing { s.missing[m, default: 0] += 1 }
+                for m in context.missing { s.missing[m.rawValue, default: 0] += 1 }
                 s.latencies.append(wallClockNanoseconds() - context.lastReceive)
             case .truth(let message):
                 switch message {
@@ -228,7 +228,7 @@ final class LiveMonitor: Sendable {
                 let truthBeam = s.truth.beam(near: context.stamp)?.best.description ?? "?"
                 let ue = s.truth.ue(near: context.stamp)
                 let position = ue.map { String(format: "(%.1f, %.1f)", $0.east, $0.north) } ?? "?"
-                lines.append("  now   beam truth \(truthBeam)   UE truth \(position)   missing: \(context.missing.isEmpty ? "none" : context.missing.joined(separator: ","))")
+                lines.append("  now   beam truth \(truthBeam)   UE truth \(position)   missing: \(context.missing.isEmpty ? "none" : context.missing.map(\.rawValue).joined(separator: ","))")
                 // With a reference, the side-by-side block below shows the steps instead.
                 for (i, step) in set.steps.enumerated() where s.comparison == nil {
                     let tb = s.truth.beam(near: set.horizon[i])
@@ -308,7 +308,7 @@ struct EvalCommand: AsyncParsableCommand {
     var launch: [String] = []
 
     @Option(help: "Remove this modality (camera, radar, lidar, gnss, beam_power) at inference; repeatable.")
-    var drop: [String] = []
+    var drop: [Modality] = []
 
     @Option(help: "Also score this predictor (a launch file's name) once per modality dropped.")
     var ablate: [String] = []
@@ -324,12 +324,6 @@ struct EvalCommand: AsyncParsableCommand {
 
     @Option(help: "Log level.")
     var logLevel: LogLevelArgument = .warning
-
-    func validate() throws {
-        for m in drop where !LaunchFile.modalities.contains(m) {
-            throw ValidationError("--drop \(m): not a modality (\(LaunchFile.modalities.joined(separator: ", ")))")
-        }
-    }
 
     func run() async throws {
         if let json { try OutputPath.checkWritable(json, option: "--json") }
@@ -357,7 +351,7 @@ struct EvalCommand: AsyncParsableCommand {
             guard let base = entries.first(where: { $0.name == name }) else {
                 throw CLIError("--ablate \(name): no launch file is named so (names: \(entries.map(\.name).joined(separator: ", ")))")
             }
-            for m in LaunchFile.modalities where !base.dropped.contains(m) {
+            for m in Modality.allCases where !base.dropped.contains(m) {
                 entries.append(.init(name: "\(name) -\(m)", launch: base.launch, dropped: base.dropped + [m]))
             }
         }
@@ -381,7 +375,7 @@ struct EvalCommand: AsyncParsableCommand {
         let print: (String) -> Void = json == "-" ? { printError($0) } : { Swift.print($0) }
         print("evaluated \(result.drives.count) drive(s): \(result.messages) messages, \(result.frames) frames (\(result.partialFrames) partial) in \(String(format: "%.1f", result.seconds)) s")
         for p in result.predictors {
-            let dropped = p.dropped.isEmpty ? "" : " (without \(p.dropped.joined(separator: ", ")))"
+            let dropped = p.dropped.isEmpty ? "" : " (without \(p.dropped.map(\.rawValue).joined(separator: ", ")))"
             print("\n== \(p.name)\(dropped): \(p.launch)" + (p.failures > 0 ? " — \(p.failures) frames failed" : ""))
             print(String(p.overall.table().dropLast(p.overall.table().hasSuffix("\n") ? 1 : 0)))
         }
@@ -454,3 +448,5 @@ struct PreprocessCommand: AsyncParsableCommand {
         print("wrote \(files.joined(separator: ", ")) to \(out)")
     }
 }
+
+extension Modality: ExpressibleByArgument {}

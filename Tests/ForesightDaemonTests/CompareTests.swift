@@ -53,7 +53,7 @@ struct CompareRun {
     }
 
     static func run(primary: any Predictor, reference: any Predictor) async throws -> CompareRun {
-        let launch = try LaunchFile.load(path: try TestLaunch().path)
+        let launch = try TestLaunch().configuration()
         let collected = Locked(CompareRun())
         var logger = Logger(label: "compare")
         logger.logLevel = .error  // the failing reference's warnings are expected
@@ -70,12 +70,12 @@ struct CompareRun {
         }
         await pipeline.runOffline(stream())
         var result = collected.current
-        result.referenceFailures = pipeline.stats.counter("predictions_reference_failed_total")
+        result.referenceFailures = pipeline.stats.counter(.failedReferencePredictions)
         return result
     }
 
     @Test func aFailingReferenceNeverStopsThePrimaryPredictions() async throws {
-        let launch = try LaunchFile.load(path: try TestLaunch().path)
+        let launch = try TestLaunch().configuration()
         let primary = ProbePredictor(model: "primary-probe", inner: try PredictorFactory.make(launch))
         let failing = ProbePredictor(model: "failing-reference", inner: nil)
         let run = try await Self.run(primary: primary, reference: failing)
@@ -107,7 +107,7 @@ struct CompareRun {
     }
 
     @Test func referenceKindsAreTheWindowPredictorsAndDifferFromThePrimary() throws {
-        let launch = try LaunchFile.load(path: try TestLaunch().path)  // classical-ctrv
+        let launch = try TestLaunch().configuration()  // classical-ctrv
         #expect(try PredictorFactory.makeReference(kind: "persistence", launch: launch).model.hasPrefix("persistence"))
         #expect { _ = try PredictorFactory.makeReference(kind: "classical-ctrv", launch: launch) } throws: {
             "\($0)".contains("already classical-ctrv") && "\($0)".contains("--compare persistence")

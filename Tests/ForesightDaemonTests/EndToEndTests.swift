@@ -3,6 +3,7 @@ import Testing
 import ForesightTestSupport
 import ForesightBus
 @testable import ForesightDaemon
+import ForesightSite
 import ForesightWire
 
 /// A launch file on free ports, written to a temporary folder.
@@ -11,11 +12,24 @@ struct TestLaunch {
     let output = TestSupport.freePort()
     let metrics = TestSupport.freePort()
     let path: String
+    let silenceMs: Int
 
     var inputEndpoint: String { "tcp://127.0.0.1:\(input)" }
     var outputEndpoint: String { "tcp://127.0.0.1:\(output)" }
 
+    /// The same launch configuration built in code (no file read; `extra` is not applied).
+    func configuration() throws -> LaunchFile {
+        let ms: Int64 = 1_000_000
+        let sitePath = TestSupport.path("Calibration/sim-site.yaml")
+        return LaunchFile(name: "e2e", site: try Site.load(path: sitePath), sitePath: sitePath,
+                          inputs: .init(endpoints: [inputEndpoint]),
+                          sync: .init(maxInterval: 100 * ms, deadline: 200 * ms, silence: Int64(silenceMs) * ms, interMessageLowerBound: 85 * ms),
+                          output: .init(endpoint: outputEndpoint, diagnosticsPeriod: 250 * ms),
+                          metricsAddress: "127.0.0.1:\(metrics)", logLevel: "warning")
+    }
+
     init(silenceMs: Int = 1000, extra: String = "") throws {
+        self.silenceMs = silenceMs
         let dir = try TestSupport.temporaryDirectory("e2e")
         path = dir.appendingPathComponent("launch.yaml").path
         let yaml = """

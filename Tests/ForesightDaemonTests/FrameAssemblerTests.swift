@@ -11,17 +11,17 @@ import ForesightWire
     static let start: Int64 = 1_767_225_600_000_000_000
 
     static func assembler() throws -> (FrameAssembler, WireCounters) {
-        let launch = try LaunchFile.load(path: try TestLaunch().path)  // deadline 200 ms, lower bound 85 ms
+        let launch = try TestLaunch().configuration()  // deadline 200 ms, lower bound 85 ms
         let counters = WireCounters()
         return (try FrameAssembler(launch: launch, counters: counters), counters)
     }
 
     /// Feeds one set (five sensors, stamps staggered by 5 ms) received at `receive`.
     static func feed(_ assembler: inout FrameAssembler, seq: UInt32, stamp: Int64, receive: Int64,
-                     skip: Set<String> = []) -> [FrameContext] {
-        var contexts: [FrameContext] = []
+                     skip: Set<String> = []) -> [FrameHeader] {
+        var contexts: [FrameHeader] = []
         for (topic, payload) in SyntheticSensors.messages(seq: seq, stamp: stamp, skip: skip) {
-            contexts += assembler.accept(frames: [Array(topic.utf8), payload], receiveTime: receive).frames.map(\.context)
+            contexts += assembler.accept(frames: [Array(topic.utf8), payload], receiveTime: receive).frames.map(\.header)
         }
         return contexts
     }
@@ -74,7 +74,7 @@ import ForesightWire
             complete += out.filter { $0.missing.isEmpty }.count
         }
         #expect(complete == 20)
-        var after: [FrameContext] = []
+        var after: [FrameHeader] = []
         for k in 0..<30 {
             after += Self.feed(&assembler, seq: UInt32(k), stamp: Self.start + Int64(k) * 100 * Self.ms,
                                receive: 2_000 * Self.ms + Int64(k) * 100 * Self.ms)
@@ -92,7 +92,7 @@ import ForesightWire
                             skip: ["lidar", "gnss", "beam_power"])
         let rogue = SyntheticSensors.messages(seq: 0, stamp: Self.start)[2]
         #expect(rogue.0 == "sensor/lidar")
-        out += assembler.accept(frames: [Array(rogue.0.utf8), rogue.1], receiveTime: 101 * Self.ms).frames.map(\.context)
+        out += assembler.accept(frames: [Array(rogue.0.utf8), rogue.1], receiveTime: 101 * Self.ms).frames.map(\.header)
         out += Self.feed(&assembler, seq: 1, stamp: Self.start + 5_100 * Self.ms, receive: 102 * Self.ms,
                          skip: ["camera", "radar"])
         // The pending half set was not flushed: the set comes out complete.

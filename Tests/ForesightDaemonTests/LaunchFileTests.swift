@@ -17,8 +17,24 @@ import ForesightSite
         let launch = try LaunchFile.load(path: TestSupport.path("launch/sim.yaml"))
         #expect(launch.inputs.endpoints == ["tcp://127.0.0.1:5600"])
         #expect(launch.predictor.history == 8 && launch.predictor.horizon == 5 && launch.predictor.step == 100_000_000)
-        #expect(launch.inputTopic("beam_power") == "sensor/beam_power")
+        #expect(launch.inputTopic(.beamPower) == "sensor/beam_power")
         #expect(launch.site.mmwave.beams == 64)
+    }
+
+    /// A configuration built in code (plain values, no file) is the one the YAML loader builds
+    /// from the same settings: every default of the public initializers is the loader's default.
+    @Test func aConfigurationBuiltInCodeEqualsTheLoadedOne() throws {
+        let test = try TestLaunch()
+        let loaded = try LaunchFile.load(path: test.path)
+        let built = try test.configuration()
+        #expect(built.inputTopics == loaded.inputTopics && built.inputs.endpoints == loaded.inputs.endpoints)
+        #expect(built.inputs.bind == loaded.inputs.bind && built.inputs.buffer == loaded.inputs.buffer && built.inputs.limits == loaded.inputs.limits)
+        #expect("\(built.sync)" == "\(loaded.sync)")
+        #expect("\(built.predictor)" == "\(loaded.predictor)")
+        #expect("\(built.output)" == "\(loaded.output)")
+        #expect(built.camera == loaded.camera && built.lidarFilters == loaded.lidarFilters)
+        #expect(built.metricsAddress == loaded.metricsAddress && built.logLevel == loaded.logLevel)
+        #expect(try built.preprocessingVersion() == loaded.preprocessingVersion())
     }
 
     /// The 30 Hz example: its lower bound and max interval fit a 33.3 ms period (a bound at or

@@ -16,20 +16,19 @@ import ForesightWire
         #expect(t.segment == 4)
     }
 
-    @Test func droppingAModalityRemovesItsTensorRawMessageAndMember() {
-        var frame = PreprocessedFrame(seq: 1, stamp: 10)
+    @Test func droppingAModalityRemovesItsTensorClassicalViewAndMember() {
+        let header = FrameHeader(seq: 1, stamp: 10, members: [
+            FusionFrame.Member(modality: .lidar, topic: "sensor/lidar", stamp: 10, seq: 1),
+            FusionFrame.Member(modality: .gnss, topic: "sensor/gnss", stamp: 10, seq: 1),
+        ], missing: [.camera], reason: .optimal)
+        var frame = PreprocessedFrame(header: header, lidarPoints: [SIMD3(1, 2, 3)])
         frame.tensors[.lidar] = PreprocessedTensor(shape: [2], values: [1, 2])
         frame.tensors[.gnss] = PreprocessedTensor(shape: [2], values: [3, 4])
-        let context = FrameContext(seq: 1, stamp: 10, members: [
-            FusionFrame.Member(modality: "lidar", topic: "sensor/lidar", stamp: 10, seq: 1),
-            FusionFrame.Member(modality: "gnss", topic: "sensor/gnss", stamp: 10, seq: 1),
-        ], missing: ["camera"], reason: .optimal, lastReceive: 0, synchronizedAt: 0,
-           cloud: PointCloud(header: Header(stamp: 10, seq: 1, frameID: "lidar"), fields: ["x", "y", "z"], values: [1, 2, 3]))
-        let (f, c) = FrameDrop.apply(["lidar"], frame: frame, context: context)
+        let f = FrameDrop.apply([.lidar], frame: frame)
         #expect(f.tensors[.lidar] == nil && f.tensors[.gnss] != nil)
-        #expect(c.cloud == nil)
-        #expect(c.members.map(\.modality) == ["gnss"])
-        #expect(Set(c.missing) == ["camera", "lidar"])
-        #expect(f.stamp == 10 && c.stamp == 10)
+        #expect(f.lidarPoints == nil)
+        #expect(f.header.members.map(\.modality) == ["gnss"])
+        #expect(Set(f.header.missing) == [.camera, .lidar])
+        #expect(f.stamp == 10 && f.header.memberStamp(.gnss) == 10 && f.header.memberStamp(.lidar) == nil)
     }
 }

@@ -19,7 +19,8 @@ func streamingParityFailures(_ model: LoadedModel, _ stream: FixtureStream, tole
         if stream.segmentStart[i] && i > 0 { session.reset() }
         // Tokenizers alone, on the raw inputs (before the missing-token substitution).
         let raw = FixtureStream.rawInputs(frame: i, tokenizers: tokenizers)
-        for (m, layer, input) in [(Modality.vision, tokenizers.vision, raw.0), (.radar, tokenizers.radar, raw.1), (.lidar, tokenizers.lidar, raw.2)] {
+        // The fixtures name the tokenizers as PyTorch does (tok.vision, tok.radar, tok.lidar).
+        for (m, layer, input) in [("vision", tokenizers.vision, raw.0), ("radar", tokenizers.radar, raw.1), ("lidar", tokenizers.lidar, raw.2)] {
             var out = [Float](repeating: 0, count: layer.tokens * d)
             input.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { layer(x.baseAddress!, scratch: scratch, into: $0.baseAddress!) } }
             let v = parityViolation(out, try stream.expected("parts.\(m)", frame: i), tolerance: tolerance)

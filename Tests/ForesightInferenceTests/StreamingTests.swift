@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 import Testing
 @testable import ForesightInference
@@ -12,12 +13,12 @@ import Testing
         let c = model.config
         var rng = TestRandom(UInt64(100 + i))
         return FrameInputs(stamp: stamp ?? Int64(i) * 100_000_000,
-                           camera: missing.contains(.vision) ? nil : rng.array(c.vision.inputCount),
+                           camera: missing.contains(.camera) ? nil : rng.array(c.vision.inputCount),
                            radar: missing.contains(.radar) ? nil : rng.array(c.radar.inputCount).map { abs($0) },
                            lidar: missing.contains(.lidar) ? nil : rng.array(c.lidar.inputCount),
                            gnss: missing.contains(.gnss) ? nil : SIMD2(Float(i), -2 * Float(i)),
-                           beamPower: missing.contains(.power) ? nil : rng.array(c.numBeams),
-                           beamPowerDbm: missing.contains(.power) ? nil : rng.array(c.numBeams).map { $0 * 10 - 70 })
+                           beamPower: missing.contains(.beamPower) ? nil : rng.array(c.numBeams),
+                           beamPowerDbm: missing.contains(.beamPower) ? nil : rng.array(c.numBeams).map { $0 * 10 - 70 })
     }
 
     @Test("reset starts a new segment: the outputs equal a fresh session's, for both formats")
@@ -69,12 +70,12 @@ import Testing
     func missingModalities() throws {
         let full = InferenceSession(model: model), partial = InferenceSession(model: model)
         let p1 = try full.push(frame(0))
-        let p2 = try partial.push(frame(0, missing: [.vision, .gnss, .power]))
+        let p2 = try partial.push(frame(0, missing: [.camera, .gnss, .beamPower]))
         #expect(p1.steps.count == model.config.future)
         #expect(p2.steps.allSatisfy { $0.east.isFinite && $0.blockageProbability.isFinite })
         #expect(p1.steps[0].beamLogits != p2.steps[0].beamLogits)
         // Without any measured power the coarse power is the config's default.
-        let raw = try InferenceSession(model: model).pushRaw(frame(0, missing: [.power]))
+        let raw = try InferenceSession(model: model).pushRaw(frame(0, missing: [.beamPower]))
         #expect(raw.coarsePower.allSatisfy { $0 == model.config.powerDefaultDbm })
         #expect(frame(0, missing: [.lidar]).missing == [.lidar])
     }
@@ -108,7 +109,7 @@ import Testing
         }
         f = frame(0)
         f.beamPower?[5] = .nan
-        #expect(throws: InputError.nonFinite(modality: .power, index: 5)) { try session.push(f) }
+        #expect(throws: InputError.nonFinite(modality: .beamPower, index: 5)) { try session.push(f) }
         f = frame(0)
         f.beamPowerDbm = [1]
         #expect(throws: InputError.self) { try session.push(f) }

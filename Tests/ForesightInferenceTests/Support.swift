@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 @testable import ForesightInference
 
@@ -57,7 +58,7 @@ struct FixtureStream {
         let B = c.numBeams
         var frames: [FrameInputs] = []
         for i in stampUs.indices {
-            let has = { (m: Modality) in present[i * 5 + m.rawValue] > 0.5 }
+            let has = { (m: Modality) in present[i * 5 + m.index] > 0.5 }
             let cam = pattern(c.vision.inputCount, seed: 1000 * i)
             let radar = pattern(c.radar.inputCount, seed: 1000 * i + 1).map { ($0 + 1) / 2 }
             let lidar = pattern(c.lidar.inputCount, seed: 1000 * i + 2).map { ($0 + 1) * 1.5 }
@@ -73,10 +74,10 @@ struct FixtureStream {
             }
             frames.append(FrameInputs(
                 stamp: baseStamp + Int64(stampUs[i]) * 1000,
-                camera: has(.vision) ? cam : nil, radar: has(.radar) ? radar : nil, lidar: has(.lidar) ? lidar : nil,
+                camera: has(.camera) ? cam : nil, radar: has(.radar) ? radar : nil, lidar: has(.lidar) ? lidar : nil,
                 gnss: has(.gnss) ? SIMD2(gnss[2 * i], gnss[2 * i + 1]) : nil,
-                beamPower: has(.power) ? Array(power[(i * B)..<((i + 1) * B)]) : nil,
-                beamPowerDbm: has(.power) ? Array(dbm[(i * B)..<((i + 1) * B)]) : nil, coarse: coarse))
+                beamPower: has(.beamPower) ? Array(power[(i * B)..<((i + 1) * B)]) : nil,
+                beamPowerDbm: has(.beamPower) ? Array(dbm[(i * B)..<((i + 1) * B)]) : nil, coarse: coarse))
         }
         self.frames = frames
         segmentStart = starts.map { $0 > 0.5 }

@@ -21,6 +21,34 @@ import ForesightWire
                  gnss: GnssInput(latitude: 33.421, longitude: -111.929))
     }
 
+    /// The header travels with the frame through the bounded queues (no side table), and the
+    /// classical predictor's view — site-frame LiDAR points, beam power in dBm — comes out of the
+    /// same pass as the tensors.
+    @Test func theHeaderTravelsWithTheFrameAndTheClassicalViewComesFromTheSamePass() async throws {
+        var config = try Self.configuration()
+        config.lidar.sitePose = LidarSitePose(rx: SIMD3(0, 1, 0), ry: SIMD3(-1, 0, 0), rz: SIMD3(0, 0, 1), origin: SIMD3(1, 2, 3))
+        var beam = BeamPowerParameters()
+        beam.normalization = .perVectorMinMax
+        config.beamPower = beam
+        let frontEnd = try FramePreprocessor(configuration: config)
+        let header = FrameHeader(seq: 7, stamp: 700, members: [FusionFrame.Member(modality: .lidar, topic: "sensor/lidar", stamp: 690, seq: 3)],
+                                 missing: [.camera], reason: .deadline, lastReceive: 5, synchronizedAt: 6, epoch: 2)
+        let cloud: [Float] = [1, 0, 0, 0, 2, 0]
+        let power: [Float] = [1, 10, .nan]
+        frontEnd.submit(RawFrame(header: header, lidar: LidarInput(data: cloud.littleEndianBytes, count: 2, fields: ["x", "y", "z"]),
+                                 beamPower: BeamPowerInput(power: power, unit: .mw)))
+        frontEnd.finish()
+        var out: [PreprocessedFrame] = []
+        for await frame in frontEnd.output { out.append(frame) }
+        #expect(out.count == 1)
+        let frame = try #require(out.first)
+        #expect(frame.header == header)
+        #expect(frame.lidarPoints == [SIMD3(1, 3, 3), SIMD3(-1, 2, 3)])
+        #expect(frame.beamPowerDBm == [0, 10, -120])
+        #expect(frame.tensors[.beamPower]?.values == (try BeamPowerPreprocessor(parameters: beam).process(power: power, unit: .mw)))
+        #expect(frame.tensors[.lidar]?.values == (try LidarPreprocessor(parameters: config.lidar).process(points: cloud.littleEndianBytes, count: 2, fields: ["x", "y", "z"])))
+    }
+
     @Test func presentModalitiesAreProcessedLikeTheDirectFunctions() async throws {
         let frontEnd = try FramePreprocessor(configuration: try Self.configuration())
         defer { frontEnd.finish() }

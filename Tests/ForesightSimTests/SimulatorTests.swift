@@ -23,9 +23,9 @@ import Testing
         let events = try Self.run(seed: 5, events: 300)
         for (x, y) in zip(events, events.dropFirst()) { #expect(x.stamp <= y.stamp) }
         #expect(events[0].stamp >= scenario.startTimeNs)
-        var bySensor: [SensorKind: [SimEvent]] = [:]
+        var bySensor: [Modality: [SimEvent]] = [:]
         for event in events { bySensor[event.sensor, default: []].append(event) }
-        #expect(Set(bySensor.keys) == Set(SensorKind.allCases))
+        #expect(Set(bySensor.keys) == Set(Modality.allCases))
         for (kind, list) in bySensor {
             let timing = try #require(scenario.timing[kind])
             let stamps = list.filter { if case .truth = $0.payload { return false } else { return true } }

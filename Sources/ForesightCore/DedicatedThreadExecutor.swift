@@ -1,20 +1,27 @@
 import Foundation
 
-/// A serial executor that runs every job on one dedicated OS thread, so that long FFT, JPEG and
-/// PCL work done by the actors using it never occupies Swift's cooperative thread pool.
+/// A serial executor that runs every job on one dedicated OS thread, so that long FFT, JPEG, PCL
+/// and BLAS work done by the actors using it never occupies Swift's cooperative thread pool.
+/// The one dedicated-thread executor of the code base: the ingest stage, the preprocessing
+/// actors, the predictor stage and the learned model's inference actor all adopt it through
+/// `unownedExecutor`.
 ///
-/// Call `stop()` when no actor uses the executor any more (the stage actors do this in
-/// `deinit`); the thread finishes the jobs already queued and exits.
+/// Call `stop()` when no actor uses the executor any more; the thread finishes the jobs already
+/// queued and exits (jobs queued later are never run).
 public final class DedicatedThreadExecutor: SerialExecutor, @unchecked Sendable {
+    // Guarded by `condition`.
     private let condition = NSCondition()
     private var pending: [UnownedJob] = []
     private var stopped = false
-    /// The thread's name (visible in debuggers and backtraces).
+    private var owner: pthread_t?
+    /// The thread's name (visible in debuggers, backtraces and `top -H`; Linux keeps 15 bytes).
     public let name: String
 
-    /// Starts the executor's thread.
-    public init(name: String) {
+    /// Starts the executor's thread; `stackSize` (bytes) overrides the platform default (the
+    /// inference thread asks for 8 MiB).
+    public init(name: String, stackSize: Int? = nil) {
         self.name = name
+        // The thread keeps the executor alive until `stop()` ends its loop.
         let thread = Thread { [self] in
             // On Linux a name set before start() is not applied to the OS thread (which inherits its
             // creator's name), so set the OS name directly from inside the thread.
@@ -22,11 +29,12 @@ public final class DedicatedThreadExecutor: SerialExecutor, @unchecked Sendable 
             self.runLoop()
         }
         thread.name = name
+        if let stackSize { thread.stackSize = stackSize }
         thread.start()
     }
 
     /// Names the calling OS thread (at most 15 bytes are kept by Linux).
-    static func setCurrentThreadName(_ name: String) {
+    public static func setCurrentThreadName(_ name: String) {
         #if os(Linux)
         // pthread_setname_np is not exported to Swift on Linux; the kernel's per-thread file is.
         if let handle = FileHandle(forWritingAtPath: "/proc/thread-self/comm") {
@@ -38,7 +46,7 @@ public final class DedicatedThreadExecutor: SerialExecutor, @unchecked Sendable 
     }
 
     /// The calling OS thread's name, as the kernel reports it.
-    static func currentThreadName() -> String? {
+    public static func currentThreadName() -> String? {
         #if os(Linux)
         guard let data = FileManager.default.contents(atPath: "/proc/thread-self/comm") else { return Thread.current.name }
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
@@ -47,7 +55,7 @@ public final class DedicatedThreadExecutor: SerialExecutor, @unchecked Sendable 
         #endif
     }
 
-    /// Queues a job; called by the Swift runtime.
+    /// Queues a job; called by the Swift runtime. Jobs run on the dedicated thread in order.
     public func enqueue(_ job: consuming ExecutorJob) {
         let unowned = UnownedJob(job)
         condition.lock()
@@ -69,7 +77,18 @@ public final class DedicatedThreadExecutor: SerialExecutor, @unchecked Sendable 
         condition.unlock()
     }
 
+    /// Whether the caller is running on this executor's thread.
+    public var isCurrent: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard let owner else { return false }
+        return pthread_equal(owner, pthread_self()) != 0
+    }
+
     private func runLoop() {
+        condition.lock()
+        owner = pthread_self()
+        condition.unlock()
         var batch: [UnownedJob] = []
         while true {
             condition.lock()
