@@ -200,7 +200,7 @@ struct SampleLoader: Sendable {
     /// The files a planned row names (for read-ahead; unresolvable cells are left to `load`).
     func paths(_ plan: SamplePlan) -> [String] {
         guard plan.problem == nil else { return [] }
-        return DeepSenseModality.allCases.compactMap { m in
+        return Modality.allCases.compactMap { m in
             columns.value(m.column, in: plan.fields).flatMap { resolvePath($0, directory: directory) }
         }
     }
