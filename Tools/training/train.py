@@ -850,19 +850,24 @@ class SupervisedObjective(nn.Module):
         return task_loss({k: v[sel] for k, v in out.items()}, tgt, tc, pos_weight)
 
 
-@torch.no_grad()
-def validation_blockage_logits(model, ds, tc, dist) -> tuple[torch.Tensor, torch.Tensor]:
-    """Blockage logits and labels (bool) of every scored (anchor, step) of `ds`, over whole segments."""
+def segment_outputs(model, ds, tc, dist):
+    """End-to-end outputs over whole segments of `ds` (a recurrent state is carried from the segment start, as in the
+    daemon): yields (outputs [B, A, F, ...], batch, anchors, selected anchors [B, A]) two segments at a time."""
     model.eval()
-    logits, labels = [], []
     longest = max(b - a for sh in ds.shards for a, b in sh.segments)
     length = max(tc.crop, longest)
     rows = ds.rows(length, None, dist.rank, dist.world, 1, pad=False)
     for i in range(0, len(rows), 2):
         b = ds.batch(rows[i:i + 2], length)
         anchors = used_anchors(b)
-        out = supervised_outputs(model, b, b["present"], anchors)
-        sel = b["anchor"][:, anchors]
+        yield supervised_outputs(model, b, b["present"], anchors), b, anchors, b["anchor"][:, anchors]
+
+
+@torch.no_grad()
+def validation_blockage_logits(model, ds, tc, dist) -> tuple[torch.Tensor, torch.Tensor]:
+    """Blockage logits and labels (bool) of every scored (anchor, step) of `ds`, over whole segments."""
+    logits, labels = [], []
+    for out, b, anchors, sel in segment_outputs(model, ds, tc, dist):
         blk = b["target_blocked"][:, anchors][sel]
         ok = b["target_valid"][:, anchors][sel].bool() & (b["target_beam"][:, anchors][sel] >= 0) & (blk != 255)
         logits.append(out["blockage_logit"][sel][ok])
@@ -874,16 +879,8 @@ def validation_blockage_logits(model, ds, tc, dist) -> tuple[torch.Tensor, torch
 def score_gru(gru, ds, tc, dist) -> dict:
     """Validation of an end-to-end model (the GRU, the fine-tuned streaming model) over whole segments (the GRU's
     state is carried from the segment start, as in the daemon)."""
-    gru.eval()
     s = Scorer(ds.future)
-    longest = max(b - a for sh in ds.shards for a, b in sh.segments)
-    length = max(tc.crop, longest)
-    rows = ds.rows(length, None, dist.rank, dist.world, 1, pad=False)
-    for i in range(0, len(rows), 2):
-        b = ds.batch(rows[i:i + 2], length)
-        anchors = used_anchors(b)
-        out = supervised_outputs(gru, b, b["present"], anchors)
-        sel = b["anchor"][:, anchors]
+    for out, b, anchors, sel in segment_outputs(gru, ds, tc, dist):
         s.add({k: v[sel] for k, v in out.items()}, {k: b[k][:, anchors][sel] for k in TARGET_KEYS},
               b["target_valid"][:, anchors][sel])
     s.all_reduce()
