@@ -21,7 +21,7 @@ import Testing
                                     "--train", "4", "--val", "1", "--test", "1", "--frames", "100"])
         #expect(made.status == 0, "\(made.output)")
         let trained = ExportTests.run(["Tools/training/train.py", "--quick", "--data", data.path, "--out", run.path,
-                                       "--stages", "pretrain,heads,gru,export", "--threads", "1",
+                                       "--stages", "pretrain,heads,finetune,gru,export", "--threads", "1",
                                        "--export-learned", learned.path, "--export-gru", gru.path])
         try #require(trained.status == 0, "\(trained.output)")
 
@@ -33,6 +33,11 @@ import Testing
             try #require(losses.count >= 2, "\(stage): no per-epoch losses in metrics.json")
             #expect(losses.last! < losses.first!, "\(stage) loss did not fall: \(losses)")
         }
+
+        // Stage 3 ran end to end on the heads' model and chose a blockage operating point on the validation drive.
+        let finetune = metrics?["finetune"] as? [String: Any]
+        #expect((finetune?["history"] as? [[String: Any]])?.count == 1, "finetune: \(String(describing: finetune?.keys))")
+        #expect((finetune?["blockage_offset"] as? [String: Any])?["logit"] is Double)
 
         for (dir, wantGRU) in [(learned, false), (gru, true)] {
             let card = try String(contentsOf: dir.appendingPathComponent("README.md"), encoding: .utf8)
