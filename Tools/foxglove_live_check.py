@@ -131,6 +131,18 @@ async def open_viewer(url, stalled=False):
 RAW_ENCODINGS = {"rgb8": 3, "bgr8": 3, "mono8": 1}
 
 
+async def open_viewer_when_up(url, timeout=60.0):
+    """A viewer connection, retried every 0.2 s while the daemon may still be starting (raises after `timeout`)."""
+    started = time.monotonic()
+    while True:
+        try:
+            return await open_viewer(url)
+        except OSError:
+            if time.monotonic() - started > timeout:
+                raise
+            await asyncio.sleep(0.2)
+
+
 async def run_raw(args):
     """Raw-pixel camera images in, foxglove.RawImage out on /camera/raw, pixels unchanged."""
     import msgpack
@@ -138,15 +150,7 @@ async def run_raw(args):
 
     errors = []
     summary = {"errors": errors, "mode": "raw-camera"}
-    started = time.monotonic()
-    while True:
-        try:
-            ws = await open_viewer(args.url)
-            break
-        except OSError:
-            if time.monotonic() - started > 60:
-                raise
-            await asyncio.sleep(0.2)
+    ws = await open_viewer_when_up(args.url)
     await asyncio.wait_for(ws.recv(), 10)  # serverInfo
     advertise = json.loads(await asyncio.wait_for(ws.recv(), 10))
     by_topic = {c["topic"]: c for c in advertise.get("channels", [])}
@@ -231,15 +235,7 @@ async def run_raw(args):
 async def run(args):
     errors = []
     summary = {"errors": errors}
-    started = time.monotonic()
-    while True:  # the daemon may still be starting
-        try:
-            ws = await open_viewer(args.url)
-            break
-        except OSError:
-            if time.monotonic() - started > 60:
-                raise
-            await asyncio.sleep(0.2)
+    ws = await open_viewer_when_up(args.url)
     if ws.subprotocol != SUBPROTOCOL:
         errors.append("server selected subprotocol %r" % ws.subprotocol)
     info = json.loads(await asyncio.wait_for(ws.recv(), 10))

@@ -344,6 +344,18 @@ def modality_masks(present: torch.Tensor, segment_start: torch.Tensor, tc: Train
     return present & keep
 
 
+def dead_sensor_estimates(b: dict, which: torch.Tensor) -> dict:
+    """The batch's classical estimates (dataset keys coarse_*, [B, L, ...]) where every crop that lost a modality
+    (`which` [B], -1 = none) takes that modality's dead-sensor estimates (coarse_dropped_*)."""
+    rows = torch.arange(which.numel())
+    lost = which >= 0
+    out = {}
+    for k in CLASSICAL_KEYS:
+        dead = b[k.replace("coarse_", "coarse_dropped_")][rows, :, which.clamp(min=0)]
+        out[k] = torch.where(lost.view(-1, *([1] * (dead.dim() - 1))), dead, b[k])
+    return out
+
+
 def drop_one_modality(present: torch.Tensor, g: torch.Generator, p: float = 1.0, with_index: bool = False):
     """One random modality absent for the whole crop, in each row with probability `p` (a dead sensor):
     the extra views of the head cache (p = 1) and the GRU baseline's augmentation (p = 1/2). With
@@ -556,12 +568,9 @@ def cache_latents(model, ds, tc: TrainConfig, dist: Dist, views: int, seed: int)
             if v > 0 and "coarse_dropped_known" in b:
                 # The classical predictor's estimates from the window without that sensor (dataset tensors
                 # coarse_dropped_*, computed by the daemon's own CoarseInputs): what it gives when it is dead.
-                rows_b = torch.arange(which.numel())
+                dead = dead_sensor_estimates(b, which)
                 for k in CLASSICAL_KEYS:
-                    if k not in b:
-                        continue
-                    x = b[k.replace("coarse_", "coarse_dropped_")][:, anchors][rows_b, :, which.clamp(min=0)]   # [B, A, ...]
-                    acc[k][-1] = x[sel]
+                    acc[k][-1] = dead[k][:, anchors][sel]
             elif v > 0 and "coarse_known" in b:
                 # Older datasets (no per-dead-sensor estimates): a view whose window lost GNSS: the classical predictor would have had no position, so its
                 # position and beam logits become what CoarseInputs gives then (unknown, zeros, flat).
@@ -822,12 +831,7 @@ def supervised_outputs(model, b: dict, present: torch.Tensor, anchors: torch.Ten
     z = latents(model, b, present, anchors)
     classical = classical_inputs(b)
     if classical is not None and which is not None and "coarse_dropped_known" in b and bool((which >= 0).any()):
-        rows = torch.arange(which.numel())
-        lost = (which >= 0).view(-1, *([1] * 1))
-        for k, v in CLASSICAL_KEYS.items():
-            d = b[k.replace("coarse_", "coarse_dropped_")][rows, :, which.clamp(min=0)]            # [B, L, ...]
-            full = classical[v]
-            classical[v] = torch.where(lost.view(-1, *([1] * (full.dim() - 1))), d, full)
+        classical = classical_inputs(dead_sensor_estimates(b, which))
     if classical is not None:
         a = anchors[None].expand(b["gnss"].shape[0], -1) if anchors.dim() == 1 else anchors
         classical = {k: v[torch.arange(v.shape[0])[:, None], a] for k, v in classical.items()}
