@@ -5,7 +5,7 @@ BUILD_FLAGS  ?= -j $(JOBS)
 RELEASE      := -c release $(BUILD_FLAGS)
 PY           := .venv/bin/python
 
-.PHONY: all setup build release test run bench bench-import soak rig parity results train raytrace clean install defaults
+.PHONY: all setup build release test run bench bench-compare bench-import soak rig parity results train raytrace clean install defaults
 
 all: build
 
@@ -35,6 +35,15 @@ bench: release
 	@mkdir -p bench-results
 	.build/release/foresight-bench all --out bench-results/latest.json
 	$(PY) Tools/bench_latency.py     # end-to-end latency, written into docs/launch.md
+
+## The Swift engine against its PyTorch twin on the same model and inputs, in one run (streaming step and
+## full window, 2 threads each; installs torch into .venv): prints JSON with both and the ratio,
+## writes bench-results/compare.json. MODEL=DIR picks another exported folder.
+MODEL ?= models/foresight-learned
+bench-compare: release
+	@Tools/setup.sh torch
+	@mkdir -p bench-results
+	$(PY) Tools/bench_compare.py --model $(MODEL) --out bench-results/compare.json
 
 ## Rig scenarios through the real sockets (Tools/loadgen.py against `foresight run`): complete,
 ## partial and predicted frames per timing shape, latency, daemon RSS/CPU. Prints figures.

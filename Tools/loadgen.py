@@ -447,7 +447,10 @@ def report(args, sets, sent_at, collector, sent_messages, sent_bytes, elapsed, i
     if diagnostics is not None:
         out["diagnostics"] = {"topics": [t["topic"] for t in diagnostics.get("topics", [])],
                               "rejections": {"%s|%s" % (r["topic"], r["reason"]): r["count"] for r in diagnostics.get("rejections", [])},
-                              "dropped": {st["stage"]: st["dropped"] for st in diagnostics.get("stages", [])}}
+                              "dropped": {st["stage"]: st["dropped"] for st in diagnostics.get("stages", [])},
+                              # the daemon's own stage latencies (recent window): sync, preprocess, predict, end_to_end
+                              "stage_latency_ms": {st["stage"]: {"p50": round(st.get("p50_ms", 0), 3), "p99": round(st.get("p99_ms", 0), 3)}
+                                                   for st in diagnostics.get("stages", [])}}
         # Frames the daemon built but dropped because a stage fell behind (CPU overload).
         out["daemon_dropped_frames"] = out["diagnostics"]["dropped"].get("preprocess", 0)
     return out

@@ -46,6 +46,14 @@ SHORT = {
     # Throughput: as fast as possible with at most 4 sets without a fusion/frame yet.
     "as-fast-4-in-flight": (SYNC_10HZ, ["--sets", "1000", "--stamps", "staggered", "--max-in-flight", "4", "--warmup", "0"]),
 }
+# Issue 13's load: DeepSense-size sensors (960x540 JPEG, 4x256x250 radar cube, 17k points) at 10 Hz with
+# staggered stamps, and as fast as possible with at most 4 sets in flight. Run with --learned for the model.
+PERFORMANCE = {
+    "deepsense-10hz": (SYNC_10HZ, ["--sets", "300", "--stamps", "staggered", "--camera", "960x540",
+                                   "--radar", "4,256,250", "--points", "17000", "--warmup", "20"]),
+    "deepsense-as-fast": (SYNC_10HZ, ["--sets", "600", "--stamps", "staggered", "--camera", "960x540",
+                                      "--radar", "4,256,250", "--points", "17000", "--max-in-flight", "4", "--warmup", "0"]),
+}
 SOAK = {
     # 2,000 sets × (5 good + 45 bad) = 100,000 messages at 500 messages/s.
     "malformed-100k": (SYNC_10HZ, ["--sets", "2000", "--after", "5", "--malformed", "0.9", "--stamps", "staggered",
@@ -61,7 +69,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def run(name, sync, arguments, binary, log):
+def learned_block(model):
+    """Launch-file lines for the learned predictor (launch/sim-learned.yaml's front end and predictor)."""
+    return ("preprocess:\n  camera: {width: 96, height: 96, reduced_jpeg_decode: true}\n"
+            "predictor:\n  kind: learned\n  model: %s\n  history: 8\n  horizon: 5\n  step_ms: 100\n"
+            "  threads: 2\n  blas_threads: 1\n" % os.path.abspath(model))
+
+
+def run(name, sync, arguments, binary, log, learned=None):
     ports = [free_port() for _ in range(3)]
     folder = tempfile.mkdtemp(prefix="rig-")
     launch = os.path.join(folder, "launch.yaml")
@@ -72,6 +87,8 @@ def run(name, sync, arguments, binary, log):
             f.write("  %s: %s\n" % (key, value))
         f.write("output:\n  endpoint: tcp://127.0.0.1:%d\n  diagnostics_period_ms: 500\n" % ports[1])
         f.write("metrics:\n  address: 127.0.0.1:%d\nlog_level: error\n" % ports[2])
+        if learned:
+            f.write(learned_block(learned))
     daemon = subprocess.Popen([binary, "run", launch], stdout=subprocess.DEVNULL, stderr=log)
     try:
         out = subprocess.run([PY, LOADGEN, "--endpoint", "tcp://127.0.0.1:%d" % ports[0],
@@ -142,16 +159,22 @@ def main():
     parser.add_argument("--out", help="write all reports here (JSON)")
     parser.add_argument("--log", default=os.devnull, help="daemon stderr")
     parser.add_argument("--check", action="store_true", help="exit 1 unless every scenario meets issue 11's figures")
+    parser.add_argument("--learned", nargs="?", const=os.path.join(ROOT, "models", "foresight-learned"), metavar="MODEL",
+                        help="run the daemon with the learned predictor (default models/foresight-learned) "
+                             "and the 96x96 camera front end it was trained with")
+    parser.add_argument("--performance", action="store_true",
+                        help="run issue 13's DeepSense-size scenarios (deepsense-10hz, deepsense-as-fast)")
     args = parser.parse_args()
-    table = dict(SHORT, **SOAK)
-    names = args.scenarios or list(SOAK if args.soak else SHORT)
+    table = dict(SHORT, **SOAK, **PERFORMANCE)
+    names = args.scenarios or list(SOAK if args.soak else PERFORMANCE if args.performance else SHORT)
     reports = []
     with open(args.log, "a") as log:
         for name in names:
             if name not in table:
                 parser.error("unknown scenario %s; known: %s" % (name, ", ".join(table)))
             sync, arguments = table[name]
-            report = run(name, sync, arguments, args.binary, log)
+            report = run(name, sync, arguments, args.binary, log, args.learned)
+            report["predictor"] = "learned:%s" % os.path.basename(args.learned.rstrip("/")) if args.learned else "classical-ctrv"
             report["failures"] = check(report, name in SOAK)
             reports.append(report)
             print(line(report), flush=True)

@@ -17,6 +17,7 @@ let allBenchmarks: [Benchmark] = [
     predictBenchmark,
     importBenchmark,
     curveBenchmark,
+    compareBenchmark,
 ]
 
 /// `foresight-bench` — run benchmark groups, print figures, write them to a JSON file.

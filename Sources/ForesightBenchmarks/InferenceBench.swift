@@ -44,7 +44,7 @@ let inferenceBenchmark = Benchmark(name: "inference") { report in
     }()
 
     // The model: FORESIGHT_BENCH_MODEL=DIR loads an exported folder (the PyTorch twin benchmark,
-    // Tools/bench_torch_inference.py, times the same folder); otherwise the default v2 config, random weights.
+    // `make bench-compare` times the same folder against PyTorch); otherwise the default v2 config, random weights.
     let model: LoadedModel
     if let dir = ProcessInfo.processInfo.environment["FORESIGHT_BENCH_MODEL"] {
         model = try LoadedModel.load(directory: URL(fileURLWithPath: dir))

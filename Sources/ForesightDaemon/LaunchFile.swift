@@ -100,8 +100,12 @@ public struct LaunchFile: Sendable {
         /// model forgets its history (as after a clock jump or a publisher restart). The dataset's
         /// `segment` tensor follows the same rule.
         public var resetGap: Int64 = 1_000_000_000
-        /// OpenBLAS threads for a learned model (process-wide).
-        public var blasThreads: Int = 2
+        /// Threads that share each frame of a learned model: the inference thread plus the workers
+        /// of its team, which split the tokenizers, attention heads and larger products.
+        public var threads: Int = 2
+        /// OpenBLAS's own threads inside each product of a learned model (process-wide). The engine's
+        /// products are small; 1 leaves the splitting to `threads` (more made OpenBLAS's workers spin).
+        public var blasThreads: Int = 1
 
         /// Classical predictor: turn the radar map into detections as blockage evidence.
         public var radarDetections: Bool = false
@@ -113,7 +117,7 @@ public struct LaunchFile: Sendable {
         /// Predictor settings with the loader's defaults: classical CTRV, history 8, horizon 5,
         /// step 100 ms, top-3.
         public init(kind: String = "classical-ctrv", modelDirectory: String? = nil, history: Int = 8, horizon: Int = 5,
-                    step: Int64 = 100_000_000, topK: Int = 3, resetGap: Int64 = 1_000_000_000, blasThreads: Int = 2,
+                    step: Int64 = 100_000_000, topK: Int = 3, resetGap: Int64 = 1_000_000_000, threads: Int = 2, blasThreads: Int = 1,
                     radarDetections: Bool = false, memberStamps: Bool = false) {
             self.kind = kind
             self.modelDirectory = modelDirectory
@@ -122,6 +126,7 @@ public struct LaunchFile: Sendable {
             self.step = step
             self.topK = topK
             self.resetGap = resetGap
+            self.threads = threads
             self.blasThreads = blasThreads
             self.radarDetections = radarDetections
             self.memberStamps = memberStamps
@@ -350,7 +355,8 @@ public struct LaunchFile: Sendable {
             memberStamps: try predMap?.bool("member_stamps", default: false) ?? false)
         if let predMap {
             predictor.resetGap = ms(try predMap.double("reset_gap_ms", default: 1000, in: 1...3_600_000))
-            predictor.blasThreads = try predMap.int("blas_threads", default: 2, in: 1...64)
+            predictor.threads = try predMap.int("threads", default: 2, in: 1...64)
+            predictor.blasThreads = try predMap.int("blas_threads", default: 1, in: 1...64)
             // The folder itself is loaded and checked against this file by the predictor factory
             // before the daemon binds any socket (a dataset can be generated before the model exists).
             if predictor.usesModel {

@@ -42,7 +42,7 @@ public struct ModelLoadError: Error, CustomStringConvertible, Sendable {
 /// turned into a running ``StreamingPredictor`` and which input sizes it expects.
 enum ModelEngine {
     /// Loads the folder's config and weights and starts the streaming predictor on its own thread.
-    static func load(directory: URL, blasThreads: Int, topK: Int) throws -> (StreamingPredictor, LearnedModelInfo) {
+    static func load(directory: URL, threads: Int, blasThreads: Int, topK: Int) throws -> (StreamingPredictor, LearnedModelInfo) {
         let path = directory.path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -53,7 +53,7 @@ enum ModelEngine {
         }
         let engine: StreamingPredictor
         do {
-            engine = try StreamingPredictor.load(directory: directory, blasThreads: blasThreads, topK: topK)
+            engine = try StreamingPredictor.load(directory: directory, threads: threads, blasThreads: blasThreads, topK: topK)
         } catch {
             throw ModelLoadError(directory: path, reason: "\(error)")
         }
@@ -95,7 +95,8 @@ public final class LearnedPredictor: Predictor {
         guard let directory = settings.modelDirectory else {
             throw LaunchError("predictor.model: a \(settings.kind) predictor needs `model: DIR`")
         }
-        let (engine, info) = try ModelEngine.load(directory: URL(fileURLWithPath: directory), blasThreads: settings.blasThreads,
+        let (engine, info) = try ModelEngine.load(directory: URL(fileURLWithPath: directory), threads: settings.threads,
+                                                  blasThreads: settings.blasThreads,
                                                   topK: settings.topK)
         func fail(_ reason: String) -> ModelLoadError {
             engine.shutdown()

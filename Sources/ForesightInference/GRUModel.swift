@@ -62,12 +62,15 @@ public final class GRUModel: Sendable {
 /// The per-stream state of the GRU baseline: the encoder state and the last H frames for the coarse estimates.
 final class GRUState: StreamingEngine {
     let model: GRUModel
-    private let scratch = Scratch()
+    /// The threads that share a frame's tokenizers; member 0's arena is the session's scratch.
+    private let team: WorkTeam
+    private var scratch: Scratch { team.scratch[0] }
     private var window: WindowHistory
     private var state: [Float]
 
-    init(model: GRUModel) {
+    init(model: GRUModel, threads: Int = 1) {
         self.model = model
+        team = WorkTeam(size: threads)
         window = WindowHistory(capacity: model.config.history, beams: model.config.numBeams)
         state = [Float](repeating: 0, count: model.config.hidden)
     }
@@ -79,14 +82,22 @@ final class GRUState: StreamingEngine {
         for i in state.indices { state[i] = 0 }
     }
 
-    func step(_ frame: FrameInputs, timings: inout StageTimings) throws(InputError) -> ModelOutputs {
+    func warm(_ frames: ArraySlice<FrameInputs>, timings: inout StageTimings) throws(InputError) {
+        for frame in frames {                      // all checked before any is added
+            try model.tokenizers.validate(frame)
+            if model.heads.classical, let e = frame.coarse { try model.heads.validate(e) }
+        }
+        for frame in frames { _ = try step(frame, predict: false, timings: &timings) }
+    }
+
+    func step(_ frame: FrameInputs, predict: Bool, timings: inout StageTimings) throws(InputError) -> ModelOutputs {
         let m = model, c = m.config, d = c.dModel, hid = c.hidden, F = c.future
         try m.tokenizers.validate(frame)
         if m.heads.classical, let e = frame.coarse { try m.heads.validate(e) }
         let t0 = DispatchTime.now().uptimeNanoseconds
         let T = m.tokenizers.tokensPerFrame
         let tokens = scratch.buffer(Slot.x, T * d)
-        m.tokenizers.tokenize(frame, scratch: scratch, into: tokens)
+        m.tokenizers.tokenize(frame, team: team, into: tokens)
         let t1 = DispatchTime.now().uptimeNanoseconds
 
         // Mean of each modality's tokens, concatenated → linear → GELU → encoder GRU step.
@@ -102,6 +113,11 @@ final class GRUState: StreamingEngine {
         Ops.gelu(input, count: hid)
         state.withUnsafeMutableBufferPointer { m.encoder.step(input, h: $0.baseAddress!, scratch: scratch) }
         let t2 = DispatchTime.now().uptimeNanoseconds
+        guard predict else {
+            window.append(stamp: frame.stamp, gnss: frame.gnss, powerDbm: frame.beamPowerDbm)
+            timings = StageTimings(tokenize: t1 - t0, encode: t2 - t1, predict: 0)
+            return .cachedOnly
+        }
 
         // Decoder unrolled F steps from the encoder state.
         var latents = [Float](repeating: 0, count: F * hid)

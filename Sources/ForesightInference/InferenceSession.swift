@@ -21,7 +21,11 @@ public struct StageTimings: Sendable, Equatable {
 /// The per-stream state of one model format (key/value cache or recurrent state).
 protocol StreamingEngine: AnyObject {
     var framesInWindow: Int { get }
-    func step(_ frame: FrameInputs, timings: inout StageTimings) throws(InputError) -> ModelOutputs
+    /// Adds frames without predicting (the cache or recurrent state only), as fast as the engine can;
+    /// the default adds them one by one.
+    func warm(_ frames: ArraySlice<FrameInputs>, timings: inout StageTimings) throws(InputError)
+    /// Adds `frame` to the state; with `predict` false only the cache (or recurrent state) is updated.
+    func step(_ frame: FrameInputs, predict: Bool, timings: inout StageTimings) throws(InputError) -> ModelOutputs
     func reset()
 }
 
@@ -115,10 +119,10 @@ public enum LoadedModel: Sendable {
         }
     }
 
-    func makeEngine() -> any StreamingEngine {
+    func makeEngine(threads: Int) -> any StreamingEngine {
         switch self {
-        case let .multitask(m, _): return MultiTaskState(model: m)
-        case let .gru(m, _): return GRUState(model: m)
+        case let .multitask(m, _): return MultiTaskState(model: m, threads: threads)
+        case let .gru(m, _): return GRUState(model: m, threads: threads)
         }
     }
 }
@@ -135,18 +139,26 @@ public final class InferenceSession {
     public let info: ModelInfo
     /// How many top beams each step reports.
     public let topK: Int
+    /// Threads that share each frame's work (the calling thread included).
+    public let threads: Int
     private let engine: any StreamingEngine
 
-    /// Creates an empty session (the window fills as frames arrive).
-    public init(model: LoadedModel, topK: Int = 3) {
+    /// Creates an empty session (the window fills as frames arrive). `threads` is the size of the
+    /// session's own fork-join team (the caller plus `threads − 1` dedicated workers) that splits a
+    /// frame's tokenizers, attention heads and larger products; run OpenBLAS single-threaded with it
+    /// (``BLAS/configure(threads:)``) so the two do not compete for the cores.
+    public init(model: LoadedModel, topK: Int = 3, threads: Int = 1) {
         self.model = model
         info = model.info
-        engine = model.makeEngine()
+        self.threads = max(1, threads)
+        engine = model.makeEngine(threads: self.threads)
         self.topK = max(1, min(topK, info.numBeams))
     }
 
     /// A session on a multi-task model.
-    public convenience init(model: MultiTaskModel, topK: Int = 3) { self.init(model: .multitask(model), topK: topK) }
+    public convenience init(model: MultiTaskModel, topK: Int = 3, threads: Int = 1) {
+        self.init(model: .multitask(model), topK: topK, threads: threads)
+    }
 
     /// Frames currently cached (≤ history).
     public var framesInWindow: Int { engine.framesInWindow }
@@ -164,9 +176,29 @@ public final class InferenceSession {
     /// Adds a frame and returns the raw outputs with intermediates (used by the parity tests).
     public func pushRaw(_ frame: FrameInputs) throws(InputError) -> ModelOutputs {
         var timings = StageTimings()
-        let outputs = try engine.step(frame, timings: &timings)
+        let outputs = try engine.step(frame, predict: true, timings: &timings)
         lastTimings = timings
         return outputs
+    }
+
+    /// Adds a frame to the window without predicting from it (its tokens, encoder keys/values or
+    /// recurrent state only): fills a window quickly, e.g. after a reset, when only the newest
+    /// frame's predictions are wanted. A rejected frame leaves the state unchanged.
+    public func warm(_ frame: FrameInputs) throws(InputError) {
+        var timings = StageTimings()
+        _ = try engine.step(frame, predict: false, timings: &timings)
+        lastTimings = timings
+    }
+
+    /// Adds several frames, oldest first, without predicting from them. The multi-task model encodes
+    /// them as one batch while they fit in the window (all their tokenizers spread over the session's
+    /// threads, one product per layer for all their tokens), which is much faster than one by one;
+    /// the result is the same as warming them one at a time. Every frame is checked first: if one is
+    /// rejected, none is added.
+    public func warm(_ frames: [FrameInputs]) throws(InputError) {
+        var timings = StageTimings()
+        try engine.warm(frames[...], timings: &timings)
+        lastTimings = timings
     }
 
     /// Turns raw outputs into per-step predictions (softmax, top-k, chosen-beam power, sigmoid).

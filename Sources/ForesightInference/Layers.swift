@@ -101,6 +101,28 @@ struct LinearLayer: Sendable {
         }
     }
 
+    /// `y[n, out] = x[n, in] · Wᵀ + b`, the output columns split across `team` when the product is
+    /// large enough to pay for the hand-off; `activation` (GELU) is applied to each block as it is done.
+    func callAsFunction(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>,
+                        team: WorkTeam, gelu: Bool = false) {
+        let parts = team.size > 1 && n * inFeatures * outFeatures >= Self.splitMultiplyAdds ? team.size : 1
+        weight.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                team.forEachChunk(outFeatures, parts: parts, granule: 16) { cols, _ in
+                    Ops.linear(x, rows: n, inFeatures: inFeatures, weight: w.baseAddress! + cols.lowerBound * inFeatures,
+                               bias: b.baseAddress! + cols.lowerBound, outFeatures: cols.count,
+                               into: y + cols.lowerBound, ldy: outFeatures)
+                    if gelu {
+                        for r in 0..<n { Ops.gelu(y + r * outFeatures + cols.lowerBound, count: cols.count) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Products smaller than this (multiply-adds) run on one thread.
+    static let splitMultiplyAdds = 200_000
+
     var parameterCount: Int { weight.count + bias.count }
 }
 
@@ -144,6 +166,13 @@ struct MLPLayer: Sendable {
         fc1(x, rows: n, into: hidden)
         Ops.gelu(hidden, count: n * fc1.outFeatures)
         fc2(hidden, rows: n, into: y)
+    }
+
+    /// The same, with both products split across `team` (GELU fused into the first product's blocks).
+    func callAsFunction(_ x: UnsafePointer<Float>, rows n: Int, hidden: UnsafeMutablePointer<Float>,
+                        into y: UnsafeMutablePointer<Float>, team: WorkTeam) {
+        fc1(x, rows: n, into: hidden, team: team, gelu: true)
+        fc2(hidden, rows: n, into: y, team: team)
     }
 
     var parameterCount: Int { fc1.parameterCount + fc2.parameterCount }
@@ -363,33 +392,62 @@ struct TokenizerSet: Sendable {
         if let bad = values.firstIndex(where: { !$0.isFinite }) { throw .nonFinite(modality: m, index: bad) }
     }
 
-    /// Tokenizes a validated frame into `out [T, d]` (missing modalities → their learned token).
-    func tokenize(_ frame: FrameInputs, scratch: Scratch, into out: UnsafeMutablePointer<Float>) {
-        func fillMissing(_ m: Modality) {
-            missing.withUnsafeBufferPointer { miss in
-                for i in 0..<counts[m.index] {
-                    (out + (offsets[m.index] + i) * d).update(from: miss.baseAddress! + m.index * d, count: d)
-                }
+    /// Tokenizes map modality `map` (0 camera, 1 radar, 2 LiDAR) of a validated frame into its rows of
+    /// the frame's tokens `out [T, d]` (missing → the learned token).
+    func tokenizeMap(_ map: Int, of frame: FrameInputs, scratch: Scratch, into out: UnsafeMutablePointer<Float>) {
+        let (m, layer, input): (Modality, CNNTokenizerLayer, [Float]?) = switch map {
+        case 0: (.camera, vision, frame.camera)
+        case 1: (.radar, radar, frame.radar)
+        default: (.lidar, lidar, frame.lidar)
+        }
+        if let input {
+            input.withUnsafeBufferPointer { x in layer(x.baseAddress!, scratch: scratch, into: out + offsets[m.index] * d) }
+        } else {
+            fillMissing(m, into: out)
+        }
+    }
+
+    /// Tokenizes a validated frame into `out [T, d]` with the three CNN tokenizers spread over `team`
+    /// (the camera first: it is the largest), each member in its own scratch arena.
+    func tokenize(_ frame: FrameInputs, team: WorkTeam, into out: UnsafeMutablePointer<Float>) {
+        guard team.size > 1 else { tokenize(frame, scratch: team.scratch[0], into: out); return }
+        team.forEach(3) { map, member in tokenizeMap(map, of: frame, scratch: team.scratch[member], into: out) }
+        tokenizeStates(frame, into: out)
+    }
+
+    private func fillMissing(_ m: Modality, into out: UnsafeMutablePointer<Float>) {
+        missing.withUnsafeBufferPointer { miss in
+            for i in 0..<counts[m.index] {
+                (out + (offsets[m.index] + i) * d).update(from: miss.baseAddress! + m.index * d, count: d)
             }
         }
-        for (m, layer, input) in [(Modality.camera, vision, frame.camera), (.radar, radar, frame.radar), (.lidar, lidar, frame.lidar)] {
-            if let input {
-                input.withUnsafeBufferPointer { x in layer(x.baseAddress!, scratch: scratch, into: out + offsets[m.index] * d) }
-            } else {
-                fillMissing(m)
-            }
-        }
+    }
+
+    /// The GNSS and beam-power tokens (or their missing tokens).
+    func tokenizeStates(_ frame: FrameInputs, into out: UnsafeMutablePointer<Float>) {
         if let g = frame.gnss {
             let xy = [g.x, g.y]
             xy.withUnsafeBufferPointer { gnss($0.baseAddress!, into: out + offsets[Modality.gnss.index] * d) }
         } else {
-            fillMissing(.gnss)
+            fillMissing(.gnss, into: out)
         }
         if let p = frame.beamPower {
             p.withUnsafeBufferPointer { power($0.baseAddress!, into: out + offsets[Modality.beamPower.index] * d) }
         } else {
-            fillMissing(.beamPower)
+            fillMissing(.beamPower, into: out)
         }
+    }
+
+    /// Tokenizes a validated frame into `out [T, d]` (missing modalities → their learned token).
+    func tokenize(_ frame: FrameInputs, scratch: Scratch, into out: UnsafeMutablePointer<Float>) {
+        for (m, layer, input) in [(Modality.camera, vision, frame.camera), (.radar, radar, frame.radar), (.lidar, lidar, frame.lidar)] {
+            if let input {
+                input.withUnsafeBufferPointer { x in layer(x.baseAddress!, scratch: scratch, into: out + offsets[m.index] * d) }
+            } else {
+                fillMissing(m, into: out)
+            }
+        }
+        tokenizeStates(frame, into: out)
     }
 
     var parameterCount: Int {

@@ -23,6 +23,10 @@ public struct ModelOutputs: Sendable {
     public var beamPower: [Float]
     /// Blockage logits `[future]`.
     public var blockageLogits: [Float]
+
+    /// What a frame added with ``InferenceSession/warm(_:)`` returns internally: nothing was predicted.
+    static let cachedOnly = ModelOutputs(tokens: [], context: [], latents: [], coarsePositions: [], coarsePower: [],
+                                         positions: [], beamLogits: [], beamPower: [], blockageLogits: [])
 }
 
 /// One encoder layer of the v2 model: pre-LN window attention with a per-head lag bias, then MLP.
@@ -203,17 +207,19 @@ func readModelFolder<C>(_ directory: URL, decode: (Data) throws(ModelError) -> C
 /// The per-stream state of the v2 model: per-layer key/value ring caches over the last H frames.
 final class MultiTaskState: StreamingEngine {
     let model: MultiTaskModel
-    private let scratch = Scratch()
+    /// The threads that share a frame's work; member 0's arena is the session's scratch.
+    private let team: WorkTeam
+    private var scratch: Scratch { team.scratch[0] }
     private var window: WindowHistory
     /// Encoder keys/values per layer, ring `[H, T, d]` each; predictor cross keys/values likewise.
     private let encK: [UnsafeMutablePointer<Float>], encV: [UnsafeMutablePointer<Float>]
     private let crossK: [UnsafeMutablePointer<Float>], crossV: [UnsafeMutablePointer<Float>]
-    private let keyValid: UnsafeMutablePointer<Bool>
     private let lags: UnsafeMutablePointer<Int>
     private let ringFloats: Int
 
-    init(model: MultiTaskModel) {
+    init(model: MultiTaskModel, threads: Int = 1) {
         self.model = model
+        team = WorkTeam(size: threads)
         let c = model.config
         window = WindowHistory(capacity: c.history, beams: c.numBeams)
         let floats = c.history * c.tokensPerFrame * c.dModel
@@ -227,15 +233,12 @@ final class MultiTaskState: StreamingEngine {
         encV = (0..<c.encoderLayers).map { _ in ring() }
         crossK = (0..<c.predictorLayers).map { _ in ring() }
         crossV = (0..<c.predictorLayers).map { _ in ring() }
-        keyValid = .allocate(capacity: c.history * c.tokensPerFrame)
-        keyValid.initialize(repeating: false, count: c.history * c.tokensPerFrame)
         lags = .allocate(capacity: c.history)
         lags.initialize(repeating: 0, count: c.history)
     }
 
     deinit {
         for p in encK + encV + crossK + crossV { p.deallocate() }
-        keyValid.deallocate()
         lags.deallocate()
     }
 
@@ -243,7 +246,127 @@ final class MultiTaskState: StreamingEngine {
 
     func reset() { window.clear() }
 
-    func step(_ frame: FrameInputs, timings: inout StageTimings) throws(InputError) -> ModelOutputs {
+    func warm(_ frames: ArraySlice<FrameInputs>, timings: inout StageTimings) throws(InputError) {
+        let H = model.config.history
+        for frame in frames {                      // all checked before any is added
+            try model.tokenizers.validate(frame)
+            if model.heads.classical, let e = frame.coarse { try model.heads.validate(e) }
+        }
+        var rest = frames
+        while !rest.isEmpty {
+            // A batch must fit beside the frames already cached: nothing may be evicted while the
+            // batch's earlier frames still attend to it.
+            let room = H - window.count
+            guard room > 1 else {
+                _ = try step(rest[rest.startIndex], predict: false, timings: &timings)
+                rest = rest.dropFirst()
+                continue
+            }
+            let n = min(room, rest.count)
+            encodeBatch(rest.prefix(n), timings: &timings)
+            rest = rest.dropFirst(n)
+        }
+    }
+
+    /// Tokenizes and encodes `frames` (which fit in the window without evicting) as one batch: their
+    /// tokenizers spread over the team, each layer's products over all their tokens at once, each
+    /// frame's queries attending to the cached frames and the batch's frames up to itself (the same
+    /// block-causal rule as one at a time), and their keys/values written into the rings.
+    /// The frames are validated by the caller.
+    private func encodeBatch(_ frames: ArraySlice<FrameInputs>, timings: inout StageTimings) {
+        let m = model, c = m.config, d = c.dModel, T = c.tokensPerFrame, H = c.history, heads = c.heads
+        let n = frames.count, rows = n * T, keys = H * T
+        let batch = Array(frames)
+        let t0 = DispatchTime.now().uptimeNanoseconds
+
+        // Tokenize: every frame's three CNN tokenizers as team tasks (cameras first: the largest).
+        let tokens = scratch.buffer(Slot.features, rows * d)
+        team.forEach(3 * n) { task, member in
+            let f = task % n
+            m.tokenizers.tokenizeMap(task / n, of: batch[f], scratch: team.scratch[member], into: tokens + f * T * d)
+        }
+        for f in 0..<n { m.tokenizers.tokenizeStates(batch[f], into: tokens + f * T * d) }
+        let t1 = DispatchTime.now().uptimeNanoseconds
+
+        // Slots, and per frame the lag of every slot and which slots it may attend to.
+        let stepNs = Int64(c.stepMs) * 1_000_000
+        let before = window.count
+        var slots: [Int] = []
+        for frame in batch { slots.append(window.append(stamp: frame.stamp, gnss: frame.gnss, powerDbm: frame.beamPowerDbm)) }
+        // No frame is evicted, so the window occupies slots 0..<count (see `step`): frame f attends to
+        // the first (before + f + 1)·T cached keys.
+        var lagOf = [Int](repeating: 0, count: n * H)
+        for f in 0..<n {
+            for s in 0...(before + f) { lagOf[f * H + s] = window.lag(slot: s, to: batch[f].stamp, stepNs: stepNs, maxLag: H - 1) }
+        }
+
+        let x = scratch.buffer(Slot.x, rows * d)
+        m.tokenEmbedding.withUnsafeBufferPointer { emb in
+            for f in 0..<n { for i in 0..<(T * d) { x[f * T * d + i] = tokens[f * T * d + i] + emb[i] } }
+        }
+        let normed = scratch.buffer(Slot.normed, rows * d)
+        let qkv = scratch.buffer(Slot.qkv, rows * 3 * d)
+        let headsOut = scratch.buffer(Slot.heads, rows * d)
+        let delta = scratch.buffer(Slot.delta, rows * d)
+        let hidden = scratch.buffer(Slot.mlpHidden, rows * c.mlpRatio * d)
+        for (l, layer) in m.encoder.enumerated() {
+            layer.norm1(x, rows: rows, into: normed)
+            layer.qkv(normed, rows: rows, into: qkv, team: team)
+            for f in 0..<n {
+                let kDst = encK[l] + slots[f] * T * d, vDst = encV[l] + slots[f] * T * d
+                for t in 0..<T {
+                    let src = qkv + (f * T + t) * 3 * d
+                    (kDst + t * d).update(from: src + d, count: d)
+                    (vDst + t * d).update(from: src + 2 * d, count: d)
+                }
+            }
+            layer.lagBias.withUnsafeBufferPointer { table in
+                // Latest frames first: they attend to the most keys.
+                team.forEach(n * heads) { task, member in
+                    let f = n - 1 - task / heads, h = task % heads
+                    let filled = before + f + 1, live = filled * T
+                    let arena = team.scratch[member]
+                    let bias = arena.buffer(Slot.bias, heads * keys)
+                    for s in 0..<filled { (bias + h * live + s * T).update(repeating: table[h * H + lagOf[f * H + s]], count: T) }
+                    Ops.attendHead(h, q: qkv + f * T * 3 * d, ldq: 3 * d, rows: T, k: encK[l], v: encV[l], ldkv: d,
+                                   keys: live, dim: d, heads: heads, bias: bias, keyValid: nil,
+                                   scores: arena.buffer(Slot.scores, T * keys), into: headsOut + f * T * d, ldo: d)
+                }
+            }
+            layer.out(headsOut, rows: rows, into: delta, team: team)
+            Ops.add(delta, into: x, count: rows * d)
+            layer.norm2(x, rows: rows, into: normed)
+            layer.mlp(normed, rows: rows, hidden: hidden, into: delta, team: team)
+            Ops.add(delta, into: x, count: rows * d)
+        }
+        m.encoderNorm(x, rows: rows, into: x)
+        let kv = scratch.buffer(Slot.crossKV, rows * 2 * d)
+        for (l, layer) in m.predictor.enumerated() {
+            layer.crossKV(x, rows: rows, into: kv, team: team)
+            for f in 0..<n {
+                let kDst = crossK[l] + slots[f] * T * d, vDst = crossV[l] + slots[f] * T * d
+                for t in 0..<T {
+                    (kDst + t * d).update(from: kv + (f * T + t) * 2 * d, count: d)
+                    (vDst + t * d).update(from: kv + (f * T + t) * 2 * d + d, count: d)
+                }
+            }
+        }
+        timings = StageTimings(tokenize: t1 - t0, encode: DispatchTime.now().uptimeNanoseconds - t1, predict: 0)
+    }
+
+    /// Multi-head attention of `rows` queries over `keys` keys/values (row stride `ldkv`, default d),
+    /// one head per team task, each member with its own score buffer.
+    private func attend(q: UnsafePointer<Float>, ldq: Int, rows n: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                        ldkv: Int? = nil, keys m: Int, bias: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>) {
+        let c = model.config, d = c.dModel
+        team.forEach(c.heads) { h, member in
+            Ops.attendHead(h, q: q, ldq: ldq, rows: n, k: k, v: v, ldkv: ldkv ?? d, keys: m, dim: d, heads: c.heads,
+                           bias: bias, keyValid: nil, scores: team.scratch[member].buffer(Slot.scores, n * m),
+                           into: out, ldo: d)
+        }
+    }
+
+    func step(_ frame: FrameInputs, predict: Bool, timings: inout StageTimings) throws(InputError) -> ModelOutputs {
         let m = model, c = m.config, d = c.dModel, T = c.tokensPerFrame, H = c.history, heads = c.heads
         let F = c.future, Q = c.queriesPerStep, nq = F * Q, keys = H * T
         try m.tokenizers.validate(frame)
@@ -252,27 +375,21 @@ final class MultiTaskState: StreamingEngine {
 
         // Tokenize the new frame.
         let tokens = scratch.buffer(Slot.features, T * d)
-        m.tokenizers.tokenize(frame, scratch: scratch, into: tokens)
+        m.tokenizers.tokenize(frame, team: team, into: tokens)
         let t1 = DispatchTime.now().uptimeNanoseconds
 
-        // Slide the window: the new frame takes the oldest slot; lags and key mask for every slot.
+        // Slide the window: the new frame takes the oldest slot; the lag of every slot. The ring
+        // fills from slot 0 and only wraps once full, so the window's frames always occupy slots
+        // 0..<count: attention runs over the first count·T cached keys, no mask needed.
         let slot = window.append(stamp: frame.stamp, gnss: frame.gnss, powerDbm: frame.beamPowerDbm)
         let stepNs = Int64(c.stepMs) * 1_000_000
-        for s in 0..<H { lags[s] = 0 }
-        for s in 0..<H { for t in 0..<T { keyValid[s * T + t] = false } }
-        for i in 0..<window.count {
-            let s = window.slot(i)
-            lags[s] = window.lag(slot: s, to: frame.stamp, stepNs: stepNs, maxLag: H - 1)
-            for t in 0..<T { keyValid[s * T + t] = true }
-        }
-        // A full window needs no key mask (the vectorised softmax path).
-        let mask: UnsafePointer<Bool>? = window.count == H ? nil : UnsafePointer(keyValid)
+        let filled = window.count, live = filled * T
+        for s in 0..<filled { lags[s] = window.lag(slot: s, to: frame.stamp, stepNs: stepNs, maxLag: H - 1) }
         let bias = scratch.buffer(Slot.bias, heads * keys)
         func fillBias(_ table: [Float]) {
             for h in 0..<heads {
-                for s in 0..<H {
-                    let value = table[h * H + lags[s]]
-                    (bias + h * keys + s * T).update(repeating: value, count: T)
+                for s in 0..<filled {
+                    (bias + h * live + s * T).update(repeating: table[h * H + lags[s]], count: T)
                 }
             }
         }
@@ -284,25 +401,23 @@ final class MultiTaskState: StreamingEngine {
         }
         let normed = scratch.buffer(Slot.normed, max(T, nq) * d)
         let qkv = scratch.buffer(Slot.qkv, max(T, nq) * 3 * d)
-        let scores = scratch.buffer(Slot.scores, max(T, nq) * max(keys, nq))
         let headsOut = scratch.buffer(Slot.heads, max(T, nq) * d)
         let delta = scratch.buffer(Slot.delta, max(T, nq) * d)
         let hidden = scratch.buffer(Slot.mlpHidden, max(T, nq) * c.mlpRatio * d)
         for (l, layer) in m.encoder.enumerated() {
             layer.norm1(x, rows: T, into: normed)
-            layer.qkv(normed, rows: T, into: qkv)
+            layer.qkv(normed, rows: T, into: qkv, team: team)
             let kDst = encK[l] + slot * T * d, vDst = encV[l] + slot * T * d
             for t in 0..<T {
                 (kDst + t * d).update(from: qkv + t * 3 * d + d, count: d)
                 (vDst + t * d).update(from: qkv + t * 3 * d + 2 * d, count: d)
             }
             fillBias(layer.lagBias)
-            Ops.attend(q: qkv, ldq: 3 * d, rows: T, k: encK[l], v: encV[l], ldkv: d, keys: keys, dim: d, heads: heads,
-                       bias: bias, keyValid: mask, scores: scores, into: headsOut, ldo: d)
-            layer.out(headsOut, rows: T, into: delta)
+            attend(q: qkv, ldq: 3 * d, rows: T, k: encK[l], v: encV[l], keys: live, bias: bias, into: headsOut)
+            layer.out(headsOut, rows: T, into: delta, team: team)
             Ops.add(delta, into: x, count: T * d)
             layer.norm2(x, rows: T, into: normed)
-            layer.mlp(normed, rows: T, hidden: hidden, into: delta)
+            layer.mlp(normed, rows: T, hidden: hidden, into: delta, team: team)
             Ops.add(delta, into: x, count: T * d)
         }
         m.encoderNorm(x, rows: T, into: x)
@@ -312,28 +427,33 @@ final class MultiTaskState: StreamingEngine {
         let kv = scratch.buffer(Slot.crossKV, T * 2 * d)
         let xq = scratch.buffer(Slot.queries, nq * d)
         let q = scratch.buffer(Slot.crossQ, nq * d)
-        m.queries.withUnsafeBufferPointer { xq.update(from: $0.baseAddress!, count: nq * d) }
         for (l, layer) in m.predictor.enumerated() {
-            layer.crossKV(x, rows: T, into: kv)
+            layer.crossKV(x, rows: T, into: kv, team: team)
             let kDst = crossK[l] + slot * T * d, vDst = crossV[l] + slot * T * d
             for t in 0..<T {
                 (kDst + t * d).update(from: kv + t * 2 * d, count: d)
                 (vDst + t * d).update(from: kv + t * 2 * d + d, count: d)
             }
+        }
+        guard predict else {
+            timings = StageTimings(tokenize: t1 - t0, encode: DispatchTime.now().uptimeNanoseconds - t1, predict: 0)
+            return .cachedOnly
+        }
+        m.queries.withUnsafeBufferPointer { xq.update(from: $0.baseAddress!, count: nq * d) }
+        for (l, layer) in m.predictor.enumerated() {
             layer.norm1(xq, rows: nq, into: normed)
-            layer.selfQKV(normed, rows: nq, into: qkv)
-            Ops.attention(qkv: qkv, tokens: nq, dim: d, heads: heads, keyValid: nil, scores: scores, into: headsOut)
-            layer.selfOut(headsOut, rows: nq, into: delta)
+            layer.selfQKV(normed, rows: nq, into: qkv, team: team)
+            attend(q: qkv, ldq: 3 * d, rows: nq, k: qkv + d, v: qkv + 2 * d, ldkv: 3 * d, keys: nq, bias: nil, into: headsOut)
+            layer.selfOut(headsOut, rows: nq, into: delta, team: team)
             Ops.add(delta, into: xq, count: nq * d)
             layer.norm2(xq, rows: nq, into: normed)
-            layer.crossQ(normed, rows: nq, into: q)
+            layer.crossQ(normed, rows: nq, into: q, team: team)
             fillBias(layer.lagBias)
-            Ops.attend(q: q, ldq: d, rows: nq, k: crossK[l], v: crossV[l], ldkv: d, keys: keys, dim: d, heads: heads,
-                       bias: bias, keyValid: mask, scores: scores, into: headsOut, ldo: d)
-            layer.crossOut(headsOut, rows: nq, into: delta)
+            attend(q: q, ldq: d, rows: nq, k: crossK[l], v: crossV[l], keys: live, bias: bias, into: headsOut)
+            layer.crossOut(headsOut, rows: nq, into: delta, team: team)
             Ops.add(delta, into: xq, count: nq * d)
             layer.norm3(xq, rows: nq, into: normed)
-            layer.mlp(normed, rows: nq, hidden: hidden, into: delta)
+            layer.mlp(normed, rows: nq, hidden: hidden, into: delta, team: team)
             Ops.add(delta, into: xq, count: nq * d)
         }
         m.predictorNorm(xq, rows: nq, into: xq)

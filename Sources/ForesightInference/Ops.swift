@@ -6,15 +6,18 @@ enum Ops {
     // MARK: Linear
 
     /// `y[n, out] = x[n, in] · wᵀ + b` with `w` stored `[out, in]` (PyTorch layout).
+    /// `ldy` is the row stride of `y` (default `outFeatures`): a column block of a wider output can be
+    /// written by passing the block's weight rows, bias, first column and the full row stride.
     static func linear(_ x: UnsafePointer<Float>, rows n: Int, inFeatures: Int,
                        weight w: UnsafePointer<Float>, bias b: UnsafePointer<Float>?, outFeatures: Int,
-                       into y: UnsafeMutablePointer<Float>, ldx: Int? = nil) {
+                       into y: UnsafeMutablePointer<Float>, ldx: Int? = nil, ldy: Int? = nil) {
         guard n > 0 else { return }
+        let ldy = ldy ?? outFeatures
         if let b {
-            for r in 0..<n { (y + r * outFeatures).update(from: b, count: outFeatures) }
+            for r in 0..<n { (y + r * ldy).update(from: b, count: outFeatures) }
         }
         BLAS.sgemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: x, lda: ldx ?? inFeatures,
-                   b: w, ldb: inFeatures, beta: b == nil ? 0 : 1, c: y, ldc: outFeatures)
+                   b: w, ldb: inFeatures, beta: b == nil ? 0 : 1, c: y, ldc: ldy)
     }
 
     // MARK: Convolution
@@ -51,6 +54,15 @@ enum Ops {
                         let first = iy * w - p + kx   // plane index for ox = 0 (may be out of range; never read)
                         if s == 1 {
                             if hi > lo { (line + lo).update(from: plane + (first + lo), count: hi - lo) }
+                        } else if s == 2 {
+                            // Even elements of 16 consecutive inputs give 8 outputs; stay inside the plane.
+                            var ox = lo
+                            while ox + 8 <= hi && first + 2 * ox + 16 <= h * w {
+                                let pair = UnsafeRawPointer(plane + (first + 2 * ox)).loadUnaligned(as: SIMD16<Float>.self)
+                                UnsafeMutableRawPointer(line + ox).storeBytes(of: pair.evenHalf, as: SIMD8<Float>.self)
+                                ox += 8
+                            }
+                            while ox < hi { line[ox] = plane[first + ox * 2]; ox += 1 }
                         } else {
                             for ox in lo..<hi { line[ox] = plane[first + ox * s] }
                         }
@@ -195,15 +207,26 @@ enum Ops {
                        k: UnsafePointer<Float>, v: UnsafePointer<Float>, ldkv: Int, keys m: Int,
                        dim d: Int, heads: Int, bias: UnsafePointer<Float>?, keyValid: UnsafePointer<Bool>?,
                        scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>, ldo: Int) {
+        for h in 0..<heads {
+            attendHead(h, q: q, ldq: ldq, rows: n, k: k, v: v, ldkv: ldkv, keys: m, dim: d, heads: heads,
+                       bias: bias, keyValid: keyValid, scores: scores, into: out, ldo: ldo)
+        }
+    }
+
+    /// Head `h` of ``attend(q:ldq:rows:k:v:ldkv:keys:dim:heads:bias:keyValid:scores:into:ldo:)``: writes
+    /// columns `h·dh..<(h+1)·dh` of `out`. Heads are independent, so they may run on different threads
+    /// (each with its own `scores` buffer of `n·m` floats).
+    static func attendHead(_ h: Int, q: UnsafePointer<Float>, ldq: Int, rows n: Int,
+                           k: UnsafePointer<Float>, v: UnsafePointer<Float>, ldkv: Int, keys m: Int,
+                           dim d: Int, heads: Int, bias: UnsafePointer<Float>?, keyValid: UnsafePointer<Bool>?,
+                           scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>, ldo: Int) {
         let dh = d / heads
         let scale = 1 / Float(dh).squareRoot()
-        for h in 0..<heads {
-            BLAS.sgemm(transB: true, m: n, n: m, k: dh, alpha: scale, a: q + h * dh, lda: ldq,
-                       b: k + h * dh, ldb: ldkv, c: scores, ldc: m)
-            if let bias { addRow(bias + h * m, to: scores, rows: n, cols: m) }
-            softmaxRows(scores, rows: n, cols: m, keyValid: keyValid)
-            BLAS.sgemm(m: n, n: dh, k: m, a: scores, lda: m, b: v + h * dh, ldb: ldkv, c: out + h * dh, ldc: ldo)
-        }
+        BLAS.sgemm(transB: true, m: n, n: m, k: dh, alpha: scale, a: q + h * dh, lda: ldq,
+                   b: k + h * dh, ldb: ldkv, c: scores, ldc: m)
+        if let bias { addRow(bias + h * m, to: scores, rows: n, cols: m) }
+        softmaxRows(scores, rows: n, cols: m, keyValid: keyValid)
+        BLAS.sgemm(m: n, n: dh, k: m, a: scores, lda: m, b: v + h * dh, ldb: ldkv, c: out + h * dh, ldc: ldo)
     }
 
     /// `x[r, :] += row` for every row of `[n, m]`.

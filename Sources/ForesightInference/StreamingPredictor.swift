@@ -14,23 +14,25 @@ public actor StreamingPredictor {
     public nonisolated var unownedExecutor: UnownedSerialExecutor { thread.asUnownedSerialExecutor() }
 
     /// Loads a model folder (the config's `format` picks the multi-task model or the GRU baseline) and
-    /// starts its inference thread; sets OpenBLAS to `blasThreads` worker threads (process-wide).
+    /// starts its inference thread. `threads`: threads that share each frame's work (the inference
+    /// thread plus `threads − 1` workers of the session's team); `blasThreads`: OpenBLAS's own worker
+    /// threads inside each product (process-wide; 1 is right whenever `threads` > 1).
     /// Errors name the folder, the file or tensor, and what to do.
-    public static func load(directory: URL, blasThreads: Int = 2, topK: Int = 3) throws(ModelError) -> StreamingPredictor {
-        StreamingPredictor(model: try LoadedModel.load(directory: directory), blasThreads: blasThreads, topK: topK)
+    public static func load(directory: URL, threads: Int = 2, blasThreads: Int = 1, topK: Int = 3) throws(ModelError) -> StreamingPredictor {
+        StreamingPredictor(model: try LoadedModel.load(directory: directory), threads: threads, blasThreads: blasThreads, topK: topK)
     }
 
-    /// Creates a predictor for a loaded model; sets OpenBLAS to `blasThreads` worker threads (process-wide).
-    public init(model: LoadedModel, blasThreads: Int = 2, topK: Int = 3) {
+    /// Creates a predictor for a loaded model (see ``load(directory:threads:blasThreads:topK:)``).
+    public init(model: LoadedModel, threads: Int = 2, blasThreads: Int = 1, topK: Int = 3) {
         BLAS.configure(threads: blasThreads)
         thread = DedicatedThreadExecutor(name: "fs-inference", stackSize: 8 << 20)
-        session = InferenceSession(model: model, topK: topK)
+        session = InferenceSession(model: model, topK: topK, threads: threads)
         info = session.info
     }
 
     /// Creates a predictor for a multi-task model.
-    public init(model: MultiTaskModel, blasThreads: Int = 2, topK: Int = 3) {
-        self.init(model: .multitask(model), blasThreads: blasThreads, topK: topK)
+    public init(model: MultiTaskModel, threads: Int = 2, blasThreads: Int = 1, topK: Int = 3) {
+        self.init(model: .multitask(model), threads: threads, blasThreads: blasThreads, topK: topK)
     }
 
     /// Adds the newest frame and returns the predictions for every future step (power in dBm).

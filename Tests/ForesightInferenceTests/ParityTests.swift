@@ -4,8 +4,9 @@ import Testing
 
 /// Streams a fixture through a fresh session (resetting at segment starts, as the daemon does) and
 /// compares every submodule's output with PyTorch's at every frame. Returns the failures (empty = parity).
-func streamingParityFailures(_ model: LoadedModel, _ stream: FixtureStream, tolerance: Float = 1e-4) throws -> [String] {
-    let session = InferenceSession(model: model, topK: 5)
+/// `threads` > 1 splits each frame's work over the session's team (tokenizers, attention heads, products).
+func streamingParityFailures(_ model: LoadedModel, _ stream: FixtureStream, tolerance: Float = 1e-4, threads: Int = 1) throws -> [String] {
+    let session = InferenceSession(model: model, topK: 5, threads: threads)
     var failures: [String] = []
     let isGRU: Bool
     if case .gru = model { isGRU = true } else { isGRU = false }
@@ -64,21 +65,22 @@ extension FixtureStream {
         #expect(try Fixture.gru().config.hidden == 24)
     }
 
-    @Test("multi-task model: every submodule at every frame matches PyTorch's segment mode")
-    func multitask() throws {
+    @Test("multi-task model: every submodule at every frame matches PyTorch's segment mode, on 1, 2 and 3 threads",
+          arguments: [1, 2, 3])
+    func multitask(threads: Int) throws {
         let model = try Fixture.model()
         let stream = try FixtureStream(tensors: Fixture.cases("multitask"), config: model.config)
         #expect(stream.frames.count == model.config.history + 5)
         #expect(stream.frames.contains { $0.camera == nil } && stream.frames.contains { $0.gnss == nil })
-        let failures = try streamingParityFailures(.multitask(model), stream)
+        let failures = try streamingParityFailures(.multitask(model), stream, threads: threads)
         #expect(failures.isEmpty, "\(failures.prefix(10))")
     }
 
-    @Test("GRU baseline: every submodule at every frame matches PyTorch")
-    func gru() throws {
+    @Test("GRU baseline: every submodule at every frame matches PyTorch, on 1 and 2 threads", arguments: [1, 2])
+    func gru(threads: Int) throws {
         let model = try Fixture.gru()
         let stream = try FixtureStream(tensors: Fixture.cases("gru"), config: model.config)
-        let failures = try streamingParityFailures(.gru(model), stream)
+        let failures = try streamingParityFailures(.gru(model), stream, threads: threads)
         #expect(failures.isEmpty, "\(failures.prefix(10))")
     }
 
@@ -134,9 +136,10 @@ extension FixtureStream {
             .sorted { $0.path < $1.path }
     }()
 
-    @Test("trained models under models/ match their PyTorch parity fixtures at every frame",
-          .enabled(if: !folders.isEmpty, "no models/<name>/parity.safetensors yet (run `make train`, or make_parity_fixtures.py --model models/<name>)"))
-    func trained() throws {
+    @Test("trained models under models/ match their PyTorch parity fixtures at every frame, on 1 and 2 threads",
+          .enabled(if: !folders.isEmpty, "no models/<name>/parity.safetensors yet (run `make train`, or make_parity_fixtures.py --model models/<name>)"),
+          arguments: [1, 2])
+    func trained(threads: Int) throws {
         for folder in Self.folders {
             let model = try LoadedModel.load(directory: folder)
             let tensors = try SafeTensors(contentsOf: folder.appendingPathComponent("parity.safetensors")).tensors
@@ -145,8 +148,8 @@ extension FixtureStream {
             case let .multitask(m, _): stream = try FixtureStream(tensors: tensors, config: m.config)
             case let .gru(m, _): stream = try FixtureStream(tensors: tensors, config: m.config)
             }
-            let failures = try streamingParityFailures(model, stream)
-            #expect(failures.isEmpty, "\(folder.lastPathComponent): \(failures.prefix(10))")
+            let failures = try streamingParityFailures(model, stream, threads: threads)
+            #expect(failures.isEmpty, "\(folder.lastPathComponent) on \(threads) threads: \(failures.prefix(10))")
         }
     }
 }

@@ -39,6 +39,38 @@ import Testing
         }
     }
 
+    @Test("warming a batch of frames equals warming them one by one, on one thread or a team",
+          arguments: [1, 2, 3])
+    func warmBatch(threads: Int) throws {
+        let H = model.config.history
+        // Jittered stamps, a gap, missing modalities: the batch must follow the same lag and token rules.
+        var frames: [FrameInputs] = []
+        var stamp: Int64 = 5_000_000_000
+        for i in 0..<(H + 4) {
+            stamp += 100_000_000 + Int64(i % 3) * 3_000_000 + (i == 2 ? 250_000_000 : 0)
+            frames.append(frame(i, missing: i == 1 ? [.camera, .gnss] : i == 3 ? [.lidar] : [], stamp: stamp))
+        }
+        for warmed in [H - 1, 3, H + 2] {          // fills the window; leaves room; more than fits (falls back)
+            let batched = InferenceSession(model: model, threads: threads), single = InferenceSession(model: model)
+            try batched.warm(Array(frames.prefix(warmed)))
+            for f in frames.prefix(warmed) { try single.warm(f) }
+            #expect(batched.framesInWindow == single.framesInWindow)
+            for f in frames.dropFirst(warmed) {
+                let a = try batched.pushRaw(f), b = try single.pushRaw(f)
+                for (x, y) in [(a.context, b.context), (a.latents, b.latents), (a.beamLogits, b.beamLogits),
+                               (a.positions, b.positions), (a.blockageLogits, b.blockageLogits)] {
+                    #expect(parityViolation(x, y, tolerance: 1e-5) == 0, "warmed \(warmed) on \(threads) threads")
+                }
+            }
+        }
+        // A bad frame inside a batch is rejected before any frame of it is added.
+        let session = InferenceSession(model: model, threads: threads)
+        var bad = frames[2]
+        bad.radar = [1, 2, 3]
+        #expect(throws: InputError.self) { try session.warm([frames[0], frames[1], bad, frames[3]]) }
+        #expect(session.framesInWindow == 0)
+    }
+
     @Test("the window holds at most H frames and older history still shapes the cached keys")
     func windowSlides() throws {
         let H = model.config.history
