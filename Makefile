@@ -5,7 +5,7 @@ BUILD_FLAGS  ?= -j $(JOBS)
 RELEASE      := -c release $(BUILD_FLAGS)
 PY           := .venv/bin/python
 
-.PHONY: all setup build release test run bench bench-compare bench-import soak rig parity results train raytrace clean install defaults
+.PHONY: all setup build release test run bench bench-compare bench-live bench-import soak rig parity results train raytrace clean install defaults
 
 all: build
 
@@ -44,6 +44,13 @@ bench-compare: release
 	@Tools/setup.sh torch
 	@mkdir -p bench-results
 	$(PY) Tools/bench_compare.py --model $(MODEL) --out bench-results/compare.json
+
+## The learned model live through the real sockets (Tools/loadgen.py, a separate process): DeepSense-size
+## sensors at 10 Hz with staggered stamps, and as fast as possible with 4 sets in flight. Latency from the
+## frame's last message to its predict/beam, frames/s, daemon CPU/RSS and stage latencies (docs/performance.md).
+bench-live: release
+	@mkdir -p bench-results
+	$(PY) Tools/rig_bench.py --performance --learned --out bench-results/live.json
 
 ## Rig scenarios through the real sockets (Tools/loadgen.py against `foresight run`): complete,
 ## partial and predicted frames per timing shape, latency, daemon RSS/CPU. Prints figures.
