@@ -59,10 +59,12 @@ rig: release
 	$(PY) Tools/rig_bench.py --out bench-results/rig.json
 
 ## Long runs, not in CI: a 100k-message stream that is 90 % malformed (RSS growth after warm-up,
-## good frames predicted, answering afterwards) and 60 s pauses. Prints figures, writes bench-results/soak.json.
+## good frames predicted, answering afterwards), 60 s pauses, and 30 minutes of DeepSense-size sensors at
+## 10 Hz with the learned model (RSS ≤ 300 MB, ≤ 10 MB growth). Prints figures, writes bench-results/soak*.json.
 soak: release
 	@mkdir -p bench-results
 	$(PY) Tools/rig_bench.py --soak --out bench-results/soak.json --check
+	$(PY) Tools/rig_bench.py --learned deepsense-10hz-30min --out bench-results/soak-learned.json --check
 
 ## DeepSense import speed and memory on a generated 500-sample scenario (docs/import.md).
 bench-import: release

@@ -97,7 +97,7 @@ let package = Package(
                 swiftSettings: strict),
         .target(name: "ForesightSite", dependencies: ["ForesightWire", "Yams"], swiftSettings: strict),
         .target(name: "ForesightSync", dependencies: ["ForesightWire"], swiftSettings: strict),
-        .target(name: "ForesightPreprocess", dependencies: ["ForesightWire", "ForesightSite", "CFFTW", "CTurboJPEG", "CPCLShim"],
+        .target(name: "ForesightPreprocess", dependencies: ["ForesightCore", "ForesightWire", "ForesightSite", "CFFTW", "CTurboJPEG", "CPCLShim"],
                 swiftSettings: strict),
         .target(name: "ForesightInference", dependencies: ["ForesightCore", "COpenBLAS"], swiftSettings: strict + hostVectorUnit),
         .target(name: "ForesightBag", dependencies: ["ForesightWire", "CZstd", "CLZ4", "CZlib"], swiftSettings: strict),

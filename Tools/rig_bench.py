@@ -61,6 +61,12 @@ SOAK = {
     "pause-60s": (SYNC_10HZ, ["--sets", "30", "--stamps", "staggered", "--pause", "15:60"]),
     "replay-pause-60s": (SYNC_10HZ, ["--sets", "30", "--stamps", "staggered", "--pause", "15:60", "--pause-replay"]),
 }
+# Issue 13's memory check (`make soak` runs it with --learned): 30 minutes at 10 Hz with DeepSense sizes;
+# RSS ≤ 300 MB and ≤ 10 MB growth after the warm-up.
+MEMORY = {
+    "deepsense-10hz-30min": (SYNC_10HZ, ["--sets", "18000", "--stamps", "staggered", "--camera", "960x540",
+                                         "--radar", "4,256,250", "--points", "17000", "--warmup", "60"]),
+}
 
 
 def free_port():
@@ -146,6 +152,11 @@ def check(report, soak):
     process = report.get("process") or {}
     if soak and malformed and process.get("rss_growth_after_warmup_mb", 0) >= 20:
         failures.append("RSS grew %.1f MB after warm-up (>= 20 MB)" % process["rss_growth_after_warmup_mb"])
+    if report.get("scenario") == "deepsense-10hz-30min":
+        if process.get("rss_growth_after_warmup_mb", 0) > 10:
+            failures.append("RSS grew %.1f MB after warm-up (> 10 MB)" % process["rss_growth_after_warmup_mb"])
+        if process.get("rss_mb_max", 0) > 300:
+            failures.append("RSS reached %.0f MB (> 300 MB)" % process["rss_mb_max"])
     if not report.get("daemon_alive", True):
         failures.append("the daemon died")
     return failures
@@ -159,13 +170,14 @@ def main():
     parser.add_argument("--out", help="write all reports here (JSON)")
     parser.add_argument("--log", default=os.devnull, help="daemon stderr")
     parser.add_argument("--check", action="store_true", help="exit 1 unless every scenario meets issue 11's figures")
-    parser.add_argument("--learned", nargs="?", const=os.path.join(ROOT, "models", "foresight-learned"), metavar="MODEL",
-                        help="run the daemon with the learned predictor (default models/foresight-learned) "
-                             "and the 96x96 camera front end it was trained with")
+    parser.add_argument("--learned", action="store_true",
+                        help="run the daemon with the learned predictor (--model) and the 96x96 camera front end it was trained with")
+    parser.add_argument("--model", default=os.path.join(ROOT, "models", "foresight-learned"),
+                        help="model folder for --learned (default models/foresight-learned)")
     parser.add_argument("--performance", action="store_true",
                         help="run issue 13's DeepSense-size scenarios (deepsense-10hz, deepsense-as-fast)")
     args = parser.parse_args()
-    table = dict(SHORT, **SOAK, **PERFORMANCE)
+    table = dict(SHORT, **SOAK, **PERFORMANCE, **MEMORY)
     names = args.scenarios or list(SOAK if args.soak else PERFORMANCE if args.performance else SHORT)
     reports = []
     with open(args.log, "a") as log:
@@ -173,8 +185,9 @@ def main():
             if name not in table:
                 parser.error("unknown scenario %s; known: %s" % (name, ", ".join(table)))
             sync, arguments = table[name]
-            report = run(name, sync, arguments, args.binary, log, args.learned)
-            report["predictor"] = "learned:%s" % os.path.basename(args.learned.rstrip("/")) if args.learned else "classical-ctrv"
+            report = run(name, sync, arguments, args.binary, log, args.model if args.learned else None)
+            report.setdefault("scenario", name)
+            report["predictor"] = "learned:%s" % os.path.basename(args.model.rstrip("/")) if args.learned else "classical-ctrv"
             report["failures"] = check(report, name in SOAK)
             reports.append(report)
             print(line(report), flush=True)

@@ -64,13 +64,16 @@ final class GRUState: StreamingEngine {
     let model: GRUModel
     /// The threads that share a frame's tokenizers; member 0's arena is the session's scratch.
     private let team: WorkTeam
-    private var scratch: Scratch { team.scratch[0] }
+    /// One scratch arena per team member (member 0's is the session's own).
+    private let arenas: [Scratch]
+    private var scratch: Scratch { arenas[0] }
     private var window: WindowHistory
     private var state: [Float]
 
     init(model: GRUModel, threads: Int = 1) {
         self.model = model
-        team = WorkTeam(size: threads)
+        team = WorkTeam(size: threads, name: "fs-inference-worker")
+        arenas = (0..<team.size).map { _ in Scratch() }
         window = WindowHistory(capacity: model.config.history, beams: model.config.numBeams)
         state = [Float](repeating: 0, count: model.config.hidden)
     }
@@ -97,7 +100,7 @@ final class GRUState: StreamingEngine {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let T = m.tokenizers.tokensPerFrame
         let tokens = scratch.buffer(Slot.x, T * d)
-        m.tokenizers.tokenize(frame, team: team, into: tokens)
+        m.tokenizers.tokenize(frame, team: team, arenas: arenas, into: tokens)
         let t1 = DispatchTime.now().uptimeNanoseconds
 
         // Mean of each modality's tokens, concatenated → linear → GELU → encoder GRU step.

@@ -409,9 +409,9 @@ struct TokenizerSet: Sendable {
 
     /// Tokenizes a validated frame into `out [T, d]` with the three CNN tokenizers spread over `team`
     /// (the camera first: it is the largest), each member in its own scratch arena.
-    func tokenize(_ frame: FrameInputs, team: WorkTeam, into out: UnsafeMutablePointer<Float>) {
-        guard team.size > 1 else { tokenize(frame, scratch: team.scratch[0], into: out); return }
-        team.forEach(3) { map, member in tokenizeMap(map, of: frame, scratch: team.scratch[member], into: out) }
+    func tokenize(_ frame: FrameInputs, team: WorkTeam, arenas: [Scratch], into out: UnsafeMutablePointer<Float>) {
+        guard team.size > 1 else { tokenize(frame, scratch: arenas[0], into: out); return }
+        team.forEach(3) { map, member in tokenizeMap(map, of: frame, scratch: arenas[member], into: out) }
         tokenizeStates(frame, into: out)
     }
 

@@ -209,7 +209,9 @@ final class MultiTaskState: StreamingEngine {
     let model: MultiTaskModel
     /// The threads that share a frame's work; member 0's arena is the session's scratch.
     private let team: WorkTeam
-    private var scratch: Scratch { team.scratch[0] }
+    /// One scratch arena per team member (member 0's is the session's own).
+    private let arenas: [Scratch]
+    private var scratch: Scratch { arenas[0] }
     private var window: WindowHistory
     /// Encoder keys/values per layer, ring `[H, T, d]` each; predictor cross keys/values likewise.
     private let encK: [UnsafeMutablePointer<Float>], encV: [UnsafeMutablePointer<Float>]
@@ -219,7 +221,8 @@ final class MultiTaskState: StreamingEngine {
 
     init(model: MultiTaskModel, threads: Int = 1) {
         self.model = model
-        team = WorkTeam(size: threads)
+        team = WorkTeam(size: threads, name: "fs-inference-worker")
+        arenas = (0..<team.size).map { _ in Scratch() }
         let c = model.config
         window = WindowHistory(capacity: c.history, beams: c.numBeams)
         let floats = c.history * c.tokensPerFrame * c.dModel
@@ -283,7 +286,7 @@ final class MultiTaskState: StreamingEngine {
         let tokens = scratch.buffer(Slot.features, rows * d)
         team.forEach(3 * n) { task, member in
             let f = task % n
-            m.tokenizers.tokenizeMap(task / n, of: batch[f], scratch: team.scratch[member], into: tokens + f * T * d)
+            m.tokenizers.tokenizeMap(task / n, of: batch[f], scratch: arenas[member], into: tokens + f * T * d)
         }
         for f in 0..<n { m.tokenizers.tokenizeStates(batch[f], into: tokens + f * T * d) }
         let t1 = DispatchTime.now().uptimeNanoseconds
@@ -325,7 +328,7 @@ final class MultiTaskState: StreamingEngine {
                 team.forEach(n * heads) { task, member in
                     let f = n - 1 - task / heads, h = task % heads
                     let filled = before + f + 1, live = filled * T
-                    let arena = team.scratch[member]
+                    let arena = arenas[member]
                     let bias = arena.buffer(Slot.bias, heads * keys)
                     for s in 0..<filled { (bias + h * live + s * T).update(repeating: table[h * H + lagOf[f * H + s]], count: T) }
                     Ops.attendHead(h, q: qkv + f * T * 3 * d, ldq: 3 * d, rows: T, k: encK[l], v: encV[l], ldkv: d,
@@ -361,7 +364,7 @@ final class MultiTaskState: StreamingEngine {
         let c = model.config, d = c.dModel
         team.forEach(c.heads) { h, member in
             Ops.attendHead(h, q: q, ldq: ldq, rows: n, k: k, v: v, ldkv: ldkv ?? d, keys: m, dim: d, heads: c.heads,
-                           bias: bias, keyValid: nil, scores: team.scratch[member].buffer(Slot.scores, n * m),
+                           bias: bias, keyValid: nil, scores: arenas[member].buffer(Slot.scores, n * m),
                            into: out, ldo: d)
         }
     }
@@ -375,7 +378,7 @@ final class MultiTaskState: StreamingEngine {
 
         // Tokenize the new frame.
         let tokens = scratch.buffer(Slot.features, T * d)
-        m.tokenizers.tokenize(frame, team: team, into: tokens)
+        m.tokenizers.tokenize(frame, team: team, arenas: arenas, into: tokens)
         let t1 = DispatchTime.now().uptimeNanoseconds
 
         // Slide the window: the new frame takes the oldest slot; the lag of every slot. The ring

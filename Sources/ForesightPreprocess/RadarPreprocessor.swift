@@ -1,4 +1,5 @@
 import CFFTW
+import ForesightCore
 import ForesightWire
 import Synchronization
 
@@ -23,6 +24,10 @@ public struct RadarParameters: Sendable, Equatable {
     public var measureAnglePlan: Bool = true
     /// Number of FFTW plan sets kept for different cube shapes.
     public var planCacheSize: Int = 4
+    /// Threads that share one cube's range bins (the preprocessor's own thread plus `threads − 1`
+    /// workers): the angle transform of each range bin is independent, and the output is identical
+    /// for any count. Scheduling only: not part of the preprocessing version.
+    public var threads: Int = 2
 
     /// Creates the default parameters.
     public init() {}
@@ -31,6 +36,7 @@ public struct RadarParameters: Sendable, Equatable {
     public func validate() throws(PreprocessError) {
         guard (2...4096).contains(angleBins) else { throw .badParameter("radar angleBins \(angleBins) must be within 2...4096") }
         guard maxElements > 0, planCacheSize > 0 else { throw .badParameter("radar maxElements and planCacheSize must be positive") }
+        guard (1...16).contains(threads) else { throw .badParameter("radar threads \(threads) must be within 1...16") }
     }
 }
 
@@ -46,16 +52,21 @@ let fftwPlannerLock = Mutex<Void>(())
 /// `[angleBins, samples]` float32: `map[a * samples + r]`.
 ///
 /// FFTW plans are made once per cube shape (under a global planner lock) and reused;
-/// execution only uses `fftwf_execute`. Not thread-safe: use one per actor/thread.
+/// execution only uses `fftwf_execute` and `fftwf_execute_dft`. The range bins of one cube are
+/// shared out over `parameters.threads` threads (the caller plus a worker team). Not thread-safe:
+/// use one per actor/thread.
 public final class RadarPreprocessor {
     /// The parameters this preprocessor was built with.
     public let parameters: RadarParameters
     private var plans: [RadarPlanSet] = []
+    /// Splits a cube's range bins across `parameters.threads` threads.
+    private let team: WorkTeam
 
     /// Creates a preprocessor; fails on invalid parameters.
     public init(parameters: RadarParameters = RadarParameters()) throws(PreprocessError) {
         try parameters.validate()
         self.parameters = parameters
+        team = WorkTeam(size: parameters.threads, name: "fs-pre-radar-worker")
     }
 
     /// Number of floats in the output map for a cube with `samples` ADC samples.
@@ -72,7 +83,7 @@ public final class RadarPreprocessor {
         }
         let plan = try planSet(rx: rx, samples: samples, chirps: chirps)
         plan.load(cube, type: type)
-        plan.run(into: out)
+        plan.run(into: out, team: team)
         if parameters.normalization == .divideByMax {
             let n = outputCount(samples: samples)
             var peak: Float = 0
@@ -122,7 +133,7 @@ public final class RadarPreprocessor {
             return found
         }
         let made = try RadarPlanSet(rx: rx, samples: samples, chirps: chirps, angleBins: parameters.angleBins,
-                                    measure: parameters.measureAnglePlan)
+                                    measure: parameters.measureAnglePlan, members: team.size)
         if plans.count >= parameters.planCacheSize { plans.removeFirst() }
         plans.append(made)
         return made
@@ -134,22 +145,29 @@ final class RadarPlanSet {
     let rx: Int, samples: Int, chirps: Int, angleBins: Int
     /// [rx, samples, chirps] complex working cube (range FFT is in place).
     private let cube: UnsafeMutablePointer<fftwf_complex>
-    /// [chirps, angleBins] angle FFT input: columns >= rx stay zero.
-    private let angleIn: UnsafeMutablePointer<fftwf_complex>
-    /// [chirps, angleBins] angle FFT output.
-    private let angleOut: UnsafeMutablePointer<fftwf_complex>
-    /// Per-angle magnitude sums for one range bin.
-    private let accumulator: UnsafeMutablePointer<Float>
+    /// [chirps, angleBins] angle FFT input per team member: columns >= rx stay zero.
+    private let angleIn: [UnsafeMutablePointer<fftwf_complex>]
+    /// [chirps, angleBins] angle FFT output per team member.
+    private let angleOut: [UnsafeMutablePointer<fftwf_complex>]
+    /// Per-angle magnitude sums for one range bin, per team member.
+    private let accumulator: [UnsafeMutablePointer<Float>]
     private let rangePlan: fftwf_plan
     private let anglePlan: fftwf_plan
 
-    init(rx: Int, samples: Int, chirps: Int, angleBins: Int, measure: Bool) throws(PreprocessError) {
+    /// Plans for one cube shape, with angle buffers for `members` threads (the plan is planned on the
+    /// first member's buffers and executed on each member's with `fftwf_execute_dft`, which is thread-safe).
+    init(rx: Int, samples: Int, chirps: Int, angleBins: Int, measure: Bool, members: Int) throws(PreprocessError) {
         self.rx = rx; self.samples = samples; self.chirps = chirps; self.angleBins = angleBins
         let cubeCount = rx * samples * chirps, angleCount = angleBins * chirps
-        let made: (UnsafeMutablePointer<fftwf_complex>, UnsafeMutablePointer<fftwf_complex>, UnsafeMutablePointer<fftwf_complex>,
+        let made: (UnsafeMutablePointer<fftwf_complex>, [UnsafeMutablePointer<fftwf_complex>], [UnsafeMutablePointer<fftwf_complex>],
                    fftwf_plan?, fftwf_plan?)? = fftwPlannerLock.withLock { _ in
-            guard let c = fftwf_alloc_complex(cubeCount), let ai = fftwf_alloc_complex(angleCount),
-                  let ao = fftwf_alloc_complex(angleCount) else { return nil }
+            let ins = (0..<max(1, members)).compactMap { _ in fftwf_alloc_complex(angleCount) }
+            let outs = (0..<max(1, members)).compactMap { _ in fftwf_alloc_complex(angleCount) }
+            guard let c = fftwf_alloc_complex(cubeCount), ins.count == max(1, members), outs.count == max(1, members) else {
+                for p in ins + outs { fftwf_free(p) }
+                return nil
+            }
+            let ai = ins[0], ao = outs[0]
             let flags = UInt32(FFTW_ESTIMATE)
             // Range FFT: length `samples` with stride `chirps`, repeated over rx and chirps.
             var dims = fftwf_iodim(n: Int32(samples), is: Int32(chirps), os: Int32(chirps))
@@ -160,12 +178,13 @@ final class RadarPlanSet {
             var n = Int32(angleBins)
             let angle = fftwf_plan_many_dft(1, &n, Int32(chirps), ai, nil, 1, Int32(angleBins), ao, nil, 1, Int32(angleBins),
                                             FFTW_FORWARD, measure ? UInt32(FFTW_MEASURE) : flags)
-            return (c, ai, ao, range, angle)
+            return (c, ins, outs, range, angle)
         }
         guard let made, let range = made.3, let angle = made.4 else {
             fftwPlannerLock.withLock { _ in
                 if let made {
-                    fftwf_free(made.0); fftwf_free(made.1); fftwf_free(made.2)
+                    fftwf_free(made.0)
+                    for p in made.1 + made.2 { fftwf_free(p) }
                     if let p = made.3 { fftwf_destroy_plan(p) }
                     if let p = made.4 { fftwf_destroy_plan(p) }
                 }
@@ -173,16 +192,17 @@ final class RadarPlanSet {
             throw .fftPlan("rx \(rx), samples \(samples), chirps \(chirps), angle bins \(angleBins)")
         }
         cube = made.0; angleIn = made.1; angleOut = made.2; rangePlan = range; anglePlan = angle
-        accumulator = .allocate(capacity: angleBins)
-        UnsafeMutableRawPointer(angleIn).initializeMemory(as: Float.self, repeating: 0, count: 2 * angleCount)
+        accumulator = made.1.map { _ in .allocate(capacity: angleBins) }
+        for a in made.1 { UnsafeMutableRawPointer(a).initializeMemory(as: Float.self, repeating: 0, count: 2 * angleCount) }
     }
 
     deinit {
         fftwPlannerLock.withLock { _ in
             fftwf_destroy_plan(rangePlan); fftwf_destroy_plan(anglePlan)
-            fftwf_free(cube); fftwf_free(angleIn); fftwf_free(angleOut)
+            fftwf_free(cube)
+            for p in angleIn + angleOut { fftwf_free(p) }
         }
-        accumulator.deallocate()
+        for a in accumulator { a.deallocate() }
     }
 
     /// Converts the little-endian wire samples into the complex working cube.
@@ -205,16 +225,27 @@ final class RadarPlanSet {
         }
     }
 
-    /// Runs range FFT, clutter removal, angle FFT, fftshift and magnitude summation into `out`.
-    func run(into out: UnsafeMutablePointer<Float>) {
+    /// Runs range FFT, clutter removal, angle FFT, fftshift and magnitude summation into `out`; the
+    /// range bins are shared out over `team` (each member uses its own angle buffers).
+    func run(into out: UnsafeMutablePointer<Float>, team: WorkTeam) {
         fftwf_execute(rangePlan)
         let c = UnsafeMutableRawPointer(cube).assumingMemoryBound(to: Float.self)
-        let ai = UnsafeMutableRawPointer(angleIn).assumingMemoryBound(to: Float.self)
-        let ao = UnsafeMutableRawPointer(angleOut).assumingMemoryBound(to: Float.self)
-        let acc = accumulator
+        let members = min(team.size, angleIn.count)
+        let parts = members > 1 && samples >= 16 ? members : 1
+        team.forEachChunk(samples, parts: parts, granule: 8) { bins, member in
+            angleTransform(c, bins: bins, member: member, into: out)
+        }
+    }
+
+    /// Clutter removal, angle FFT, fftshift and magnitude sum for the range bins `bins`.
+    private func angleTransform(_ c: UnsafeMutablePointer<Float>, bins: Range<Int>, member: Int, into out: UnsafeMutablePointer<Float>) {
+        let inBuffer = angleIn[member], outBuffer = angleOut[member]
+        let ai = UnsafeMutableRawPointer(inBuffer).assumingMemoryBound(to: Float.self)
+        let ao = UnsafeMutableRawPointer(outBuffer).assumingMemoryBound(to: Float.self)
+        let acc = accumulator[member]
         let invChirps = 1 / Float(chirps)
         let half = angleBins / 2, a2 = 2 * angleBins
-        for s in 0..<samples {
+        for s in bins {
             // Clutter removal and transpose into [chirps, angleBins] (rows ≥ rx stay zero).
             for r in 0..<rx {
                 let row = c + 2 * ((r * samples + s) * chirps)
@@ -228,7 +259,7 @@ final class RadarPlanSet {
                     dst += a2
                 }
             }
-            fftwf_execute(anglePlan)
+            fftwf_execute_dft(anglePlan, inBuffer, outBuffer)
             acc.update(repeating: 0, count: angleBins)
             var src = ao
             for _ in 0..<chirps {

@@ -1,6 +1,6 @@
 import Synchronization
 import Testing
-@testable import ForesightInference
+import ForesightCore
 
 /// The engine's fork-join team: every task runs exactly once, on members within the team, and
 /// teams start and stop cleanly (the workers park between jobs and are joined on release).

@@ -94,6 +94,25 @@ import ForesightWire
         #expect(zip(estimated, measured).allSatisfy { abs($0 - $1) <= 1e-5 })
     }
 
+    @Test("the range bins shared out over 1, 2 or 3 threads give the identical map")
+    func threadCountDoesNotChangeTheMap() throws {
+        let rx = 4, samples = 72, chirps = 9
+        let bytes = Self.randomCube(count: rx * samples * chirps, seed: 21).littleEndianBytes
+        var maps: [[Float]] = []
+        for threads in [1, 2, 3] {
+            var params = RadarParameters()
+            params.threads = threads
+            let radar = try RadarPreprocessor(parameters: params)
+            let first = try radar.process(cube: bytes, rx: rx, samples: samples, chirps: chirps, type: .cf32)
+            #expect(try radar.process(cube: bytes, rx: rx, samples: samples, chirps: chirps, type: .cf32) == first)
+            maps.append(first)
+        }
+        #expect(maps[0] == maps[1] && maps[1] == maps[2])
+        var bad = RadarParameters()
+        bad.threads = 0
+        #expect(throws: PreprocessError.self) { try RadarPreprocessor(parameters: bad) }
+    }
+
     @Test func badShapesAreRejected() throws {
         let radar = try RadarPreprocessor()
         #expect(throws: PreprocessError.sizeMismatch(modality: "radar", expected: 4 * 8 * 2 * 8, actual: 10)) {

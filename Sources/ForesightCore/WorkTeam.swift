@@ -4,23 +4,20 @@ import Synchronization
 /// A fork-join team that splits one frame's work across cores: the calling thread plus
 /// `size − 1` dedicated worker threads (never Swift's cooperative pool).
 ///
-/// The engine's products are small (tens of tokens × d = 128), too small for OpenBLAS's own
-/// threading to pay off: its workers yield in a loop between calls and burn system CPU. The engine
-/// therefore runs OpenBLAS single-threaded and splits the work itself where the pieces are
-/// independent and large enough: the CNN tokenizers of a frame (or the frames of a window), the
-/// heads of an attention, the output columns of a linear layer. Each member has its own ``Scratch``.
+/// The inference engine splits a frame's CNN tokenizers (or a window's frames), the heads of an
+/// attention and the output columns of a product over its team (its products are too small for
+/// OpenBLAS's own threads to pay off); the radar preprocessor splits a cube's range bins. Tasks get
+/// a `member` index (0 is the caller) so each can use its own scratch buffers.
 ///
 /// Tasks are claimed one at a time from a single atomic word (job generation, task count, next
 /// task), so the caller never waits for a worker that has not started: a late worker finds nothing
 /// left to claim. Workers spin for a short while after the last task (the next split region of the
 /// same frame follows within microseconds), then sleep on a semaphore, so an idle stream costs no CPU.
 ///
-/// Not reentrant: one ``forEach(_:_:)`` at a time, from one thread (the session's).
-final class WorkTeam: @unchecked Sendable {
+/// Not reentrant: one ``forEach(_:_:)`` at a time, from one thread (the owner's).
+public final class WorkTeam: @unchecked Sendable {
     /// Threads taking part, the caller included (≥ 1).
-    let size: Int
-    /// One scratch arena per member (member 0 is the caller).
-    let scratch: [Scratch]
+    public let size: Int
 
     /// What the workers share with the caller. The worker threads hold it (not the team), so the
     /// team can be released while they are parked; its deinit stops and joins them.
@@ -91,11 +88,11 @@ final class WorkTeam: @unchecked Sendable {
         }
     }
 
-    /// Creates a team of `size` threads (values below 1 mean 1: everything runs on the caller).
-    init(size: Int, name: String = "fs-inference-worker") {
+    /// Creates a team of `size` threads (values below 1 mean 1: everything runs on the caller); the
+    /// workers are named `name-1`, `name-2`, ….
+    public init(size: Int, name: String = "fs-worker") {
         let n = max(1, min(size, 64))
         self.size = n
-        scratch = (0..<n).map { _ in Scratch() }
         let shared = Shared(workers: n - 1)
         self.shared = shared
         for (i, w) in shared.workers.enumerated() {
@@ -117,9 +114,9 @@ final class WorkTeam: @unchecked Sendable {
     }
 
     /// Runs `body(index, member)` for every index in `0..<count`, spread over the team, and returns
-    /// when all are done. `member` (0..<size) selects the member's scratch arena. Indices are handed
-    /// out in order, so put the largest pieces first.
-    func forEach(_ count: Int, _ body: (_ index: Int, _ member: Int) -> Void) {
+    /// when all are done. `member` (0..<size) tells which thread runs the task (0 is the caller), for
+    /// per-member scratch buffers. Indices are handed out in order, so put the largest pieces first.
+    public func forEach(_ count: Int, _ body: (_ index: Int, _ member: Int) -> Void) {
         guard count > 0 else { return }
         guard size > 1, count > 1 else {
             for i in 0..<count { body(i, 0) }
@@ -148,7 +145,7 @@ final class WorkTeam: @unchecked Sendable {
 
     /// Splits `0..<total` into at most `parts` contiguous chunks whose sizes are multiples of
     /// `granule` (except the last) and runs `body(range, member)` for each.
-    func forEachChunk(_ total: Int, parts: Int? = nil, granule: Int = 16, _ body: (_ range: Range<Int>, _ member: Int) -> Void) {
+    public func forEachChunk(_ total: Int, parts: Int? = nil, granule: Int = 16, _ body: (_ range: Range<Int>, _ member: Int) -> Void) {
         let p = max(1, min(parts ?? size, (total + granule - 1) / granule))
         guard p > 1 else { body(0..<total, 0); return }
         let per = ((total + p - 1) / p + granule - 1) / granule * granule
