@@ -84,7 +84,8 @@ private func runFrontEnd(inputs: PreprocessBenchInputs, report: BenchReport) thr
     var config = FrontEndConfiguration(gnss: try GnssProjector(referenceLatitude: 33.4209, referenceLongitude: -111.929))
     config.inputCapacity = 1_000
     config.outputCapacity = 1_000
-    let frame = RawFrame(seq: 0, stamp: 0, camera: .jpeg(inputs.jpeg),
+    let frame = RawFrame(seq: 0, stamp: 0, camera: Image(header: Header(stamp: 0, seq: 0, frameID: "camera"), width: 960, height: 540,
+                                                        encoding: .jpeg, data: inputs.jpeg),
                          radar: RadarInput(data: inputs.radar, rx: 4, samples: 256, chirps: 250, type: .cf32),
                          lidar: LidarInput(data: inputs.cloud, count: 20_000, fields: ["x", "y", "z", "intensity"]),
                          gnss: GnssInput(latitude: 33.421, longitude: -111.928),

@@ -1,4 +1,5 @@
 import CTurboJPEG
+import ForesightWire
 
 /// Pixel layouts accepted for raw (already decoded) camera frames.
 public enum RawPixelEncoding: Sendable, Equatable {
@@ -110,14 +111,23 @@ public final class CameraPreprocessor {
     }
 
     /// Decodes a JPEG and writes the normalized CHW tensor into `output` (`outputCount` floats).
-    public func process(jpeg: UnsafeRawBufferPointer, into output: UnsafeMutableBufferPointer<Float>) throws(PreprocessError) {
+    /// `header` is the JPEG's header when it was already read (the wire validation reads it for
+    /// every `sensor/camera` message); without it the header is parsed here.
+    public func process(jpeg: UnsafeRawBufferPointer, header: JPEGHeader? = nil,
+                        into output: UnsafeMutableBufferPointer<Float>) throws(PreprocessError) {
         guard let base = jpeg.baseAddress, jpeg.count > 0, jpeg.count <= Int(UInt32.max) else {
             throw .corruptJPEG("empty or oversized JPEG payload (\(jpeg.count) bytes)")
         }
         let src = base.assumingMemoryBound(to: UInt8.self)
-        var width: Int32 = 0, height: Int32 = 0, subsamp: Int32 = 0, colorspace: Int32 = 0
-        if tjDecompressHeader3(decoder, src, UInt(jpeg.count), &width, &height, &subsamp, &colorspace) != 0 {
-            throw .corruptJPEG(lastError())
+        var width: Int32 = 0, height: Int32 = 0
+        if let header {
+            (width, height) = (Int32(clamping: header.width), Int32(clamping: header.height))
+        } else {
+            ByteAudit.record(.jpegHeaderParse)
+            var subsamp: Int32 = 0, colorspace: Int32 = 0
+            if tjDecompressHeader3(decoder, src, UInt(jpeg.count), &width, &height, &subsamp, &colorspace) != 0 {
+                throw .corruptJPEG(lastError())
+            }
         }
         try checkInputSize(width: Int(width), height: Int(height))
         let (num, denom) = parameters.reducedJPEGDecode ? decodeScale(width: Int(width), height: Int(height)) : (1, 1)
@@ -151,11 +161,39 @@ public final class CameraPreprocessor {
         return best
     }
 
-    /// Convenience: decodes a JPEG into a new array.
-    public func process(jpeg: [UInt8]) throws(PreprocessError) -> [Float] {
+    /// Convenience: decodes a JPEG into a new array (`header`: see ``process(jpeg:header:into:)``).
+    public func process(jpeg: ArraySlice<UInt8>, header: JPEGHeader? = nil) throws(PreprocessError) -> [Float] {
         var out = [Float](repeating: 0, count: outputCount)
         let result = jpeg.withUnsafeBytes { raw in
-            out.withUnsafeMutableBufferPointer { o in Result { () throws(PreprocessError) in try process(jpeg: raw, into: o) } }
+            out.withUnsafeMutableBufferPointer { o in Result { () throws(PreprocessError) in try process(jpeg: raw, header: header, into: o) } }
+        }
+        try result.get()
+        return out
+    }
+
+    /// Convenience: decodes a JPEG into a new array.
+    public func process(jpeg: [UInt8]) throws(PreprocessError) -> [Float] {
+        try process(jpeg: jpeg[...])
+    }
+
+    /// Processes a camera message (JPEG or raw pixels) into a new array, reusing the JPEG header
+    /// the wire validation read.
+    public func process(image: Image) throws(PreprocessError) -> [Float] {
+        switch image.encoding {
+        case .jpeg: return try process(jpeg: image.data, header: image.jpeg)
+        case .rgb8: return try process(raw: image.data, width: image.width, height: image.height, encoding: .rgb8)
+        case .bgr8: return try process(raw: image.data, width: image.width, height: image.height, encoding: .bgr8)
+        case .mono8: return try process(raw: image.data, width: image.width, height: image.height, encoding: .mono8)
+        }
+    }
+
+    /// Convenience: processes raw pixels in a slice into a new array.
+    public func process(raw: ArraySlice<UInt8>, width: Int, height: Int, encoding: RawPixelEncoding) throws(PreprocessError) -> [Float] {
+        var out = [Float](repeating: 0, count: outputCount)
+        let result = raw.withUnsafeBytes { r in
+            out.withUnsafeMutableBufferPointer { o in
+                Result { () throws(PreprocessError) in try process(raw: r, width: width, height: height, encoding: encoding, into: o) }
+            }
         }
         try result.get()
         return out
@@ -172,14 +210,7 @@ public final class CameraPreprocessor {
 
     /// Convenience: processes a raw frame into a new array.
     public func process(raw: [UInt8], width: Int, height: Int, encoding: RawPixelEncoding) throws(PreprocessError) -> [Float] {
-        var out = [Float](repeating: 0, count: outputCount)
-        let result = raw.withUnsafeBytes { r in
-            out.withUnsafeMutableBufferPointer { o in
-                Result { () throws(PreprocessError) in try process(raw: r, width: width, height: height, encoding: encoding, into: o) }
-            }
-        }
-        try result.get()
-        return out
+        try process(raw: raw[...], width: width, height: height, encoding: encoding)
     }
 
     private func lastError() -> String {

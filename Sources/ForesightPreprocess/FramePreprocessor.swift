@@ -10,8 +10,8 @@ public struct RawFrame: Sendable, Equatable {
     public var seq: UInt64 { header.seq }
     /// Frame time, ns since the epoch.
     public var stamp: Int64 { header.stamp }
-    /// Camera input, if present.
-    public var camera: CameraInput?
+    /// Camera message, if present (its bytes a slice of the payload, its JPEG header already read).
+    public var camera: Image?
     /// Radar input, if present.
     public var radar: RadarInput?
     /// LiDAR input, if present.
@@ -22,14 +22,14 @@ public struct RawFrame: Sendable, Equatable {
     public var beamPower: BeamPowerInput?
 
     /// Creates a frame.
-    public init(header: FrameHeader, camera: CameraInput? = nil, radar: RadarInput? = nil, lidar: LidarInput? = nil,
+    public init(header: FrameHeader, camera: Image? = nil, radar: RadarInput? = nil, lidar: LidarInput? = nil,
                 gnss: GnssInput? = nil, beamPower: BeamPowerInput? = nil) {
         self.header = header
         self.camera = camera; self.radar = radar; self.lidar = lidar; self.gnss = gnss; self.beamPower = beamPower
     }
 
     /// Creates a frame with a bare header (number and stamp only).
-    public init(seq: UInt64, stamp: Int64, camera: CameraInput? = nil, radar: RadarInput? = nil, lidar: LidarInput? = nil,
+    public init(seq: UInt64, stamp: Int64, camera: Image? = nil, radar: RadarInput? = nil, lidar: LidarInput? = nil,
                 gnss: GnssInput? = nil, beamPower: BeamPowerInput? = nil) {
         self.init(header: FrameHeader(seq: seq, stamp: stamp), camera: camera, radar: radar, lidar: lidar, gnss: gnss, beamPower: beamPower)
     }

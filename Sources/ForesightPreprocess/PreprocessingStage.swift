@@ -88,14 +88,6 @@ public actor PreprocessingStage<Processor: ModalityProcessing> {
     }
 }
 
-/// One camera frame as it arrives on the wire.
-public enum CameraInput: Sendable, Equatable {
-    /// A JPEG file.
-    case jpeg([UInt8])
-    /// Tightly packed pixels.
-    case raw(pixels: [UInt8], width: Int, height: Int, encoding: RawPixelEncoding)
-}
-
 /// One radar cube as it arrives on the wire: little-endian [rx, samples, chirps], I/Q interleaved.
 public struct RadarInput: Sendable, Equatable {
     /// The cube bytes.
@@ -151,15 +143,10 @@ public struct BeamPowerInput: Sendable, Equatable {
 }
 
 extension CameraPreprocessor: ModalityProcessing {
-    /// Processes a JPEG or raw frame into a [3, H, W] tensor.
-    public func run(_ input: CameraInput) throws(PreprocessError) -> PreprocessedTensor {
-        let values: [Float]
-        switch input {
-        case let .jpeg(bytes): values = try process(jpeg: bytes)
-        case let .raw(pixels, width, height, encoding):
-            values = try process(raw: pixels, width: width, height: height, encoding: encoding)
-        }
-        return PreprocessedTensor(shape: [3, parameters.outputHeight, parameters.outputWidth], values: values)
+    /// Processes a camera message (JPEG, decoded with the header the wire validation read, or raw
+    /// pixels) into a [3, H, W] tensor; the image's bytes are read in place.
+    public func run(_ input: Image) throws(PreprocessError) -> PreprocessedTensor {
+        PreprocessedTensor(shape: [3, parameters.outputHeight, parameters.outputWidth], values: try process(image: input))
     }
 }
 

@@ -1,17 +1,5 @@
 import ForesightWire
 
-extension CameraInput {
-    /// The camera input carried by a wire `Image` (JPEG or raw pixels).
-    public init(_ image: Image) {
-        switch image.encoding {
-        case .jpeg: self = .jpeg(image.data)
-        case .rgb8: self = .raw(pixels: image.data, width: image.width, height: image.height, encoding: .rgb8)
-        case .bgr8: self = .raw(pixels: image.data, width: image.width, height: image.height, encoding: .bgr8)
-        case .mono8: self = .raw(pixels: image.data, width: image.width, height: image.height, encoding: .mono8)
-        }
-    }
-}
-
 extension RadarInput {
     /// The radar input carried by a wire `RadarCube`.
     public init(_ cube: RadarCube) {
@@ -52,7 +40,7 @@ extension RawFrame {
     /// A frame assembled from decoded wire messages (any may be absent) under `header`.
     public init(header: FrameHeader, image: Image? = nil, radar: RadarCube? = nil, cloud: PointCloud? = nil,
                 fix: GnssFix? = nil, beamPower: BeamPower? = nil) {
-        self.init(header: header, camera: image.map(CameraInput.init), radar: radar.map(RadarInput.init),
+        self.init(header: header, camera: image, radar: radar.map(RadarInput.init),
                   lidar: cloud.map(LidarInput.init), gnss: fix.flatMap(GnssInput.init),
                   beamPower: beamPower.map(BeamPowerInput.init))
     }

@@ -16,7 +16,8 @@ import ForesightWire
 
     static func frame(_ seq: UInt64) -> RawFrame {
         RawFrame(seq: seq, stamp: Int64(seq) * 100_000_000,
-                 camera: .raw(pixels: image, width: 32, height: 24, encoding: .rgb8),
+                 camera: Image(header: Header(stamp: Int64(seq) * 100_000_000, seq: UInt32(seq), frameID: "camera"), width: 32, height: 24,
+                               encoding: .rgb8, data: image),
                  radar: RadarInput(data: cube, rx: 4, samples: 32, chirps: 8, type: .cf32),
                  gnss: GnssInput(latitude: 33.421, longitude: -111.929))
     }
