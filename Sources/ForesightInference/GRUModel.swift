@@ -79,10 +79,10 @@ final class GRUState: StreamingEngine {
         for i in state.indices { state[i] = 0 }
     }
 
-    func step(_ frame: FrameInputs, timings: inout StageTimings) throws(InputError) -> ModelOutputs {
+    func step(_ frame: FrameView, coarse: CoarseEstimates?, timings: inout StageTimings) throws(InputError) -> ModelOutputs {
         let m = model, c = m.config, d = c.dModel, hid = c.hidden, F = c.future
         try m.tokenizers.validate(frame)
-        if m.heads.classical, let e = frame.coarse { try m.heads.validate(e) }
+        if m.heads.classical, let e = coarse { try m.heads.validate(e) }
         let t0 = DispatchTime.now().uptimeNanoseconds
         let T = m.tokenizers.tokensPerFrame
         let tokens = scratch.buffer(Slot.x, T * d)
@@ -113,13 +113,13 @@ final class GRUState: StreamingEngine {
                 for j in 0..<hid { latents[k * hid + j] = h[j] }
             }
         }
-        window.append(stamp: frame.stamp, gnss: frame.gnss, powerDbm: frame.beamPowerDbm)
+        window.append(stamp: frame.stamp, gnss: frame.gnssMetres, powerDbm: frame.beamPowerDBm)
         var out = ModelOutputs(tokens: Array(UnsafeBufferPointer(start: tokens, count: T * d)), context: state,
                                latents: latents, coarsePositions: [], coarsePower: [], positions: [], beamLogits: [],
                                beamPower: [], blockageLogits: [])
         fillCoarse(&out, window: window, future: F, beams: c.numBeams, stepNs: Int64(c.stepMs) * 1_000_000,
                    fallback: c.powerDefaultDbm)
-        m.heads(&out, future: F, estimates: frame.coarse, scratch: scratch)
+        m.heads(&out, future: F, estimates: coarse, scratch: scratch)
         let t3 = DispatchTime.now().uptimeNanoseconds
         timings = StageTimings(tokenize: t1 - t0, encode: t2 - t1, predict: t3 - t2)
         return out

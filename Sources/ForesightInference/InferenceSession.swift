@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 
 /// Wall-clock time of each stage of one streamed frame (ns).
@@ -21,7 +22,7 @@ public struct StageTimings: Sendable, Equatable {
 /// The per-stream state of one model format (key/value cache or recurrent state).
 protocol StreamingEngine: AnyObject {
     var framesInWindow: Int { get }
-    func step(_ frame: FrameInputs, timings: inout StageTimings) throws(InputError) -> ModelOutputs
+    func step(_ frame: FrameView, coarse: CoarseEstimates?, timings: inout StageTimings) throws(InputError) -> ModelOutputs
     func reset()
 }
 
@@ -59,7 +60,7 @@ public struct ModelInfo: Sendable, Equatable {
     public var parameterCount: Int
     /// Floating-point operations per streamed frame.
     public var flopsPerFrame: Int
-    /// Whether the heads take the classical predictor's estimates (``FrameInputs/coarse``).
+    /// Whether the heads take the classical predictor's estimates (``InferenceSession/push(_:coarse:)``).
     public var takesClassicalEstimates: Bool
 
     init(kind: Kind, name: String, config c: some StreamingModelConfig, parameters: Int, flops: Int) {
@@ -154,17 +155,20 @@ public final class InferenceSession {
     /// Forgets every cached frame (a new segment: clock jump, publisher restart, long gap).
     public func reset() { engine.reset() }
 
-    /// Adds a frame (the newest) and returns predictions for every future step. A rejected frame
-    /// leaves the state unchanged.
-    public func push(_ frame: FrameInputs) throws(InputError) -> Prediction {
-        let outputs = try pushRaw(frame)
+    /// Adds a frame (the newest) and returns predictions for every future step. `coarse` is the
+    /// classical predictor's estimates of the frame's horizon, for a model whose heads take them
+    /// (``ModelInfo/takesClassicalEstimates``); nil gives neutral estimates (no position, flat beam
+    /// logits, the config's default power, blockage probability 0.5). A rejected frame leaves the
+    /// state unchanged.
+    public func push(_ frame: FrameView, coarse: CoarseEstimates? = nil) throws(InputError) -> Prediction {
+        let outputs = try pushRaw(frame, coarse: coarse)
         return Self.decode(outputs, future: info.future, beams: info.numBeams, topK: topK, stamp: frame.stamp, frames: framesInWindow)
     }
 
     /// Adds a frame and returns the raw outputs with intermediates (used by the parity tests).
-    public func pushRaw(_ frame: FrameInputs) throws(InputError) -> ModelOutputs {
+    public func pushRaw(_ frame: FrameView, coarse: CoarseEstimates? = nil) throws(InputError) -> ModelOutputs {
         var timings = StageTimings()
-        let outputs = try engine.step(frame, timings: &timings)
+        let outputs = try engine.step(frame, coarse: coarse, timings: &timings)
         lastTimings = timings
         return outputs
     }

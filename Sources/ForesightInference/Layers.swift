@@ -346,13 +346,13 @@ struct TokenizerSet: Sendable {
     var tokensPerFrame: Int { counts.reduce(0, +) }
 
     /// Checks a frame's sizes and values (before any state changes).
-    func validate(_ frame: FrameInputs) throws(InputError) {
+    func validate(_ frame: FrameView) throws(InputError) {
         try Self.check(frame.camera, .camera, vision.config.inputCount)
-        try Self.check(frame.radar, .radar, radar.config.inputCount)
-        try Self.check(frame.lidar, .lidar, lidar.config.inputCount)
-        try Self.check(frame.beamPower, .beamPower, numBeams)
-        try Self.check(frame.beamPowerDbm, .beamPower, numBeams)
-        if let g = frame.gnss, !(g.x.isFinite && g.y.isFinite) {
+        try Self.check(frame.radarMap, .radar, radar.config.inputCount)
+        try Self.check(frame.lidarDepth, .lidar, lidar.config.inputCount)
+        try Self.check(frame.beamPowerNormalized, .beamPower, numBeams)
+        try Self.check(frame.beamPowerDBm, .beamPower, numBeams)
+        if let g = frame.gnssMetres, !(g.x.isFinite && g.y.isFinite) {
             throw .nonFinite(modality: .gnss, index: g.x.isFinite ? 1 : 0)
         }
     }
@@ -364,7 +364,7 @@ struct TokenizerSet: Sendable {
     }
 
     /// Tokenizes a validated frame into `out [T, d]` (missing modalities → their learned token).
-    func tokenize(_ frame: FrameInputs, scratch: Scratch, into out: UnsafeMutablePointer<Float>) {
+    func tokenize(_ frame: FrameView, scratch: Scratch, into out: UnsafeMutablePointer<Float>) {
         func fillMissing(_ m: Modality) {
             missing.withUnsafeBufferPointer { miss in
                 for i in 0..<counts[m.index] {
@@ -372,20 +372,20 @@ struct TokenizerSet: Sendable {
                 }
             }
         }
-        for (m, layer, input) in [(Modality.camera, vision, frame.camera), (.radar, radar, frame.radar), (.lidar, lidar, frame.lidar)] {
+        for (m, layer, input) in [(Modality.camera, vision, frame.camera), (.radar, radar, frame.radarMap), (.lidar, lidar, frame.lidarDepth)] {
             if let input {
                 input.withUnsafeBufferPointer { x in layer(x.baseAddress!, scratch: scratch, into: out + offsets[m.index] * d) }
             } else {
                 fillMissing(m)
             }
         }
-        if let g = frame.gnss {
+        if let g = frame.gnssMetres {
             let xy = [g.x, g.y]
             xy.withUnsafeBufferPointer { gnss($0.baseAddress!, into: out + offsets[Modality.gnss.index] * d) }
         } else {
             fillMissing(.gnss)
         }
-        if let p = frame.beamPower {
+        if let p = frame.beamPowerNormalized {
             p.withUnsafeBufferPointer { power($0.baseAddress!, into: out + offsets[Modality.beamPower.index] * d) }
         } else {
             fillMissing(.beamPower)

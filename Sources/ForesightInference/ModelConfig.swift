@@ -106,7 +106,7 @@ public protocol StreamingModelConfig: Sendable {
 }
 
 extension StreamingModelConfig {
-    /// Whether the heads take the classical predictor's estimates of each frame (``FrameInputs/coarse``).
+    /// Whether the heads take the classical predictor's estimates of each frame (``InferenceSession/push(_:coarse:)``).
     public var takesClassicalEstimates: Bool { coarseInputs == "classical" }
 }
 

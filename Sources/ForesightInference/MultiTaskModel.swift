@@ -243,11 +243,11 @@ final class MultiTaskState: StreamingEngine {
 
     func reset() { window.clear() }
 
-    func step(_ frame: FrameInputs, timings: inout StageTimings) throws(InputError) -> ModelOutputs {
+    func step(_ frame: FrameView, coarse: CoarseEstimates?, timings: inout StageTimings) throws(InputError) -> ModelOutputs {
         let m = model, c = m.config, d = c.dModel, T = c.tokensPerFrame, H = c.history, heads = c.heads
         let F = c.future, Q = c.queriesPerStep, nq = F * Q, keys = H * T
         try m.tokenizers.validate(frame)
-        if m.heads.classical, let e = frame.coarse { try m.heads.validate(e) }
+        if m.heads.classical, let e = coarse { try m.heads.validate(e) }
         let t0 = DispatchTime.now().uptimeNanoseconds
 
         // Tokenize the new frame.
@@ -256,7 +256,7 @@ final class MultiTaskState: StreamingEngine {
         let t1 = DispatchTime.now().uptimeNanoseconds
 
         // Slide the window: the new frame takes the oldest slot; lags and key mask for every slot.
-        let slot = window.append(stamp: frame.stamp, gnss: frame.gnss, powerDbm: frame.beamPowerDbm)
+        let slot = window.append(stamp: frame.stamp, gnss: frame.gnssMetres, powerDbm: frame.beamPowerDBm)
         let stepNs = Int64(c.stepMs) * 1_000_000
         for s in 0..<H { lags[s] = 0 }
         for s in 0..<H { for t in 0..<T { keyValid[s * T + t] = false } }
@@ -349,7 +349,7 @@ final class MultiTaskState: StreamingEngine {
             context: Array(UnsafeBufferPointer(start: x, count: T * d)),
             latents: latents, coarsePositions: [], coarsePower: [], positions: [], beamLogits: [], beamPower: [], blockageLogits: [])
         fillCoarse(&out, window: window, future: F, beams: c.numBeams, stepNs: stepNs, fallback: c.powerDefaultDbm)
-        m.heads(&out, future: F, estimates: frame.coarse, scratch: scratch)
+        m.heads(&out, future: F, estimates: coarse, scratch: scratch)
         let t3 = DispatchTime.now().uptimeNanoseconds
         timings = StageTimings(tokenize: t1 - t0, encode: t2 - t1, predict: t3 - t2)
         return out

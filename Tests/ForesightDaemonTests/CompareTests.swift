@@ -18,7 +18,7 @@ struct ProbePredictor: Predictor {
     let windows = Locked<[[Int64]]>([])
     let resets = Locked(0)
 
-    func predict(history: [FrameObservation], horizon: [Int64]) async throws -> PredictionSet {
+    func predict(history: [FrameView], horizon: [Int64]) async throws -> PredictionSet {
         windows.withLock { $0.append(history.map(\.stamp)) }
         guard let inner else { throw Refused() }
         var set = try await inner.predict(history: history, horizon: horizon)
