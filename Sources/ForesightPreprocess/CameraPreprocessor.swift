@@ -204,7 +204,7 @@ public final class CameraPreprocessor {
                         into output: UnsafeMutableBufferPointer<Float>) throws(PreprocessError) {
         try checkInputSize(width: width, height: height)
         let expected = width * height * encoding.bytesPerPixel
-        guard raw.count == expected else { throw .sizeMismatch(modality: "camera", expected: expected, actual: raw.count) }
+        guard raw.count == expected else { throw .sizeMismatch(modality: .camera, expected: expected, actual: raw.count) }
         try resample(raw, width: width, height: height, encoding: encoding, crop: parameters.crop, into: output)
     }
 
@@ -221,11 +221,11 @@ public final class CameraPreprocessor {
 
     private func checkInputSize(width: Int, height: Int) throws(PreprocessError) {
         guard width > 0, height > 0, width <= parameters.maxInputWidth, height <= parameters.maxInputHeight else {
-            throw .badDimensions(modality: "camera",
+            throw .badDimensions(modality: .camera,
                                  detail: "\(width)x\(height), limit \(parameters.maxInputWidth)x\(parameters.maxInputHeight)")
         }
         if let crop = parameters.crop, crop.x + crop.width > width || crop.y + crop.height > height {
-            throw .badDimensions(modality: "camera", detail: "crop \(crop) does not fit a \(width)x\(height) image")
+            throw .badDimensions(modality: .camera, detail: "crop \(crop) does not fit a \(width)x\(height) image")
         }
     }
 
@@ -240,7 +240,7 @@ public final class CameraPreprocessor {
                           crop: PixelRect?, into output: UnsafeMutableBufferPointer<Float>) throws(PreprocessError) {
         guard output.count >= outputCount, let out = output.baseAddress,
               let inBase = src.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
-            throw .sizeMismatch(modality: "camera output", expected: outputCount, actual: output.count)
+            throw .outputSize(modality: .camera, expected: outputCount, actual: output.count)
         }
         let crop = crop ?? PixelRect(x: 0, y: 0, width: width, height: height)
         let key = ResizeTables.Key(crop: crop, outWidth: parameters.outputWidth, outHeight: parameters.outputHeight)

@@ -74,7 +74,7 @@ import ForesightWire
         frame.lidar = PointCloud(header: Self.header(1), fields: ["x", "y", "z"], count: 1, data: [1, 2, 3])
         frame.beamPower = BeamPower(header: Self.header(1), power: [1, .nan, 0.5], unit: .mw)
         let out = await frontEnd.process(frame)
-        #expect(out.failures[.lidar] == .sizeMismatch(modality: "lidar", expected: 12, actual: 3))
+        #expect(out.failures[.lidar] == .sizeMismatch(modality: .lidar, expected: 12, actual: 3))
         #expect(Set(out.tensors.keys) == [.camera, .radar, .gnss, .beamPower])
         #expect(frontEnd.statistics.rejectedInputs == 1)
     }
