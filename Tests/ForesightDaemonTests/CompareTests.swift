@@ -92,7 +92,8 @@ struct CompareRun {
     }
 
     @Test func aWorkingReferenceReachesTheObserverOnlyWithTheSameWindows() async throws {
-        let launch = try LaunchFile.load(path: try TestLaunch(extra: "predictor: {kind: persistence}").path)
+        var launch = try TestLaunch().configuration()
+        launch.predictor.kind = "persistence"
         let primary = ProbePredictor(model: "primary-probe", inner: try PredictorFactory.make(launch))
         let reference = ProbePredictor(model: "classical-probe", inner: try PredictorFactory.makeReference(kind: "classical-ctrv", launch: launch))
         let run = try await Self.run(primary: primary, reference: reference)
