@@ -2,16 +2,18 @@
 //
 // Foresight — a streaming sensor-fusion daemon for sensing-assisted mmWave communications.
 //
-// The pipeline, module by module:
+// The pipeline, module by module (docs/architecture.md follows one frame through it):
 //
-//   ZeroMQ SUB ─► ForesightWire (decode, validate) ─► ForesightSync (ApproximateTime + deadline)
-//        ─► ForesightPreprocess (camera | radar | lidar | gnss | rf actors)
-//        ─► ForesightInference (classical or learned predictor on OpenBLAS)
-//        ─► ForesightWire (encode) ─► ZeroMQ PUB
+//   ZeroMQ SUB (ForesightBus) ─► ForesightWire (decode, validate) ─► ForesightSync (ApproximateTime + deadline)
+//        ─► ForesightPreprocess (camera | radar | lidar | gnss + beam power actors)
+//        ─► ForesightPredict (classical CTRV, persistence) or ForesightInference (learned model on OpenBLAS)
+//        ─► ForesightWire (encode) ─► ZeroMQ PUB (ForesightBus)
 //
-// ForesightBag (MCAP record/replay) and ForesightSim (testbed in a box) speak the same topics;
-// ForesightDaemon assembles the graph from a launch file. System libraries come from apt
-// (see Tools/setup.sh) and are reached through the small C shim targets below.
+// ForesightCore holds the shared vocabulary (Modality, ModalityMap, FrameView, the executor, the
+// fork-join WorkTeam); ForesightDaemon assembles the graph from a launch file. ForesightBag (MCAP
+// record/replay), ForesightSim (testbed in a box) and ForesightInterop (DeepSense import, Foxglove
+// export) speak the same topics. System libraries come from apt (see Tools/setup.sh) and are reached
+// through the small C shim targets below (CMsgPack only by the wire tests, as a reference decoder).
 import Foundation
 import PackageDescription
 
@@ -49,7 +51,6 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
@@ -89,20 +90,19 @@ let package = Package(
         ),
 
         // MARK: Foresight modules
-        // The shared vocabulary: the one Modality, ModalityMap, Locked, the wall clock.
+        // The shared vocabulary: the one Modality, ModalityMap, FrameView, Locked, the wall clock,
+        // DedicatedThreadExecutor and the debug ByteAudit.
         .target(name: "ForesightCore", swiftSettings: strict),
         .target(name: "ForesightWire", dependencies: ["ForesightCore", "CTurboJPEG"], swiftSettings: strict),
-        .target(name: "ForesightBus", dependencies: ["CZeroMQ", "ForesightCore", "ForesightWire",
-                                                     .product(name: "Logging", package: "swift-log")],
-                swiftSettings: strict),
-        .target(name: "ForesightSite", dependencies: ["ForesightWire", "Yams"], swiftSettings: strict),
+        .target(name: "ForesightBus", dependencies: ["CZeroMQ", "ForesightCore", "ForesightWire"], swiftSettings: strict),
+        .target(name: "ForesightSite", dependencies: ["ForesightCore", "Yams"], swiftSettings: strict),
         .target(name: "ForesightSync", dependencies: ["ForesightWire"], swiftSettings: strict),
         .target(name: "ForesightPreprocess", dependencies: ["ForesightCore", "ForesightWire", "ForesightSite", "CFFTW", "CTurboJPEG", "CPCLShim"],
                 swiftSettings: strict),
         .target(name: "ForesightInference", dependencies: ["ForesightCore", "COpenBLAS"], swiftSettings: strict + hostVectorUnit),
-        .target(name: "ForesightBag", dependencies: ["ForesightWire", "CZstd", "CLZ4", "CZlib"], swiftSettings: strict),
+        .target(name: "ForesightBag", dependencies: ["CZstd", "CLZ4", "CZlib"], swiftSettings: strict),
         .target(name: "ForesightSim", dependencies: ["ForesightWire", "ForesightSite", "CTurboJPEG"], swiftSettings: strict),
-        .target(name: "ForesightPredict", dependencies: ["ForesightWire", "ForesightSite"], swiftSettings: strict),
+        .target(name: "ForesightPredict", dependencies: ["ForesightCore", "ForesightWire"], swiftSettings: strict),
         // Import of other testbeds' data (DeepSense 6G) and export for other viewers (Foxglove).
         .target(name: "ForesightInterop", dependencies: ["ForesightWire", "ForesightBag", "ForesightSite", "ForesightPreprocess", "CZlib"],
                 swiftSettings: strict),
@@ -112,25 +112,23 @@ let package = Package(
                                                         .product(name: "Logging", package: "swift-log"),
                                                         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                                         .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                                                        .product(name: "Metrics", package: "swift-metrics"),
                                                         .product(name: "Prometheus", package: "swift-prometheus"),
                                                         .product(name: "Hummingbird", package: "hummingbird"),
                                                         .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket")],
                 swiftSettings: strict),
         .executableTarget(
             name: "foresight",
-            dependencies: ["ForesightWire", "ForesightBus", "ForesightBag", "ForesightSim", "ForesightSync",
-                           "ForesightPreprocess", "ForesightDaemon", "ForesightSite", "ForesightPredict", "ForesightInterop",
+            dependencies: ["ForesightWire", "ForesightBus", "ForesightBag", "ForesightSim",
+                           "ForesightDaemon", "ForesightSite", "ForesightPredict", "ForesightInterop",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log"),
-                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                           .product(name: "UnixSignals", package: "swift-service-lifecycle")],
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "ForesightBenchmarks",
             dependencies: ["ForesightWire", "ForesightBus", "ForesightBag", "ForesightSim", "ForesightSync",
-                           "ForesightPreprocess", "ForesightInference", "ForesightPredict", "ForesightInterop",
+                           "ForesightPreprocess", "ForesightInference", "ForesightPredict", "CTurboJPEG",
                            .product(name: "Histogram", package: "hdrhistogram-swift"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/ForesightBenchmarks",
@@ -142,16 +140,17 @@ let package = Package(
         .testTarget(name: "ForesightWireTests", dependencies: ["ForesightWire", "CMsgPack", "CTurboJPEG", "ForesightTestSupport"]),
         .testTarget(name: "ForesightBusTests", dependencies: ["ForesightBus", "ForesightWire", "ForesightTestSupport"]),
         .testTarget(name: "ForesightSyncTests", dependencies: ["ForesightSync", "ForesightWire"]),
-        .testTarget(name: "ForesightPreprocessTests", dependencies: ["ForesightPreprocess", "ForesightSite", "ForesightWire"]),
+        .testTarget(name: "ForesightPreprocessTests", dependencies: ["ForesightPreprocess", "ForesightSite", "ForesightWire", "CTurboJPEG"]),
         .testTarget(name: "ForesightInferenceTests", dependencies: ["ForesightInference", "ForesightCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ForesightBagTests", dependencies: ["ForesightBag", "ForesightWire"]),
         .testTarget(name: "ForesightSimTests", dependencies: ["ForesightSim", "ForesightSite", "ForesightWire"]),
         .testTarget(name: "ForesightSiteTests", dependencies: ["ForesightSite"]),
-        .testTarget(name: "ForesightPredictTests", dependencies: ["ForesightPredict", "ForesightSite", "ForesightWire", "ForesightTestSupport"]),
+        .testTarget(name: "ForesightPredictTests", dependencies: ["ForesightPredict", "ForesightCore", "ForesightWire"]),
         .testTarget(name: "ForesightInteropTests", dependencies: ["ForesightInterop", "ForesightBag", "ForesightWire", "ForesightSite", "ForesightTestSupport"]),
         .testTarget(name: "ForesightDaemonTests", dependencies: ["ForesightDaemon", "ForesightWire", "ForesightBus", "ForesightSite", "ForesightPredict",
-                                                                 "ForesightInference", "ForesightSim", "ForesightBag", "ForesightTestSupport",
+                                                                 "ForesightPreprocess", "ForesightInference", "ForesightSim", "ForesightBag", "ForesightTestSupport",
+                                                                 .product(name: "Logging", package: "swift-log"),
                                                                  .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                                                  .product(name: "UnixSignals", package: "swift-service-lifecycle")]),
     ],

@@ -234,8 +234,8 @@ def build_schedule(args, payloads, start_ns):
             seq = seqs[sensor]
             seqs[sensor] += 1
             delay = rng.uniform(0, args.jitter_ms / 1000.0) if args.jitter_ms > 0 else 0.0
-            events.append(Event(wall + delay, args.prefix + "sensor/" + sensor, pack(payloads.message(sensor, s_stamp, seq)),
-                                k, sensor, s_stamp, seq, True, phase))
+            # Packed when sent: a long DeepSense-size run would not fit in memory packed ahead.
+            events.append(Event(wall + delay, args.prefix + "sensor/" + sensor, None, k, sensor, s_stamp, seq, True, phase))
             members[sensor] = [s_stamp, seq]
         sets.append({"index": k, "phase": phase, "stamp": stamp, "members": members, "wall": wall})
         if phase == "main" and bad_per_set > 0:
@@ -527,9 +527,10 @@ def main():
             delay = began + event.wall - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-        pub.send_multipart([event.topic.encode("utf-8", "surrogatepass"), event.payload])
+        payload = event.payload if event.payload is not None else pack(payloads.message(event.sensor, event.stamp, event.seq))
+        pub.send_multipart([event.topic.encode("utf-8", "surrogatepass"), payload])
         sent_messages += 1
-        sent_bytes += len(event.payload)
+        sent_bytes += len(payload)
         if event.good:
             sent_at[event.set_index] = time.monotonic()
         while pub.poll(0):  # drain subscription notices

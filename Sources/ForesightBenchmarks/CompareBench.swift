@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 import ForesightInference
 import Histogram
@@ -31,12 +32,13 @@ let compareBenchmark = Benchmark(name: "compare") { report in
     let session = InferenceSession(model: model, topK: 3, threads: threads)
 
     // Streaming: the window stays full; each run pushes the next frame of a 16-frame cycle.
-    for f in frames.prefix(info.history + 5) { _ = try session.push(f) }
+    for f in frames.prefix(info.history + 5) { _ = try session.push(f.frame, coarse: f.coarse) }
     var index = info.history + 5
     var cpu: [Double] = []
     let streaming = try measure(iterations: runs, warmup: 5) {
         let before = processCPUSeconds()
-        _ = try session.push(frames[index % frames.count])
+        let f = frames[index % frames.count]
+        _ = try session.push(f.frame, coarse: f.coarse)
         cpu.append(processCPUSeconds() - before)
         index += 1
     }
@@ -48,17 +50,17 @@ let compareBenchmark = Benchmark(name: "compare") { report in
     let window = try measure(iterations: runs, warmup: 3) {
         let before = processCPUSeconds()
         session.reset()
-        try session.warm(Array(frames.prefix(info.history - 1)))
-        _ = try session.push(frames[info.history - 1])
+        try session.warm(frames.prefix(info.history - 1).map(\.frame))
+        _ = try session.push(frames[info.history - 1].frame, coarse: frames[info.history - 1].coarse)
         cpu.append(processCPUSeconds() - before)
     }
     report.recordLatency("full window", window)
     report.record("full window CPU p50", median(cpu) * 1e6, "us")
 }
 
-/// Frame `i` of the comparison: inputs from the parity fixtures' `pattern`, and classical estimates
-/// when the model takes them; Tools/bench_compare.py builds the same values.
-func compareFrame(_ info: ModelInfo, _ i: Int) -> FrameInputs {
+/// Frame `i` of the comparison and its classical estimates (when the model takes them): inputs from
+/// the parity fixtures' `pattern`; Tools/bench_compare.py builds the same values.
+func compareFrame(_ info: ModelInfo, _ i: Int) -> (frame: FrameView, coarse: CoarseEstimates?) {
     let c = info.cameraShape.reduce(1, *), r = info.radarShape.reduce(1, *), l = info.lidarShape.reduce(1, *)
     let power = benchPattern(info.numBeams, seed: 1000 * i + 4)
     let gnss = SIMD2(Float(i) * 1.2, 3 - Float(i) * 0.4)
@@ -74,11 +76,13 @@ func compareFrame(_ info: ModelInfo, _ i: Int) -> FrameInputs {
             blockageProbability: benchPattern(F, seed: 1000 * i + 7).map { ($0 + 1) / 2 },
             positionKnown: true)
     }
-    return FrameInputs(stamp: 1_764_000_000_000_000_000 + Int64(i) * 100_000_000,
-                       camera: benchPattern(c, seed: 1000 * i),
-                       radar: benchPattern(r, seed: 1000 * i + 1).map { ($0 + 1) / 2 },
-                       lidar: benchPattern(l, seed: 1000 * i + 2).map { ($0 + 1) * 1.5 },
-                       gnss: gnss, beamPower: power, beamPowerDbm: power.map { $0 * 10 - 70 }, coarse: coarse)
+    let frame = FrameView(stamp: 1_764_000_000_000_000_000 + Int64(i) * 100_000_000,
+                          gnss: SIMD2(Double(gnss.x), Double(gnss.y)), beamPowerDBm: power.map { $0 * 10 - 70 },
+                          camera: benchPattern(c, seed: 1000 * i),
+                          radarMap: benchPattern(r, seed: 1000 * i + 1).map { ($0 + 1) / 2 },
+                          lidarDepth: benchPattern(l, seed: 1000 * i + 2).map { ($0 + 1) * 1.5 },
+                          beamPowerNormalized: power)
+    return (frame, coarse)
 }
 
 /// sgemm GFLOP/s (p50 wall) of an m×k · k×n product at the current OpenBLAS thread count.

@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 import ForesightInference
 import Histogram
@@ -79,15 +80,15 @@ func benchStreaming(_ model: LoadedModel, label: String, report: BenchReport, ce
         report.record("predictor MFLOP per frame", Double(m.predictorFlops) / 1e6, "MFLOP")
         report.record("heads MFLOP per frame", Double(m.headFlops) / 1e6, "MFLOP")
     }
-    func frame(_ i: Int) -> FrameInputs {
+    func frame(_ i: Int) -> FrameView {
         let c = info.cameraShape.reduce(1, *), r = info.radarShape.reduce(1, *), l = info.lidarShape.reduce(1, *)
         let power = benchPattern(info.numBeams, seed: 1000 * i + 4)
-        return FrameInputs(stamp: 1_764_000_000_000_000_000 + Int64(i) * 100_000_000,
-                           camera: benchPattern(c, seed: 1000 * i),
-                           radar: benchPattern(r, seed: 1000 * i + 1).map { ($0 + 1) / 2 },
-                           lidar: benchPattern(l, seed: 1000 * i + 2).map { ($0 + 1) * 1.5 },
-                           gnss: SIMD2(Float(i) * 1.2, 3 - Float(i) * 0.4),
-                           beamPower: power, beamPowerDbm: power.map { $0 * 10 - 70 })
+        return FrameView(stamp: 1_764_000_000_000_000_000 + Int64(i) * 100_000_000,
+                         gnss: SIMD2(Double(Float(i) * 1.2), Double(3 - Float(i) * 0.4)), beamPowerDBm: power.map { $0 * 10 - 70 },
+                         camera: benchPattern(c, seed: 1000 * i),
+                         radarMap: benchPattern(r, seed: 1000 * i + 1).map { ($0 + 1) / 2 },
+                         lidarDepth: benchPattern(l, seed: 1000 * i + 2).map { ($0 + 1) * 1.5 },
+                         beamPowerNormalized: power)
     }
     let frames = (0..<16).map(frame)
     let session = InferenceSession(model: model)

@@ -22,13 +22,13 @@ let predictBenchmark = Benchmark(name: "predict") { report in
     let cloud: [SIMD3<Float>] = (0..<20_000).map { _ in
         SIMD3(-50 + 100 * uniform(), -4 + 27 * uniform(), 4 * uniform())
     }
-    var history: [FrameObservation] = []
+    var history: [FrameView] = []
     for k in 0..<8 {
         let stamp = t0 + Int64(k) * 100_000_000
         let east = -10 + Double(k)
         let az = atan2(8.5, east) - Double.pi / 2
         let scan: [Float] = steering.map { a in Float(-60 - 200 * (a - az) * (a - az)) }
-        history.append(FrameObservation(stamp: stamp, gnss: SIMD2(east + 0.5, 8.2), beamPowerDBm: scan,
+        history.append(FrameView(stamp: stamp, gnss: SIMD2(east + 0.5, 8.2), beamPowerDBm: scan,
                                         lidarPoints: k == 7 ? cloud : nil))
     }
     let horizon = (1...5).map { t0 + Int64(7 + $0) * 100_000_000 }

@@ -84,11 +84,12 @@ private func runFrontEnd(inputs: PreprocessBenchInputs, report: BenchReport) thr
     var config = FrontEndConfiguration(gnss: try GnssProjector(referenceLatitude: 33.4209, referenceLongitude: -111.929))
     config.inputCapacity = 1_000
     config.outputCapacity = 1_000
-    let frame = RawFrame(seq: 0, stamp: 0, camera: .jpeg(inputs.jpeg),
-                         radar: RadarInput(data: inputs.radar, rx: 4, samples: 256, chirps: 250, type: .cf32),
-                         lidar: LidarInput(data: inputs.cloud, count: 20_000, fields: ["x", "y", "z", "intensity"]),
-                         gnss: GnssInput(latitude: 33.421, longitude: -111.928),
-                         beamPower: BeamPowerInput(power: inputs.power, unit: .mw))
+    let wire = Header(stamp: 0, seq: 0, frameID: "bench")
+    let frame = RawFrame(seq: 0, stamp: 0, camera: Image(header: wire, width: 960, height: 540, encoding: .jpeg, data: inputs.jpeg),
+                         radar: RadarCube(header: wire, rx: 4, samples: 256, chirps: 250, dtype: .cf32, data: inputs.radar),
+                         lidar: PointCloud(header: wire, fields: ["x", "y", "z", "intensity"], count: 20_000, data: inputs.cloud),
+                         gnss: GnssFix(header: wire, lat: 33.421, lon: -111.928, alt: 0, hdop: 1, fix: .threeD),
+                         beamPower: BeamPower(header: wire, power: inputs.power, unit: .mw))
     let frames = 150
     let result = Mutex<(seconds: Double, received: Int, latencies: [UInt64])>((0, 0, []))
     let done = DispatchSemaphore(value: 0)

@@ -416,7 +416,7 @@ final class DatasetRows: @unchecked Sendable {
         return true
     }
 
-    func append(_ frame: PreprocessedFrame, observation o: FrameObservation, coarse estimates: CoarseEstimates,
+    func append(_ frame: PreprocessedFrame, observation o: FrameView, coarse estimates: CoarseEstimates,
                 dropped droppedEstimates: [CoarseEstimates], segment id: Int) {
         precondition(droppedEstimates.count == Modality.allCases.count, "one estimate per dropped modality")
         stamps.append(frame.stamp)

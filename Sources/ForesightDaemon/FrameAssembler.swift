@@ -210,7 +210,7 @@ public struct FrameAssembler: Sendable {
             let header = FrameHeader(seq: seq, stamp: frame.stamp, members: members,
                                      missing: frame.missing.compactMap(Modality.init(index:)), reason: frame.reason,
                                      lastReceive: lastReceive, synchronizedAt: now, epoch: restarts)
-            return RawFrame(header: header, image: image, radar: cube, cloud: cloud, fix: fix, beamPower: power)
+            return RawFrame(header: header, camera: image, radar: cube, lidar: cloud, gnss: fix, beamPower: power)
         }
     }
 

@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 import ForesightInference
 import ForesightPredict
@@ -147,13 +148,9 @@ public final class LearnedPredictor: Predictor {
     }
 
     /// Feeds the newest frame of `history` to the model and returns its predictions at `horizon`.
-    public func predict(history: [FrameObservation], horizon: [Int64]) async throws -> PredictionSet {
+    public func predict(history: [FrameView], horizon: [Int64]) async throws -> PredictionSet {
         guard let frame = history.last else { throw ModelLoadError(directory: info.name, reason: "predict called with an empty window") }
-        let inputs = FrameInputs(stamp: frame.stamp, camera: frame.camera, radar: frame.radarMap, lidar: frame.lidarDepth,
-                                 gnss: frame.gnss.map { SIMD2(Float($0.x), Float($0.y)) }, beamPower: frame.beamPowerNormalized,
-                                 beamPowerDbm: frame.beamPowerDBm,
-                                 coarse: coarse?.estimates(history: history, horizon: horizon))
-        let prediction = try await engine.push(inputs)
+        let prediction = try await engine.push(frame, coarse: coarse?.estimates(history: history, horizon: horizon))
         let count = min(horizon.count, prediction.steps.count)
         let steps = prediction.steps.prefix(count).map { s -> PredictionSet.Step in
             func finite(_ v: Float, _ fallback: Double = 0) -> Double { v.isFinite ? Double(v) : fallback }
@@ -189,7 +186,7 @@ public struct CoarseInputs: Sendable {
     /// The classical predictor's estimates of every step of `horizon` from the predictor window
     /// `history`. Non-finite values become neutral ones (0 m, the power fallback, probability 0.5)
     /// so a model input is always finite.
-    public func estimates(history: [FrameObservation], horizon: [Int64]) -> CoarseEstimates {
+    public func estimates(history: [FrameView], horizon: [Int64]) -> CoarseEstimates {
         let set = classical.predict(history: history, horizon: horizon)
         let ranker = classical.ranker, beams = ranker.steeringAngles.count
         var positions: [Float] = [], logits: [Float] = [], power: [Float] = [], blockage: [Float] = []

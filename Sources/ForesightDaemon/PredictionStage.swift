@@ -128,12 +128,12 @@ public actor PredictionStage {
     }
 
     /// What the predictor sees of a frame.
-    func observation(_ frame: PreprocessedFrame) -> FrameObservation {
+    func observation(_ frame: PreprocessedFrame) -> FrameView {
         observations.observation(frame)
     }
 }
 
-/// Turns a preprocessed frame into what a predictor sees (``FrameObservation``): a view of the
+/// Turns a preprocessed frame into what a predictor sees (``FrameView``): a view of the
 /// frame — the model-input tensors, the site-frame LiDAR points and the beam power in dBm the
 /// front end computed with them, GNSS east/north, member stamps from the header — plus radar
 /// detections from the radar map when asked. The daemon's predictor stage and `foresight
@@ -154,8 +154,8 @@ public struct ObservationBuilder: Sendable {
     }
 
     /// The observation of a frame; `lidarPoints` (site-frame points) only when `includePoints`.
-    public func observation(_ frame: PreprocessedFrame, includePoints: Bool = true) -> FrameObservation {
-        var o = FrameObservation(stamp: frame.stamp)
+    public func observation(_ frame: PreprocessedFrame, includePoints: Bool = true) -> FrameView {
+        var o = FrameView(stamp: frame.stamp)
         if let g = frame.tensors[.gnss], g.values.count >= 2 {
             o.gnss = SIMD2(Double(g.values[0]), Double(g.values[1]))
         }

@@ -1,3 +1,4 @@
+import ForesightCore
 import ForesightPredict
 
 /// The predictor's window of recent frames, shared by the daemon's predictor stage and
@@ -23,7 +24,7 @@ public struct PredictorWindow: Sendable {
     /// Time between future steps, ns.
     public let step: Int64
     /// The frames of the window, oldest first (never more than `history`).
-    public private(set) var frames: [FrameObservation] = []
+    public private(set) var frames: [FrameView] = []
     private var segments: SegmentTracker
 
     /// Creates an empty window; `resetGap` (ns) is the segment rule's longest gap.
@@ -38,7 +39,7 @@ public struct PredictorWindow: Sendable {
     public var segment: Int { segments.segment }
 
     /// Adds a frame of synchronizer epoch `epoch` (see ``SegmentTracker/advance(stamp:epoch:)``).
-    public mutating func append(_ frame: FrameObservation, epoch: UInt64) -> Step {
+    public mutating func append(_ frame: FrameView, epoch: UInt64) -> Step {
         let started = segments.advance(stamp: frame.stamp, epoch: epoch)
         let cleared = started && !frames.isEmpty
         if cleared { frames.removeAll() }

@@ -1,48 +1,13 @@
 import ForesightCore
-/// One synchronized frame as produced by the preprocessing stage; any modality may be absent.
-///
-/// Layouts: `camera` `[C, H, W]` float32 (normalized), `radar` range-angle map `[angle, range]`
-/// in [0, 1], `lidar` depth image `[rows, cols]`, `gnss` (east, north) metres, `beamPower`
-/// per-beam power as the beam-power preprocessor gives it (the tokenizer's input), `beamPowerDbm` the
-/// same measurement in dBm (the coarse estimate of the power head). Sizes must match the model's config.
-public struct FrameInputs: Sendable {
-    /// Sensor time of the frame (ns since the epoch).
-    public var stamp: Int64
-    /// Camera image, `C·H·W` floats, or `nil` when missing.
-    public var camera: [Float]?
-    /// Radar range-angle map, or `nil` when missing.
-    public var radar: [Float]?
-    /// LiDAR depth image, or `nil` when missing.
-    public var lidar: [Float]?
-    /// GNSS position (east, north) in metres, or `nil` when missing.
-    public var gnss: SIMD2<Float>?
-    /// Beam power vector (preprocessed), or `nil` when missing.
-    public var beamPower: [Float]?
-    /// Measured beam power in dBm, or `nil` when missing (then the power head's coarse estimate comes
-    /// from an older frame of the window, or the config's `power_default_dbm`).
-    public var beamPowerDbm: [Float]?
+// The model's input is ForesightCore's `FrameView` (the view of a preprocessed frame every
+// predictor reads): `camera` `[C, H, W]`, `radarMap` `[angle, range]`, `lidarDepth` `[rows, cols]`,
+// `gnss` (east, north) metres, `beamPowerNormalized` (the tokenizer's input) and `beamPowerDBm`
+// (the coarse estimate of the power head); sizes must match the model's config. The classical
+// predictor's estimates for heads that take them travel beside it (`push(_:coarse:)`).
 
-    /// The classical predictor's estimates of this frame's horizon, for a model whose heads take
-    /// them (``StreamingModelConfig/takesClassicalEstimates``); `nil` gives neutral estimates (no
-    /// position, flat beam logits, the config's default power, blockage probability 0.5).
-    public var coarse: CoarseEstimates?
-    /// Creates a frame; leave a modality `nil` to mark it missing.
-    public init(stamp: Int64, camera: [Float]? = nil, radar: [Float]? = nil, lidar: [Float]? = nil,
-                gnss: SIMD2<Float>? = nil, beamPower: [Float]? = nil, beamPowerDbm: [Float]? = nil, coarse: CoarseEstimates? = nil) {
-        self.stamp = stamp; self.camera = camera; self.radar = radar; self.lidar = lidar
-        self.gnss = gnss; self.beamPower = beamPower; self.beamPowerDbm = beamPowerDbm; self.coarse = coarse
-    }
-
-    /// The modalities this frame lacks.
-    public var missing: Set<Modality> {
-        var set = Set<Modality>()
-        if camera == nil { set.insert(.camera) }
-        if radar == nil { set.insert(.radar) }
-        if lidar == nil { set.insert(.lidar) }
-        if gnss == nil { set.insert(.gnss) }
-        if beamPower == nil { set.insert(.beamPower) }
-        return set
-    }
+extension FrameView {
+    /// The GNSS position as the model takes it (float32 east, north metres), or nil when missing.
+    var gnssMetres: SIMD2<Float>? { gnss.map { SIMD2(Float($0.x), Float($0.y)) } }
 }
 
 /// Why a frame was rejected before inference.
@@ -51,7 +16,7 @@ public enum InputError: Error, CustomStringConvertible, Equatable {
     case wrongSize(modality: Modality, expected: Int, found: Int)
     /// A modality contains NaN or infinity.
     case nonFinite(modality: Modality, index: Int)
-    /// The classical estimates (``FrameInputs/coarse``) have the wrong size or a non-finite value.
+    /// The classical estimates (`push(_:coarse:)`) have the wrong size or a non-finite value.
     case badCoarseEstimates(String)
 
     /// A human-readable explanation with a remedy.

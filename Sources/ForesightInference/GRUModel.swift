@@ -85,18 +85,15 @@ final class GRUState: StreamingEngine {
         for i in state.indices { state[i] = 0 }
     }
 
-    func warm(_ frames: ArraySlice<FrameInputs>, timings: inout StageTimings) throws(InputError) {
-        for frame in frames {                      // all checked before any is added
-            try model.tokenizers.validate(frame)
-            if model.heads.classical, let e = frame.coarse { try model.heads.validate(e) }
-        }
-        for frame in frames { _ = try step(frame, predict: false, timings: &timings) }
+    func warm(_ frames: ArraySlice<FrameView>, timings: inout StageTimings) throws(InputError) {
+        for frame in frames { try model.tokenizers.validate(frame) }     // all checked before any is added
+        for frame in frames { _ = try step(frame, coarse: nil, predict: false, timings: &timings) }
     }
 
-    func step(_ frame: FrameInputs, predict: Bool, timings: inout StageTimings) throws(InputError) -> ModelOutputs {
+    func step(_ frame: FrameView, coarse: CoarseEstimates?, predict: Bool, timings: inout StageTimings) throws(InputError) -> ModelOutputs {
         let m = model, c = m.config, d = c.dModel, hid = c.hidden, F = c.future
         try m.tokenizers.validate(frame)
-        if m.heads.classical, let e = frame.coarse { try m.heads.validate(e) }
+        if m.heads.classical, let e = coarse { try m.heads.validate(e) }
         let t0 = DispatchTime.now().uptimeNanoseconds
         let T = m.tokenizers.tokensPerFrame
         let tokens = scratch.buffer(Slot.x, T * d)
@@ -117,7 +114,7 @@ final class GRUState: StreamingEngine {
         state.withUnsafeMutableBufferPointer { m.encoder.step(input, h: $0.baseAddress!, scratch: scratch) }
         let t2 = DispatchTime.now().uptimeNanoseconds
         guard predict else {
-            window.append(stamp: frame.stamp, gnss: frame.gnss, powerDbm: frame.beamPowerDbm)
+            window.append(stamp: frame.stamp, gnss: frame.gnssMetres, powerDbm: frame.beamPowerDBm)
             timings = StageTimings(tokenize: t1 - t0, encode: t2 - t1, predict: 0)
             return .cachedOnly
         }
@@ -132,13 +129,13 @@ final class GRUState: StreamingEngine {
                 for j in 0..<hid { latents[k * hid + j] = h[j] }
             }
         }
-        window.append(stamp: frame.stamp, gnss: frame.gnss, powerDbm: frame.beamPowerDbm)
+        window.append(stamp: frame.stamp, gnss: frame.gnssMetres, powerDbm: frame.beamPowerDBm)
         var out = ModelOutputs(tokens: Array(UnsafeBufferPointer(start: tokens, count: T * d)), context: state,
                                latents: latents, coarsePositions: [], coarsePower: [], positions: [], beamLogits: [],
                                beamPower: [], blockageLogits: [])
         fillCoarse(&out, window: window, future: F, beams: c.numBeams, stepNs: Int64(c.stepMs) * 1_000_000,
                    fallback: c.powerDefaultDbm)
-        m.heads(&out, future: F, estimates: frame.coarse, scratch: scratch)
+        m.heads(&out, future: F, estimates: coarse, scratch: scratch)
         let t3 = DispatchTime.now().uptimeNanoseconds
         timings = StageTimings(tokenize: t1 - t0, encode: t2 - t1, predict: t3 - t2)
         return out

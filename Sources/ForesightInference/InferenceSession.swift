@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 
 /// Wall-clock time of each stage of one streamed frame (ns).
@@ -21,11 +22,10 @@ public struct StageTimings: Sendable, Equatable {
 /// The per-stream state of one model format (key/value cache or recurrent state).
 protocol StreamingEngine: AnyObject {
     var framesInWindow: Int { get }
-    /// Adds frames without predicting (the cache or recurrent state only), as fast as the engine can;
-    /// the default adds them one by one.
-    func warm(_ frames: ArraySlice<FrameInputs>, timings: inout StageTimings) throws(InputError)
+    /// Adds frames without predicting (the cache or recurrent state only), as fast as the engine can.
+    func warm(_ frames: ArraySlice<FrameView>, timings: inout StageTimings) throws(InputError)
     /// Adds `frame` to the state; with `predict` false only the cache (or recurrent state) is updated.
-    func step(_ frame: FrameInputs, predict: Bool, timings: inout StageTimings) throws(InputError) -> ModelOutputs
+    func step(_ frame: FrameView, coarse: CoarseEstimates?, predict: Bool, timings: inout StageTimings) throws(InputError) -> ModelOutputs
     func reset()
 }
 
@@ -63,7 +63,7 @@ public struct ModelInfo: Sendable, Equatable {
     public var parameterCount: Int
     /// Floating-point operations per streamed frame.
     public var flopsPerFrame: Int
-    /// Whether the heads take the classical predictor's estimates (``FrameInputs/coarse``).
+    /// Whether the heads take the classical predictor's estimates (``InferenceSession/push(_:coarse:)``).
     public var takesClassicalEstimates: Bool
 
     init(kind: Kind, name: String, config c: some StreamingModelConfig, parameters: Int, flops: Int) {
@@ -166,17 +166,20 @@ public final class InferenceSession {
     /// Forgets every cached frame (a new segment: clock jump, publisher restart, long gap).
     public func reset() { engine.reset() }
 
-    /// Adds a frame (the newest) and returns predictions for every future step. A rejected frame
-    /// leaves the state unchanged.
-    public func push(_ frame: FrameInputs) throws(InputError) -> Prediction {
-        let outputs = try pushRaw(frame)
+    /// Adds a frame (the newest) and returns predictions for every future step. `coarse` is the
+    /// classical predictor's estimates of the frame's horizon, for a model whose heads take them
+    /// (``ModelInfo/takesClassicalEstimates``); nil gives neutral estimates (no position, flat beam
+    /// logits, the config's default power, blockage probability 0.5). A rejected frame leaves the
+    /// state unchanged.
+    public func push(_ frame: FrameView, coarse: CoarseEstimates? = nil) throws(InputError) -> Prediction {
+        let outputs = try pushRaw(frame, coarse: coarse)
         return Self.decode(outputs, future: info.future, beams: info.numBeams, topK: topK, stamp: frame.stamp, frames: framesInWindow)
     }
 
     /// Adds a frame and returns the raw outputs with intermediates (used by the parity tests).
-    public func pushRaw(_ frame: FrameInputs) throws(InputError) -> ModelOutputs {
+    public func pushRaw(_ frame: FrameView, coarse: CoarseEstimates? = nil) throws(InputError) -> ModelOutputs {
         var timings = StageTimings()
-        let outputs = try engine.step(frame, predict: true, timings: &timings)
+        let outputs = try engine.step(frame, coarse: coarse, predict: true, timings: &timings)
         lastTimings = timings
         return outputs
     }
@@ -184,9 +187,9 @@ public final class InferenceSession {
     /// Adds a frame to the window without predicting from it (its tokens, encoder keys/values or
     /// recurrent state only): fills a window quickly, e.g. after a reset, when only the newest
     /// frame's predictions are wanted. A rejected frame leaves the state unchanged.
-    public func warm(_ frame: FrameInputs) throws(InputError) {
+    public func warm(_ frame: FrameView) throws(InputError) {
         var timings = StageTimings()
-        _ = try engine.step(frame, predict: false, timings: &timings)
+        _ = try engine.step(frame, coarse: nil, predict: false, timings: &timings)
         lastTimings = timings
     }
 
@@ -195,7 +198,7 @@ public final class InferenceSession {
     /// threads, one product per layer for all their tokens), which is much faster than one by one;
     /// the result is the same as warming them one at a time. Every frame is checked first: if one is
     /// rejected, none is added.
-    public func warm(_ frames: [FrameInputs]) throws(InputError) {
+    public func warm(_ frames: [FrameView]) throws(InputError) {
         var timings = StageTimings()
         try engine.warm(frames[...], timings: &timings)
         lastTimings = timings

@@ -375,13 +375,13 @@ struct TokenizerSet: Sendable {
     var tokensPerFrame: Int { counts.reduce(0, +) }
 
     /// Checks a frame's sizes and values (before any state changes).
-    func validate(_ frame: FrameInputs) throws(InputError) {
+    func validate(_ frame: FrameView) throws(InputError) {
         try Self.check(frame.camera, .camera, vision.config.inputCount)
-        try Self.check(frame.radar, .radar, radar.config.inputCount)
-        try Self.check(frame.lidar, .lidar, lidar.config.inputCount)
-        try Self.check(frame.beamPower, .beamPower, numBeams)
-        try Self.check(frame.beamPowerDbm, .beamPower, numBeams)
-        if let g = frame.gnss, !(g.x.isFinite && g.y.isFinite) {
+        try Self.check(frame.radarMap, .radar, radar.config.inputCount)
+        try Self.check(frame.lidarDepth, .lidar, lidar.config.inputCount)
+        try Self.check(frame.beamPowerNormalized, .beamPower, numBeams)
+        try Self.check(frame.beamPowerDBm, .beamPower, numBeams)
+        if let g = frame.gnssMetres, !(g.x.isFinite && g.y.isFinite) {
             throw .nonFinite(modality: .gnss, index: g.x.isFinite ? 1 : 0)
         }
     }
@@ -394,11 +394,11 @@ struct TokenizerSet: Sendable {
 
     /// Tokenizes map modality `map` (0 camera, 1 radar, 2 LiDAR) of a validated frame into its rows of
     /// the frame's tokens `out [T, d]` (missing → the learned token).
-    func tokenizeMap(_ map: Int, of frame: FrameInputs, scratch: Scratch, into out: UnsafeMutablePointer<Float>) {
+    func tokenizeMap(_ map: Int, of frame: FrameView, scratch: Scratch, into out: UnsafeMutablePointer<Float>) {
         let (m, layer, input): (Modality, CNNTokenizerLayer, [Float]?) = switch map {
         case 0: (.camera, vision, frame.camera)
-        case 1: (.radar, radar, frame.radar)
-        default: (.lidar, lidar, frame.lidar)
+        case 1: (.radar, radar, frame.radarMap)
+        default: (.lidar, lidar, frame.lidarDepth)
         }
         if let input {
             input.withUnsafeBufferPointer { x in layer(x.baseAddress!, scratch: scratch, into: out + offsets[m.index] * d) }
@@ -409,7 +409,7 @@ struct TokenizerSet: Sendable {
 
     /// Tokenizes a validated frame into `out [T, d]` with the three CNN tokenizers spread over `team`
     /// (the camera first: it is the largest), each member in its own scratch arena.
-    func tokenize(_ frame: FrameInputs, team: WorkTeam, arenas: [Scratch], into out: UnsafeMutablePointer<Float>) {
+    func tokenize(_ frame: FrameView, team: WorkTeam, arenas: [Scratch], into out: UnsafeMutablePointer<Float>) {
         guard team.size > 1 else { tokenize(frame, scratch: arenas[0], into: out); return }
         team.forEach(3) { map, member in tokenizeMap(map, of: frame, scratch: arenas[member], into: out) }
         tokenizeStates(frame, into: out)
@@ -424,14 +424,14 @@ struct TokenizerSet: Sendable {
     }
 
     /// The GNSS and beam-power tokens (or their missing tokens).
-    func tokenizeStates(_ frame: FrameInputs, into out: UnsafeMutablePointer<Float>) {
-        if let g = frame.gnss {
+    func tokenizeStates(_ frame: FrameView, into out: UnsafeMutablePointer<Float>) {
+        if let g = frame.gnssMetres {
             let xy = [g.x, g.y]
             xy.withUnsafeBufferPointer { gnss($0.baseAddress!, into: out + offsets[Modality.gnss.index] * d) }
         } else {
             fillMissing(.gnss, into: out)
         }
-        if let p = frame.beamPower {
+        if let p = frame.beamPowerNormalized {
             p.withUnsafeBufferPointer { power($0.baseAddress!, into: out + offsets[Modality.beamPower.index] * d) }
         } else {
             fillMissing(.beamPower, into: out)
@@ -439,8 +439,8 @@ struct TokenizerSet: Sendable {
     }
 
     /// Tokenizes a validated frame into `out [T, d]` (missing modalities → their learned token).
-    func tokenize(_ frame: FrameInputs, scratch: Scratch, into out: UnsafeMutablePointer<Float>) {
-        for (m, layer, input) in [(Modality.camera, vision, frame.camera), (.radar, radar, frame.radar), (.lidar, lidar, frame.lidar)] {
+    func tokenize(_ frame: FrameView, scratch: Scratch, into out: UnsafeMutablePointer<Float>) {
+        for (m, layer, input) in [(Modality.camera, vision, frame.camera), (.radar, radar, frame.radarMap), (.lidar, lidar, frame.lidarDepth)] {
             if let input {
                 input.withUnsafeBufferPointer { x in layer(x.baseAddress!, scratch: scratch, into: out + offsets[m.index] * d) }
             } else {

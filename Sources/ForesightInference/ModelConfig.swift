@@ -106,7 +106,7 @@ public protocol StreamingModelConfig: Sendable {
 }
 
 extension StreamingModelConfig {
-    /// Whether the heads take the classical predictor's estimates of each frame (``FrameInputs/coarse``).
+    /// Whether the heads take the classical predictor's estimates of each frame (``InferenceSession/push(_:coarse:)``).
     public var takesClassicalEstimates: Bool { coarseInputs == "classical" }
 }
 
@@ -208,7 +208,7 @@ public struct ModelConfig: Codable, Sendable, Equatable, StreamingModelConfig {
         }
         guard maxIntraTokens > 0 else { throw fail("max_intra_tokens must be positive") }
         try validateShared(self, headHidden: headHidden, layerNormEps: layerNormEps, batchNormEps: batchNormEps)
-        for (name, cnn) in [("vision", vision), ("radar", radar), ("lidar", lidar)] where cnn.tokens > maxIntraTokens {
+        for (name, cnn) in [("vision", vision), (Modality.radar.rawValue, radar), (Modality.lidar.rawValue, lidar)] where cnn.tokens > maxIntraTokens {
             throw fail("\(name) produces \(cnn.tokens) tokens but max_intra_tokens is \(maxIntraTokens)")
         }
     }
@@ -302,7 +302,7 @@ private func validateShared(_ c: some StreamingModelConfig, headHidden: Int, lay
         throw fail("num_beams must be in 1...4096 and head_hidden in 1...8192")
     }
     guard layerNormEps > 0, batchNormEps > 0 else { throw fail("epsilons must be positive") }
-    for (name, cnn) in [("vision", c.vision), ("radar", c.radar), ("lidar", c.lidar)] {
+    for (name, cnn) in [("vision", c.vision), (Modality.radar.rawValue, c.radar), (Modality.lidar.rawValue, c.lidar)] {
         guard cnn.inChannels > 0, cnn.height > 0, cnn.width > 0, cnn.inputCount <= 1 << 26 else {
             throw fail("\(name) input size \(cnn.inChannels)×\(cnn.height)×\(cnn.width) is empty or too large")
         }

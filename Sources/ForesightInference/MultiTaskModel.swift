@@ -249,19 +249,16 @@ final class MultiTaskState: StreamingEngine {
 
     func reset() { window.clear() }
 
-    func warm(_ frames: ArraySlice<FrameInputs>, timings: inout StageTimings) throws(InputError) {
+    func warm(_ frames: ArraySlice<FrameView>, timings: inout StageTimings) throws(InputError) {
         let H = model.config.history
-        for frame in frames {                      // all checked before any is added
-            try model.tokenizers.validate(frame)
-            if model.heads.classical, let e = frame.coarse { try model.heads.validate(e) }
-        }
+        for frame in frames { try model.tokenizers.validate(frame) }     // all checked before any is added
         var rest = frames
         while !rest.isEmpty {
             // A batch must fit beside the frames already cached: nothing may be evicted while the
             // batch's earlier frames still attend to it.
             let room = H - window.count
             guard room > 1 else {
-                _ = try step(rest[rest.startIndex], predict: false, timings: &timings)
+                _ = try step(rest[rest.startIndex], coarse: nil, predict: false, timings: &timings)
                 rest = rest.dropFirst()
                 continue
             }
@@ -276,7 +273,7 @@ final class MultiTaskState: StreamingEngine {
     /// frame's queries attending to the cached frames and the batch's frames up to itself (the same
     /// block-causal rule as one at a time), and their keys/values written into the rings.
     /// The frames are validated by the caller.
-    private func encodeBatch(_ frames: ArraySlice<FrameInputs>, timings: inout StageTimings) {
+    private func encodeBatch(_ frames: ArraySlice<FrameView>, timings: inout StageTimings) {
         let m = model, c = m.config, d = c.dModel, T = c.tokensPerFrame, H = c.history, heads = c.heads
         let n = frames.count, rows = n * T, keys = H * T
         let batch = Array(frames)
@@ -295,7 +292,7 @@ final class MultiTaskState: StreamingEngine {
         let stepNs = Int64(c.stepMs) * 1_000_000
         let before = window.count
         var slots: [Int] = []
-        for frame in batch { slots.append(window.append(stamp: frame.stamp, gnss: frame.gnss, powerDbm: frame.beamPowerDbm)) }
+        for frame in batch { slots.append(window.append(stamp: frame.stamp, gnss: frame.gnssMetres, powerDbm: frame.beamPowerDBm)) }
         // No frame is evicted, so the window occupies slots 0..<count (see `step`): frame f attends to
         // the first (before + f + 1)·T cached keys.
         var lagOf = [Int](repeating: 0, count: n * H)
@@ -369,11 +366,11 @@ final class MultiTaskState: StreamingEngine {
         }
     }
 
-    func step(_ frame: FrameInputs, predict: Bool, timings: inout StageTimings) throws(InputError) -> ModelOutputs {
+    func step(_ frame: FrameView, coarse: CoarseEstimates?, predict: Bool, timings: inout StageTimings) throws(InputError) -> ModelOutputs {
         let m = model, c = m.config, d = c.dModel, T = c.tokensPerFrame, H = c.history, heads = c.heads
         let F = c.future, Q = c.queriesPerStep, nq = F * Q, keys = H * T
         try m.tokenizers.validate(frame)
-        if m.heads.classical, let e = frame.coarse { try m.heads.validate(e) }
+        if m.heads.classical, let e = coarse { try m.heads.validate(e) }
         let t0 = DispatchTime.now().uptimeNanoseconds
 
         // Tokenize the new frame.
@@ -384,7 +381,7 @@ final class MultiTaskState: StreamingEngine {
         // Slide the window: the new frame takes the oldest slot; the lag of every slot. The ring
         // fills from slot 0 and only wraps once full, so the window's frames always occupy slots
         // 0..<count: attention runs over the first count·T cached keys, no mask needed.
-        let slot = window.append(stamp: frame.stamp, gnss: frame.gnss, powerDbm: frame.beamPowerDbm)
+        let slot = window.append(stamp: frame.stamp, gnss: frame.gnssMetres, powerDbm: frame.beamPowerDBm)
         let stepNs = Int64(c.stepMs) * 1_000_000
         let filled = window.count, live = filled * T
         for s in 0..<filled { lags[s] = window.lag(slot: s, to: frame.stamp, stepNs: stepNs, maxLag: H - 1) }
@@ -472,7 +469,7 @@ final class MultiTaskState: StreamingEngine {
             context: Array(UnsafeBufferPointer(start: x, count: T * d)),
             latents: latents, coarsePositions: [], coarsePower: [], positions: [], beamLogits: [], beamPower: [], blockageLogits: [])
         fillCoarse(&out, window: window, future: F, beams: c.numBeams, stepNs: stepNs, fallback: c.powerDefaultDbm)
-        m.heads(&out, future: F, estimates: frame.coarse, scratch: scratch)
+        m.heads(&out, future: F, estimates: coarse, scratch: scratch)
         let t3 = DispatchTime.now().uptimeNanoseconds
         timings = StageTimings(tokenize: t1 - t0, encode: t2 - t1, predict: t3 - t2)
         return out

@@ -35,9 +35,10 @@ public actor StreamingPredictor {
         self.init(model: .multitask(model), threads: threads, blasThreads: blasThreads, topK: topK)
     }
 
-    /// Adds the newest frame and returns the predictions for every future step (power in dBm).
-    public func push(_ frame: FrameInputs) throws(InputError) -> Prediction {
-        try session.push(frame)
+    /// Adds the newest frame and returns the predictions for every future step (power in dBm);
+    /// `coarse`: see ``InferenceSession/push(_:coarse:)``.
+    public func push(_ frame: FrameView, coarse: CoarseEstimates? = nil) throws(InputError) -> Prediction {
+        try session.push(frame, coarse: coarse)
     }
 
     /// Frames currently in the window.

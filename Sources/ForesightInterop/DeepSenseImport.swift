@@ -508,7 +508,7 @@ func readLatLon(_ path: String) -> Result<(lat: Double, lon: Double), InteropErr
 
 /// Frame ids of the imported messages (the given site's, else the generated site's).
 struct FrameIDs: Sendable {
-    var camera = "camera", radar = "radar", lidar = "lidar", gnss = "ue_gnss", beamPower = "mmwave", site = "site"
+    var camera = Modality.camera.rawValue, radar = Modality.radar.rawValue, lidar = Modality.lidar.rawValue, gnss = "ue_gnss", beamPower = "mmwave", site = "site"
 
     init(site: Site?) {
         guard let site else { return }

@@ -42,7 +42,7 @@ struct JSONText {
     mutating func bool(_ value: Bool) { rawString(value ? "true" : "false") }
 
     /// Bytes as a base64 string (the Foxglove JSON encoding of `bytes` fields).
-    mutating func base64(_ data: [UInt8]) {
+    mutating func base64(_ data: some Collection<UInt8>) {
         bytes.append(0x22)
         bytes.append(contentsOf: Data(data).base64EncodedData())
         bytes.append(0x22)

@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 
 /// Parameters of the line-of-sight blockage estimator.

@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 
 /// Correction of the GNSS track by the directions measured with the beam-power scans.
@@ -153,7 +154,7 @@ public struct ClassicalPredictor: Predictor {
     }
 
     /// Predicts every horizon step from the window (see the type's documentation).
-    public func predict(history: [FrameObservation], horizon: [Int64]) -> PredictionSet {
+    public func predict(history: [FrameView], horizon: [Int64]) -> PredictionSet {
         let frames = history.sorted { $0.stamp < $1.stamp }
         let lastStamp = frames.last?.stamp ?? (horizon.first ?? 0)
         let beamCount = configuration.steeringAngles.count

@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 
 /// The persistence baseline (`model: "persistence"`): tomorrow looks like today.
@@ -91,7 +92,7 @@ public struct PersistencePredictor: Predictor {
     }
 
     /// Repeats the window's newest measurements over the horizon (see the type's documentation).
-    public func predict(history: [FrameObservation], horizon: [Int64]) -> PredictionSet {
+    public func predict(history: [FrameView], horizon: [Int64]) -> PredictionSet {
         let frames = history.sorted { $0.stamp < $1.stamp }
         let beamCount = configuration.steeringAngles.count
         let scan = frames.last(where: { f in f.beamPowerDBm.map { $0.count == beamCount && $0.contains { !$0.isNaN } } ?? false })?.beamPowerDBm

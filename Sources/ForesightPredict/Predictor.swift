@@ -1,3 +1,5 @@
+import ForesightCore
+
 /// A predictor: fed every frame in stamp order, it predicts every step of a horizon.
 ///
 /// The daemon (and `foresight eval`) calls ``predict(history:horizon:)`` exactly once per frame,
@@ -27,7 +29,7 @@ public protocol Predictor: Sendable {
     ///     modalities.
     ///   - horizon: target stamps (ns), strictly increasing, normally after the newest frame.
     /// - Returns: one step per horizon stamp, with finite values and probabilities in [0, 1].
-    func predict(history: [FrameObservation], horizon: [Int64]) async throws -> PredictionSet
+    func predict(history: [FrameView], horizon: [Int64]) async throws -> PredictionSet
     /// Forgets every frame seen so far (segment start). Window predictors have nothing to forget.
     func reset() async
     /// Releases threads and memory once the predictor is no longer used.

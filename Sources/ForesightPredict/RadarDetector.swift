@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 
 /// Turns a radar range-angle map (as `ForesightPreprocess`'s `RadarPreprocessor` writes it:

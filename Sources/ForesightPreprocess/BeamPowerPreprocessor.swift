@@ -61,9 +61,9 @@ public struct BeamPowerPreprocessor: Sendable {
                         into output: UnsafeMutableBufferPointer<Float>) throws(PreprocessError) {
         let n = power.count
         guard n > 0, n <= parameters.maxBeams else {
-            throw .badDimensions(modality: "beam power", detail: "\(n) beams, limit 1...\(parameters.maxBeams)")
+            throw .badDimensions(modality: .beamPower, detail: "\(n) beams, limit 1...\(parameters.maxBeams)")
         }
-        guard output.count >= n else { throw .sizeMismatch(modality: "beam power output", expected: n, actual: output.count) }
+        guard output.count >= n else { throw .outputSize(modality: .beamPower, expected: n, actual: output.count) }
         toDBm(power: power, unit: unit, into: output)
         normalize(output, count: n)
     }
@@ -112,7 +112,7 @@ public struct BeamPowerPreprocessor: Sendable {
     public func processWithDBm(power: [Float], unit: PowerUnit) throws(PreprocessError) -> (normalized: [Float], dBm: [Float]) {
         let n = power.count
         guard n > 0, n <= parameters.maxBeams else {
-            throw .badDimensions(modality: "beam power", detail: "\(n) beams, limit 1...\(parameters.maxBeams)")
+            throw .badDimensions(modality: .beamPower, detail: "\(n) beams, limit 1...\(parameters.maxBeams)")
         }
         var dBm = [Float](repeating: 0, count: n)
         power.withUnsafeBufferPointer { p in dBm.withUnsafeMutableBufferPointer { toDBm(power: p, unit: unit, into: $0) } }

@@ -1,4 +1,5 @@
 import CTurboJPEG
+import ForesightWire
 
 /// Pixel layouts accepted for raw (already decoded) camera frames.
 public enum RawPixelEncoding: Sendable, Equatable {
@@ -110,14 +111,23 @@ public final class CameraPreprocessor {
     }
 
     /// Decodes a JPEG and writes the normalized CHW tensor into `output` (`outputCount` floats).
-    public func process(jpeg: UnsafeRawBufferPointer, into output: UnsafeMutableBufferPointer<Float>) throws(PreprocessError) {
+    /// `header` is the JPEG's header when it was already read (the wire validation reads it for
+    /// every `sensor/camera` message); without it the header is parsed here.
+    public func process(jpeg: UnsafeRawBufferPointer, header: JPEGHeader? = nil,
+                        into output: UnsafeMutableBufferPointer<Float>) throws(PreprocessError) {
         guard let base = jpeg.baseAddress, jpeg.count > 0, jpeg.count <= Int(UInt32.max) else {
             throw .corruptJPEG("empty or oversized JPEG payload (\(jpeg.count) bytes)")
         }
         let src = base.assumingMemoryBound(to: UInt8.self)
-        var width: Int32 = 0, height: Int32 = 0, subsamp: Int32 = 0, colorspace: Int32 = 0
-        if tjDecompressHeader3(decoder, src, UInt(jpeg.count), &width, &height, &subsamp, &colorspace) != 0 {
-            throw .corruptJPEG(lastError())
+        var width: Int32 = 0, height: Int32 = 0
+        if let header {
+            (width, height) = (Int32(clamping: header.width), Int32(clamping: header.height))
+        } else {
+            ByteAudit.record(.jpegHeaderParse)
+            var subsamp: Int32 = 0, colorspace: Int32 = 0
+            if tjDecompressHeader3(decoder, src, UInt(jpeg.count), &width, &height, &subsamp, &colorspace) != 0 {
+                throw .corruptJPEG(lastError())
+            }
         }
         try checkInputSize(width: Int(width), height: Int(height))
         let (num, denom) = parameters.reducedJPEGDecode ? decodeScale(width: Int(width), height: Int(height)) : (1, 1)
@@ -151,27 +161,34 @@ public final class CameraPreprocessor {
         return best
     }
 
-    /// Convenience: decodes a JPEG into a new array.
-    public func process(jpeg: [UInt8]) throws(PreprocessError) -> [Float] {
+    /// Convenience: decodes a JPEG into a new array (`header`: see ``process(jpeg:header:into:)``).
+    public func process(jpeg: ArraySlice<UInt8>, header: JPEGHeader? = nil) throws(PreprocessError) -> [Float] {
         var out = [Float](repeating: 0, count: outputCount)
         let result = jpeg.withUnsafeBytes { raw in
-            out.withUnsafeMutableBufferPointer { o in Result { () throws(PreprocessError) in try process(jpeg: raw, into: o) } }
+            out.withUnsafeMutableBufferPointer { o in Result { () throws(PreprocessError) in try process(jpeg: raw, header: header, into: o) } }
         }
         try result.get()
         return out
     }
 
-    /// Processes a tightly packed raw frame and writes the CHW tensor into `output`.
-    public func process(raw: UnsafeRawBufferPointer, width: Int, height: Int, encoding: RawPixelEncoding,
-                        into output: UnsafeMutableBufferPointer<Float>) throws(PreprocessError) {
-        try checkInputSize(width: width, height: height)
-        let expected = width * height * encoding.bytesPerPixel
-        guard raw.count == expected else { throw .sizeMismatch(modality: "camera", expected: expected, actual: raw.count) }
-        try resample(raw, width: width, height: height, encoding: encoding, crop: parameters.crop, into: output)
+    /// Convenience: decodes a JPEG into a new array.
+    public func process(jpeg: [UInt8]) throws(PreprocessError) -> [Float] {
+        try process(jpeg: jpeg[...])
     }
 
-    /// Convenience: processes a raw frame into a new array.
-    public func process(raw: [UInt8], width: Int, height: Int, encoding: RawPixelEncoding) throws(PreprocessError) -> [Float] {
+    /// Processes a camera message (JPEG or raw pixels) into a new array, reusing the JPEG header
+    /// the wire validation read.
+    public func process(image: Image) throws(PreprocessError) -> [Float] {
+        switch image.encoding {
+        case .jpeg: return try process(jpeg: image.data, header: image.jpeg)
+        case .rgb8: return try process(raw: image.data, width: image.width, height: image.height, encoding: .rgb8)
+        case .bgr8: return try process(raw: image.data, width: image.width, height: image.height, encoding: .bgr8)
+        case .mono8: return try process(raw: image.data, width: image.width, height: image.height, encoding: .mono8)
+        }
+    }
+
+    /// Convenience: processes raw pixels in a slice into a new array.
+    public func process(raw: ArraySlice<UInt8>, width: Int, height: Int, encoding: RawPixelEncoding) throws(PreprocessError) -> [Float] {
         var out = [Float](repeating: 0, count: outputCount)
         let result = raw.withUnsafeBytes { r in
             out.withUnsafeMutableBufferPointer { o in
@@ -182,6 +199,20 @@ public final class CameraPreprocessor {
         return out
     }
 
+    /// Processes a tightly packed raw frame and writes the CHW tensor into `output`.
+    public func process(raw: UnsafeRawBufferPointer, width: Int, height: Int, encoding: RawPixelEncoding,
+                        into output: UnsafeMutableBufferPointer<Float>) throws(PreprocessError) {
+        try checkInputSize(width: width, height: height)
+        let expected = width * height * encoding.bytesPerPixel
+        guard raw.count == expected else { throw .sizeMismatch(modality: .camera, expected: expected, actual: raw.count) }
+        try resample(raw, width: width, height: height, encoding: encoding, crop: parameters.crop, into: output)
+    }
+
+    /// Convenience: processes a raw frame into a new array.
+    public func process(raw: [UInt8], width: Int, height: Int, encoding: RawPixelEncoding) throws(PreprocessError) -> [Float] {
+        try process(raw: raw[...], width: width, height: height, encoding: encoding)
+    }
+
     private func lastError() -> String {
         guard let message = tjGetErrorStr2(decoder) else { return "unknown turbojpeg error" }
         let kind = tjGetErrorCode(decoder) == TJERR_WARNING.rawValue ? "warning" : "error"
@@ -190,11 +221,11 @@ public final class CameraPreprocessor {
 
     private func checkInputSize(width: Int, height: Int) throws(PreprocessError) {
         guard width > 0, height > 0, width <= parameters.maxInputWidth, height <= parameters.maxInputHeight else {
-            throw .badDimensions(modality: "camera",
+            throw .badDimensions(modality: .camera,
                                  detail: "\(width)x\(height), limit \(parameters.maxInputWidth)x\(parameters.maxInputHeight)")
         }
         if let crop = parameters.crop, crop.x + crop.width > width || crop.y + crop.height > height {
-            throw .badDimensions(modality: "camera", detail: "crop \(crop) does not fit a \(width)x\(height) image")
+            throw .badDimensions(modality: .camera, detail: "crop \(crop) does not fit a \(width)x\(height) image")
         }
     }
 
@@ -209,7 +240,7 @@ public final class CameraPreprocessor {
                           crop: PixelRect?, into output: UnsafeMutableBufferPointer<Float>) throws(PreprocessError) {
         guard output.count >= outputCount, let out = output.baseAddress,
               let inBase = src.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
-            throw .sizeMismatch(modality: "camera output", expected: outputCount, actual: output.count)
+            throw .outputSize(modality: .camera, expected: outputCount, actual: output.count)
         }
         let crop = crop ?? PixelRect(x: 0, y: 0, width: width, height: height)
         let key = ResizeTables.Key(crop: crop, outWidth: parameters.outputWidth, outHeight: parameters.outputHeight)

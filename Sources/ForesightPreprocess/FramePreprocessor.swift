@@ -1,8 +1,10 @@
 import ForesightWire
 import Synchronization
 
-/// One synchronized frame of raw inputs; absent modalities are `nil`. Its header travels with it
-/// through the front end into the ``PreprocessedFrame``.
+/// One synchronized frame of raw inputs: the members' wire messages as decoded (their bytes still
+/// slices or arrays of the payloads; nothing is converted before the modality's processor reads
+/// it); absent modalities are `nil`. Its header travels with it through the front end into the
+/// ``PreprocessedFrame``.
 public struct RawFrame: Sendable, Equatable {
     /// The frame's header (number, stamp, members, missing, receive times).
     public var header: FrameHeader
@@ -10,27 +12,29 @@ public struct RawFrame: Sendable, Equatable {
     public var seq: UInt64 { header.seq }
     /// Frame time, ns since the epoch.
     public var stamp: Int64 { header.stamp }
-    /// Camera input, if present.
-    public var camera: CameraInput?
-    /// Radar input, if present.
-    public var radar: RadarInput?
-    /// LiDAR input, if present.
-    public var lidar: LidarInput?
-    /// GNSS input, if present.
-    public var gnss: GnssInput?
-    /// Beam power input, if present.
-    public var beamPower: BeamPowerInput?
+    /// Camera message, if present (its bytes a slice of the payload, its JPEG header already read).
+    public var camera: Image?
+    /// Radar cube, if present.
+    public var radar: RadarCube?
+    /// LiDAR point cloud, if present.
+    public var lidar: PointCloud?
+    /// GNSS fix, if present and usable (a fix without a position is left out: the frame lacks GNSS).
+    public var gnss: GnssFix?
+    /// Beam power scan, if present.
+    public var beamPower: BeamPower?
 
-    /// Creates a frame.
-    public init(header: FrameHeader, camera: CameraInput? = nil, radar: RadarInput? = nil, lidar: LidarInput? = nil,
-                gnss: GnssInput? = nil, beamPower: BeamPowerInput? = nil) {
+    /// Creates a frame from decoded wire messages (any may be absent). A GNSS fix that is not
+    /// usable (no fix, non-finite coordinates) is left out, so the frame simply lacks GNSS.
+    public init(header: FrameHeader, camera: Image? = nil, radar: RadarCube? = nil, lidar: PointCloud? = nil,
+                gnss: GnssFix? = nil, beamPower: BeamPower? = nil) {
         self.header = header
-        self.camera = camera; self.radar = radar; self.lidar = lidar; self.gnss = gnss; self.beamPower = beamPower
+        self.camera = camera; self.radar = radar; self.lidar = lidar; self.beamPower = beamPower
+        self.gnss = gnss.flatMap { $0.isUsable ? $0 : nil }
     }
 
     /// Creates a frame with a bare header (number and stamp only).
-    public init(seq: UInt64, stamp: Int64, camera: CameraInput? = nil, radar: RadarInput? = nil, lidar: LidarInput? = nil,
-                gnss: GnssInput? = nil, beamPower: BeamPowerInput? = nil) {
+    public init(seq: UInt64, stamp: Int64, camera: Image? = nil, radar: RadarCube? = nil, lidar: PointCloud? = nil,
+                gnss: GnssFix? = nil, beamPower: BeamPower? = nil) {
         self.init(header: FrameHeader(seq: seq, stamp: stamp), camera: camera, radar: radar, lidar: lidar, gnss: gnss, beamPower: beamPower)
     }
 
@@ -49,7 +53,7 @@ public struct RawFrame: Sendable, Equatable {
 /// A frame after preprocessing: its header, a tensor per modality that was present and valid
 /// (the learned model's inputs), what the classical predictor reads of the same inputs (site-frame
 /// LiDAR points, beam power in dBm), and the reason for every present modality that was rejected.
-/// Predictors see views of it (`FrameObservation`), never a second copy of the raw messages.
+/// Predictors see views of it (`FrameView`), never a second copy of the raw messages.
 public struct PreprocessedFrame: Sendable, Equatable {
     /// The frame's header, as the synchronizer made it.
     public var header: FrameHeader

@@ -1,3 +1,4 @@
+import ForesightCore
 import CPCLShim
 import Foundation
 
@@ -189,7 +190,7 @@ public final class LidarPreprocessor {
     /// Runs only the configured PCL filters on x,y,z,pad points; returns the kept points.
     public func filter(points: [SIMD4<Float>]) throws(PreprocessError) -> [SIMD4<Float>] {
         guard points.count <= parameters.maxPoints else {
-            throw .badDimensions(modality: "lidar", detail: "\(points.count) points, limit \(parameters.maxPoints)")
+            throw .badDimensions(modality: .lidar, detail: "\(points.count) points, limit \(parameters.maxPoints)")
         }
         ensureCapacity(points.count)
         for (i, p) in points.enumerated() { packed[i] = p }
@@ -200,7 +201,7 @@ public final class LidarPreprocessor {
     /// Projects x,y,z,pad points into the depth image `output` (`outputCount` floats).
     public func project(_ cloud: UnsafeBufferPointer<SIMD4<Float>>, into output: UnsafeMutableBufferPointer<Float>) throws(PreprocessError) {
         guard output.count >= outputCount, let out = output.baseAddress else {
-            throw .sizeMismatch(modality: "lidar output", expected: outputCount, actual: output.count)
+            throw .outputSize(modality: .lidar, expected: outputCount, actual: output.count)
         }
         let h = parameters.rows, w = parameters.columns
         let up = parameters.fovUpDegrees * .pi / 180, down = parameters.fovDownDegrees * .pi / 180
@@ -234,7 +235,7 @@ public final class LidarPreprocessor {
     /// Reads x, y, z from the wire layout into `packed`, dropping non-finite points.
     private func pack(points: UnsafeRawBufferPointer, count: Int, fields: [String]) throws(PreprocessError) -> Int {
         guard count >= 0, count <= parameters.maxPoints, !fields.isEmpty, fields.count <= parameters.maxFields else {
-            throw .badDimensions(modality: "lidar",
+            throw .badDimensions(modality: .lidar,
                                  detail: "\(count) points × \(fields.count) fields, limits \(parameters.maxPoints) × \(parameters.maxFields)")
         }
         guard let ix = fields.firstIndex(of: "x") else { throw .missingField("x") }
@@ -242,7 +243,7 @@ public final class LidarPreprocessor {
         guard let iz = fields.firstIndex(of: "z") else { throw .missingField("z") }
         let stride = fields.count * 4
         let expected = count * stride
-        guard points.count == expected else { throw .sizeMismatch(modality: "lidar", expected: expected, actual: points.count) }
+        guard points.count == expected else { throw .sizeMismatch(modality: .lidar, expected: expected, actual: points.count) }
         ensureCapacity(count)
         @inline(__always) func load(_ offset: Int) -> Float {
             Float(bitPattern: UInt32(littleEndian: points.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))

@@ -30,7 +30,7 @@ public struct ModalityOutput: Sendable, Equatable {
 
 /// A preprocessing function for one modality, usable inside a `PreprocessingStage`.
 public protocol ModalityProcessing {
-    /// The raw input for one frame.
+    /// The raw input for one frame: the modality's wire message (`Image`, `RadarCube`, …), read in place.
     associatedtype Input: Sendable
     /// Processes one input into a tensor.
     mutating func run(_ input: Input) throws(PreprocessError) -> PreprocessedTensor
@@ -88,119 +88,52 @@ public actor PreprocessingStage<Processor: ModalityProcessing> {
     }
 }
 
-/// One camera frame as it arrives on the wire.
-public enum CameraInput: Sendable, Equatable {
-    /// A JPEG file.
-    case jpeg([UInt8])
-    /// Tightly packed pixels.
-    case raw(pixels: [UInt8], width: Int, height: Int, encoding: RawPixelEncoding)
-}
-
-/// One radar cube as it arrives on the wire: little-endian [rx, samples, chirps], I/Q interleaved.
-public struct RadarInput: Sendable, Equatable {
-    /// The cube bytes.
-    public var data: [UInt8]
-    /// Receive antennas.
-    public var rx: Int
-    /// ADC samples per chirp.
-    public var samples: Int
-    /// Chirps per frame.
-    public var chirps: Int
-    /// Sample type.
-    public var type: RadarSampleType
-
-    /// Creates a radar input.
-    public init(data: [UInt8], rx: Int, samples: Int, chirps: Int, type: RadarSampleType) {
-        self.data = data; self.rx = rx; self.samples = samples; self.chirps = chirps; self.type = type
-    }
-}
-
-/// One point cloud as it arrives on the wire: `count` × `fields.count` little-endian float32.
-public struct LidarInput: Sendable, Equatable {
-    /// The point bytes.
-    public var data: [UInt8]
-    /// Number of points.
-    public var count: Int
-    /// Field names per point (must include x, y, z).
-    public var fields: [String]
-
-    /// Creates a LiDAR input.
-    public init(data: [UInt8], count: Int, fields: [String]) { self.data = data; self.count = count; self.fields = fields }
-}
-
-/// One GNSS fix in degrees.
-public struct GnssInput: Sendable, Equatable {
-    /// Latitude, degrees.
-    public var latitude: Double
-    /// Longitude, degrees.
-    public var longitude: Double
-
-    /// Creates a GNSS input.
-    public init(latitude: Double, longitude: Double) { self.latitude = latitude; self.longitude = longitude }
-}
-
-/// One beam power vector.
-public struct BeamPowerInput: Sendable, Equatable {
-    /// Power per beam.
-    public var power: [Float]
-    /// Unit of `power`.
-    public var unit: PowerUnit
-
-    /// Creates a beam power input.
-    public init(power: [Float], unit: PowerUnit) { self.power = power; self.unit = unit }
-}
-
 extension CameraPreprocessor: ModalityProcessing {
-    /// Processes a JPEG or raw frame into a [3, H, W] tensor.
-    public func run(_ input: CameraInput) throws(PreprocessError) -> PreprocessedTensor {
-        let values: [Float]
-        switch input {
-        case let .jpeg(bytes): values = try process(jpeg: bytes)
-        case let .raw(pixels, width, height, encoding):
-            values = try process(raw: pixels, width: width, height: height, encoding: encoding)
-        }
-        return PreprocessedTensor(shape: [3, parameters.outputHeight, parameters.outputWidth], values: values)
+    /// Processes a camera message (JPEG, decoded with the header the wire validation read, or raw
+    /// pixels) into a [3, H, W] tensor; the image's bytes are read in place.
+    public func run(_ input: Image) throws(PreprocessError) -> PreprocessedTensor {
+        PreprocessedTensor(shape: [3, parameters.outputHeight, parameters.outputWidth], values: try process(image: input))
     }
 }
 
 extension RadarPreprocessor: ModalityProcessing {
-    /// Processes a cube into an [angle, range] tensor.
-    public func run(_ input: RadarInput) throws(PreprocessError) -> PreprocessedTensor {
-        let values = try process(cube: input.data, rx: input.rx, samples: input.samples, chirps: input.chirps, type: input.type)
+    /// Processes a `sensor/radar` cube into an [angle, range] tensor.
+    public func run(_ input: RadarCube) throws(PreprocessError) -> PreprocessedTensor {
+        let values = try process(cube: input.data, rx: input.rx, samples: input.samples, chirps: input.chirps, type: input.dtype)
         return PreprocessedTensor(shape: [parameters.angleBins, input.samples], values: values)
     }
 }
 
 extension LidarPreprocessor: ModalityProcessing {
-    /// Processes a cloud into a [rows, columns] depth tensor.
-    public func run(_ input: LidarInput) throws(PreprocessError) -> PreprocessedTensor {
+    /// Processes a `sensor/lidar` cloud into a [rows, columns] depth tensor.
+    public func run(_ input: PointCloud) throws(PreprocessError) -> PreprocessedTensor {
         let values = try process(points: input.data, count: input.count, fields: input.fields)
         return PreprocessedTensor(shape: [parameters.rows, parameters.columns], values: values)
     }
 
     /// Processes a cloud into the depth tensor and (with a site pose) its points in the site frame.
-    public func runAll(_ input: LidarInput) throws(PreprocessError) -> ModalityOutput {
+    public func runAll(_ input: PointCloud) throws(PreprocessError) -> ModalityOutput {
         let (values, points) = try processWithSitePoints(points: input.data, count: input.count, fields: input.fields)
         return ModalityOutput(tensor: PreprocessedTensor(shape: [parameters.rows, parameters.columns], values: values), sitePoints: points)
     }
 }
 
 extension GnssProjector: ModalityProcessing {
-    /// Projects a fix into a [2] tensor (east, north metres).
-    public func run(_ input: GnssInput) throws(PreprocessError) -> PreprocessedTensor {
-        let p = try project(latitude: input.latitude, longitude: input.longitude)
+    /// Projects a `sensor/gnss` fix into a [2] tensor (east, north metres).
+    public func run(_ input: GnssFix) throws(PreprocessError) -> PreprocessedTensor {
+        let p = try project(latitude: input.lat, longitude: input.lon)
         return PreprocessedTensor(shape: [2], values: [Float(p.x), Float(p.y)])
     }
 }
 
 extension BeamPowerPreprocessor: ModalityProcessing {
-    /// Converts a power vector into a [beams] tensor.
-    public func run(_ input: BeamPowerInput) throws(PreprocessError) -> PreprocessedTensor {
+    /// Converts a `sensor/beam_power` vector into a [beams] tensor.
+    public func run(_ input: BeamPower) throws(PreprocessError) -> PreprocessedTensor {
         PreprocessedTensor(shape: [input.power.count], values: try process(power: input.power, unit: input.unit))
     }
 
     /// Converts a power vector into the [beams] tensor and the dBm vector it was normalized from.
-    public func runAll(_ input: BeamPowerInput) throws(PreprocessError) -> ModalityOutput {
+    public func runAll(_ input: BeamPower) throws(PreprocessError) -> ModalityOutput {
         let (normalized, dBm) = try processWithDBm(power: input.power, unit: input.unit)
         return ModalityOutput(tensor: PreprocessedTensor(shape: [input.power.count], values: normalized), dBm: dBm)
     }

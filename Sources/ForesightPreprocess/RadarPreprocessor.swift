@@ -77,9 +77,9 @@ public final class RadarPreprocessor {
                         into output: UnsafeMutableBufferPointer<Float>) throws(PreprocessError) {
         let elements = try checkShape(rx: rx, samples: samples, chirps: chirps)
         let expected = elements * type.bytesPerSample
-        guard cube.count == expected else { throw .sizeMismatch(modality: "radar", expected: expected, actual: cube.count) }
+        guard cube.count == expected else { throw .sizeMismatch(modality: .radar, expected: expected, actual: cube.count) }
         guard output.count >= outputCount(samples: samples), let out = output.baseAddress else {
-            throw .sizeMismatch(modality: "radar output", expected: outputCount(samples: samples), actual: output.count)
+            throw .outputSize(modality: .radar, expected: outputCount(samples: samples), actual: output.count)
         }
         let plan = try planSet(rx: rx, samples: samples, chirps: chirps)
         plan.load(cube, type: type)
@@ -113,15 +113,15 @@ public final class RadarPreprocessor {
     /// Validates a cube shape against the limits and returns rx × samples × chirps.
     private func checkShape(rx: Int, samples: Int, chirps: Int) throws(PreprocessError) -> Int {
         guard rx > 0, samples > 0, chirps > 0 else {
-            throw .badDimensions(modality: "radar", detail: "rx \(rx), samples \(samples), chirps \(chirps) must be positive")
+            throw .badDimensions(modality: .radar, detail: "rx \(rx), samples \(samples), chirps \(chirps) must be positive")
         }
         guard rx <= parameters.angleBins else {
-            throw .badDimensions(modality: "radar", detail: "rx \(rx) exceeds the angle FFT length \(parameters.angleBins)")
+            throw .badDimensions(modality: .radar, detail: "rx \(rx) exceeds the angle FFT length \(parameters.angleBins)")
         }
         let (rs, o1) = rx.multipliedReportingOverflow(by: samples)
         let (elements, o2) = rs.multipliedReportingOverflow(by: chirps)
         guard !o1, !o2, elements <= parameters.maxElements, elements <= Int(Int32.max) / parameters.angleBins else {
-            throw .badDimensions(modality: "radar", detail: "\(rx)x\(samples)x\(chirps) exceeds the limit of \(parameters.maxElements) samples")
+            throw .badDimensions(modality: .radar, detail: "\(rx)x\(samples)x\(chirps) exceeds the limit of \(parameters.maxElements) samples")
         }
         return elements
     }

@@ -425,18 +425,18 @@ public struct Scenario: Sendable, Equatable {
         }
         try sensors.finish()
 
-        let camera = try map.optional("camera").map { node throws(ConfigError) in try node.mapping() }
+        let camera = try map.optional(Modality.camera.rawValue).map { node throws(ConfigError) in try node.mapping() }
         let jpegQuality = try camera?.int("jpeg_quality", default: 85, in: 1...100) ?? 85
         try camera?.finish()
-        let radar = try map.optional("radar").map { node throws(ConfigError) in try node.mapping() }
+        let radar = try map.optional(Modality.radar.rawValue).map { node throws(ConfigError) in try node.mapping() }
         let radarNoise = try radar?.double("noise_sigma", default: 1, in: 0...1e6) ?? 1
         let radarScale = try radar?.double("amplitude_scale", default: 10, in: 0...1e9) ?? 10
         let radarFov = try radar?.double("fov_deg", default: 60, in: 1...90) ?? 60
         try radar?.finish()
-        let lidar = try map.optional("lidar").map { node throws(ConfigError) in try node.mapping() }
+        let lidar = try map.optional(Modality.lidar.rawValue).map { node throws(ConfigError) in try node.mapping() }
         let lidarNoise = try lidar?.double("range_noise_m", default: 0.02, in: 0...10) ?? 0.02
         try lidar?.finish()
-        let gnss = try map.mapping("gnss")
+        let gnss = try map.mapping(Modality.gnss.rawValue)
         let result = Scenario(
             name: name, seed: UInt64(seed), startTimeNs: Int64(start),
             streetEast: streetEast, lanes: lanes, laneWidth: laneWidth, facades: facades, groundMaterial: ground, ue: ue,

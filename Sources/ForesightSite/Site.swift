@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 
 /// A site calibration: where the base station is and how each of its sensors is mounted and
@@ -69,11 +70,11 @@ public struct Site: Sendable, Equatable {
             origin: origin,
             headingDeg: try map.double("heading_deg", default: 0, in: 0...360),
             mmwave: try MmWaveArray.read(map.mapping("mmwave")),
-            camera: try CameraCalibration.read(map.mapping("camera")),
-            radar: try RadarCalibration.read(map.mapping("radar")),
-            lidar: try LidarCalibration.read(map.mapping("lidar")),
-            gnss: try GnssCalibration.read(map.mapping("gnss")),
-            beamPower: try BeamPowerCalibration.read(map.mapping("beam_power")))
+            camera: try CameraCalibration.read(map.mapping(Modality.camera.rawValue)),
+            radar: try RadarCalibration.read(map.mapping(Modality.radar.rawValue)),
+            lidar: try LidarCalibration.read(map.mapping(Modality.lidar.rawValue)),
+            gnss: try GnssCalibration.read(map.mapping(Modality.gnss.rawValue)),
+            beamPower: try BeamPowerCalibration.read(map.mapping(Modality.beamPower.rawValue)))
         try map.finish()
         return site
     }

@@ -139,8 +139,15 @@ public struct MessageFields: Sendable {
         return value
     }
 
-    /// A `bin` field.
+    /// A `bin` field in an array of its own (a copy of the bytes; see ``binarySlice(_:)``).
     public func binary(_ key: String) throws(WireError) -> [UInt8] {
+        let bytes = try binarySlice(key)
+        ByteAudit.record(.payloadCopy)
+        return Array(bytes)
+    }
+
+    /// A `bin` field as a slice of the payload it was decoded from (no copy of the bytes).
+    public func binarySlice(_ key: String) throws(WireError) -> ArraySlice<UInt8> {
         let value = try require(key)
         guard case .binary(let b) = value else { throw MessageFields.wrongType(key, expected: "bin", found: value) }
         return b

@@ -17,14 +17,18 @@ public enum MessagePackValue: Sendable, Equatable {
     case float64(Double)
     /// A UTF-8 string.
     case string(String)
-    /// Opaque bytes.
-    case binary([UInt8])
+    /// Opaque bytes. Decoded from an array (``MessagePackReader/decode(_:maxDepth:)``), a slice
+    /// of that array: the bytes are not copied.
+    case binary(ArraySlice<UInt8>)
     /// An array.
     case array([MessagePackValue])
     /// A map with string keys, in wire order.
     case map([(key: String, value: MessagePackValue)])
     /// An extension value (type code and bytes).
     case ext(type: Int8, data: [UInt8])
+
+    /// Opaque bytes held in an array of their own.
+    public static func binary(_ bytes: [UInt8]) -> MessagePackValue { .binary(bytes[...]) }
 
     public static func == (lhs: MessagePackValue, rhs: MessagePackValue) -> Bool {
         switch (lhs, rhs) {
@@ -104,19 +108,29 @@ public enum MessagePackError: Error, Equatable, Sendable, CustomStringConvertibl
 /// trailing bytes.
 public struct MessagePackReader {
     private let bytes: UnsafeRawBufferPointer
+    /// The array `bytes` points into, when reading one: `bin` values are slices of it, not copies.
+    private let source: [UInt8]?
     private var offset = 0
     private let maxDepth: Int
 
-    /// Creates a reader over `bytes` (which must stay valid while reading).
+    /// Creates a reader over `bytes` (which must stay valid while reading); `bin` values are copied out.
     public init(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 32) {
         self.bytes = bytes
+        self.source = nil
         self.maxDepth = maxDepth
     }
 
-    /// Decodes exactly one value spanning the whole input.
+    private init(_ bytes: UnsafeRawBufferPointer, source: [UInt8], maxDepth: Int) {
+        self.bytes = bytes
+        self.source = source
+        self.maxDepth = maxDepth
+    }
+
+    /// Decodes exactly one value spanning the whole input. `bin` values are slices of `data`
+    /// (sharing its storage), so a camera image is not copied by decoding.
     public static func decode(_ data: [UInt8], maxDepth: Int = 32) throws(MessagePackError) -> MessagePackValue {
         let result: Result<MessagePackValue, MessagePackError> = data.withUnsafeBytes { raw in
-            var reader = MessagePackReader(raw, maxDepth: maxDepth)
+            var reader = MessagePackReader(raw, source: data, maxDepth: maxDepth)
             return Result { () throws(MessagePackError) -> MessagePackValue in try reader.readDocument() }
         }
         return try result.get()
@@ -153,6 +167,15 @@ public struct MessagePackReader {
         let n = Int(count)
         defer { offset += n }
         return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)])
+    }
+
+    /// A `bin` body: a slice of the source array when there is one, else a copy.
+    private mutating func binary(_ count: UInt64, at start: Int) throws(MessagePackError) -> MessagePackValue {
+        let from = offset
+        let raw = try take(count, at: start)
+        if let source { return .binary(source[from..<(from + raw.count)]) }
+        ByteAudit.record(.payloadCopy)
+        return .binary(ArraySlice(raw))
     }
 
     private mutating func string(length: UInt64, at start: Int) throws(MessagePackError) -> String {
@@ -198,9 +221,9 @@ public struct MessagePackReader {
         case 0xc0: return .null
         case 0xc2: return .bool(false)
         case 0xc3: return .bool(true)
-        case 0xc4: return .binary(Array(try take(UInt64(try bigEndian(UInt8.self)), at: start)))
-        case 0xc5: return .binary(Array(try take(UInt64(try bigEndian(UInt16.self)), at: start)))
-        case 0xc6: return .binary(Array(try take(UInt64(try bigEndian(UInt32.self)), at: start)))
+        case 0xc4: return try binary(UInt64(try bigEndian(UInt8.self)), at: start)
+        case 0xc5: return try binary(UInt64(try bigEndian(UInt16.self)), at: start)
+        case 0xc6: return try binary(UInt64(try bigEndian(UInt32.self)), at: start)
         case 0xc7, 0xc8, 0xc9:
             let length: UInt64
             switch b {

@@ -22,6 +22,9 @@ public enum ImageEncoding: String, Sendable, CaseIterable, Codable {
 }
 
 /// `sensor/camera`: one camera image, JPEG or raw.
+///
+/// Decoded from a payload, `data` is a slice of the payload (the bytes are not copied) and a JPEG's
+/// header, parsed once by the validation, travels in ``jpeg`` so the decoder does not parse it again.
 public struct Image: WireMessage, Equatable {
     public static let messageType = MessageType.image
     public var header: Header
@@ -31,16 +34,25 @@ public struct Image: WireMessage, Equatable {
     public var height: Int
     /// Pixel encoding.
     public var encoding: ImageEncoding
-    /// JPEG bytes or tightly packed pixels.
-    public var data: [UInt8]
+    /// JPEG bytes or tightly packed pixels (decoded: a slice of the payload).
+    public var data: ArraySlice<UInt8>
+    /// The JPEG header as the wire validation read it (nil for raw encodings and for images built
+    /// in code). Not encoded and not compared; replace it (or set nil) when changing `data`.
+    public var jpeg: JPEGHeader?
 
     /// Creates an image.
     public init(header: Header, width: Int, height: Int, encoding: ImageEncoding, data: [UInt8]) {
+        self.init(header: header, width: width, height: height, encoding: encoding, data: data[...])
+    }
+
+    /// Creates an image over a slice of bytes (no copy); `jpeg` is a header already read from them.
+    public init(header: Header, width: Int, height: Int, encoding: ImageEncoding, data: ArraySlice<UInt8>, jpeg: JPEGHeader? = nil) {
         self.header = header
         self.width = width
         self.height = height
         self.encoding = encoding
         self.data = data
+        self.jpeg = jpeg
     }
 
     public init(fields: MessageFields, limits: WireLimits) throws(WireError) {
@@ -50,7 +62,7 @@ public struct Image: WireMessage, Equatable {
         guard width >= 1 else { throw WireError(field: "width", reason: .outOfRange, detail: "width must be at least 1") }
         guard height >= 1 else { throw WireError(field: "height", reason: .outOfRange, detail: "height must be at least 1") }
         encoding = try fields.enumeration("encoding", ImageEncoding.self)
-        data = try fields.binary("data")
+        data = try fields.binarySlice("data")
         if let bpp = encoding.bytesPerPixel {
             let expected = width * height * bpp  // ≤ 8192·8192·3: no overflow
             guard data.count == expected else {
@@ -58,12 +70,18 @@ public struct Image: WireMessage, Equatable {
                                 detail: "\(encoding.rawValue) \(width)×\(height) needs \(expected) bytes, got \(data.count)")
             }
         } else {
-            let (w, h) = try JPEGHeader.dimensions(of: data)
-            guard w == width, h == height else {
+            let parsed = try data.withUnsafeBytes { raw in Result { () throws(WireError) in try JPEGHeader(parsing: raw) } }.get()
+            guard parsed.width == width, parsed.height == height else {
                 throw WireError(field: "data", reason: .jpegHeader,
-                                detail: "JPEG header says \(w)×\(h) but width/height say \(width)×\(height)")
+                                detail: "JPEG header says \(parsed.width)×\(parsed.height) but width/height say \(width)×\(height)")
             }
+            jpeg = parsed
         }
+    }
+
+    public static func == (lhs: Image, rhs: Image) -> Bool {
+        lhs.header == rhs.header && lhs.width == rhs.width && lhs.height == rhs.height
+            && lhs.encoding == rhs.encoding && lhs.data == rhs.data
     }
 
     public func encode(into writer: inout MessagePackWriter) {
@@ -83,34 +101,60 @@ public struct Image: WireMessage, Equatable {
     }
 }
 
-/// Reads the dimensions of a JPEG with libjpeg-turbo, without decoding it.
-public enum JPEGHeader {
-    /// Width and height of the JPEG in `data`, or a `jpeg_header` error.
-    public static func dimensions(of data: [UInt8]) throws(WireError) -> (width: Int, height: Int) {
-        let result: Result<(width: Int, height: Int), WireError> = data.withUnsafeBytes { raw in
-            do throws(WireError) { return .success(try dimensions(of: raw)) } catch { return .failure(error) }
-        }
-        return try result.get()
+/// A JPEG's header as libjpeg-turbo reads it without decoding (`tjDecompressHeader3`): parsed
+/// once by the wire validation and handed to the decoder with the image.
+public struct JPEGHeader: Sendable, Equatable {
+    /// Width in pixels.
+    public var width: Int
+    /// Height in pixels.
+    public var height: Int
+    /// libjpeg-turbo's chroma subsampling (`TJSAMP_*`).
+    public var subsampling: Int32
+    /// libjpeg-turbo's colour space (`TJCS_*`).
+    public var colorspace: Int32
+
+    /// Creates a header from known values.
+    public init(width: Int, height: Int, subsampling: Int32, colorspace: Int32) {
+        self.width = width; self.height = height; self.subsampling = subsampling; self.colorspace = colorspace
     }
 
-    /// Width and height of the JPEG in a borrowed buffer, or a `jpeg_header` error.
-    public static func dimensions(of data: UnsafeRawBufferPointer) throws(WireError) -> (width: Int, height: Int) {
+    /// Reads the header of the JPEG in a borrowed buffer, or throws a `jpeg_header` error.
+    /// Every parse is recorded in the current ``ByteAudit`` (debug builds).
+    public init(parsing data: UnsafeRawBufferPointer) throws(WireError) {
         guard let handle = tjInitDecompress() else {
             throw WireError(field: "data", reason: .jpegHeader, detail: "libjpeg-turbo could not create a decompressor")
         }
         defer { tjDestroy(handle) }
+        try self.init(parsing: data, with: handle)
+    }
+
+    /// Reads the header with an existing libjpeg-turbo decompressor (a decoder's own handle).
+    public init(parsing data: UnsafeRawBufferPointer, with handle: tjhandle) throws(WireError) {
+        ByteAudit.record(.jpegHeaderParse)
         var w: Int32 = 0, h: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
         let status: Int32
-        if let base = data.baseAddress, data.count > 0 {
+        if let base = data.baseAddress, data.count > 0, data.count <= Int(UInt32.max) {
             status = tjDecompressHeader3(handle, base.assumingMemoryBound(to: UInt8.self), UInt(data.count), &w, &h, &subsampling, &colorspace)
         } else {
             status = -1
         }
         guard status == 0, w > 0, h > 0 else {
-            let reason = status == 0 ? "zero size" : String(cString: tjGetErrorStr2(handle))
+            let reason = status == 0 ? "zero size" : data.count == 0 ? "empty" : String(cString: tjGetErrorStr2(handle))
             throw WireError(field: "data", reason: .jpegHeader, detail: "not a readable JPEG: \(reason)")
         }
-        return (Int(w), Int(h))
+        self.init(width: Int(w), height: Int(h), subsampling: subsampling, colorspace: colorspace)
+    }
+
+    /// Width and height of the JPEG in `data`, or a `jpeg_header` error.
+    public static func dimensions(of data: [UInt8]) throws(WireError) -> (width: Int, height: Int) {
+        let header = try data.withUnsafeBytes { raw in Result { () throws(WireError) in try JPEGHeader(parsing: raw) } }.get()
+        return (header.width, header.height)
+    }
+
+    /// Width and height of the JPEG in a borrowed buffer, or a `jpeg_header` error.
+    public static func dimensions(of data: UnsafeRawBufferPointer) throws(WireError) -> (width: Int, height: Int) {
+        let header = try JPEGHeader(parsing: data)
+        return (header.width, header.height)
     }
 }
 
@@ -409,7 +453,7 @@ public struct BeamPower: WireMessage, Equatable {
         guard shape.count == 1, shape[0] >= 1 else {
             throw WireError(field: "shape", reason: .shapeMismatch, detail: "shape must be [beams] with beams ≥ 1, got \(shape)")
         }
-        let bytes = try fields.binary(key)
+        let bytes = try fields.binarySlice(key)
         guard bytes.count == shape[0] * 4 else {
             throw WireError(field: key, reason: .shapeMismatch, detail: "shape [\(shape[0])] f32 needs \(shape[0] * 4) bytes, got \(bytes.count)")
         }

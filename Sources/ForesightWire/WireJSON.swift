@@ -79,7 +79,7 @@ public enum WireJSON {
             var out: [(String, JSONText.Value)] = []
             for e in entries.sorted(by: { $0.key < $1.key }) {
                 if case .binary(let bytes) = e.value {
-                    out.append((e.key, summarize(bytes: bytes, dtype: dtype, shape: shape, full: full)))
+                    out.append((e.key, summarize(bytes: Array(bytes), dtype: dtype, shape: shape, full: full)))
                 } else {
                     out.append((e.key, summarized(e.value, full: full)))
                 }

@@ -46,6 +46,11 @@ public enum PackedArray {
 
     /// Unpacks little-endian float32 values (`bytes.count` must be a multiple of 4).
     public static func floats(_ bytes: [UInt8]) -> [Float] {
+        floats(bytes[...])
+    }
+
+    /// Decodes little-endian float32 values from a slice (e.g. a `bin` field of a payload).
+    public static func floats(_ bytes: ArraySlice<UInt8>) -> [Float] {
         let n = bytes.count / 4
         return bytes.withUnsafeBytes { raw in
             (0..<n).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }

@@ -250,19 +250,10 @@ struct PubCommand: AsyncParsableCommand {
         // Validate the first message before opening any socket.
         _ = try message(number: 0, from: entries)
 
-        var options = Publisher.Options()
-        options.mode = socket.mode(default: .bind)
-        let context = try BusContext()
-        let secured = try curve.setUp(context: context, mode: options.mode, endpointCount: 1, command: "pub")
-        options.curve = secured?.0
-        defer { secured?.1?.close() }
-        let publisher: Publisher
-        do {
-            publisher = try Publisher(context: context, endpoint: endpoint, options: options)
-        } catch {
-            throw advise(error, "stop it, or publish on another port (e.g. tcp://*:5610), or use --connect when a proxy binds there")
-        }
-        defer { publisher.close() }
+        let opened = try curve.openPublisher(endpoint: endpoint, mode: socket.mode(default: .bind), command: "pub",
+                                             advice: "stop it, or publish on another port (e.g. tcp://*:5610), or use --connect when a proxy binds there")
+        defer { opened.close() }
+        let publisher = opened.publisher
         let trap = SignalTrap { _ in }
         printError("publishing \(count) message(s) on '\(topic)' at \(publisher.endpoints.joined(separator: ", "))")
         if delay.seconds > 0 { try await Task.sleep(for: .seconds(delay.seconds)) }

@@ -93,3 +93,39 @@ struct CurveOptions: ParsableArguments {
         return (loaded.security, zap)
     }
 }
+
+/// A command's PUB socket with the ZAP handler that authenticates its clients when it binds as a
+/// CURVE server (and the context both live in). Close it once, when the command is done.
+struct SecuredPublisher {
+    /// The ZeroMQ context of the socket and the handler.
+    let context: BusContext
+    /// The socket.
+    let publisher: Publisher
+    /// The ZAP handler (nil without CURVE, or when connecting).
+    let zap: ZapHandler?
+
+    /// Closes the socket, then the ZAP handler.
+    func close() {
+        publisher.close()
+        zap?.close()
+    }
+}
+
+extension CurveOptions {
+    /// Opens `command`'s PUB socket on `endpoint` in `mode` with these CURVE settings (and its ZAP
+    /// handler when it binds as a server). A port already in use is reported with `advice`.
+    func openPublisher(endpoint: String, mode: EndpointMode, command: String, advice: String) throws -> SecuredPublisher {
+        var options = Publisher.Options()
+        options.mode = mode
+        let context = try BusContext()
+        let secured = try setUp(context: context, mode: mode, endpointCount: 1, command: command)
+        options.curve = secured?.0
+        do {
+            return SecuredPublisher(context: context, publisher: try Publisher(context: context, endpoint: endpoint, options: options),
+                                    zap: secured?.1)
+        } catch {
+            secured?.1?.close()
+            throw advise(error, advice)
+        }
+    }
+}

@@ -90,19 +90,10 @@ struct SimCommand: AsyncParsableCommand {
             try writeBag(bag, simulator: &simulator)
             return
         }
-        var options = Publisher.Options()
-        options.mode = socket.mode(default: .bind)
-        let context = try BusContext()
-        let secured = try curve.setUp(context: context, mode: options.mode, endpointCount: 1, command: "sim")
-        options.curve = secured?.0
-        defer { secured?.1?.close() }
-        let publisher: Publisher
-        do {
-            publisher = try Publisher(context: context, endpoint: endpoint, options: options)
-        } catch {
-            throw advise(error, "stop it, or publish on another port (--endpoint tcp://*:5610) and point the daemon's inputs.endpoints there")
-        }
-        defer { publisher.close() }
+        let opened = try curve.openPublisher(endpoint: endpoint, mode: socket.mode(default: .bind), command: "sim",
+                                             advice: "stop it, or publish on another port (--endpoint tcp://*:5610) and point the daemon's inputs.endpoints there")
+        defer { opened.close() }
+        let publisher = opened.publisher
         let trap = SignalTrap { _ in }
         if !quiet {
             printError("sim: scenario '\(simulator.scenario.name)', site '\(simulator.site.name)', seed \(simulator.seed), "

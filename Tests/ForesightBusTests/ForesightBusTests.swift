@@ -155,7 +155,7 @@ func handshake(_ publisher: Publisher, _ iterator: inout AsyncStream<BusMessage>
         let radar = try #require(decoded[.radarCube] as? RadarCube)
         #expect(radar.rx == 4 && radar.samples == 16 && radar.chirps == 8 && radar.data.count == 4 * 16 * 8 * 8)
         let image = try #require(decoded[.image] as? Image)
-        #expect(image.data == Array(0..<18))
+        #expect(Array(image.data) == Array(0..<18))
         let power = try #require(decoded[.beamPower] as? BeamPower)
         #expect(power.power[0] == 0.5 && power.power[2].isNaN)
     }

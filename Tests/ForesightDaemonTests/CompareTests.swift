@@ -18,7 +18,7 @@ struct ProbePredictor: Predictor {
     let windows = Locked<[[Int64]]>([])
     let resets = Locked(0)
 
-    func predict(history: [FrameObservation], horizon: [Int64]) async throws -> PredictionSet {
+    func predict(history: [FrameView], horizon: [Int64]) async throws -> PredictionSet {
         windows.withLock { $0.append(history.map(\.stamp)) }
         guard let inner else { throw Refused() }
         var set = try await inner.predict(history: history, horizon: horizon)
@@ -92,7 +92,8 @@ struct CompareRun {
     }
 
     @Test func aWorkingReferenceReachesTheObserverOnlyWithTheSameWindows() async throws {
-        let launch = try LaunchFile.load(path: try TestLaunch(extra: "predictor: {kind: persistence}").path)
+        var launch = try TestLaunch().configuration()
+        launch.predictor.kind = "persistence"
         let primary = ProbePredictor(model: "primary-probe", inner: try PredictorFactory.make(launch))
         let reference = ProbePredictor(model: "classical-probe", inner: try PredictorFactory.makeReference(kind: "classical-ctrv", launch: launch))
         let run = try await Self.run(primary: primary, reference: reference)

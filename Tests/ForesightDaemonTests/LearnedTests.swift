@@ -110,7 +110,9 @@ extension EndToEndTests {
             } throws: { error in
                 "\(error)".contains(model.path) && "\(error)".contains("model.safetensors")
             }
-            let missing = try LaunchFile.load(path: try TestLaunch(extra: "predictor: {kind: learned, model: /nonexistent/model}").path)
+            var missing = try TestLaunch().configuration()
+            missing.predictor.kind = "learned"
+            missing.predictor.modelDirectory = "/nonexistent/model"
             #expect { _ = try PredictorFactory.make(missing) } throws: { "\($0)".contains("/nonexistent/model") && "\($0)".contains("does not exist") }
             let noModel = try TestLaunch(extra: "predictor: {kind: learned}")
             #expect { _ = try LaunchFile.load(path: noModel.path) } throws: { "\($0)".contains("predictor.model") || "\($0)".contains("model") }

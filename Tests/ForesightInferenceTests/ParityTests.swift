@@ -27,7 +27,7 @@ func streamingParityFailures(_ model: LoadedModel, _ stream: FixtureStream, tole
             let v = parityViolation(out, try stream.expected("parts.\(m)", frame: i), tolerance: tolerance)
             if v > 0 { failures.append("frame \(i) \(m) tokenizer off by \(v)") }
         }
-        let out = try session.pushRaw(frame)
+        let out = try session.pushRaw(frame, coarse: stream.coarse[i])
         let checks: [(String, [Float])] = [
             ("tokens", out.tokens), (isGRU ? "state" : "context", out.context), ("latents", out.latents),
             ("coarse_position", out.coarsePositions), ("position", out.positions), ("beam_logits", out.beamLogits),
@@ -92,7 +92,7 @@ extension FixtureStream {
         let B = model.config.numBeams
         for (i, frame) in stream.frames.enumerated() {
             if stream.segmentStart[i] && i > 0 { session.reset() }
-            let prediction = try session.push(frame)
+            let prediction = try session.push(frame, coarse: stream.coarse[i])
             let logits = try stream.expected("beam_logits", frame: i)
             let power = try stream.expected("beam_power_dbm", frame: i)
             let blockage = try stream.expected("blockage_logit", frame: i)

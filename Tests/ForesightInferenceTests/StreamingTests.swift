@@ -9,16 +9,18 @@ import Testing
 
     init() throws { model = try Fixture.model() }
 
-    func frame(_ i: Int, missing: Set<Modality> = [], stamp: Int64? = nil) -> FrameInputs {
+    func frame(_ i: Int, missing: Set<Modality> = [], stamp: Int64? = nil) -> FrameView {
         let c = model.config
         var rng = TestRandom(UInt64(100 + i))
-        return FrameInputs(stamp: stamp ?? Int64(i) * 100_000_000,
-                           camera: missing.contains(.camera) ? nil : rng.array(c.vision.inputCount),
-                           radar: missing.contains(.radar) ? nil : rng.array(c.radar.inputCount).map { abs($0) },
-                           lidar: missing.contains(.lidar) ? nil : rng.array(c.lidar.inputCount),
-                           gnss: missing.contains(.gnss) ? nil : SIMD2(Float(i), -2 * Float(i)),
-                           beamPower: missing.contains(.beamPower) ? nil : rng.array(c.numBeams),
-                           beamPowerDbm: missing.contains(.beamPower) ? nil : rng.array(c.numBeams).map { $0 * 10 - 70 })
+        // Drawn in the same order as before (camera, radar, lidar, beam power, dBm).
+        let camera: [Float]? = missing.contains(.camera) ? nil : rng.array(c.vision.inputCount)
+        let radar: [Float]? = missing.contains(.radar) ? nil : rng.array(c.radar.inputCount).map { abs($0) }
+        let lidar: [Float]? = missing.contains(.lidar) ? nil : rng.array(c.lidar.inputCount)
+        let power: [Float]? = missing.contains(.beamPower) ? nil : rng.array(c.numBeams)
+        let dBm: [Float]? = missing.contains(.beamPower) ? nil : rng.array(c.numBeams).map { $0 * 10 - 70 }
+        return FrameView(stamp: stamp ?? Int64(i) * 100_000_000,
+                         gnss: missing.contains(.gnss) ? nil : SIMD2(Double(i), -2 * Double(i)), beamPowerDBm: dBm,
+                         camera: camera, radarMap: radar, lidarDepth: lidar, beamPowerNormalized: power, missing: missing)
     }
 
     @Test("reset starts a new segment: the outputs equal a fresh session's, for both formats")
@@ -44,7 +46,7 @@ import Testing
     func warmBatch(threads: Int) throws {
         let H = model.config.history
         // Jittered stamps, a gap, missing modalities: the batch must follow the same lag and token rules.
-        var frames: [FrameInputs] = []
+        var frames: [FrameView] = []
         var stamp: Int64 = 5_000_000_000
         for i in 0..<(H + 4) {
             stamp += 100_000_000 + Int64(i % 3) * 3_000_000 + (i == 2 ? 250_000_000 : 0)
@@ -66,7 +68,7 @@ import Testing
         // A bad frame inside a batch is rejected before any frame of it is added.
         let session = InferenceSession(model: model, threads: threads)
         var bad = frames[2]
-        bad.radar = [1, 2, 3]
+        bad.radarMap = [1, 2, 3]
         #expect(throws: InputError.self) { try session.warm([frames[0], frames[1], bad, frames[3]]) }
         #expect(session.framesInWindow == 0)
     }
@@ -135,15 +137,15 @@ import Testing
     func badInput() throws {
         let session = InferenceSession(model: model)
         var f = frame(0)
-        f.radar = [1, 2, 3]
+        f.radarMap = [1, 2, 3]
         #expect(throws: InputError.wrongSize(modality: .radar, expected: model.config.radar.inputCount, found: 3)) {
             try session.push(f)
         }
         f = frame(0)
-        f.beamPower?[5] = .nan
+        f.beamPowerNormalized?[5] = .nan
         #expect(throws: InputError.nonFinite(modality: .beamPower, index: 5)) { try session.push(f) }
         f = frame(0)
-        f.beamPowerDbm = [1]
+        f.beamPowerDBm = [1]
         #expect(throws: InputError.self) { try session.push(f) }
         f = frame(0)
         f.gnss = SIMD2(.infinity, 0)

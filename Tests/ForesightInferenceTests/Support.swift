@@ -43,7 +43,9 @@ func pattern(_ n: Int, seed: Int) -> [Float] {
 /// One recorded fixture stream: the frames (inputs rebuilt as the Python side built them) and the expected outputs.
 struct FixtureStream {
     let tensors: [String: Tensor]
-    let frames: [FrameInputs]
+    let frames: [FrameView]
+    /// The classical estimates given with each frame (nil for a model that does not take them).
+    let coarse: [CoarseEstimates?]
     let segmentStart: [Bool]
 
     /// Builds the frames of a fixture file for a model with the given input sizes.
@@ -56,7 +58,8 @@ struct FixtureStream {
         let stampUs = try t("stamp_us"), starts = try t("segment_start"), present = try t("present")
         let gnss = try t("gnss"), power = try t("power"), dbm = try t("power_dbm")
         let B = c.numBeams
-        var frames: [FrameInputs] = []
+        var frames: [FrameView] = []
+        var estimates: [CoarseEstimates?] = []
         for i in stampUs.indices {
             let has = { (m: Modality) in present[i * 5 + m.index] > 0.5 }
             let cam = pattern(c.vision.inputCount, seed: 1000 * i)
@@ -72,14 +75,17 @@ struct FixtureStream {
                                          powerDBm: try rows("classical_power_dbm", F), blockageProbability: try rows("classical_blockage", F),
                                          positionKnown: try t("classical_known")[i] > 0.5)
             }
-            frames.append(FrameInputs(
+            frames.append(FrameView(
                 stamp: baseStamp + Int64(stampUs[i]) * 1000,
-                camera: has(.camera) ? cam : nil, radar: has(.radar) ? radar : nil, lidar: has(.lidar) ? lidar : nil,
-                gnss: has(.gnss) ? SIMD2(gnss[2 * i], gnss[2 * i + 1]) : nil,
-                beamPower: has(.beamPower) ? Array(power[(i * B)..<((i + 1) * B)]) : nil,
-                beamPowerDbm: has(.beamPower) ? Array(dbm[(i * B)..<((i + 1) * B)]) : nil, coarse: coarse))
+                gnss: has(.gnss) ? SIMD2(Double(gnss[2 * i]), Double(gnss[2 * i + 1])) : nil,
+                beamPowerDBm: has(.beamPower) ? Array(dbm[(i * B)..<((i + 1) * B)]) : nil,
+                camera: has(.camera) ? cam : nil, radarMap: has(.radar) ? radar : nil, lidarDepth: has(.lidar) ? lidar : nil,
+                beamPowerNormalized: has(.beamPower) ? Array(power[(i * B)..<((i + 1) * B)]) : nil,
+                missing: Set(Modality.allCases.filter { !has($0) })))
+            estimates.append(coarse)
         }
         self.frames = frames
+        self.coarse = estimates
         segmentStart = starts.map { $0 > 0.5 }
     }
 

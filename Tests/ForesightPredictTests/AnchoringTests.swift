@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 import Testing
 @testable import ForesightPredict
@@ -54,9 +55,9 @@ import Testing
         // GNSS is 2 m off sideways; the scans show the true direction. The anchored prediction
         // picks the beam of the true future azimuth, the plain one is off by several beams.
         let anchored = try predictor(), plain = try predictor(anchoring: false)
-        let history = Fixture.stamps(frames: 8).map { s -> FrameObservation in
+        let history = Fixture.stamps(frames: 8).map { s -> FrameView in
             let truth = SIMD2(-3 + 2 * Fixture.seconds(s), 12.0)   // slow: 2 m/s
-            return FrameObservation(stamp: s, gnss: truth + SIMD2(2, -1),
+            return FrameView(stamp: s, gnss: truth + SIMD2(2, -1),
                                     beamPowerDBm: scan(relativeAzimuth: anchored.relativeAzimuth(of: truth)))
         }
         let horizon = Fixture.horizon(after: 8)
@@ -77,7 +78,7 @@ import Testing
         let p = try predictor(anchoring: false)
         let frames = Fixture.stamps(frames: 8)
         let history = frames.map { s in
-            FrameObservation(stamp: s, gnss: SIMD2(10 * Fixture.seconds(s + 80_000_000), 20), gnssStamp: s + 80_000_000)
+            FrameView(stamp: s, gnss: SIMD2(10 * Fixture.seconds(s + 80_000_000), 20), gnssStamp: s + 80_000_000)
         }
         let horizon = Fixture.horizon(after: 8)
         let set = p.predict(history: history, horizon: horizon)

@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 import Testing
 @testable import ForesightPredict
@@ -46,7 +47,7 @@ import Testing
         // The UE drives east 20 m north of the array (boresight north), so its azimuth sweeps.
         let predictor = Fixture.predictor()
         let history = Fixture.stamps(frames: 8).map { s in
-            FrameObservation(stamp: s, gnss: SIMD2(-15 + 10 * Fixture.seconds(s), 20))
+            FrameView(stamp: s, gnss: SIMD2(-15 + 10 * Fixture.seconds(s), 20))
         }
         let horizon = Fixture.horizon(after: 8)
         let set = predictor.predict(history: history, horizon: horizon)
@@ -96,20 +97,20 @@ import Testing
         let stamps = Fixture.stamps(frames: 8)
         let power = scans([-80, -79, -78, -77, -76, -75, -74, -73])
         let history = stamps.enumerated().map { i, s in
-            FrameObservation(stamp: s, gnss: SIMD2(Fixture.seconds(s) * 5, 20), beamPowerDBm: power[i].dbm)
+            FrameView(stamp: s, gnss: SIMD2(Fixture.seconds(s) * 5, 20), beamPowerDBm: power[i].dbm)
         }
         let horizon = Fixture.horizon(after: 8)
         let set = predictor.predict(history: history, horizon: horizon)
         for (k, step) in set.steps.enumerated() { #expect(abs(step.powerDBm - (-73 + Double(k + 1))) < 1e-6) }
         // No beam power (or a vector of the wrong length): the configured fallback.
-        let bare = history.map { FrameObservation(stamp: $0.stamp, gnss: $0.gnss, beamPowerDBm: [1, 2, 3]) }
+        let bare = history.map { FrameView(stamp: $0.stamp, gnss: $0.gnss, beamPowerDBm: [1, 2, 3]) }
         #expect(predictor.predict(history: bare, horizon: horizon).steps.allSatisfy { $0.powerDBm == -90 })
     }
 
     @Test func withoutGNSSTheBeamIsHeldFromBeamPower() throws {
         let predictor = Fixture.predictor()
         let history = Fixture.stamps(frames: 8).enumerated().map { i, s in
-            FrameObservation(stamp: s, beamPowerDBm: scans([Float](repeating: -60, count: 8), beam: 42)[i].dbm, missing: [.gnss])
+            FrameView(stamp: s, beamPowerDBm: scans([Float](repeating: -60, count: 8), beam: 42)[i].dbm, missing: [.gnss])
         }
         let set = predictor.predict(history: history, horizon: Fixture.horizon(after: 8))
         #expect(set.model == "classical-ctrv:no-gnss")

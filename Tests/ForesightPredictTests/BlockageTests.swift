@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 import Testing
 @testable import ForesightPredict
@@ -59,16 +60,16 @@ import Testing
     @Test func predictorUsesTheNewestCloudAlongThePredictedLine() {
         let predictor = Fixture.predictor()
         let stamps = Fixture.stamps(frames: 8)
-        let blocked = stamps.map { s in FrameObservation(stamp: s, gnss: SIMD2(0, 30), lidarPoints: wall(north: 15)) }
-        let clear = stamps.map { s in FrameObservation(stamp: s, gnss: SIMD2(0, 30), lidarPoints: wall(north: 15, east: 6)) }
+        let blocked = stamps.map { s in FrameView(stamp: s, gnss: SIMD2(0, 30), lidarPoints: wall(north: 15)) }
+        let clear = stamps.map { s in FrameView(stamp: s, gnss: SIMD2(0, 30), lidarPoints: wall(north: 15, east: 6)) }
         let horizon = Fixture.horizon(after: 8)
         #expect(predictor.predict(history: blocked, horizon: horizon).steps.allSatisfy { $0.blockageProbability > 0.99 })
         #expect(predictor.predict(history: clear, horizon: horizon).steps.allSatisfy { $0.blockageProbability < 0.05 })
         // No LiDAR or radar: a sudden 20 dB drop of the best beam is read as blockage.
-        let dropping = stamps.enumerated().map { i, s -> FrameObservation in
+        let dropping = stamps.enumerated().map { i, s -> FrameView in
             var v = [Float](repeating: -100, count: 64)
             v[31] = i == 7 ? -80 : -60
-            return FrameObservation(stamp: s, gnss: SIMD2(0, 30), beamPowerDBm: v)
+            return FrameView(stamp: s, gnss: SIMD2(0, 30), beamPowerDBm: v)
         }
         #expect(predictor.predict(history: dropping, horizon: horizon).steps.allSatisfy { $0.blockageProbability > 0.95 })
     }

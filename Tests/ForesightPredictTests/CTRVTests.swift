@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 import Testing
 @testable import ForesightPredict
@@ -7,10 +8,10 @@ import Testing
                drop: Set<Int> = [], seed: UInt64 = 1, filterSigma: Double = 0.5) -> (PredictionSet, [SIMD2<Double>]) {
         var rng = SeededGenerator(state: seed)
         let start = SIMD2<Double>(-20, 30)
-        let history = Fixture.stamps(frames: frames).enumerated().map { i, stamp -> FrameObservation in
+        let history = Fixture.stamps(frames: frames).enumerated().map { i, stamp -> FrameView in
             let p = Fixture.ctrv(start: start, speed: speed, heading: heading, yawRate: yawRate, t: Fixture.seconds(stamp))
             let noisy = p + SIMD2(rng.gaussian(), rng.gaussian()) * sigma
-            return FrameObservation(stamp: stamp, gnss: drop.contains(i) ? nil : noisy)
+            return FrameView(stamp: stamp, gnss: drop.contains(i) ? nil : noisy)
         }
         let horizon = Fixture.horizon(after: frames)
         let truth = horizon.map { Fixture.ctrv(start: start, speed: speed, heading: heading, yawRate: yawRate, t: Fixture.seconds($0)) }
@@ -64,7 +65,7 @@ import Testing
     }
 
     @Test func singleFixHoldsPosition() {
-        let history = [FrameObservation(stamp: Fixture.t0, gnss: SIMD2(3, 4))]
+        let history = [FrameView(stamp: Fixture.t0, gnss: SIMD2(3, 4))]
         let set = Fixture.predictor().predict(history: history, horizon: Fixture.horizon(after: 1))
         #expect(set.positionKnown)
         #expect(set.steps.allSatisfy { abs($0.east - 3) < 1e-9 && abs($0.north - 4) < 1e-9 })
@@ -107,7 +108,7 @@ import Testing
     @Test func historyOrderDoesNotMatter() {
         let predictor = Fixture.predictor()
         let history = Fixture.stamps(frames: 8).map { s in
-            FrameObservation(stamp: s, gnss: SIMD2(-5 + 8 * Fixture.seconds(s), 12))
+            FrameView(stamp: s, gnss: SIMD2(-5 + 8 * Fixture.seconds(s), 12))
         }
         let horizon = Fixture.horizon(after: 8)
         #expect(predictor.predict(history: history.reversed(), horizon: horizon) == predictor.predict(history: history, horizon: horizon))
@@ -116,7 +117,7 @@ import Testing
     @Test func nonFiniteFixesAreIgnored() throws {
         let predictor = Fixture.predictor()
         var history = Fixture.stamps(frames: 8).map { s in
-            FrameObservation(stamp: s, gnss: SIMD2(-5 + 8 * Fixture.seconds(s), 12))
+            FrameView(stamp: s, gnss: SIMD2(-5 + 8 * Fixture.seconds(s), 12))
         }
         history[3].gnss = SIMD2(.nan, 12)
         history[5].gnss = SIMD2(0, .infinity)

@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 import Testing
 @testable import ForesightPredict
@@ -21,8 +22,8 @@ import Testing
         newest[0] = .nan
         newest[5] = .nan
         let history = [
-            FrameObservation(stamp: 0, gnss: SIMD2(1, 2), beamPowerDBm: scan([7: -50])),
-            FrameObservation(stamp: 100, gnss: SIMD2(3, 4), beamPowerDBm: newest),
+            FrameView(stamp: 0, gnss: SIMD2(1, 2), beamPowerDBm: scan([7: -50])),
+            FrameView(stamp: 100, gnss: SIMD2(3, 4), beamPowerDBm: newest),
         ]
         let set = try predictor().predict(history: history, horizon: [200, 300, 400])
         #expect(set.model == "persistence" && set.positionKnown)
@@ -44,15 +45,15 @@ import Testing
 
     @Test func olderScanAndFixAreHeldWhenTheNewestFrameLacksThem() throws {
         let history = [
-            FrameObservation(stamp: 0, gnss: SIMD2(5, 6), beamPowerDBm: scan([20: -55])),
-            FrameObservation(stamp: 100),   // camera-only frame: nothing new to persist
+            FrameView(stamp: 0, gnss: SIMD2(5, 6), beamPowerDBm: scan([20: -55])),
+            FrameView(stamp: 100),   // camera-only frame: nothing new to persist
         ]
         let set = try predictor(topK: 1).predict(history: history, horizon: [200])
         #expect(set.steps[0].beams == [20] && set.steps[0].east == 5 && set.steps[0].north == 6)
     }
 
     @Test func withoutGNSSOrScanItSaysSo() throws {
-        let set = try predictor().predict(history: [FrameObservation(stamp: 0)], horizon: [100, 200])
+        let set = try predictor().predict(history: [FrameView(stamp: 0)], horizon: [100, 200])
         #expect(set.model == PersistencePredictor.noGNSSModelName)
         #expect(!set.positionKnown)
         // No scan: the beams nearest boresight (the two central beams of an even codebook first).
@@ -65,9 +66,9 @@ import Testing
         // A wall across the line 15 m north of the array, the UE 30 m north.
         var wall: [SIMD3<Float>] = []
         for i in 0...30 { for j in 0...12 { wall.append(SIMD3(-1.5 + 3 * Float(i) / 30, 15, 2.4 * Float(j) / 12)) } }
-        let blocked = try predictor().predict(history: [FrameObservation(stamp: 0, gnss: SIMD2(0, 30), lidarPoints: wall)], horizon: [100])
+        let blocked = try predictor().predict(history: [FrameView(stamp: 0, gnss: SIMD2(0, 30), lidarPoints: wall)], horizon: [100])
         #expect(blocked.steps[0].blockageProbability > 0.99)
-        let clear = try predictor().predict(history: [FrameObservation(stamp: 0, gnss: SIMD2(30, 30), lidarPoints: wall)], horizon: [100])
+        let clear = try predictor().predict(history: [FrameView(stamp: 0, gnss: SIMD2(30, 30), lidarPoints: wall)], horizon: [100])
         #expect(clear.steps[0].blockageProbability < 0.05)
     }
 

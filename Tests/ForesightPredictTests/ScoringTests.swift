@@ -116,7 +116,7 @@ import Testing
 @Suite struct WireConversionTests {
     func sample() -> PredictionSet {
         let predictor = Fixture.predictor()
-        let history = Fixture.stamps(frames: 8).map { s in FrameObservation(stamp: s, gnss: SIMD2(10 * Fixture.seconds(s), 25)) }
+        let history = Fixture.stamps(frames: 8).map { s in FrameView(stamp: s, gnss: SIMD2(10 * Fixture.seconds(s), 25)) }
         return predictor.predict(history: history, horizon: Fixture.horizon(after: 8))
     }
 

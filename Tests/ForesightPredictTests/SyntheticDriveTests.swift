@@ -69,7 +69,7 @@ import Testing
         let bias = SIMD2(1.2, -0.9)
         let frames = 50
         var truth = TruthTimeline()
-        var observations: [FrameObservation] = []
+        var observations: [FrameView] = []
         for i in 0..<(frames + 5) {
             let stamp = Fixture.t0 + Int64(i) * Fixture.frameNs
             let p = truePosition(Fixture.seconds(stamp))
@@ -87,7 +87,7 @@ import Testing
                 let im = (noise / 2).squareRoot() * rng.gaussian()
                 return Float(max(10 * log10(re * re + im * im), -85))
             }
-            observations.append(FrameObservation(stamp: stamp, gnss: gnss, beamPowerDBm: dbm, lidarPoints: vanPoints))
+            observations.append(FrameView(stamp: stamp, gnss: gnss, beamPowerDBm: dbm, lidarPoints: vanPoints))
         }
         var accumulator = ScoreAccumulator()
         for end in 8...frames {

@@ -109,7 +109,7 @@ import CTurboJPEG
         var params = CameraParameters()
         params.maxInputWidth = 100
         let camera = try CameraPreprocessor(parameters: params)
-        #expect(throws: PreprocessError.sizeMismatch(modality: "camera", expected: 30, actual: 29)) {
+        #expect(throws: PreprocessError.sizeMismatch(modality: .camera, expected: 30, actual: 29)) {
             try camera.process(raw: [UInt8](repeating: 0, count: 29), width: 5, height: 2, encoding: .rgb8)
         }
         #expect(throws: PreprocessError.self) {

@@ -14,11 +14,14 @@ import ForesightWire
     static let image: [UInt8] = (0..<(32 * 24 * 3)).map { UInt8(truncatingIfNeeded: $0 * 7) }
     static let cube: [UInt8] = RadarTests.syntheticTarget(rx: 4, samples: 32, chirps: 8).littleEndianBytes
 
+    static func header(_ seq: UInt64) -> Header { Header(stamp: Int64(seq) * 100_000_000, seq: UInt32(seq), frameID: "sensor") }
+
     static func frame(_ seq: UInt64) -> RawFrame {
         RawFrame(seq: seq, stamp: Int64(seq) * 100_000_000,
-                 camera: .raw(pixels: image, width: 32, height: 24, encoding: .rgb8),
-                 radar: RadarInput(data: cube, rx: 4, samples: 32, chirps: 8, type: .cf32),
-                 gnss: GnssInput(latitude: 33.421, longitude: -111.929))
+                 camera: Image(header: header(seq), width: 32, height: 24,
+                               encoding: .rgb8, data: image),
+                 radar: RadarCube(header: header(seq), rx: 4, samples: 32, chirps: 8, dtype: .cf32, data: cube),
+                 gnss: GnssFix(header: header(seq), lat: 33.421, lon: -111.929, alt: 0, hdop: 1, fix: .threeD))
     }
 
     /// The header travels with the frame through the bounded queues (no side table), and the
@@ -35,8 +38,9 @@ import ForesightWire
                                  missing: [.camera], reason: .deadline, lastReceive: 5, synchronizedAt: 6, epoch: 2)
         let cloud: [Float] = [1, 0, 0, 0, 2, 0]
         let power: [Float] = [1, 10, .nan]
-        frontEnd.submit(RawFrame(header: header, lidar: LidarInput(data: cloud.littleEndianBytes, count: 2, fields: ["x", "y", "z"]),
-                                 beamPower: BeamPowerInput(power: power, unit: .mw)))
+        let wire = Header(stamp: 690, seq: 3, frameID: "sensor")
+        frontEnd.submit(RawFrame(header: header, lidar: PointCloud(header: wire, fields: ["x", "y", "z"], count: 2, data: cloud.littleEndianBytes),
+                                 beamPower: BeamPower(header: wire, power: power, unit: .mw)))
         frontEnd.finish()
         var out: [PreprocessedFrame] = []
         for await frame in frontEnd.output { out.append(frame) }
@@ -67,10 +71,10 @@ import ForesightWire
         let frontEnd = try FramePreprocessor(configuration: try Self.configuration())
         defer { frontEnd.finish() }
         var frame = Self.frame(1)
-        frame.lidar = LidarInput(data: [1, 2, 3], count: 1, fields: ["x", "y", "z"])
-        frame.beamPower = BeamPowerInput(power: [1, .nan, 0.5], unit: .mw)
+        frame.lidar = PointCloud(header: Self.header(1), fields: ["x", "y", "z"], count: 1, data: [1, 2, 3])
+        frame.beamPower = BeamPower(header: Self.header(1), power: [1, .nan, 0.5], unit: .mw)
         let out = await frontEnd.process(frame)
-        #expect(out.failures[.lidar] == .sizeMismatch(modality: "lidar", expected: 12, actual: 3))
+        #expect(out.failures[.lidar] == .sizeMismatch(modality: .lidar, expected: 12, actual: 3))
         #expect(Set(out.tensors.keys) == [.camera, .radar, .gnss, .beamPower])
         #expect(frontEnd.statistics.rejectedInputs == 1)
     }
@@ -124,8 +128,8 @@ import ForesightWire
         let decodedImage = try Image.decode(image.encoded(), topic: MessageType.image.defaultTopic)
         let decodedCube = try RadarCube.decode(cube.encoded(), topic: MessageType.radarCube.defaultTopic)
         let decodedCloud = try PointCloud.decode(cloud.encoded(), topic: MessageType.pointCloud.defaultTopic)
-        let frame = RawFrame(seq: 1, stamp: 1_000, image: decodedImage, radar: decodedCube, cloud: decodedCloud,
-                             fix: noFix, beamPower: power)
+        let frame = RawFrame(seq: 1, stamp: 1_000, camera: decodedImage, radar: decodedCube, lidar: decodedCloud,
+                             gnss: noFix, beamPower: power)
         #expect(frame.present == [.camera, .radar, .lidar, .beamPower], "an unusable fix is absent, not an error")
         let frontEnd = try FramePreprocessor(configuration: try FramePreprocessorTests.configuration())
         defer { frontEnd.finish() }

@@ -116,7 +116,7 @@ import Testing
         #expect(throws: PreprocessError.missingField("z")) {
             try lidar.process(points: [UInt8](repeating: 0, count: 8), count: 1, fields: ["x", "y"])
         }
-        #expect(throws: PreprocessError.sizeMismatch(modality: "lidar", expected: 24, actual: 20)) {
+        #expect(throws: PreprocessError.sizeMismatch(modality: .lidar, expected: 24, actual: 20)) {
             try lidar.process(points: [UInt8](repeating: 0, count: 20), count: 2, fields: ["x", "y", "z"])
         }
         #expect(throws: PreprocessError.self) { try lidar.process(points: [], count: -1, fields: ["x", "y", "z"]) }

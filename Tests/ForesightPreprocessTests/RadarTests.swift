@@ -115,7 +115,7 @@ import ForesightWire
 
     @Test func badShapesAreRejected() throws {
         let radar = try RadarPreprocessor()
-        #expect(throws: PreprocessError.sizeMismatch(modality: "radar", expected: 4 * 8 * 2 * 8, actual: 10)) {
+        #expect(throws: PreprocessError.sizeMismatch(modality: .radar, expected: 4 * 8 * 2 * 8, actual: 10)) {
             try radar.process(cube: [UInt8](repeating: 0, count: 10), rx: 4, samples: 8, chirps: 2, type: .cf32)
         }
         #expect(throws: PreprocessError.self) { try radar.process(cube: [], rx: 65, samples: 1, chirps: 1, type: .cf32) }

@@ -1,4 +1,3 @@
-import ForesightWire
 import Foundation
 
 /// One radar detection in the site frame, as seen from the radar's position.
@@ -37,13 +36,16 @@ public struct RadarDetections: Sendable, Hashable, Codable {
     }
 }
 
-/// One synchronized, preprocessed frame as a predictor sees it.
+/// One preprocessed frame as every predictor reads it — the classical predictors (ForesightPredict)
+/// and the learned model's inference session (ForesightInference) alike: a view of the front end's
+/// `PreprocessedFrame`, holding the same arrays (copy-on-write, nothing copied), built by the one
+/// `ObservationBuilder` the daemon and `foresight dataset` share.
 ///
 /// Every modality is optional: `nil` means it is missing from this frame (and `missing` names it).
 /// Coordinates are in the site frame: x = east, y = north, z = up, metres. The classical predictor
-/// reads `gnss`, `beamPowerDBm`, `lidarPoints` and `radar`; the tensor fields are inputs for a
-/// learned model and are ignored by the classical one.
-public struct FrameObservation: Sendable, Equatable {
+/// reads `gnss`, `beamPowerDBm`, `lidarPoints` and `radar`; the learned model reads the model
+/// inputs `camera`, `radarMap`, `lidarDepth`, `gnss`, `beamPowerNormalized` and `beamPowerDBm`.
+public struct FrameView: Sendable, Equatable {
     /// Frame stamp, nanoseconds since the Unix epoch.
     public var stamp: Int64
     /// UE position (east, north) in metres, or nil when the fix is missing or has no fix.
@@ -54,13 +56,13 @@ public struct FrameObservation: Sendable, Equatable {
     public var lidarPoints: [SIMD3<Float>]?
     /// Radar detections, or nil when radar is missing or not turned into detections.
     public var radar: RadarDetections?
-    /// Camera tensor for a learned model (layout defined by ForesightPreprocess), or nil.
+    /// Camera tensor `[C, H, W]` (normalized) for a learned model, or nil.
     public var camera: [Float]?
-    /// Radar range-angle map for a learned model, or nil.
+    /// Radar range-angle map `[angle, range]` in [0, 1] for a learned model, or nil.
     public var radarMap: [Float]?
-    /// LiDAR depth/occupancy image for a learned model, or nil.
+    /// LiDAR depth image `[rows, cols]` for a learned model, or nil.
     public var lidarDepth: [Float]?
-    /// Normalized beam-power vector for a learned model, or nil.
+    /// Beam-power vector as the beam-power preprocessor normalized it (the learned model's token input), or nil.
     public var beamPowerNormalized: [Float]?
     /// Modalities absent from this frame.
     public var missing: Set<Modality>
@@ -70,7 +72,7 @@ public struct FrameObservation: Sendable, Equatable {
     /// Acquisition stamp of the beam-power scan, ns (nil = `stamp`).
     public var beamPowerStamp: Int64?
 
-    /// Creates an observation; modalities left nil are missing.
+    /// Creates a view; modalities left nil are missing.
     public init(stamp: Int64, gnss: SIMD2<Double>? = nil, beamPowerDBm: [Float]? = nil,
                 lidarPoints: [SIMD3<Float>]? = nil, radar: RadarDetections? = nil,
                 camera: [Float]? = nil, radarMap: [Float]? = nil, lidarDepth: [Float]? = nil,
@@ -91,10 +93,10 @@ public struct FrameObservation: Sendable, Equatable {
     }
 }
 
-extension FrameObservation {
-    /// This observation as it would be with `modality` absent (a dead sensor): the modality's
+extension FrameView {
+    /// This view as it would be with `modality` absent (a dead sensor): the modality's
     /// fields are nil and it is in ``missing``.
-    public func removing(_ modality: Modality) -> FrameObservation {
+    public func removing(_ modality: Modality) -> FrameView {
         var o = self
         o.missing.insert(modality)
         switch modality {
