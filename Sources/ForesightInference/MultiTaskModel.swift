@@ -333,25 +333,40 @@ final class MultiTaskState: StreamingEngine {
                                    scores: arena.buffer(Slot.scores, T * keys), into: headsOut + f * T * d, ldo: d)
                 }
             }
-            layer.out(headsOut, rows: rows, into: delta, team: team)
-            Ops.add(delta, into: x, count: rows * d)
-            layer.norm2(x, rows: rows, into: normed)
-            layer.mlp(normed, rows: rows, hidden: hidden, into: delta, team: team)
-            Ops.add(delta, into: x, count: rows * d)
+            encoderTail(layer, rows: rows, x: x, attended: headsOut, normed: normed, hidden: hidden, delta: delta)
         }
         m.encoderNorm(x, rows: rows, into: x)
+        cacheCrossKeys(x, slots: slots)
+        timings = StageTimings(tokenize: t1 - t0, encode: DispatchTime.now().uptimeNanoseconds - t1, predict: 0)
+    }
+
+    /// The rest of an encoder layer after attention: output projection and residual, then
+    /// `x += MLP(norm2(x))`, over `rows` tokens.
+    private func encoderTail(_ layer: EncoderBlock, rows: Int, x: UnsafeMutablePointer<Float>, attended: UnsafePointer<Float>,
+                             normed: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>, delta: UnsafeMutablePointer<Float>) {
+        let d = model.config.dModel
+        layer.out(attended, rows: rows, into: delta, team: team)
+        Ops.add(delta, into: x, count: rows * d)
+        layer.norm2(x, rows: rows, into: normed)
+        layer.mlp(normed, rows: rows, hidden: hidden, into: delta, team: team)
+        Ops.add(delta, into: x, count: rows * d)
+    }
+
+    /// Projects the final encoder outputs `x` of `slots.count` frames (`[slots.count·T, d]`) to every
+    /// predictor layer's cross keys/values and writes them into the frames' ring slots.
+    private func cacheCrossKeys(_ x: UnsafePointer<Float>, slots: [Int]) {
+        let c = model.config, d = c.dModel, T = c.tokensPerFrame, rows = slots.count * T
         let kv = scratch.buffer(Slot.crossKV, rows * 2 * d)
-        for (l, layer) in m.predictor.enumerated() {
+        for (l, layer) in model.predictor.enumerated() {
             layer.crossKV(x, rows: rows, into: kv, team: team)
-            for f in 0..<n {
-                let kDst = crossK[l] + slots[f] * T * d, vDst = crossV[l] + slots[f] * T * d
+            for (f, slot) in slots.enumerated() {
+                let kDst = crossK[l] + slot * T * d, vDst = crossV[l] + slot * T * d
                 for t in 0..<T {
                     (kDst + t * d).update(from: kv + (f * T + t) * 2 * d, count: d)
                     (vDst + t * d).update(from: kv + (f * T + t) * 2 * d + d, count: d)
                 }
             }
         }
-        timings = StageTimings(tokenize: t1 - t0, encode: DispatchTime.now().uptimeNanoseconds - t1, predict: 0)
     }
 
     /// Multi-head attention of `rows` queries over `keys` keys/values (row stride `ldkv`, default d),
@@ -414,31 +429,19 @@ final class MultiTaskState: StreamingEngine {
             }
             fillBias(layer.lagBias)
             attend(q: qkv, ldq: 3 * d, rows: T, k: encK[l], v: encV[l], keys: live, bias: bias, into: headsOut)
-            layer.out(headsOut, rows: T, into: delta, team: team)
-            Ops.add(delta, into: x, count: T * d)
-            layer.norm2(x, rows: T, into: normed)
-            layer.mlp(normed, rows: T, hidden: hidden, into: delta, team: team)
-            Ops.add(delta, into: x, count: T * d)
+            encoderTail(layer, rows: T, x: x, attended: headsOut, normed: normed, hidden: hidden, delta: delta)
         }
         m.encoderNorm(x, rows: T, into: x)
         let t2 = DispatchTime.now().uptimeNanoseconds
 
         // Predictor: cache the new frame's cross keys/values, then the F·Q queries.
-        let kv = scratch.buffer(Slot.crossKV, T * 2 * d)
-        let xq = scratch.buffer(Slot.queries, nq * d)
-        let q = scratch.buffer(Slot.crossQ, nq * d)
-        for (l, layer) in m.predictor.enumerated() {
-            layer.crossKV(x, rows: T, into: kv, team: team)
-            let kDst = crossK[l] + slot * T * d, vDst = crossV[l] + slot * T * d
-            for t in 0..<T {
-                (kDst + t * d).update(from: kv + t * 2 * d, count: d)
-                (vDst + t * d).update(from: kv + t * 2 * d + d, count: d)
-            }
-        }
+        cacheCrossKeys(x, slots: [slot])
         guard predict else {
             timings = StageTimings(tokenize: t1 - t0, encode: DispatchTime.now().uptimeNanoseconds - t1, predict: 0)
             return .cachedOnly
         }
+        let xq = scratch.buffer(Slot.queries, nq * d)
+        let q = scratch.buffer(Slot.crossQ, nq * d)
         m.queries.withUnsafeBufferPointer { xq.update(from: $0.baseAddress!, count: nq * d) }
         for (l, layer) in m.predictor.enumerated() {
             layer.norm1(xq, rows: nq, into: normed)
