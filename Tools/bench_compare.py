@@ -41,7 +41,7 @@ BASE_STAMP = 1_764_000_000_000_000_000
 
 
 def frame(c, i: int, classical: bool):
-    """Frame i as CompareBench.swift's compareFrame builds it."""
+    """Frame i as CompareBench.swift's benchFrame builds it."""
     cam = torch.from_numpy(pattern(c.vision.in_channels * c.vision.height * c.vision.width, 1000 * i)
                            .reshape(c.vision.in_channels, c.vision.height, c.vision.width))
     radar = torch.from_numpy(((pattern(c.radar.height * c.radar.width, 1000 * i + 1) + 1) / 2)

@@ -28,7 +28,7 @@ let compareBenchmark = Benchmark(name: "compare") { report in
     report.record("MFLOP per streamed frame", Double(info.flopsPerFrame) / 1e6, "MFLOP")
     report.record("sgemm 559x512x128 GFLOP/s (p50)", sgemmGFLOPs(m: 559, n: 512, k: 128), "GFLOP/s")
 
-    let frames = (0..<16).map { compareFrame(info, $0) }
+    let frames = (0..<16).map { benchFrame(info, $0) }
     let session = InferenceSession(model: model, topK: 3, threads: threads)
 
     // Streaming: the window stays full; each run pushes the next frame of a 16-frame cycle.
@@ -58,9 +58,9 @@ let compareBenchmark = Benchmark(name: "compare") { report in
     report.record("full window CPU p50", median(cpu) * 1e6, "us")
 }
 
-/// Frame `i` of the comparison and its classical estimates (when the model takes them): inputs from
-/// the parity fixtures' `pattern`; Tools/bench_compare.py builds the same values.
-func compareFrame(_ info: ModelInfo, _ i: Int) -> (frame: FrameView, coarse: CoarseEstimates?) {
+/// Benchmark frame `i` and its classical estimates (when the model takes them): inputs from the
+/// parity fixtures' `pattern`; Tools/bench_compare.py builds the same values.
+func benchFrame(_ info: ModelInfo, _ i: Int) -> (frame: FrameView, coarse: CoarseEstimates?) {
     let c = info.cameraShape.reduce(1, *), r = info.radarShape.reduce(1, *), l = info.lidarShape.reduce(1, *)
     let power = benchPattern(info.numBeams, seed: 1000 * i + 4)
     let gnss = SIMD2(Float(i) * 1.2, 3 - Float(i) * 0.4)

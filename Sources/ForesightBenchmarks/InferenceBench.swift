@@ -14,13 +14,7 @@ let inferenceBenchmark = Benchmark(name: "inference") { report in
     // sgemm ceiling: square products and a backbone-shaped one (tokens × d · d × 4d).
     var ceiling = 0.0
     for (m, n, k) in [(256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (559, 512, 128)] {
-        var rng = BenchRandom(seed: UInt64(m * n * k))
-        let a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &rng) }
-        let b = (0..<(k * n)).map { _ in Float.random(in: -1...1, using: &rng) }
-        var c = [Float](repeating: 0, count: m * n)
-        let iterations = max(5, 2_000_000_000 / (2 * m * n * k))
-        let h = measure(iterations: iterations) { BLAS.multiply(a, b, into: &c, m: m, n: n, k: k) }
-        let gflops = Double(2 * m * n * k) / Double(h.valueAtPercentile(50))
+        let gflops = sgemmGFLOPs(m: m, n: n, k: k)
         ceiling = max(ceiling, gflops)
         report.record("sgemm \(m)x\(n)x\(k) GFLOP/s (p50)", gflops, "GFLOP/s")
     }
@@ -80,17 +74,7 @@ func benchStreaming(_ model: LoadedModel, label: String, report: BenchReport, ce
         report.record("predictor MFLOP per frame", Double(m.predictorFlops) / 1e6, "MFLOP")
         report.record("heads MFLOP per frame", Double(m.headFlops) / 1e6, "MFLOP")
     }
-    func frame(_ i: Int) -> FrameView {
-        let c = info.cameraShape.reduce(1, *), r = info.radarShape.reduce(1, *), l = info.lidarShape.reduce(1, *)
-        let power = benchPattern(info.numBeams, seed: 1000 * i + 4)
-        return FrameView(stamp: 1_764_000_000_000_000_000 + Int64(i) * 100_000_000,
-                         gnss: SIMD2(Double(Float(i) * 1.2), Double(3 - Float(i) * 0.4)), beamPowerDBm: power.map { $0 * 10 - 70 },
-                         camera: benchPattern(c, seed: 1000 * i),
-                         radarMap: benchPattern(r, seed: 1000 * i + 1).map { ($0 + 1) / 2 },
-                         lidarDepth: benchPattern(l, seed: 1000 * i + 2).map { ($0 + 1) * 1.5 },
-                         beamPowerNormalized: power)
-    }
-    let frames = (0..<16).map(frame)
+    let frames = (0..<16).map { benchFrame(info, $0).frame }
     let session = InferenceSession(model: model)
     for f in frames.prefix(info.history) { _ = try session.push(f) }
 

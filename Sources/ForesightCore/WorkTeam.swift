@@ -45,12 +45,16 @@ public final class WorkTeam: @unchecked Sendable {
 
         init(workers: Int) { self.workers = (0..<workers).map { _ in Worker() } }
 
+        /// The task count and the next unclaimed task of a `state` word.
+        @inline(__always)
+        static func tasks(_ s: UInt64) -> (count: Int, next: Int) { (Int((s >> 16) & 0xFFFF), Int(s & 0xFFFF)) }
+
         /// Claims the next task of the current job, if any is left; returns its index.
         @inline(__always)
         func claim() -> Int? {
             var s = state.load(ordering: .acquiring)
             while true {
-                let count = Int((s >> 16) & 0xFFFF), next = Int(s & 0xFFFF)
+                let (count, next) = Self.tasks(s)
                 guard next < count else { return nil }
                 let (exchanged, original) = state.compareExchange(expected: s, desired: s + 1, ordering: .acquiringAndReleasing)
                 if exchanged { return next }
@@ -59,8 +63,8 @@ public final class WorkTeam: @unchecked Sendable {
         }
 
         var hasWork: Bool {
-            let s = state.load(ordering: .sequentiallyConsistent)
-            return Int(s & 0xFFFF) < Int((s >> 16) & 0xFFFF)
+            let (count, next) = Self.tasks(state.load(ordering: .sequentiallyConsistent))
+            return next < count
         }
 
         func workLoop(_ w: Worker, member: Int) {

@@ -407,10 +407,10 @@ struct TokenizerSet: Sendable {
         }
     }
 
-    /// Tokenizes a validated frame into `out [T, d]` with the three CNN tokenizers spread over `team`
-    /// (the camera first: it is the largest), each member in its own scratch arena.
+    /// Tokenizes a validated frame into `out [T, d]` (missing modalities → their learned token), the
+    /// three CNN tokenizers spread over `team` (the camera first: it is the largest; a team of one runs
+    /// them in turn), each member in its own scratch arena.
     func tokenize(_ frame: FrameView, team: WorkTeam, arenas: [Scratch], into out: UnsafeMutablePointer<Float>) {
-        guard team.size > 1 else { tokenize(frame, scratch: arenas[0], into: out); return }
         team.forEach(3) { map, member in tokenizeMap(map, of: frame, scratch: arenas[member], into: out) }
         tokenizeStates(frame, into: out)
     }
@@ -436,18 +436,6 @@ struct TokenizerSet: Sendable {
         } else {
             fillMissing(.beamPower, into: out)
         }
-    }
-
-    /// Tokenizes a validated frame into `out [T, d]` (missing modalities → their learned token).
-    func tokenize(_ frame: FrameView, scratch: Scratch, into out: UnsafeMutablePointer<Float>) {
-        for (m, layer, input) in [(Modality.camera, vision, frame.camera), (.radar, radar, frame.radarMap), (.lidar, lidar, frame.lidarDepth)] {
-            if let input {
-                input.withUnsafeBufferPointer { x in layer(x.baseAddress!, scratch: scratch, into: out + offsets[m.index] * d) }
-            } else {
-                fillMissing(m, into: out)
-            }
-        }
-        tokenizeStates(frame, into: out)
     }
 
     var parameterCount: Int {

@@ -164,6 +164,14 @@ public final class MultiTaskModel: Sendable {
         parameterCount = r.takenCount
     }
 
+    /// `x = tokens + tokenEmbedding` for `frames` consecutive frames of `[T, d]` tokens.
+    func embed(_ tokens: UnsafePointer<Float>, frames: Int, into x: UnsafeMutablePointer<Float>) {
+        let n = config.tokensPerFrame * config.dModel
+        tokenEmbedding.withUnsafeBufferPointer { emb in
+            for f in 0..<frames { for i in 0..<n { x[f * n + i] = tokens[f * n + i] + emb[i] } }
+        }
+    }
+
     // MARK: Cost
 
     /// Floating-point operations (multiply-add = 2) of the tokenizers for one frame.
@@ -301,9 +309,7 @@ final class MultiTaskState: StreamingEngine {
         }
 
         let x = scratch.buffer(Slot.x, rows * d)
-        m.tokenEmbedding.withUnsafeBufferPointer { emb in
-            for f in 0..<n { for i in 0..<(T * d) { x[f * T * d + i] = tokens[f * T * d + i] + emb[i] } }
-        }
+        m.embed(tokens, frames: n, into: x)
         let normed = scratch.buffer(Slot.normed, rows * d)
         let qkv = scratch.buffer(Slot.qkv, rows * 3 * d)
         let headsOut = scratch.buffer(Slot.heads, rows * d)
@@ -312,14 +318,7 @@ final class MultiTaskState: StreamingEngine {
         for (l, layer) in m.encoder.enumerated() {
             layer.norm1(x, rows: rows, into: normed)
             layer.qkv(normed, rows: rows, into: qkv, team: team)
-            for f in 0..<n {
-                let kDst = encK[l] + slots[f] * T * d, vDst = encV[l] + slots[f] * T * d
-                for t in 0..<T {
-                    let src = qkv + (f * T + t) * 3 * d
-                    (kDst + t * d).update(from: src + d, count: d)
-                    (vDst + t * d).update(from: src + 2 * d, count: d)
-                }
-            }
+            cache(qkv + d, qkv + 2 * d, rowStride: 3 * d, slots: slots, keys: encK[l], values: encV[l])
             layer.lagBias.withUnsafeBufferPointer { table in
                 // Latest frames first: they attend to the most keys.
                 team.forEach(n * heads) { task, member in
@@ -359,12 +358,20 @@ final class MultiTaskState: StreamingEngine {
         let kv = scratch.buffer(Slot.crossKV, rows * 2 * d)
         for (l, layer) in model.predictor.enumerated() {
             layer.crossKV(x, rows: rows, into: kv, team: team)
-            for (f, slot) in slots.enumerated() {
-                let kDst = crossK[l] + slot * T * d, vDst = crossV[l] + slot * T * d
-                for t in 0..<T {
-                    (kDst + t * d).update(from: kv + (f * T + t) * 2 * d, count: d)
-                    (vDst + t * d).update(from: kv + (f * T + t) * 2 * d + d, count: d)
-                }
+            cache(kv, kv + d, rowStride: 2 * d, slots: slots, keys: crossK[l], values: crossV[l])
+        }
+    }
+
+    /// Writes the keys and values of `slots.count` frames (frame f's T token rows start at row f·T of
+    /// `k` and `v`, `rowStride` floats apart) into ring slot `slots[f]` of `keys` and `values`.
+    private func cache(_ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>, rowStride: Int, slots: [Int],
+                       keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>) {
+        let d = model.config.dModel, T = model.config.tokensPerFrame
+        for (f, slot) in slots.enumerated() {
+            for t in 0..<T {
+                let row = (f * T + t) * rowStride
+                (keys + (slot * T + t) * d).update(from: k + row, count: d)
+                (values + (slot * T + t) * d).update(from: v + row, count: d)
             }
         }
     }
@@ -411,9 +418,7 @@ final class MultiTaskState: StreamingEngine {
 
         // Encoder: the new frame's T tokens against the cached keys/values of the window.
         let x = scratch.buffer(Slot.x, T * d)
-        m.tokenEmbedding.withUnsafeBufferPointer { emb in
-            for i in 0..<(T * d) { x[i] = tokens[i] + emb[i] }
-        }
+        m.embed(tokens, frames: 1, into: x)
         let normed = scratch.buffer(Slot.normed, max(T, nq) * d)
         let qkv = scratch.buffer(Slot.qkv, max(T, nq) * 3 * d)
         let headsOut = scratch.buffer(Slot.heads, max(T, nq) * d)
@@ -422,11 +427,7 @@ final class MultiTaskState: StreamingEngine {
         for (l, layer) in m.encoder.enumerated() {
             layer.norm1(x, rows: T, into: normed)
             layer.qkv(normed, rows: T, into: qkv, team: team)
-            let kDst = encK[l] + slot * T * d, vDst = encV[l] + slot * T * d
-            for t in 0..<T {
-                (kDst + t * d).update(from: qkv + t * 3 * d + d, count: d)
-                (vDst + t * d).update(from: qkv + t * 3 * d + 2 * d, count: d)
-            }
+            cache(qkv + d, qkv + 2 * d, rowStride: 3 * d, slots: [slot], keys: encK[l], values: encV[l])
             fillBias(layer.lagBias)
             attend(q: qkv, ldq: 3 * d, rows: T, k: encK[l], v: encV[l], keys: live, bias: bias, into: headsOut)
             encoderTail(layer, rows: T, x: x, attended: headsOut, normed: normed, hidden: hidden, delta: delta)
