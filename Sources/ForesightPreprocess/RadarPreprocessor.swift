@@ -163,7 +163,8 @@ final class RadarPlanSet {
                    fftwf_plan?, fftwf_plan?)? = fftwPlannerLock.withLock { _ in
             let ins = (0..<max(1, members)).compactMap { _ in fftwf_alloc_complex(angleCount) }
             let outs = (0..<max(1, members)).compactMap { _ in fftwf_alloc_complex(angleCount) }
-            guard let c = fftwf_alloc_complex(cubeCount), ins.count == max(1, members), outs.count == max(1, members) else {
+            // Buffer counts first: the cube is allocated only when they succeeded (nothing leaks).
+            guard ins.count == max(1, members), outs.count == max(1, members), let c = fftwf_alloc_complex(cubeCount) else {
                 for p in ins + outs { fftwf_free(p) }
                 return nil
             }
