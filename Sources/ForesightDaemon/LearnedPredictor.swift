@@ -70,8 +70,10 @@ enum ModelEngine {
 
 /// The learned predictor kinds (`learned`, `gru`): a streaming model fed every frame of a segment
 /// (missing modalities → the model's learned missing tokens), reset at segment starts, running on
-/// its own inference thread. Power is published in dBm (the model's unit).
-public final class LearnedPredictor: Predictor {
+/// its own inference thread. Power is published in dBm (the model's unit). A modality the model
+/// cannot take (another tensor size, a non-finite value) is treated as missing for that frame and
+/// reported through ``takeScreenedInputs()``.
+public final class LearnedPredictor: InputScreeningPredictor {
     /// `kind:folder` (e.g. `learned:foresight`).
     public let model: String
     /// The model's sizes and provenance.
@@ -79,6 +81,8 @@ public final class LearnedPredictor: Predictor {
     private let engine: StreamingPredictor
     /// The classical estimates the model's heads refine (nil when it takes none).
     private let coarse: CoarseInputs?
+    /// Modalities treated as missing since the last ``takeScreenedInputs()``.
+    private let screened = Locked<[Modality: (frames: Int, reason: String)]>([:])
 
     private init(engine: StreamingPredictor, info: LearnedModelInfo, coarse: CoarseInputs?) {
         self.engine = engine
@@ -150,7 +154,15 @@ public final class LearnedPredictor: Predictor {
     /// Feeds the newest frame of `history` to the model and returns its predictions at `horizon`.
     public func predict(history: [FrameView], horizon: [Int64]) async throws -> PredictionSet {
         guard let frame = history.last else { throw ModelLoadError(directory: info.name, reason: "predict called with an empty window") }
-        let prediction = try await engine.push(frame, coarse: coarse?.estimates(history: history, horizon: horizon))
+        // A modality the model cannot take (another tensor size, a non-finite value) is treated as
+        // missing — the model has a learned token for that — rather than failing the whole frame.
+        let (usable, rejected) = engine.info.conforming(frame)
+        if !rejected.isEmpty {
+            screened.withLock { counts in
+                for r in rejected { counts[r.modality] = ((counts[r.modality]?.frames ?? 0) + 1, r.description) }
+            }
+        }
+        let prediction = try await engine.push(usable, coarse: coarse?.estimates(history: history, horizon: horizon))
         let count = min(horizon.count, prediction.steps.count)
         let steps = prediction.steps.prefix(count).map { s -> PredictionSet.Step in
             func finite(_ v: Float, _ fallback: Double = 0) -> Double { v.isFinite ? Double(v) : fallback }
@@ -161,6 +173,15 @@ public final class LearnedPredictor: Predictor {
                                       blockageProbability: min(1, max(0, finite(s.blockageProbability))))
         }
         return PredictionSet(model: model, horizon: Array(horizon.prefix(count)), steps: steps, positionKnown: true)
+    }
+
+    /// The modalities treated as missing since the last call (another size than the model's input,
+    /// a non-finite value), with the reason.
+    public func takeScreenedInputs() -> [ScreenedInput] {
+        screened.withLock { counts in
+            defer { counts.removeAll() }
+            return counts.sorted { $0.key.index < $1.key.index }.map { ($0.key, $0.value.frames, $0.value.reason) }
+        }
     }
 
     /// Forgets the cached frames (segment start).

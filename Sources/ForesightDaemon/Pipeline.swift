@@ -186,7 +186,13 @@ public final class FusionPipeline: Sendable {
             publishFrame(header: header, context: context)
             return
         }
-        guard let set = await prediction.predict(frame) else {
+        let outcome = await prediction.predict(frame)
+        for (modality, frames, reason) in await prediction.takeScreenedInputs() {
+            let topic = launch.inputTopic(modality)
+            for _ in 0..<frames { stats.wire.reject(WireError(topic: topic, reason: .modelInputMismatch, detail: reason)) }
+            logger.warning("input not usable by the model; predicted without it", metadata: ["topic": "\(topic)", "reason": "\(reason)"])
+        }
+        guard let set = outcome else {
             stats.count(.failedPredictions)
             let reason = await prediction.lastFailure ?? "unknown"
             logger.error("predictor failed on a frame; nothing published for it", metadata: ["frame": "\(frame.seq)", "error": "\(reason)"])

@@ -55,6 +55,9 @@ public actor PredictionStage {
     public private(set) var failures = 0
     /// The last error a predictor threw, for logs.
     public private(set) var lastFailure: String?
+    /// Modalities the predictor treated as missing since the last ``takeScreenedInputs()`` (an
+    /// ``InputScreeningPredictor`` that could not use them).
+    private var screened: [InputScreeningPredictor.ScreenedInput] = []
     /// Frames the reference predictor threw on (the primary prediction is unaffected).
     public private(set) var referenceFailures = 0
     /// The horizon of the newest frame, until the reference predictor has run on it.
@@ -89,6 +92,7 @@ public actor PredictionStage {
         }
         let horizon = step.horizon
         pendingReference = reference == nil ? nil : horizon
+        defer { if let screening = predictor as? any InputScreeningPredictor { screened += screening.takeScreenedInputs() } }
         do {
             return try await predictor.predict(history: window.frames, horizon: horizon)
         } catch {
@@ -96,6 +100,12 @@ public actor PredictionStage {
             lastFailure = "\(error)"
             return nil
         }
+    }
+
+    /// The modalities the predictor treated as missing since the last call (drains the list).
+    public func takeScreenedInputs() -> [InputScreeningPredictor.ScreenedInput] {
+        defer { screened.removeAll() }
+        return screened
     }
 
     /// What the reference predictor made of a frame.

@@ -227,3 +227,47 @@ public final class InferenceSession {
         return Prediction(stamp: stamp, framesInWindow: frames, steps: steps)
     }
 }
+
+/// A modality the model could not take from a frame, and why (``ModelInfo/conforming(_:)``).
+public struct ModalityRejection: Sendable, Equatable, CustomStringConvertible {
+    /// The modality that was treated as missing.
+    public var modality: Modality
+    /// What was wrong with it.
+    public var error: InputError
+    /// The reason, with a remedy.
+    public var description: String { "\(modality) treated as missing: \(error)" }
+}
+
+extension ModelInfo {
+    /// `frame` with every modality the model cannot take — a tensor whose size is not the model's
+    /// input size (e.g. a radar cube with another sample count than the site's), a non-finite value —
+    /// marked missing, so the model still predicts from the others (through its learned
+    /// missing-modality tokens) instead of rejecting the whole frame; and what was removed.
+    public func conforming(_ frame: FrameView) -> (frame: FrameView, rejected: [ModalityRejection]) {
+        var out = frame
+        var rejected: [ModalityRejection] = []
+        func check(_ values: [Float]?, _ m: Modality, _ expected: Int) {
+            guard let values else { return }
+            let error: InputError
+            if values.count != expected {
+                error = .wrongSize(modality: m, expected: expected, found: values.count)
+            } else if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                error = .nonFinite(modality: m, index: bad)
+            } else {
+                return
+            }
+            if !rejected.contains(where: { $0.modality == m }) { rejected.append(ModalityRejection(modality: m, error: error)) }
+            out = out.removing(m)
+        }
+        check(frame.camera, .camera, cameraShape.reduce(1, *))
+        check(frame.radarMap, .radar, radarShape.reduce(1, *))
+        check(frame.lidarDepth, .lidar, lidarShape.reduce(1, *))
+        check(frame.beamPowerNormalized, .beamPower, numBeams)
+        check(frame.beamPowerDBm, .beamPower, numBeams)
+        if let g = frame.gnssMetres, !(g.x.isFinite && g.y.isFinite) {
+            rejected.append(ModalityRejection(modality: .gnss, error: .nonFinite(modality: .gnss, index: g.x.isFinite ? 1 : 0)))
+            out = out.removing(.gnss)
+        }
+        return (out, rejected)
+    }
+}

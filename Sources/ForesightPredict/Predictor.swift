@@ -36,6 +36,18 @@ public protocol Predictor: Sendable {
     func shutdown() async
 }
 
+/// A predictor that treats a modality it cannot use (a tensor of another size than its input, a
+/// non-finite value) as missing instead of failing the whole frame, and reports each one so the
+/// daemon counts and logs it (rejection reason `model_input_mismatch`).
+public protocol InputScreeningPredictor: Predictor {
+    /// One modality a predictor treated as missing: on how many frames, and why (the latest reason).
+    typealias ScreenedInput = (modality: Modality, frames: Int, reason: String)
+
+    /// The modalities treated as missing since the last call: how many frames each, and the latest
+    /// reason (one a person can act on). Resets the counts.
+    func takeScreenedInputs() -> [ScreenedInput]
+}
+
 extension Predictor {
     /// Nothing to forget: the default for window predictors.
     public func reset() async {}

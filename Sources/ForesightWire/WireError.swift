@@ -55,6 +55,10 @@ public enum RejectionReason: String, Sendable, CaseIterable, Codable {
     /// newest accepted stamp plus the wall time since it arrived): a clock glitch that must not
     /// drag stream time forward for every sensor.
     case stampFuture = "stamp_future"
+    /// A preprocessed tensor the learned model cannot take (a size other than the model's input,
+    /// e.g. a radar cube with another sample count than the site's, or a non-finite value): the
+    /// model predicts from the frame with that modality missing (its learned missing token).
+    case modelInputMismatch = "model_input_mismatch"
 }
 
 /// A message that was rejected: which topic, which field, why, and details a person can act on.

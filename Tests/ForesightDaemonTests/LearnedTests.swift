@@ -101,6 +101,45 @@ extension EndToEndTests {
             #expect(power.allSatisfy { $0.powerDBm.allSatisfy(\.isFinite) })
         }
 
+        @Test func aTensorOfAnotherSizeIsPredictedAsAMissingModalityAndReported() async throws {
+            // A rig's radar with another sample count than the site's gives a map the model cannot take:
+            // the frame is still predicted (radar → the learned missing token), and the radar is reported.
+            let model = try LearnedFixture.model(history: 3, future: 2)
+            defer { try? FileManager.default.removeItem(at: model) }
+            let launch = try LaunchFile.load(path: try LearnedFixture.launch(model: model, history: 3, horizon: 2).path)
+            let predictor = try LearnedPredictor.load(launch: launch)
+            defer { Task { await predictor.shutdown() } }
+            let beams = launch.site.mmwave.beams
+            func frame(_ i: Int, radarValues: Int) -> FrameView {
+                FrameView(stamp: Int64(i) * 100_000_000, gnss: SIMD2(Double(i), 2), beamPowerDBm: [Float](repeating: -70, count: beams),
+                          camera: [Float](repeating: 0.1, count: 3 * 32 * 32), radarMap: [Float](repeating: 0.2, count: radarValues),
+                          lidarDepth: [Float](repeating: 0.3, count: 64 * 256), beamPowerNormalized: [Float](repeating: 0.5, count: beams),
+                          gnssStamp: Int64(i) * 100_000_000, beamPowerStamp: Int64(i) * 100_000_000)
+            }
+            let horizon: [Int64] = [1, 2].map { Int64(10 + $0) * 100_000_000 }
+            var history: [FrameView] = []
+            for i in 0..<3 {
+                history.append(frame(i, radarValues: 64 * 200))       // 200 range bins instead of 256
+                let set = try await predictor.predict(history: history, horizon: horizon)
+                #expect(set.steps.count == 2)
+                #expect(set.steps.allSatisfy { $0.powerDBm.isFinite && !$0.beams.isEmpty })
+            }
+            let screened = predictor.takeScreenedInputs()
+            #expect(screened.count == 1)
+            #expect(screened.first?.modality == .radar && screened.first?.frames == 3)
+            #expect(screened.first?.reason.contains("expects \(64 * 256)") == true, "\(screened)")
+            #expect(predictor.takeScreenedInputs().isEmpty, "the counts reset once taken")
+
+            // The same frames with the right size: nothing is screened, and the radar changes the prediction.
+            await predictor.reset()
+            let withRadar = try await predictor.predict(history: [frame(0, radarValues: 64 * 256)], horizon: horizon)
+            await predictor.reset()
+            let without = try await predictor.predict(history: [frame(0, radarValues: 7)], horizon: horizon)
+            #expect(predictor.takeScreenedInputs().map(\.modality) == [.radar])
+            #expect(withRadar.steps[0].blockageProbability != without.steps[0].blockageProbability
+                    || withRadar.steps[0].east != without.steps[0].east)
+        }
+
         @Test func aModelFolderWithoutWeightsOrAModelIsRejectedByName() throws {
             let model = try LearnedFixture.model(weights: false)
             defer { try? FileManager.default.removeItem(at: model) }
