@@ -84,9 +84,9 @@ raytrace: release
 ## Training (docs/training.md): regenerate the dataset with the daemon's own front end, train the
 ## learned model (JEPA + heads) and the GRU baseline, export both to models/, regenerate their parity
 ## fixtures and print an evaluation summary on unseen drives. `time make train` fits in 60 minutes on
-## 2 CPU cores. Sizes: TRAIN_SEEDS (drives, split by seed), TRAIN_DURATION (s per drive), TRAIN_ARGS
+## 2 CPU cores. Sizes: TRAIN_SEEDS (drives, split by seed; 1..40 = 36 training + 4 validation drives), TRAIN_DURATION (s per drive), TRAIN_ARGS
 ## (extra train.py options, e.g. --set pretrain_epochs=2), TRAIN_NPROC (processes: torchrun DDP).
-TRAIN_SEEDS    ?= 1..30
+TRAIN_SEEDS    ?= 1..40
 TRAIN_DURATION ?= 60
 TRAIN_DATA     ?= data/train
 TRAIN_RUN      ?= runs/train

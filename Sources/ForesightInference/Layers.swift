@@ -571,18 +571,23 @@ struct TaskHeadsLayer: Sendable {
 
     /// Per-step inputs of the classical estimates beyond z and the position (model.py CLASSICAL_EXTRAS).
     static let classicalExtras = 3
+    /// Classical mode with `head_power_profile`: the power and blockage heads also take the newest
+    /// measured power profile relative to its peak (B values) and the peak level (1 value).
+    let powerProfile: Bool
 
     init(_ r: inout WeightReader, zdim: Int, hidden hh: Int, beams: Int, future: Int, positionScale: Float,
-         powerDefault: Float, classical: Bool) throws(ModelError) {
+         powerDefault: Float, classical: Bool, powerProfile: Bool = false) throws(ModelError) {
         self.zdim = zdim; hidden = hh; self.beams = beams; self.future = future; self.positionScale = positionScale
         self.powerDefault = powerDefault; self.classical = classical
+        self.powerProfile = classical && powerProfile
         let extra = classical ? Self.classicalExtras : 0
+        let profile = self.powerProfile ? beams + 1 : 0
         locResidual = try MLPLayer(&r, "task_heads.loc.residual", in: zdim + (classical ? 4 : 0), hidden: hh, out: 2)
         beamProj = try LinearLayer(&r, "task_heads.beam.proj", in: zdim + 2 + (classical ? 2 * beams + extra : 0), out: hh)
         beamGRU = try GRUCellLayer(&r, "task_heads.beam.gru", input: hh, hidden: hh)
         beamMLP = try MLPLayer(&r, "task_heads.beam.mlp", in: hh, hidden: hh, out: beams)
-        powerResidual = try MLPLayer(&r, "task_heads.power.residual", in: zdim + 2 + extra, hidden: hh, out: beams)
-        blockage = try MLPLayer(&r, "task_heads.blockage.mlp", in: zdim + 2 + extra, hidden: hh, out: 1)
+        powerResidual = try MLPLayer(&r, "task_heads.power.residual", in: zdim + 2 + extra + profile, hidden: hh, out: beams)
+        blockage = try MLPLayer(&r, "task_heads.blockage.mlp", in: zdim + 2 + extra + profile, hidden: hh, out: 1)
         if classical {
             cvGain = try r.take("task_heads.loc.cv_gain", [future])
             holdGain = try r.take("task_heads.loc.hold_gain", [future])
@@ -714,13 +719,30 @@ struct TaskHeadsLayer: Sendable {
                 for b in 0..<B { logits[k * B + b] += priorGain[k] * e.beamLogits[k * B + b] + powerGain[k] * rel[k * B + b] }
             }
         }
+        // Power and blockage: the fused row, plus (head_power_profile) the relative measured power
+        // profile and its peak level ((dBm + 60) / 20).
+        var headInput = fused
+        if powerProfile {
+            let width = fusedWidth + B + 1
+            headInput = scratch.buffer(Slot.headProfileInput, F * width)
+            for k in 0..<F {
+                let row = headInput + k * width
+                row.update(from: fused + k * fusedWidth, count: fusedWidth)
+                var peak = -Float.infinity
+                for b in 0..<B {
+                    row[fusedWidth + b] = rel[k * B + b]
+                    peak = max(peak, coarsePower[k * B + b])
+                }
+                row[fusedWidth + B] = (peak + 60) / 20
+            }
+        }
         var power = [Float](repeating: 0, count: F * B)
         power.withUnsafeMutableBufferPointer { p in
-            powerResidual(fused, rows: F, hidden: hiddenBuf, into: p.baseAddress!)
+            powerResidual(headInput, rows: F, hidden: hiddenBuf, into: p.baseAddress!)
             for i in 0..<(F * B) { p[i] += coarsePower[i] }
         }
         var blockageLogits = [Float](repeating: 0, count: F)
-        blockageLogits.withUnsafeMutableBufferPointer { blockage(fused, rows: F, hidden: hiddenBuf, into: $0.baseAddress!) }
+        blockageLogits.withUnsafeMutableBufferPointer { blockage(headInput, rows: F, hidden: hiddenBuf, into: $0.baseAddress!) }
         if e != nil {
             for k in 0..<F { blockageLogits[k] += blockageGain[k] * blockageLogit[k] }
         }
@@ -746,5 +768,5 @@ enum Slot {
     static let gruGX = 20, gruGH = 21
     static let normed = 10, qkv = 11, scores = 12, heads = 13, delta = 14, mlpHidden = 15
     static let x = 30, context = 31, queries = 32, crossQ = 33, crossKV = 34, bias = 35, features = 36
-    static let headHidden = 40, headFused = 41, headProjected = 42, headStates = 43, headState = 44, headBeamInput = 45, headLocInput = 46
+    static let headHidden = 40, headFused = 41, headProjected = 42, headStates = 43, headState = 44, headBeamInput = 45, headLocInput = 46, headProfileInput = 47
 }

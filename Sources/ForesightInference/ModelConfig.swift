@@ -154,6 +154,9 @@ public struct ModelConfig: Codable, Sendable, Equatable, StreamingModelConfig {
     /// Coarse inputs of the heads: nil/`"window"` (window alone) or `"classical"` (the classical
     /// predictor's estimates, ``CoarseEstimates``).
     public var coarseInputs: String? = "window"
+    /// With classical coarse inputs: the power and blockage heads also take the newest measured
+    /// power profile relative to its peak and the peak level (`head_power_profile`; nil = false).
+    public var headPowerProfile: Bool? = nil
     /// Camera tokenizer (3×96×96 → 9 tokens by default).
     public var vision = ModelConfig.cameraTokenizer
     /// Radar range-angle tokenizer (1×64×256 → 16 tokens by default).

@@ -145,7 +145,8 @@ public final class MultiTaskModel: Sendable {
         predictor = pblocks
         predictorNorm = try LayerNormLayer(&r, "predictor.norm", dim: d, eps: c.layerNormEps)
         heads = try TaskHeadsLayer(&r, zdim: d, hidden: c.headHidden, beams: c.numBeams, future: c.future,
-                                   positionScale: c.positionScale, powerDefault: c.powerDefaultDbm, classical: c.takesClassicalEstimates)
+                                   positionScale: c.positionScale, powerDefault: c.powerDefaultDbm, classical: c.takesClassicalEstimates,
+                                   powerProfile: c.headPowerProfile ?? false)
         let unused = r.unused
         guard unused.isEmpty else { throw .unexpectedTensors(unused) }
 

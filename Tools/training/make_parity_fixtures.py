@@ -170,7 +170,7 @@ def small_cnns():
 def small_multitask() -> ModelConfig:
     return ModelConfig(d_model=32, heads=2, encoder_layers=2, predictor_layers=2, mlp_ratio=2, history=4, future=3,
                        num_beams=64, head_hidden=32, queries_per_step=3, preprocessing_version="parity-fixture",
-                       coarse_inputs="classical", **small_cnns())
+                       coarse_inputs="classical", head_power_profile=True, **small_cnns())
 
 
 def small_gru() -> GRUConfig:

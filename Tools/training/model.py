@@ -134,6 +134,10 @@ class ModelConfig:
     # "window": coarse estimates from the window alone (constant velocity, last power);
     # "classical": the heads also take the classical predictor's estimates (dataset tensors coarse_*)
     coarse_inputs: str = "window"
+    # With coarse_inputs "classical": the power and blockage heads also see the newest measured power profile
+    # relative to its peak (dB / 10, floored at -30 dB, as the beam head) and the peak level ((dBm + 60) / 20).
+    # Blockage is mostly the current LoS state, which shows in that profile (a ~20 dB drop of the LoS beam).
+    head_power_profile: bool = False
     vision: CNNConfig = field(default_factory=default_camera)
     radar: CNNConfig = field(default_factory=default_map)
     lidar: CNNConfig = field(default_factory=default_map)
@@ -452,16 +456,19 @@ class Heads(nn.Module):
     measured power profile with learned per-step gains (and see both as inputs), the power and blockage
     heads see its power and blockage, and the blockage logit adds its logit with a learned per-step gain."""
 
-    def __init__(self, zdim: int, hh: int, beams: int, future: int = 5, classical: bool = False):
+    def __init__(self, zdim: int, hh: int, beams: int, future: int = 5, classical: bool = False,
+                 power_profile: bool = False):
         super().__init__()
         extra = CLASSICAL_EXTRAS if classical else 0
+        profile = beams + 1 if (classical and power_profile) else 0
+        self.power_profile = profile > 0
         self.loc = nn.Module()
         self.loc.residual = MLP(zdim + (4 if classical else 0), hh, 2)
         self.beam = BeamHead(zdim + 2 + (2 * beams + extra if classical else 0), hh, beams)
         self.power = nn.Module()
-        self.power.residual = MLP(zdim + 2 + extra, hh, beams)
+        self.power.residual = MLP(zdim + 2 + extra + profile, hh, beams)
         self.blockage = nn.Module()
-        self.blockage.mlp = MLP(zdim + 2 + extra, hh, 1)
+        self.blockage.mlp = MLP(zdim + 2 + extra + profile, hh, 1)
         if classical:
             self.loc.cv_gain = nn.Parameter(torch.zeros(future))
             self.loc.hold_gain = nn.Parameter(torch.zeros(future))
@@ -583,6 +590,9 @@ def apply_heads(c, heads: Heads, z, coarse_pos, coarse_pow, classical=None):
     beam_in = torch.cat([z, position * c.position_scale, prior / 10.0, rel, extras], -1)
     beam_logits = heads.beam(beam_in.reshape(B * A, Fu, -1)).reshape(B, A, Fu, -1)
     beam_logits = beam_logits + heads.beam.prior_gain[:, None] * prior + heads.beam.power_gain[:, None] * rel
+    if heads.power_profile:
+        peak = (coarse_pow.amax(-1, keepdim=True) + 60.0) / 20.0
+        fused = torch.cat([fused, rel, peak], -1)
     power = coarse_pow + heads.power.residual(fused)
     blockage = heads.blockage.mlp(fused).squeeze(-1) + heads.blockage.gain * blk_logit
     return {"position": position, "beam_logits": beam_logits, "power_dbm": power, "blockage_logit": blockage,
@@ -617,7 +627,7 @@ class MultiTaskModel(nn.Module):
         self.predictor.query = nn.Parameter(torch.randn(c.queries_per_step, d) * 0.02)
         self.predictor.layers = nn.ModuleList(PredictorBlock(c) for _ in range(c.predictor_layers))
         self.predictor.norm = nn.LayerNorm(d, eps=c.layer_norm_eps)
-        self.task_heads = Heads(d, c.head_hidden, c.num_beams, c.future, c.coarse_inputs == "classical")
+        self.task_heads = Heads(d, c.head_hidden, c.num_beams, c.future, c.coarse_inputs == "classical", c.head_power_profile)
 
     # --- embeddings -----------------------------------------------------------------------------
     def token_embedding(self) -> torch.Tensor:
@@ -841,7 +851,7 @@ class FullAttentionModel(nn.Module):
         self.predictor.query = nn.Parameter(torch.randn(c.queries_per_step, d) * 0.02)
         self.predictor.layers = nn.ModuleList(FullBlock(c) for _ in range(c.predictor_layers))
         self.predictor.norm = nn.LayerNorm(d, eps=c.layer_norm_eps)
-        self.task_heads = Heads(d, c.head_hidden, c.num_beams, c.future, c.coarse_inputs == "classical")
+        self.task_heads = Heads(d, c.head_hidden, c.num_beams, c.future, c.coarse_inputs == "classical", c.head_power_profile)
 
     token_embedding = MultiTaskModel.token_embedding
     query_tokens = MultiTaskModel.query_tokens
