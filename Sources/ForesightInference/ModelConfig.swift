@@ -155,8 +155,9 @@ public struct ModelConfig: Codable, Sendable, Equatable, StreamingModelConfig {
     /// predictor's estimates, ``CoarseEstimates``).
     public var coarseInputs: String? = "window"
     /// With classical coarse inputs: the power and blockage heads also take the newest measured
-    /// power profile relative to its peak and the peak level (`head_power_profile`; nil = false).
-    public var headPowerProfile: Bool? = nil
+    /// power profile relative to its peak and the peak level (`head_power_profile`; a config
+    /// without the key, from before it existed, decodes as nil = false).
+    public var headPowerProfile: Bool? = false
     /// Camera tokenizer (3×96×96 → 9 tokens by default).
     public var vision = ModelConfig.cameraTokenizer
     /// Radar range-angle tokenizer (1×64×256 → 16 tokens by default).
