@@ -10,6 +10,33 @@ extension FrameView {
     var gnssMetres: SIMD2<Float>? { gnss.map { SIMD2(Float($0.x), Float($0.y)) } }
 }
 
+extension InputError {
+    /// Every modality of `frame` the model cannot take, in the order camera, radar, LiDAR, beam power
+    /// (normalized, then dBm), GNSS: a tensor whose size is not the model's input size (`camera`,
+    /// `radar`, `lidar` values, `beams`) or that holds a non-finite value. The one check behind the
+    /// engine's frame validation and ``ModelInfo/conforming(_:)``.
+    static func problems(in frame: FrameView, camera: Int, radar: Int, lidar: Int, beams: Int) -> [(Modality, InputError)] {
+        var found: [(Modality, InputError)] = []
+        func check(_ values: [Float]?, _ m: Modality, _ expected: Int) {
+            guard let values else { return }
+            if values.count != expected {
+                found.append((m, .wrongSize(modality: m, expected: expected, found: values.count)))
+            } else if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                found.append((m, .nonFinite(modality: m, index: bad)))
+            }
+        }
+        check(frame.camera, .camera, camera)
+        check(frame.radarMap, .radar, radar)
+        check(frame.lidarDepth, .lidar, lidar)
+        check(frame.beamPowerNormalized, .beamPower, beams)
+        check(frame.beamPowerDBm, .beamPower, beams)
+        if let g = frame.gnssMetres, !(g.x.isFinite && g.y.isFinite) {
+            found.append((.gnss, .nonFinite(modality: .gnss, index: g.x.isFinite ? 1 : 0)))
+        }
+        return found
+    }
+}
+
 /// Why a frame was rejected before inference.
 public enum InputError: Error, CustomStringConvertible, Equatable {
     /// A modality has the wrong number of values for the model.

@@ -246,27 +246,11 @@ extension ModelInfo {
     public func conforming(_ frame: FrameView) -> (frame: FrameView, rejected: [ModalityRejection]) {
         var out = frame
         var rejected: [ModalityRejection] = []
-        func check(_ values: [Float]?, _ m: Modality, _ expected: Int) {
-            guard let values else { return }
-            let error: InputError
-            if values.count != expected {
-                error = .wrongSize(modality: m, expected: expected, found: values.count)
-            } else if let bad = values.firstIndex(where: { !$0.isFinite }) {
-                error = .nonFinite(modality: m, index: bad)
-            } else {
-                return
-            }
-            if !rejected.contains(where: { $0.modality == m }) { rejected.append(ModalityRejection(modality: m, error: error)) }
+        for (m, error) in InputError.problems(in: frame, camera: cameraShape.reduce(1, *), radar: radarShape.reduce(1, *),
+                                               lidar: lidarShape.reduce(1, *), beams: numBeams)
+        where !rejected.contains(where: { $0.modality == m }) {
+            rejected.append(ModalityRejection(modality: m, error: error))
             out = out.removing(m)
-        }
-        check(frame.camera, .camera, cameraShape.reduce(1, *))
-        check(frame.radarMap, .radar, radarShape.reduce(1, *))
-        check(frame.lidarDepth, .lidar, lidarShape.reduce(1, *))
-        check(frame.beamPowerNormalized, .beamPower, numBeams)
-        check(frame.beamPowerDBm, .beamPower, numBeams)
-        if let g = frame.gnssMetres, !(g.x.isFinite && g.y.isFinite) {
-            rejected.append(ModalityRejection(modality: .gnss, error: .nonFinite(modality: .gnss, index: g.x.isFinite ? 1 : 0)))
-            out = out.removing(.gnss)
         }
         return (out, rejected)
     }

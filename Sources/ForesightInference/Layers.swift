@@ -376,20 +376,10 @@ struct TokenizerSet: Sendable {
 
     /// Checks a frame's sizes and values (before any state changes).
     func validate(_ frame: FrameView) throws(InputError) {
-        try Self.check(frame.camera, .camera, vision.config.inputCount)
-        try Self.check(frame.radarMap, .radar, radar.config.inputCount)
-        try Self.check(frame.lidarDepth, .lidar, lidar.config.inputCount)
-        try Self.check(frame.beamPowerNormalized, .beamPower, numBeams)
-        try Self.check(frame.beamPowerDBm, .beamPower, numBeams)
-        if let g = frame.gnssMetres, !(g.x.isFinite && g.y.isFinite) {
-            throw .nonFinite(modality: .gnss, index: g.x.isFinite ? 1 : 0)
+        if let (_, first) = InputError.problems(in: frame, camera: vision.config.inputCount, radar: radar.config.inputCount,
+                                                 lidar: lidar.config.inputCount, beams: numBeams).first {
+            throw first
         }
-    }
-
-    private static func check(_ values: [Float]?, _ m: Modality, _ expected: Int) throws(InputError) {
-        guard let values else { return }
-        guard values.count == expected else { throw .wrongSize(modality: m, expected: expected, found: values.count) }
-        if let bad = values.firstIndex(where: { !$0.isFinite }) { throw .nonFinite(modality: m, index: bad) }
     }
 
     /// Tokenizes map modality `map` (0 camera, 1 radar, 2 LiDAR) of a validated frame into its rows of
@@ -642,12 +632,13 @@ struct TaskHeadsLayer: Sendable {
         }
         // Classical inputs per step: relative measured power profile (dB / 10, floored at −30 dB),
         // the blockage logit, and the extras [(power + 60) / 20, logit / 4, known].
-        var rel = [Float](), blockageLogit = [Float](), extras = [Float]()
+        var rel = [Float](), peaks = [Float](), blockageLogit = [Float](), extras = [Float]()
         if let e {
             rel = [Float](repeating: 0, count: F * B)
             for k in 0..<F {
                 var peak = -Float.infinity
                 for b in 0..<B { peak = max(peak, coarsePower[k * B + b]) }
+                peaks.append(peak)
                 for b in 0..<B { rel[k * B + b] = max(coarsePower[k * B + b] - peak, -30) / 10 }
                 let p = min(max(e.blockageProbability[k], 0.01), 0.99)
                 let logit = logf(p / (1 - p))
@@ -728,12 +719,8 @@ struct TaskHeadsLayer: Sendable {
             for k in 0..<F {
                 let row = headInput + k * width
                 row.update(from: fused + k * fusedWidth, count: fusedWidth)
-                var peak = -Float.infinity
-                for b in 0..<B {
-                    row[fusedWidth + b] = rel[k * B + b]
-                    peak = max(peak, coarsePower[k * B + b])
-                }
-                row[fusedWidth + B] = (peak + 60) / 20
+                for b in 0..<B { row[fusedWidth + b] = rel[k * B + b] }
+                row[fusedWidth + B] = (peaks[k] + 60) / 20
             }
         }
         var power = [Float](repeating: 0, count: F * B)
