@@ -3,7 +3,8 @@ import ForesightPredict
 import ForesightWire
 
 /// The classical predictor per frame: an 8-frame window with GNSS, 64-beam power scans and a
-/// 20k-point LiDAR cloud in the newest frame, 5 horizon steps; plus scoring and wire encoding.
+/// 20k-point LiDAR cloud in the newest frame (and in every frame, with the UE's car in it: the
+/// LiDAR track), 5 horizon steps; plus scoring and wire encoding.
 let predictBenchmark = Benchmark(name: "predict") { report in
     let steering = (0..<64).map { asin(-1 + (2 * Double($0) + 1) / 64) }
     var blockage = BlockageParameters()
@@ -36,6 +37,21 @@ let predictBenchmark = Benchmark(name: "predict") { report in
     var set = predictor.predict(history: history, horizon: horizon)
     let latency = measure(iterations: 500) { set = predictor.predict(history: history, horizon: horizon) }
     report.recordLatency("predict, 20k LiDAR pts", latency)
+
+    // A cloud in every frame with the UE's car (4.6 × 1.85 × 1.5 m) at its true position: the LiDAR track.
+    var tracked = history
+    for k in 0..<8 {
+        let centre = SIMD2<Float>(Float(-10 + Double(k)), 8.5)
+        var c = cloud
+        for i in 0..<400 {
+            let a = Float(i % 40) / 39 - 0.5, h = Float(i / 40) / 9
+            c.append(SIMD3(centre.x + 4.6 * a, centre.y - 0.925, 0.4 + 1.1 * h))   // near side
+            c.append(SIMD3(centre.x + 4.6 * a, centre.y - 0.925 + 1.85 * h, 1.5))  // roof
+        }
+        tracked[k].lidarPoints = c
+    }
+    let everyFrame = measure(iterations: 300) { set = predictor.predict(history: tracked, horizon: horizon) }
+    report.recordLatency("predict, 20k LiDAR pts in every frame (LiDAR track)", everyFrame)
 
     var noLidar = history
     noLidar[7].lidarPoints = nil

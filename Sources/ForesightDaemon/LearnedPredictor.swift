@@ -172,7 +172,12 @@ public final class LearnedPredictor: InputScreeningPredictor {
                                       powerBeam: beams.first ?? s.chosenBeam, powerDBm: finite(s.chosenBeamPower, -300),
                                       blockageProbability: min(1, max(0, finite(s.blockageProbability))))
         }
-        return PredictionSet(model: model, horizon: Array(horizon.prefix(count)), steps: steps, positionKnown: true)
+        // As the classical and persistence predictors: without any GNSS fix in the window the
+        // positions are not a measurement-based estimate — the model name says so (`:no-gnss`) and
+        // scoring skips them.
+        let fixed = history.contains { f in f.gnss.map { $0.x.isFinite && $0.y.isFinite } ?? false }
+        return PredictionSet(model: fixed ? model : model + ":no-gnss", horizon: Array(horizon.prefix(count)), steps: steps,
+                             positionKnown: fixed)
     }
 
     /// The modalities treated as missing since the last call (another size than the model's input,

@@ -44,8 +44,9 @@ public struct BeamAnchoring: Sendable, Equatable, Codable {
 
 /// The classical baseline predictor (`model: "classical-ctrv"`).
 ///
-/// - Position: a CTRV extended Kalman filter over the window's GNSS fixes, propagated to every
-///   horizon stamp.
+/// - Position: a CTRV extended Kalman filter over the window's GNSS fixes (after the last jump,
+///   `maxSpeed`), propagated to every horizon stamp — or, when the UE's car shows in the LiDAR
+///   clouds around that track, over the car's positions instead (`LidarAnchoring`).
 /// - Beam: codebook beams ranked by the wrap-aware distance between their steering angle and the
 ///   predicted UE azimuth seen from the array (relative to boresight); softmax probabilities. The
 ///   track is corrected by the directions measured in the beam-power scans (`BeamAnchoring`)
@@ -82,11 +83,21 @@ public struct ClassicalPredictor: Predictor {
         public var power: PowerParameters
         /// Anchoring of the GNSS azimuth on the measured beam-power peak.
         public var anchoring: BeamAnchoring
+        /// The track from the UE's vehicle in the LiDAR clouds, used instead of the GNSS track when found.
+        public var lidarAnchoring: LidarAnchoring
+        /// Highest plausible UE speed, m/s: two consecutive fixes further apart than this speed
+        /// (plus `jumpTolerance`) allows are a jump — a GNSS glitch, or a new drive of the same UE —
+        /// and the track restarts at the later fix (earlier fixes are ignored).
+        public var maxSpeed: Double
+        /// Distance added to `maxSpeed` × elapsed time before two fixes count as a jump, metres
+        /// (GNSS noise; fixes with nearly equal stamps).
+        public var jumpTolerance: Double
 
         /// Creates a configuration.
         public init(arrayPosition: SIMD2<Double>, boresightAzimuth: Double, steeringAngles: [Double], topK: Int = 3,
                     beamSigma: Double? = nil, motion: MotionNoise = MotionNoise(), blockage: BlockageParameters = BlockageParameters(),
-                    power: PowerParameters = PowerParameters(), anchoring: BeamAnchoring = BeamAnchoring()) {
+                    power: PowerParameters = PowerParameters(), anchoring: BeamAnchoring = BeamAnchoring(),
+                    lidarAnchoring: LidarAnchoring = LidarAnchoring(), maxSpeed: Double = 70, jumpTolerance: Double = 5) {
             self.arrayPosition = arrayPosition
             self.boresightAzimuth = boresightAzimuth
             self.steeringAngles = steeringAngles
@@ -96,6 +107,9 @@ public struct ClassicalPredictor: Predictor {
             self.blockage = blockage
             self.power = power
             self.anchoring = anchoring
+            self.lidarAnchoring = lidarAnchoring
+            self.maxSpeed = maxSpeed
+            self.jumpTolerance = jumpTolerance
         }
 
         /// `count` beams spread uniformly over `fieldOfView` radians centred on boresight, beam 0 at
@@ -166,17 +180,28 @@ public struct ClassicalPredictor: Predictor {
         }.sorted { $0.stamp < $1.stamp }
         let trend = PowerTrend(scans: scans, parameters: configuration.power)
 
-        // Positions per step from the CTRV filter over the fixes at their own stamps, corrected by
-        // the GNSS bias the beam-power directions reveal.
+        // Positions per step from the CTRV filter over the fixes at their own stamps (those after the
+        // last jump).
         let fixes = frames.map { f -> (stamp: Int64, position: SIMD2<Double>?) in
             (f.gnssStamp ?? f.stamp, f.gnss.flatMap { g in g.x.isFinite && g.y.isFinite ? g : nil })
         }.sorted { $0.stamp < $1.stamp }
-        let tracked = CTRVFilter.trackWithEstimates(fixes, noise: configuration.motion)
+        let tracked = CTRVFilter.trackWithEstimates(afterLastJump(fixes), noise: configuration.motion)
         var positions: [SIMD2<Double>] = []
         positions.reserveCapacity(horizon.count)
         if let tracked {
-            let bias = gnssBias(scans: scans, estimates: tracked.estimates)
-            let filter = tracked.filter
+            // The UE's car in the LiDAR clouds, found around the GNSS track, is the better track when
+            // seen often enough; no beam correction on top (the beam directions were measured less
+            // precisely than the car: with them, top-1 fell on the training drives). Otherwise the
+            // GNSS track corrected by the bias the beam directions reveal.
+            let filter: CTRVFilter
+            let bias: SIMD2<Double>
+            if let seen = lidarTrack(frames: frames, scans: scans, gnss: tracked) {
+                filter = seen
+                bias = .zero
+            } else {
+                filter = tracked.filter
+                bias = gnssBias(scans: scans, estimates: tracked.estimates)
+            }
             for t in horizon {
                 let p = filter.state.propagated(by: Double(t - filter.stamp) * 1e-9).position
                 positions.append((p.x.isFinite && p.y.isFinite ? p : filter.state.position) - bias)
@@ -226,6 +251,61 @@ public struct ClassicalPredictor: Predictor {
                              steps: steps, positionKnown: tracked != nil)
     }
 
+    /// `fixes` (time-ordered) with every fix before the last jump removed (see `maxSpeed`).
+    func afterLastJump(_ fixes: [(stamp: Int64, position: SIMD2<Double>?)]) -> [(stamp: Int64, position: SIMD2<Double>?)] {
+        let c = configuration
+        guard c.maxSpeed > 0, c.maxSpeed.isFinite, c.jumpTolerance >= 0 else { return fixes }
+        var previous: (stamp: Int64, position: SIMD2<Double>)?
+        var start = 0
+        for (i, fix) in fixes.enumerated() {
+            guard let p = fix.position else { continue }
+            if let q = previous {
+                let d = p - q.position
+                let seconds = Double(fix.stamp - q.stamp) * 1e-9
+                if (d * d).sum().squareRoot() > c.maxSpeed * max(0, seconds) + c.jumpTolerance { start = i }
+            }
+            previous = (fix.stamp, p)
+        }
+        guard start > 0 else { return fixes }
+        return fixes.enumerated().map { i, fix in i < start ? (fix.stamp, nil) : fix }
+    }
+
+    /// The state of a track at `stamp`: the newest estimate not after it, propagated.
+    static func state(at stamp: Int64, in estimates: [(stamp: Int64, state: CTRVState)]) -> CTRVState {
+        let base = estimates.last(where: { $0.stamp <= stamp }) ?? estimates[0]
+        return base.state.propagated(by: Double(stamp - base.stamp) * 1e-9)
+    }
+
+    /// The track of the UE's vehicle in the window's LiDAR clouds (see `LidarAnchoring`), searched
+    /// around the GNSS track corrected by the beam directions, or nil when it was found in fewer than
+    /// `minFixes` clouds or moves otherwise than the GNSS track (`maxVelocityMismatch`: a parked car
+    /// beside the lane, not the UE).
+    func lidarTrack(frames: [FrameView], scans: [(stamp: Int64, dbm: [Float])], gnss: (filter: CTRVFilter, estimates: [(stamp: Int64, state: CTRVState)])) -> CTRVFilter? {
+        let l = configuration.lidarAnchoring
+        guard l.enabled, l.minFixes >= 1, l.fixSigma > 0, let start = gnss.estimates.first?.stamp else { return nil }
+        // Clouds from before the track's start (e.g. before a jump) would be searched in the wrong place.
+        let clouds = frames.compactMap { f in f.lidarPoints.map { (stamp: f.stamp, points: $0) } }.filter { $0.stamp >= start }
+        guard clouds.count >= l.minFixes else { return nil }
+        let beamBias = gnssBias(scans: scans, estimates: gnss.estimates)
+        var fixes: [(stamp: Int64, position: SIMD2<Double>?)] = []
+        var found = 0
+        for cloud in clouds {
+            let s = Self.state(at: cloud.stamp, in: gnss.estimates)
+            let seen = s.x.isFinite && s.y.isFinite
+                ? l.locate(points: cloud.points, near: s.position - beamBias, heading: s.yaw) : nil
+            if seen != nil { found += 1 }
+            fixes.append((cloud.stamp, seen))
+        }
+        guard found >= l.minFixes else { return nil }
+        var noise = configuration.motion
+        noise.gnssSigma = l.fixSigma
+        guard let track = CTRVFilter.trackWithEstimates(fixes, noise: noise)?.filter else { return nil }
+        func velocity(_ s: CTRVState) -> SIMD2<Double> { SIMD2(cos(s.yaw), sin(s.yaw)) * s.v }
+        let mismatch = velocity(track.state) - velocity(gnss.filter.state)
+        guard (mismatch * mismatch).sum().squareRoot() <= l.maxVelocityMismatch else { return nil }
+        return track
+    }
+
     /// The GNSS bias (east, north) estimated from the newest scans' measured directions (see
     /// `BeamAnchoring`), or zero when anchoring is off, no scan has a clear peak, or the estimate
     /// exceeds `maxCorrection`.
@@ -239,9 +319,8 @@ public struct ClassicalPredictor: Predictor {
         for scan in scans.reversed() {
             guard used < a.window else { break }
             guard let measured = ranker.measuredAzimuth(powerDBm: scan.dbm, minPeakDB: a.minPeakDB) else { continue }
-            // The track at the scan's stamp: the newest estimate not after it, propagated.
-            let base = estimates.last(where: { $0.stamp <= scan.stamp }) ?? estimates[0]
-            let position = base.state.propagated(by: Double(scan.stamp - base.stamp) * 1e-9).position
+            // The track at the scan's stamp.
+            let position = Self.state(at: scan.stamp, in: estimates).position
             let d = position - configuration.arrayPosition
             let range = (d * d).sum().squareRoot()
             guard position.x.isFinite, position.y.isFinite, range > 0.5 else { continue }

@@ -95,7 +95,8 @@ extension EndToEndTests {
             let beams = collector.decoded(BeamPrediction.self)
             #expect(frames.count >= 20, "only \(frames.count) frames from 4 s of simulation")
             #expect(Set(beams.map(\.header.seq)) == frames)
-            #expect(beams.allSatisfy { $0.model == "learned:\(model.lastPathComponent)" && $0.horizon.count == 2 })
+            let name = "learned:\(model.lastPathComponent)"
+            #expect(beams.allSatisfy { ($0.model == name || $0.model == name + ":no-gnss") && $0.horizon.count == 2 })
             let power = collector.decoded(PowerPrediction.self)
             #expect(Set(power.map(\.header.seq)) == frames)
             #expect(power.allSatisfy { $0.powerDBm.allSatisfy(\.isFinite) })
@@ -138,6 +139,28 @@ extension EndToEndTests {
             #expect(predictor.takeScreenedInputs().map(\.modality) == [.radar])
             #expect(withRadar.steps[0].blockageProbability != without.steps[0].blockageProbability
                     || withRadar.steps[0].east != without.steps[0].east)
+        }
+
+        @Test func aWindowWithoutAnyGnssFixHasNoKnownPosition() async throws {
+            // As the classical and persistence predictors: no fix in the window → `:no-gnss`, position unknown.
+            let model = try LearnedFixture.model(history: 3, future: 2)
+            defer { try? FileManager.default.removeItem(at: model) }
+            let launch = try LaunchFile.load(path: try LearnedFixture.launch(model: model, history: 3, horizon: 2).path)
+            let predictor = try LearnedPredictor.load(launch: launch)
+            defer { Task { await predictor.shutdown() } }
+            let beams = launch.site.mmwave.beams
+            func frame(_ i: Int, gnss: Bool) -> FrameView {
+                FrameView(stamp: Int64(i) * 100_000_000, gnss: gnss ? SIMD2(Double(i), 2) : nil,
+                          beamPowerDBm: [Float](repeating: -70, count: beams),
+                          beamPowerNormalized: [Float](repeating: 0.5, count: beams),
+                          missing: gnss ? [.camera, .radar, .lidar] : [.camera, .radar, .lidar, .gnss])
+            }
+            let horizon: [Int64] = [1, 2].map { Int64(10 + $0) * 100_000_000 }
+            let name = "learned:\(model.lastPathComponent)"
+            let fixed = try await predictor.predict(history: [frame(0, gnss: true), frame(1, gnss: false)], horizon: horizon)
+            #expect(fixed.positionKnown && fixed.model == name)
+            let lost = try await predictor.predict(history: [frame(1, gnss: false), frame(2, gnss: false)], horizon: horizon)
+            #expect(!lost.positionKnown && lost.model == name + ":no-gnss")
         }
 
         @Test func aModelFolderWithoutWeightsOrAModelIsRejectedByName() throws {
