@@ -275,9 +275,13 @@ public struct DatasetBuilder: Sendable {
                         segment: window.segment)
             if rows.count - reported >= 50 { report(rows.count - reported, false); reported = rows.count }
         }
-        for message in messages {
+        // Read and decompress (or simulate) the next messages on a thread of their own.
+        let ahead = ReadAhead(name: "fs-read", capacity: ComparativeEvaluation.Pipelining.pipelined.readAhead) { messages.next() }
+        defer { ahead.finish() }
+        for message in ahead {
             await pipeline.offer(frames: message.frames, receiveTime: message.receiveTime, add)
         }
+        ahead.finish()
         await pipeline.drain(add)
         if let error = messages.error { throw LaunchError("\(source): reading stopped: \(error)") }
 

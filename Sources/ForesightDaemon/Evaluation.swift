@@ -58,7 +58,11 @@ public struct Evaluation {
         }
         let start = Date()
         let source = BagSource(cursor: cursor, progress: progress)
-        await pipeline.runOffline(source)
+        // Read and decompress the next messages on a thread of their own.
+        let ahead = ReadAhead(name: "fs-read", capacity: ComparativeEvaluation.Pipelining.pipelined.readAhead) { source.next() }
+        defer { ahead.finish() }
+        await pipeline.runOffline(ahead)
+        ahead.finish()
         if let error = source.error { throw error }
         if pipeline.stats.counter(.frames) == 0 { throw EvaluationInput.noFrames(info, launch: launch, bagPath: bagPath) }
         var accumulator = ScoreAccumulator()
