@@ -130,17 +130,23 @@ public struct ComparativeEvaluation: Sendable {
         /// Frames a predictor may have waiting behind the one it is predicting; 0 waits for every
         /// predictor before the next frame is given to any.
         public var predictorQueue: Int
+        /// Threads sharing one radar cube (nil: the launch file's front end, `RadarParameters.threads`).
+        public var radarThreads: Int?
 
         /// Creates a setting (negative values count as 0).
-        public init(readAhead: Int, lookahead: Int, predictorQueue: Int) {
+        public init(readAhead: Int, lookahead: Int, predictorQueue: Int, radarThreads: Int? = nil) {
             self.readAhead = max(0, readAhead)
             self.lookahead = max(0, lookahead)
             self.predictorQueue = max(0, predictorQueue)
+            self.radarThreads = radarThreads
         }
 
-        /// The default: 32 messages read ahead, 2 frames in the front end, 2 waiting per predictor.
-        public static let pipelined = Pipelining(readAhead: 32, lookahead: FusionPipeline.defaultLookahead, predictorQueue: 2)
-        /// One message, one frame and one prediction at a time (the reference the tests compare with).
+        /// The default: 32 messages read ahead, 2 frames in the front end, 2 waiting per predictor,
+        /// one thread per radar cube (frames in flight fill the cores instead).
+        public static let pipelined = Pipelining(readAhead: 32, lookahead: FusionPipeline.defaultLookahead, predictorQueue: 2,
+                                                 radarThreads: 1)
+        /// One message, one frame and one prediction at a time, with the launch file's front end
+        /// (the reference the tests compare with).
         public static let serial = Pipelining(readAhead: 0, lookahead: 0, predictorQueue: 0)
     }
 
@@ -253,7 +259,8 @@ public struct ComparativeEvaluation: Sendable {
         for (g, group) in groups.enumerated() {
             let launch = entries[group.members[0]].launch
             let dummy = try PersistencePredictor(configuration: .init(site: launch.site, topK: 1))
-            pipelines.append(try FusionPipeline(launch: launch, predictor: dummy, lookahead: pipelining.lookahead, logger: logger) { event in
+            pipelines.append(try FusionPipeline(launch: launch, predictor: dummy, lookahead: pipelining.lookahead,
+                                                radarThreads: pipelining.radarThreads, logger: logger) { event in
                 // Every front end sees the same truth messages: keep the first one's.
                 guard g == 0, case .truth(let message) = event else { return }
                 truth.withLock { t in

@@ -237,7 +237,8 @@ public struct DatasetBuilder: Sendable {
         let rows = DatasetRows(shapes: try shapes(), beams: launch.site.mmwave.beams)
         let truth = Locked((timeline: TruthTimeline(), ue: 0, beam: 0, blockage: 0))
         let pipeline = try FusionPipeline(
-            launch: launch, predictor: try PersistencePredictor(configuration: .init(site: launch.site, topK: 1)), logger: logger
+            launch: launch, predictor: try PersistencePredictor(configuration: .init(site: launch.site, topK: 1)),
+            radarThreads: ComparativeEvaluation.Pipelining.pipelined.radarThreads, logger: logger
         ) { event in
             guard case .truth(let message) = event else { return }
             truth.withLock { t in

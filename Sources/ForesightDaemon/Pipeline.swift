@@ -57,9 +57,12 @@ public final class FusionPipeline: Sendable {
     /// Builds every stage from `launch`; `predictor` answers for each frame (and is published);
     /// `reference` (optional) predicts from the same window after it, for the sink's
     /// ``PipelineEvent/reference(_:_:)`` events only. `lookahead` (offline only, at least 0) is
-    /// how many frames the front end works on ahead of the one being predicted.
+    /// how many frames the front end works on ahead of the one being predicted. `radarThreads`
+    /// overrides the threads sharing one radar cube (`RadarParameters.threads`; the map is the
+    /// same for any count): offline runs pass 1, because frames in flight already keep the cores
+    /// busy and a second member would only spin between the regions of a cube.
     public init(launch: LaunchFile, predictor: any Predictor, reference: (any Predictor)? = nil,
-                lookahead: Int = FusionPipeline.defaultLookahead, logger: Logger,
+                lookahead: Int = FusionPipeline.defaultLookahead, radarThreads: Int? = nil, logger: Logger,
                 sink: @escaping @Sendable (PipelineEvent) -> Void) throws {
         self.launch = launch
         self.logger = logger
@@ -68,7 +71,9 @@ public final class FusionPipeline: Sendable {
         let topics = launch.inputTopics
         stats = PipelineStats(topics: topics, silence: launch.sync.silence)
         ingest = IngestStage(assembler: try FrameAssembler(launch: launch, counters: stats.wire), stats: stats, logger: logger)
-        frontEnd = try FramePreprocessor(configuration: try FrontEndSettings.configuration(for: launch))
+        var frontEndConfiguration = try FrontEndSettings.configuration(for: launch)
+        if let radarThreads { frontEndConfiguration.radar.threads = radarThreads }
+        frontEnd = try FramePreprocessor(configuration: frontEndConfiguration)
         prediction = try PredictionStage(predictor: predictor, reference: reference, site: launch.site, settings: launch.predictor)
     }
 
