@@ -416,8 +416,8 @@ public final class BagMessageCursor {
         guard try head.u8() == Opcode.chunk.rawValue, try head.u64() == index.chunkLength - 9 else {
             throw .malformed(what: "chunk index does not point at a chunk record", offset: index.chunkStartOffset)
         }
-        let content = Array(bytes[9...])
-        let (_, records) = try openChunk(content, at: index.chunkStartOffset, limits: reader.limits)
+        // The content is read in place after the 9-byte record head (no copy of the chunk).
+        let (_, records) = try openChunk(bytes, from: 9, at: index.chunkStartOffset, limits: reader.limits)
         try forEachRecord(in: records, baseOffset: 0, what: "chunk at \(index.chunkStartOffset)") { op, _, src throws(BagError) in
             switch Opcode(rawValue: op) {
             case .message:

@@ -88,9 +88,12 @@ func decompressChunk(_ input: UnsafeRawBufferPointer, compression name: String, 
         }
         return Array(input)
     case .zstd:
-        var out = [UInt8](repeating: 0, count: uncompressedSize)
-        let got = out.withUnsafeMutableBytes { o in
-            ZSTD_decompress(o.baseAddress, o.count, input.baseAddress, input.count)
+        // Written straight into uninitialized storage: zeroing megabytes first only to overwrite
+        // them cost a memset and its page faults per chunk. Only what zstd wrote counts as initialized.
+        var got = 0
+        let out = [UInt8](unsafeUninitializedCapacity: uncompressedSize) { o, initialized in
+            got = ZSTD_decompress(o.baseAddress, o.count, input.baseAddress, input.count)
+            initialized = ZSTD_isError(got) != 0 ? 0 : min(got, o.count)
         }
         if ZSTD_isError(got) != 0 {
             throw .compression(algorithm: "zstd", reason: "\(String(cString: ZSTD_getErrorName(got))) (chunk at byte \(offset))")

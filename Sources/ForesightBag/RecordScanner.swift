@@ -85,10 +85,11 @@ func forEachRecord(in bytes: [UInt8], baseOffset: UInt64, what: String,
     }
 }
 
-/// Decodes a chunk record's content: checks sizes against the limits, decompresses and verifies the CRC.
-/// Returns the header and the uncompressed records.
-func openChunk(_ content: [UInt8], at offset: UInt64, limits: BagReaderLimits) throws(BagError) -> (ChunkHeader, [UInt8]) {
-    var src = ByteSource(content, baseOffset: offset + 9, what: "chunk")
+/// Decodes a chunk record's content (`content` from index `start` on, e.g. 9 to skip the record's
+/// opcode and length without copying): checks sizes against the limits, decompresses and verifies
+/// the CRC. Returns the header and the uncompressed records.
+func openChunk(_ content: [UInt8], from start: Int = 0, at offset: UInt64, limits: BagReaderLimits) throws(BagError) -> (ChunkHeader, [UInt8]) {
+    var src = ByteSource(content, from: start, baseOffset: offset + 9 - UInt64(start), what: "chunk")
     let header = try src.chunkHeader()
     guard header.uncompressedSize <= limits.maxChunkSize else {
         throw .absurdLength(what: "chunk uncompressed size", length: header.uncompressedSize,
@@ -97,9 +98,9 @@ func openChunk(_ content: [UInt8], at offset: UInt64, limits: BagReaderLimits) t
     if header.compression.isEmpty && header.uncompressedSize != header.recordsSize {
         throw .malformed(what: "uncompressed chunk sizes disagree (\(header.recordsSize) vs \(header.uncompressedSize))", offset: offset)
     }
-    let start = src.position
+    let recordsStart = src.position
     let records = try withBytes(content) { raw throws(BagError) in
-        try decompressChunk(UnsafeRawBufferPointer(rebasing: raw[start..<(start + Int(header.recordsSize))]),
+        try decompressChunk(UnsafeRawBufferPointer(rebasing: raw[recordsStart..<(recordsStart + Int(header.recordsSize))]),
                             compression: header.compression, uncompressedSize: Int(header.uncompressedSize), offset: offset)
     }
     if header.uncompressedCRC != 0 {

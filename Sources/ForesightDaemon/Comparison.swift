@@ -119,10 +119,43 @@ public struct ComparativeEvaluation: Sendable {
         }
     }
 
+    /// How far an offline run works ahead of the frame being predicted. Every setting gives the
+    /// same frames, in the same order, to every predictor, so the same scores; only the speed differs.
+    public struct Pipelining: Sendable, Equatable {
+        /// Messages read and decompressed (or simulated) ahead, on a thread of their own; 0 reads
+        /// each message when the pipeline asks for it.
+        public var readAhead: Int
+        /// Frames preprocessed ahead of the one being predicted (``FusionPipeline/lookahead``).
+        public var lookahead: Int
+        /// Frames a predictor may have waiting behind the one it is predicting; 0 waits for every
+        /// predictor before the next frame is given to any.
+        public var predictorQueue: Int
+        /// Threads sharing one radar cube (nil: the launch file's front end, `RadarParameters.threads`).
+        public var radarThreads: Int?
+
+        /// Creates a setting (negative values count as 0).
+        public init(readAhead: Int, lookahead: Int, predictorQueue: Int, radarThreads: Int? = nil) {
+            self.readAhead = max(0, readAhead)
+            self.lookahead = max(0, lookahead)
+            self.predictorQueue = max(0, predictorQueue)
+            self.radarThreads = radarThreads
+        }
+
+        /// The default: 32 messages read ahead, 2 frames in the front end, 2 waiting per predictor,
+        /// one thread per radar cube (frames in flight fill the cores instead).
+        public static let pipelined = Pipelining(readAhead: 32, lookahead: FusionPipeline.defaultLookahead, predictorQueue: 2,
+                                                 radarThreads: 1)
+        /// One message, one frame and one prediction at a time, with the launch file's front end
+        /// (the reference the tests compare with).
+        public static let serial = Pipelining(readAhead: 0, lookahead: 0, predictorQueue: 0)
+    }
+
     /// The predictors, in report order.
     public let entries: [Entry]
     /// Whether per-frame traces go into the result.
     public var traces = false
+    /// How far a run works ahead (``Pipelining/pipelined`` unless set).
+    public var pipelining = Pipelining.pipelined
     private let logger: Logger
 
     /// Creates an evaluation of `entries`; truth topics are followed whatever the launch files say.
@@ -226,7 +259,8 @@ public struct ComparativeEvaluation: Sendable {
         for (g, group) in groups.enumerated() {
             let launch = entries[group.members[0]].launch
             let dummy = try PersistencePredictor(configuration: .init(site: launch.site, topK: 1))
-            pipelines.append(try FusionPipeline(launch: launch, predictor: dummy, logger: logger) { event in
+            pipelines.append(try FusionPipeline(launch: launch, predictor: dummy, lookahead: pipelining.lookahead,
+                                                radarThreads: pipelining.radarThreads, logger: logger) { event in
                 // Every front end sees the same truth messages: keep the first one's.
                 guard g == 0, case .truth(let message) = event else { return }
                 truth.withLock { t in
@@ -254,21 +288,22 @@ public struct ComparativeEvaluation: Sendable {
                                 seconds: [Double](repeating: 0, count: entries.count)))
         let entries = self.entries
         var frameCount = 0, partialCount = 0
+        // Every predictor gets its frames in order on its own stage, without waiting for the
+        // others or for the next frame's preprocessing (at most `queued` frames behind).
+        var queues = entries.indices.map { _ in OrderedPredictions(queued: pipelining.predictorQueue) }
         func feed(_ group: [Int], _ frame: PreprocessedFrame) async {
-            await withTaskGroup(of: Void.self) { tasks in
-                for i in group {
-                    let entry = entries[i], stage = stages[i]
-                    let f = FrameDrop.apply(entry.dropped, frame: frame)
-                    let c = f.header
-                    if entry.launch.sync.required.contains(where: c.missing.contains) { continue }
-                    tasks.addTask {
-                        let start = DispatchTime.now().uptimeNanoseconds
-                        let set = await stage.predict(f)
-                        let took = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                        collected.withLock { s in
-                            if let set { s.sets[i].append(set) }
-                            s.seconds[i] += took
-                        }
+            for i in group {
+                let entry = entries[i], stage = stages[i]
+                let f = FrameDrop.apply(entry.dropped, frame: frame)
+                let c = f.header
+                if entry.launch.sync.required.contains(where: c.missing.contains) { continue }
+                await queues[i].submit {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    let set = await stage.predict(f)
+                    let took = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                    collected.withLock { s in
+                        if let set { s.sets[i].append(set) }
+                        s.seconds[i] += took
                     }
                 }
             }
@@ -280,7 +315,14 @@ public struct ComparativeEvaluation: Sendable {
             }
         })
         let messages = try drive.open(topics: topics, site: entries[groups[0].members[0]].launch.site)
-        for message in messages {
+        // Read and decompress (or simulate) the next messages on a thread of their own.
+        let source = pipelining.readAhead > 0 ? ReadAhead(name: "fs-read", capacity: pipelining.readAhead) { messages.next() } : nil
+        defer { source?.finish() }
+        func nextMessage() -> (frames: [[UInt8]], receiveTime: Int64)? {
+            if let source { return source.next() }
+            return messages.next()
+        }
+        while let message = nextMessage() {
             for (g, group) in groups.enumerated() {
                 await pipelines[g].offer(frames: message.frames, receiveTime: message.receiveTime) { frame in
                     let context = frame.header
@@ -293,6 +335,7 @@ public struct ComparativeEvaluation: Sendable {
                 }
             }
         }
+        source?.finish()
         for (g, group) in groups.enumerated() {
             await pipelines[g].drain { frame in
                 let context = frame.header
@@ -303,6 +346,7 @@ public struct ComparativeEvaluation: Sendable {
                 await feed(group.members, frame)
             }
         }
+        for i in queues.indices { await queues[i].finish() }
         var failures: [Int] = []
         for stage in stages {
             failures.append(await stage.failures)
@@ -357,5 +401,33 @@ public enum FrameDrop {
         var f = frame
         for modality in modalities { f.drop(modality) }
         return f
+    }
+}
+
+/// Runs work items one after the other, in submission order, without making the submitter wait
+/// for each: every item starts when the previous one has finished, and `submit` waits only while
+/// `queued` items are already waiting behind the running one. A predictor fed through one sees
+/// its frames strictly in order, exactly as if each were awaited in turn.
+struct OrderedPredictions {
+    private let queued: Int
+    private var pending: [Task<Void, Never>] = []
+
+    /// An empty queue allowing `queued` (at least 0) items to wait behind the running one.
+    init(queued: Int) { self.queued = max(0, queued) }
+
+    /// Queues `work` behind everything submitted before.
+    mutating func submit(_ work: @escaping @Sendable () async -> Void) async {
+        while pending.count > queued { await pending.removeFirst().value }
+        let previous = pending.last
+        pending.append(Task {
+            await previous?.value
+            await work()
+        })
+    }
+
+    /// Waits until every item submitted has run.
+    mutating func finish() async {
+        for task in pending { await task.value }
+        pending.removeAll()
     }
 }

@@ -237,7 +237,8 @@ public struct DatasetBuilder: Sendable {
         let rows = DatasetRows(shapes: try shapes(), beams: launch.site.mmwave.beams)
         let truth = Locked((timeline: TruthTimeline(), ue: 0, beam: 0, blockage: 0))
         let pipeline = try FusionPipeline(
-            launch: launch, predictor: try PersistencePredictor(configuration: .init(site: launch.site, topK: 1)), logger: logger
+            launch: launch, predictor: try PersistencePredictor(configuration: .init(site: launch.site, topK: 1)),
+            radarThreads: ComparativeEvaluation.Pipelining.pipelined.radarThreads, logger: logger
         ) { event in
             guard case .truth(let message) = event else { return }
             truth.withLock { t in
@@ -275,9 +276,13 @@ public struct DatasetBuilder: Sendable {
                         segment: window.segment)
             if rows.count - reported >= 50 { report(rows.count - reported, false); reported = rows.count }
         }
-        for message in messages {
+        // Read and decompress (or simulate) the next messages on a thread of their own.
+        let ahead = ReadAhead(name: "fs-read", capacity: ComparativeEvaluation.Pipelining.pipelined.readAhead) { messages.next() }
+        defer { ahead.finish() }
+        for message in ahead {
             await pipeline.offer(frames: message.frames, receiveTime: message.receiveTime, add)
         }
+        ahead.finish()
         await pipeline.drain(add)
         if let error = messages.error { throw LaunchError("\(source): reading stopped: \(error)") }
 

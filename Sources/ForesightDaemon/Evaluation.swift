@@ -41,7 +41,8 @@ public struct Evaluation {
         let topics = Set(launch.inputTopics + launch.inputs.truthTopics.map { launch.prefix + $0 })
         let cursor = try reader.messages { topics.contains($0.topic) }
         let collected = Locked<(predictions: [PredictionSet], truth: TruthTimeline)>(([], TruthTimeline()))
-        let pipeline = try FusionPipeline(launch: launch, predictor: try PredictorFactory.make(launch), logger: logger) { event in
+        let pipeline = try FusionPipeline(launch: launch, predictor: try PredictorFactory.make(launch),
+                                          radarThreads: ComparativeEvaluation.Pipelining.pipelined.radarThreads, logger: logger) { event in
             switch event {
             case .prediction(let set, _): collected.withLock { $0.predictions.append(set) }
             case .truth(let message):
@@ -58,7 +59,11 @@ public struct Evaluation {
         }
         let start = Date()
         let source = BagSource(cursor: cursor, progress: progress)
-        await pipeline.runOffline(source)
+        // Read and decompress the next messages on a thread of their own.
+        let ahead = ReadAhead(name: "fs-read", capacity: ComparativeEvaluation.Pipelining.pipelined.readAhead) { source.next() }
+        defer { ahead.finish() }
+        await pipeline.runOffline(ahead)
+        ahead.finish()
         if let error = source.error { throw error }
         if pipeline.stats.counter(.frames) == 0 { throw EvaluationInput.noFrames(info, launch: launch, bagPath: bagPath) }
         var accumulator = ScoreAccumulator()

@@ -44,18 +44,36 @@ public final class FusionPipeline: Sendable {
     private let sink: @Sendable (PipelineEvent) -> Void
     private let logger: Logger
 
+    /// Offline (``offer(frames:receiveTime:_:)``): how many frames are preprocessed ahead of the
+    /// one being handed to `body`. 0 is strictly serial; the default keeps two frames in the front
+    /// end while the caller predicts, which is what keeps both cores of the reference machine busy.
+    public static let defaultLookahead = 2
+
+    /// Frames preprocessed ahead of the one offline `body` is running on (see ``defaultLookahead``).
+    public let lookahead: Int
+    /// Offline: the frames handed to the front end and not yet to `body`, oldest first.
+    private let ahead = Locked<[Task<PreprocessedFrame, Never>]>([])
+
     /// Builds every stage from `launch`; `predictor` answers for each frame (and is published);
     /// `reference` (optional) predicts from the same window after it, for the sink's
-    /// ``PipelineEvent/reference(_:_:)`` events only.
-    public init(launch: LaunchFile, predictor: any Predictor, reference: (any Predictor)? = nil, logger: Logger,
+    /// ``PipelineEvent/reference(_:_:)`` events only. `lookahead` (offline only, at least 0) is
+    /// how many frames the front end works on ahead of the one being predicted. `radarThreads`
+    /// overrides the threads sharing one radar cube (`RadarParameters.threads`; the map is the
+    /// same for any count): offline runs pass 1, because frames in flight already keep the cores
+    /// busy and a second member would only spin between the regions of a cube.
+    public init(launch: LaunchFile, predictor: any Predictor, reference: (any Predictor)? = nil,
+                lookahead: Int = FusionPipeline.defaultLookahead, radarThreads: Int? = nil, logger: Logger,
                 sink: @escaping @Sendable (PipelineEvent) -> Void) throws {
         self.launch = launch
         self.logger = logger
         self.sink = sink
+        self.lookahead = max(0, lookahead)
         let topics = launch.inputTopics
         stats = PipelineStats(topics: topics, silence: launch.sync.silence)
         ingest = IngestStage(assembler: try FrameAssembler(launch: launch, counters: stats.wire), stats: stats, logger: logger)
-        frontEnd = try FramePreprocessor(configuration: try FrontEndSettings.configuration(for: launch))
+        var frontEndConfiguration = try FrontEndSettings.configuration(for: launch)
+        if let radarThreads { frontEndConfiguration.radar.threads = radarThreads }
+        frontEnd = try FramePreprocessor(configuration: frontEndConfiguration)
         prediction = try PredictionStage(predictor: predictor, reference: reference, site: launch.site, settings: launch.predictor)
     }
 
@@ -95,6 +113,8 @@ public final class FusionPipeline: Sendable {
     }
 
     /// Runs offline over recorded messages, in order, processing every frame (nothing dropped).
+    /// The front end works on up to ``lookahead`` frames ahead of the one being predicted; the
+    /// predictor still sees every frame, one at a time, in stamp order.
     public func runOffline(_ messages: some Sequence<(frames: [[UInt8]], receiveTime: Int64)>) async {
         for message in messages {
             await offer(frames: message.frames, receiveTime: message.receiveTime) { frame in await self.finish(frame) }
@@ -103,22 +123,61 @@ public final class FusionPipeline: Sendable {
     }
 
     /// Offline, step by step: hands one recorded message to ingest (wire checks, synchronizer);
-    /// every frame it completes is preprocessed by the front end (the same code as `runLive`) and
-    /// given to `body` in order — nothing is dropped. Truth messages go to the sink. `foresight
-    /// eval` and `foresight dataset` build on this; `runOffline` passes the predictor stage as `body`.
+    /// every frame it completes goes to the front end (the same code as `runLive`) and, once
+    /// preprocessed, to `body` — every frame, in the order the synchronizer completed them, one
+    /// at a time (`body` is awaited before the next frame is given to it). Truth messages go to
+    /// the sink at once. `foresight eval` and `foresight dataset` build on this; `runOffline`
+    /// passes the predictor stage as `body`.
+    ///
+    /// Pipelined: up to ``lookahead`` frames are preprocessed while `body` runs on an earlier one,
+    /// so a frame may reach `body` during a later `offer` (or ``drain(_:)``) than the one that
+    /// completed it. Pass the same `body` to every call and call `offer` from one task at a time.
     public func offer(frames: [[UInt8]], receiveTime: Int64,
                       _ body: (PreprocessedFrame) async -> Void) async {
         let (ready, truth) = await ingest.accept(frames: frames, receiveTime: receiveTime)
         if let truth { sink(.truth(truth)) }
-        for raw in ready { await body(await process(raw)) }
+        for raw in ready {
+            if startPreprocessing(raw) > lookahead { await deliverOldest(body) }
+        }
     }
 
-    /// Offline: emits the frames still pending in the synchronizer (end of the recording) to
-    /// `body`, then stops the front end and the predictor stage. Call once, after the last `offer`.
+    /// Offline: emits the frames still pending in the synchronizer (end of the recording) and
+    /// every frame still in the front end to `body`, in order, then stops the front end and the
+    /// predictor stage. Call once, after the last `offer`.
     public func drain(_ body: (PreprocessedFrame) async -> Void) async {
-        for raw in await ingest.flush() { await body(await process(raw)) }
+        for raw in await ingest.flush() {
+            if startPreprocessing(raw) > lookahead { await deliverOldest(body) }
+        }
+        while await deliverOldest(body) {}
         frontEnd.finish()
         await prediction.stop()
+    }
+
+    /// Offline: starts preprocessing a frame (its modalities run concurrently on the front end's
+    /// threads) behind the ones already started; returns how many are now waiting for `body`.
+    private func startPreprocessing(_ raw: RawFrame) -> Int {
+        stats.latency[.sync]?.record(raw.header.synchronizedAt - raw.header.lastReceive)
+        let frontEnd = self.frontEnd, stats = self.stats
+        let task = Task {
+            let frame = await frontEnd.process(raw)
+            stats.latency[.preprocess]?.record(wallClockNanoseconds() - frame.header.synchronizedAt)
+            return frame
+        }
+        return ahead.withLock { queue in
+            queue.append(task)
+            return queue.count
+        }
+    }
+
+    /// Offline: waits for the oldest frame started, counts its rejected inputs and gives it to
+    /// `body`; false when none was waiting.
+    @discardableResult
+    private func deliverOldest(_ body: (PreprocessedFrame) async -> Void) async -> Bool {
+        guard let task = ahead.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else { return false }
+        let frame = await task.value
+        for (modality, error) in frame.failures { countFailure(modality, error) }
+        await body(frame)
+        return true
     }
 
     // MARK: Stages
@@ -157,14 +216,6 @@ public final class FusionPipeline: Sendable {
             record(frame)
             await finish(frame)
         }
-    }
-
-    /// Preprocesses a frame directly (offline: no queue, nothing dropped) and records it.
-    private func process(_ raw: RawFrame) async -> PreprocessedFrame {
-        stats.latency[.sync]?.record(raw.header.synchronizedAt - raw.header.lastReceive)
-        let frame = await frontEnd.process(raw)
-        record(frame)
-        return frame
     }
 
     /// Records a preprocessed frame's latency and its rejected inputs.

@@ -326,6 +326,7 @@ struct EvalCommand: AsyncParsableCommand {
     var logLevel: LogLevelArgument = .warning
 
     func run() async throws {
+        OfflineMemory.retainFreedBuffers()
         if let json { try OutputPath.checkWritable(json, option: "--json") }
         let logger = bootstrapLogging(level: logLevel.rawValue)
         var entries: [ComparativeEvaluation.Entry] = []

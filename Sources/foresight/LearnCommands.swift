@@ -150,6 +150,7 @@ struct DatasetCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        OfflineMemory.retainFreedBuffers()
         let launchFile = try loadLaunch(launch)
         let logger = bootstrapLogging(level: logLevel.rawValue)
         let drives = try input.drives()

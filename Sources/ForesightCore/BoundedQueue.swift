@@ -1,24 +1,26 @@
 import Foundation
 
 /// A blocking first-in first-out hand-off between two threads holding at most `capacity` items,
-/// so a fast producer waits for a slow consumer instead of buffering without bound.
-final class BoundedQueue<Element>: @unchecked Sendable {
+/// so a fast producer waits for a slow consumer instead of buffering without bound. Used between
+/// dedicated threads (``ReadAhead``, the DeepSense importer's loader); its calls block the calling
+/// thread, so it is not for Swift's cooperative pool.
+public final class BoundedQueue<Element>: @unchecked Sendable {
     private let condition = NSCondition()
     private var items: [Element] = []
     private var closed = false
     private let capacity: Int
-    /// Seconds `push` waited for room (the consumer was slower) and `pop` waited for an item
-    /// (the producer was slower): how well the two sides overlap.
-    private(set) var pushWaitSeconds = 0.0, popWaitSeconds = 0.0
+    // Seconds `push` waited for room and `pop` waited for an item (see `waits`).
+    private var pushWaitSeconds = 0.0, popWaitSeconds = 0.0
 
-    init(capacity: Int) {
+    /// An empty queue holding at most `capacity` (at least 1) items.
+    public init(capacity: Int) {
         precondition(capacity >= 1)
         self.capacity = capacity
     }
 
     /// Appends `item`, waiting while the queue is full. Returns false if the queue was closed.
     @discardableResult
-    func push(_ item: Element) -> Bool {
+    public func push(_ item: Element) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         if items.count >= capacity && !closed {
@@ -33,7 +35,7 @@ final class BoundedQueue<Element>: @unchecked Sendable {
     }
 
     /// Appends `item` if there is room; never waits. Returns false if the queue is full or closed.
-    func offer(_ item: Element) -> Bool {
+    public func offer(_ item: Element) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         guard !closed, items.count < capacity else { return false }
@@ -43,7 +45,7 @@ final class BoundedQueue<Element>: @unchecked Sendable {
     }
 
     /// The next item, waiting while the queue is empty; nil once it is closed and drained.
-    func pop() -> Element? {
+    public func pop() -> Element? {
         condition.lock()
         defer { condition.unlock() }
         if items.isEmpty && !closed {
@@ -57,15 +59,16 @@ final class BoundedQueue<Element>: @unchecked Sendable {
         return item
     }
 
-    /// The wait times so far (see ``pushWaitSeconds``), read under the lock.
-    var waits: (push: Double, pop: Double) {
+    /// Seconds `push` has waited for room (the consumer was slower) and `pop` for an item (the
+    /// producer was slower) so far: how well the two sides overlap.
+    public var waits: (push: Double, pop: Double) {
         condition.lock()
         defer { condition.unlock() }
         return (pushWaitSeconds, popWaitSeconds)
     }
 
     /// Wakes both sides; `push` fails from now on, `pop` drains what is left.
-    func close() {
+    public func close() {
         condition.lock()
         closed = true
         condition.broadcast()
