@@ -152,12 +152,12 @@ def drive_parts(drive_report, step=None):
     parts["top3"] = ((row["top3"] or 0) * n, n)
     if step is None:
         m = drive_report.get("adeSets", 0)
-        parts["ade"] = ((drive_report["adeM"] or 0) * m, m)
+        parts["ade"] = ((drive_report.get("adeM") or 0) * m, m)   # absent: no position known (e.g. GNSS dropped)
     else:
         m = row["positionSamples"]
-        parts["ade"] = ((row["positionErrorM"] or 0) * m, m)
+        parts["ade"] = ((row.get("positionErrorM") or 0) * m, m)
     k = row["powerSamples"]
-    parts["rmse"] = (((row["powerRMSEDB"] or 0) ** 2) * k, k)
+    parts["rmse"] = (((row.get("powerRMSEDB") or 0) ** 2) * k, k)
     b = row["blockage"]
     parts["f1"] = (2 * b["tp"], 2 * b["tp"] + b["fp"] + b["fn"])
     return parts
