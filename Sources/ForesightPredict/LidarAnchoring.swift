@@ -89,7 +89,9 @@ public struct LidarAnchoring: Sendable, Equatable, Codable {
         guard xs.count >= need else { return nil }
         // Passes 2 and 3: the vehicle's box around the centre; its extent's midpoint is the next centre.
         // The first box reaches a whole length each way (the first centre may sit on an end face).
-        var centre = SIMD2(Self.quantile(&xs, 0.5), Self.quantile(&ys, 0.5))
+        xs.sort()
+        ys.sort()
+        var centre = SIMD2(Self.quantile(sorted: xs, 0.5), Self.quantile(sorted: ys, 0.5))
         var along: [Float] = [], across: [Float] = []
         for (halfAlong, halfAcross) in [(length + margin, width / 2 + margin), (length / 2 + margin, width / 2 + margin)] {
             along.removeAll(keepingCapacity: true)
@@ -102,16 +104,17 @@ public struct LidarAnchoring: Sendable, Equatable, Codable {
             }
             guard along.count >= need else { return nil }
             let q = Float(min(max(trim, 0), 0.49))
-            let midAlong = (Self.quantile(&along, q) + Self.quantile(&along, 1 - q)) / 2
-            let midAcross = (Self.quantile(&across, q) + Self.quantile(&across, 1 - q)) / 2
+            along.sort()
+            across.sort()
+            let midAlong = (Self.quantile(sorted: along, q) + Self.quantile(sorted: along, 1 - q)) / 2
+            let midAcross = (Self.quantile(sorted: across, q) + Self.quantile(sorted: across, 1 - q)) / 2
             centre += midAlong * u + midAcross * SIMD2(-u.y, u.x)
         }
         return SIMD2(Double(centre.x), Double(centre.y))
     }
 
-    /// The `q` quantile (nearest rank) of a non-empty buffer; sorts it.
-    static func quantile(_ values: inout [Float], _ q: Float) -> Float {
-        values.sort()
+    /// The `q` quantile (nearest rank) of a sorted, non-empty buffer.
+    static func quantile(sorted values: [Float], _ q: Float) -> Float {
         let i = Int((Float(values.count - 1) * q).rounded())
         return values[min(max(i, 0), values.count - 1)]
     }

@@ -11,6 +11,19 @@ import ForesightWire
 
 /// A random-weight model folder shaped for the simulated site with a 32×32 camera input.
 enum LearnedFixture {
+    /// A small random model (history 3, future 2) in a temporary folder, its launch file and the
+    /// predictor loaded from it; the caller removes the folder and shuts the predictor down.
+    static func loaded() throws -> (model: URL, launch: LaunchFile, predictor: LearnedPredictor) {
+        let model = try self.model(history: 3, future: 2)
+        do {
+            let launch = try LaunchFile.load(path: try self.launch(model: model, history: 3, horizon: 2).path)
+            return (model, launch, try LearnedPredictor.load(launch: launch))
+        } catch {
+            try? FileManager.default.removeItem(at: model)
+            throw error
+        }
+    }
+
     /// The launch-file lines of the 32×32 camera front end.
     static let preprocess = """
     preprocess:
@@ -105,11 +118,8 @@ extension EndToEndTests {
         @Test func aTensorOfAnotherSizeIsPredictedAsAMissingModalityAndReported() async throws {
             // A rig's radar with another sample count than the site's gives a map the model cannot take:
             // the frame is still predicted (radar → the learned missing token), and the radar is reported.
-            let model = try LearnedFixture.model(history: 3, future: 2)
-            defer { try? FileManager.default.removeItem(at: model) }
-            let launch = try LaunchFile.load(path: try LearnedFixture.launch(model: model, history: 3, horizon: 2).path)
-            let predictor = try LearnedPredictor.load(launch: launch)
-            defer { Task { await predictor.shutdown() } }
+            let (model, launch, predictor) = try LearnedFixture.loaded()
+            defer { try? FileManager.default.removeItem(at: model); Task { await predictor.shutdown() } }
             let beams = launch.site.mmwave.beams
             func frame(_ i: Int, radarValues: Int) -> FrameView {
                 FrameView(stamp: Int64(i) * 100_000_000, gnss: SIMD2(Double(i), 2), beamPowerDBm: [Float](repeating: -70, count: beams),
@@ -143,11 +153,8 @@ extension EndToEndTests {
 
         @Test func aWindowWithoutAnyGnssFixHasNoKnownPosition() async throws {
             // As the classical and persistence predictors: no fix in the window → `:no-gnss`, position unknown.
-            let model = try LearnedFixture.model(history: 3, future: 2)
-            defer { try? FileManager.default.removeItem(at: model) }
-            let launch = try LaunchFile.load(path: try LearnedFixture.launch(model: model, history: 3, horizon: 2).path)
-            let predictor = try LearnedPredictor.load(launch: launch)
-            defer { Task { await predictor.shutdown() } }
+            let (model, launch, predictor) = try LearnedFixture.loaded()
+            defer { try? FileManager.default.removeItem(at: model); Task { await predictor.shutdown() } }
             let beams = launch.site.mmwave.beams
             func frame(_ i: Int, gnss: Bool) -> FrameView {
                 FrameView(stamp: Int64(i) * 100_000_000, gnss: gnss ? SIMD2(Double(i), 2) : nil,

@@ -44,8 +44,8 @@ import Testing
                 let seen = try #require(anchoring.locate(points: cloud, near: centre + SIMD2(1.5, -1.0), heading: heading))
                 #expect(Self.distance(seen, centre) < 0.2, "car at \(centre) heading \(heading): seen \(seen)")
                 // The median of the points would sit on the visible faces, far from the centre.
-                var xs = cloud.filter { $0.z >= 0.4 }.map(\.x), ys = cloud.filter { $0.z >= 0.4 }.map(\.y)
-                let median = SIMD2(Double(LidarAnchoring.quantile(&xs, 0.5)), Double(LidarAnchoring.quantile(&ys, 0.5)))
+                let xs = cloud.filter { $0.z >= 0.4 }.map(\.x).sorted(), ys = cloud.filter { $0.z >= 0.4 }.map(\.y).sorted()
+                let median = SIMD2(Double(LidarAnchoring.quantile(sorted: xs, 0.5)), Double(LidarAnchoring.quantile(sorted: ys, 0.5)))
                 #expect(Self.distance(median, centre) > Self.distance(seen, centre))
             }
         }
