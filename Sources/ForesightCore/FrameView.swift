@@ -94,6 +94,11 @@ public struct FrameView: Sendable, Equatable {
 }
 
 extension FrameView {
+    /// The GNSS fix when it is usable (both coordinates finite), else nil.
+    public var finiteGNSS: SIMD2<Double>? {
+        gnss.flatMap { $0.x.isFinite && $0.y.isFinite ? $0 : nil }
+    }
+
     /// This view as it would be with `modality` absent (a dead sensor): the modality's
     /// fields are nil and it is in ``missing``.
     public func removing(_ modality: Modality) -> FrameView {

@@ -175,7 +175,7 @@ public final class LearnedPredictor: InputScreeningPredictor {
         // As the classical and persistence predictors: without any GNSS fix in the window the
         // positions are not a measurement-based estimate — the model name says so (`:no-gnss`) and
         // scoring skips them.
-        let fixed = history.contains { f in f.gnss.map { $0.x.isFinite && $0.y.isFinite } ?? false }
+        let fixed = history.contains { $0.finiteGNSS != nil }
         return PredictionSet(model: fixed ? model : model + ":no-gnss", horizon: Array(horizon.prefix(count)), steps: steps,
                              positionKnown: fixed)
     }

@@ -154,13 +154,13 @@ public final class FusionPipeline: Sendable {
     }
 
     /// Offline: starts preprocessing a frame (its modalities run concurrently on the front end's
-    /// threads) behind the ones already started; returns how many are now waiting for `body`.
+    /// threads; its latency and rejected inputs are recorded when it is done) behind the ones
+    /// already started; returns how many are now waiting for `body`.
     private func startPreprocessing(_ raw: RawFrame) -> Int {
         stats.latency[.sync]?.record(raw.header.synchronizedAt - raw.header.lastReceive)
-        let frontEnd = self.frontEnd, stats = self.stats
         let task = Task {
-            let frame = await frontEnd.process(raw)
-            stats.latency[.preprocess]?.record(wallClockNanoseconds() - frame.header.synchronizedAt)
+            let frame = await self.frontEnd.process(raw)
+            self.record(frame)
             return frame
         }
         return ahead.withLock { queue in
@@ -169,14 +169,11 @@ public final class FusionPipeline: Sendable {
         }
     }
 
-    /// Offline: waits for the oldest frame started, counts its rejected inputs and gives it to
-    /// `body`; false when none was waiting.
+    /// Offline: waits for the oldest frame started and gives it to `body`; false when none was waiting.
     @discardableResult
     private func deliverOldest(_ body: (PreprocessedFrame) async -> Void) async -> Bool {
         guard let task = ahead.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else { return false }
-        let frame = await task.value
-        for (modality, error) in frame.failures { countFailure(modality, error) }
-        await body(frame)
+        await body(await task.value)
         return true
     }
 

@@ -183,7 +183,7 @@ public struct ClassicalPredictor: Predictor {
         // Positions per step from the CTRV filter over the fixes at their own stamps (those after the
         // last jump).
         let fixes = frames.map { f -> (stamp: Int64, position: SIMD2<Double>?) in
-            (f.gnssStamp ?? f.stamp, f.gnss.flatMap { g in g.x.isFinite && g.y.isFinite ? g : nil })
+            (f.gnssStamp ?? f.stamp, f.finiteGNSS)
         }.sorted { $0.stamp < $1.stamp }
         let tracked = CTRVFilter.trackWithEstimates(afterLastJump(fixes), noise: configuration.motion)
         var positions: [SIMD2<Double>] = []
@@ -193,14 +193,15 @@ public struct ClassicalPredictor: Predictor {
             // seen often enough; no beam correction on top (the beam directions were measured less
             // precisely than the car: with them, top-1 fell on the training drives). Otherwise the
             // GNSS track corrected by the bias the beam directions reveal.
+            let beamBias = gnssBias(scans: scans, estimates: tracked.estimates)
             let filter: CTRVFilter
             let bias: SIMD2<Double>
-            if let seen = lidarTrack(frames: frames, scans: scans, gnss: tracked) {
+            if let seen = lidarTrack(frames: frames, gnss: tracked, beamBias: beamBias) {
                 filter = seen
                 bias = .zero
             } else {
                 filter = tracked.filter
-                bias = gnssBias(scans: scans, estimates: tracked.estimates)
+                bias = beamBias
             }
             for t in horizon {
                 let p = filter.state.propagated(by: Double(t - filter.stamp) * 1e-9).position
@@ -277,16 +278,16 @@ public struct ClassicalPredictor: Predictor {
     }
 
     /// The track of the UE's vehicle in the window's LiDAR clouds (see `LidarAnchoring`), searched
-    /// around the GNSS track corrected by the beam directions, or nil when it was found in fewer than
-    /// `minFixes` clouds or moves otherwise than the GNSS track (`maxVelocityMismatch`: a parked car
-    /// beside the lane, not the UE).
-    func lidarTrack(frames: [FrameView], scans: [(stamp: Int64, dbm: [Float])], gnss: (filter: CTRVFilter, estimates: [(stamp: Int64, state: CTRVState)])) -> CTRVFilter? {
+    /// around the GNSS track corrected by `beamBias` (what the beam directions say, ``gnssBias``), or
+    /// nil when it was found in fewer than `minFixes` clouds or moves otherwise than the GNSS track
+    /// (`maxVelocityMismatch`: a parked car beside the lane, not the UE).
+    func lidarTrack(frames: [FrameView], gnss: (filter: CTRVFilter, estimates: [(stamp: Int64, state: CTRVState)]),
+                    beamBias: SIMD2<Double>) -> CTRVFilter? {
         let l = configuration.lidarAnchoring
         guard l.enabled, l.minFixes >= 1, l.fixSigma > 0, let start = gnss.estimates.first?.stamp else { return nil }
         // Clouds from before the track's start (e.g. before a jump) would be searched in the wrong place.
         let clouds = frames.compactMap { f in f.lidarPoints.map { (stamp: f.stamp, points: $0) } }.filter { $0.stamp >= start }
         guard clouds.count >= l.minFixes else { return nil }
-        let beamBias = gnssBias(scans: scans, estimates: gnss.estimates)
         var fixes: [(stamp: Int64, position: SIMD2<Double>?)] = []
         var found = 0
         for cloud in clouds {

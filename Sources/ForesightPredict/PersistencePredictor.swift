@@ -96,7 +96,7 @@ public struct PersistencePredictor: Predictor {
         let frames = history.sorted { $0.stamp < $1.stamp }
         let beamCount = configuration.steeringAngles.count
         let scan = frames.last(where: { f in f.beamPowerDBm.map { $0.count == beamCount && $0.contains { !$0.isNaN } } ?? false })?.beamPowerDBm
-        let fix = frames.last(where: { f in f.gnss.map { $0.x.isFinite && $0.y.isFinite } ?? false })?.gnss
+        let fix = frames.last(where: { $0.finiteGNSS != nil })?.finiteGNSS
 
         let k = min(configuration.topK, beamCount)
         var beams: [Int]
