@@ -106,7 +106,7 @@ let package = Package(
         // Import of other testbeds' data (DeepSense 6G) and export for other viewers (Foxglove).
         .target(name: "ForesightInterop", dependencies: ["ForesightWire", "ForesightBag", "ForesightSite", "ForesightPreprocess", "CZlib"],
                 swiftSettings: strict),
-        .target(name: "ForesightDaemon", dependencies: ["ForesightWire", "ForesightBus", "ForesightSync", "ForesightPredict",
+        .target(name: "ForesightDaemon", dependencies: ["ForesightCore", "ForesightWire", "ForesightBus", "ForesightSync", "ForesightPredict",
                                                         "ForesightPreprocess", "ForesightInference", "ForesightSite",
                                                         "ForesightBag", "ForesightSim", "ForesightInterop",
                                                         .product(name: "Logging", package: "swift-log"),
@@ -127,7 +127,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ForesightBenchmarks",
-            dependencies: ["ForesightWire", "ForesightBus", "ForesightBag", "ForesightSim", "ForesightSync",
+            dependencies: ["ForesightCore", "ForesightWire", "ForesightBus", "ForesightBag", "ForesightSim", "ForesightSync",
                            "ForesightPreprocess", "ForesightInference", "ForesightPredict", "CTurboJPEG",
                            .product(name: "Histogram", package: "hdrhistogram-swift"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],

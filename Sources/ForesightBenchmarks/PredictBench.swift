@@ -1,4 +1,5 @@
 import Foundation
+import ForesightCore
 import ForesightPredict
 import ForesightWire
 
@@ -49,6 +50,7 @@ let predictBenchmark = Benchmark(name: "predict") { report in
             c.append(SIMD3(centre.x + 4.6 * a, centre.y - 0.925 + 1.85 * h, 1.5))  // roof
         }
         tracked[k].lidarPoints = c
+        tracked[k].lidarGrid = LidarGrid(points: c)   // as the daemon's observation builder does, once per frame
     }
     let everyFrame = measure(iterations: 300) { set = predictor.predict(history: tracked, horizon: horizon) }
     report.recordLatency("predict, 20k LiDAR pts in every frame (LiDAR track)", everyFrame)

@@ -54,6 +54,9 @@ public struct FrameView: Sendable, Equatable {
     public var beamPowerDBm: [Float]?
     /// LiDAR points in the site frame (already transformed with the LiDAR pose), or nil.
     public var lidarPoints: [SIMD3<Float>]?
+    /// The same points bucketed by east/north cell for searches around a position, or nil (then
+    /// searches scan `lidarPoints`). Built once per frame by the daemon's observation builder.
+    public var lidarGrid: LidarGrid?
     /// Radar detections, or nil when radar is missing or not turned into detections.
     public var radar: RadarDetections?
     /// Camera tensor `[C, H, W]` (normalized) for a learned model, or nil.
@@ -107,7 +110,7 @@ extension FrameView {
         switch modality {
         case .camera: o.camera = nil
         case .radar: o.radar = nil; o.radarMap = nil
-        case .lidar: o.lidarPoints = nil; o.lidarDepth = nil
+        case .lidar: o.lidarPoints = nil; o.lidarGrid = nil; o.lidarDepth = nil
         case .gnss: o.gnss = nil; o.gnssStamp = nil
         case .beamPower: o.beamPowerDBm = nil; o.beamPowerNormalized = nil; o.beamPowerStamp = nil
         }

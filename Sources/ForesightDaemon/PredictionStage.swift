@@ -1,3 +1,4 @@
+import ForesightCore
 import ForesightPredict
 import ForesightPreprocess
 import ForesightSite
@@ -170,7 +171,10 @@ public struct ObservationBuilder: Sendable {
             o.gnss = SIMD2(Double(g.values[0]), Double(g.values[1]))
         }
         if frame.tensors[.beamPower] != nil { o.beamPowerDBm = frame.beamPowerDBm }
-        if includePoints, frame.tensors[.lidar] != nil { o.lidarPoints = frame.lidarPoints }
+        if includePoints, frame.tensors[.lidar] != nil {
+            o.lidarPoints = frame.lidarPoints
+            o.lidarGrid = frame.lidarPoints.flatMap { LidarGrid(points: $0) }
+        }
         if let detector = radarDetector, let map = frame.tensors[.radar], map.shape.count == 2 {
             o.radar = detector.detect(map: map.values, angleBins: map.shape[0], rangeBins: map.shape[1])
         }

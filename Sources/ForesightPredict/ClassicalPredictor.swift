@@ -286,14 +286,15 @@ public struct ClassicalPredictor: Predictor {
         let l = configuration.lidarAnchoring
         guard l.enabled, l.minFixes >= 1, l.fixSigma > 0, let start = gnss.estimates.first?.stamp else { return nil }
         // Clouds from before the track's start (e.g. before a jump) would be searched in the wrong place.
-        let clouds = frames.compactMap { f in f.lidarPoints.map { (stamp: f.stamp, points: $0) } }.filter { $0.stamp >= start }
+        let clouds = frames.compactMap { f in f.lidarPoints.map { (stamp: f.stamp, points: $0, grid: f.lidarGrid) } }
+            .filter { $0.stamp >= start }
         guard clouds.count >= l.minFixes else { return nil }
         var fixes: [(stamp: Int64, position: SIMD2<Double>?)] = []
         var found = 0
         for cloud in clouds {
             let s = Self.state(at: cloud.stamp, in: gnss.estimates)
             let seen = s.x.isFinite && s.y.isFinite
-                ? l.locate(points: cloud.points, near: s.position - beamBias, heading: s.yaw) : nil
+                ? l.locate(points: cloud.points, near: s.position - beamBias, heading: s.yaw, grid: cloud.grid) : nil
             if seen != nil { found += 1 }
             fixes.append((cloud.stamp, seen))
         }

@@ -1,3 +1,4 @@
+import ForesightCore
 import Foundation
 
 /// The UE's track from its own vehicle in the LiDAR clouds.
@@ -64,20 +65,28 @@ public struct LidarAnchoring: Sendable, Equatable, Codable {
 
     /// The UE position (east/north metres) the cloud shows near `predicted` for a vehicle heading
     /// `heading` (radians counter-clockwise from east), or nil when fewer than `minPoints` points
-    /// lie within `gate` or within the vehicle's box.
-    public func locate(points: [SIMD3<Float>], near predicted: SIMD2<Double>, heading: Double) -> SIMD2<Double>? {
+    /// lie within `gate` or within the vehicle's box. With `grid` (the same points bucketed, see
+    /// ``LidarGrid``) only the cells around the prediction are read; the result is the same.
+    public func locate(points: [SIMD3<Float>], near predicted: SIMD2<Double>, heading: Double,
+                       grid: LidarGrid? = nil) -> SIMD2<Double>? {
         guard predicted.x.isFinite, predicted.y.isFinite, heading.isFinite, gate > 0, length > 0, width > 0 else { return nil }
         let need = max(1, minPoints)
         let u = SIMD2<Float>(Float(cos(heading)), Float(sin(heading)))
-        // One pass over the cloud: the points above the road that any later pass can reach.
+        // One pass over the cloud (or the grid's cells around the prediction): the points above the
+        // road that any later pass can reach.
         let reach = Float(gate + length + width + 2 * margin)
         let p0 = SIMD2<Float>(Float(predicted.x), Float(predicted.y))
         var near: [SIMD2<Float>] = []
-        points.withUnsafeBufferPointer { pts in
+        func gather(_ pts: UnsafeBufferPointer<SIMD3<Float>>) {
             for p in pts where p.z >= minHeight && p.z <= maxHeight {
                 let d = SIMD2(p.x, p.y) - p0
                 if (d * d).sum() <= reach * reach { near.append(SIMD2(p.x, p.y)) }
             }
+        }
+        if let grid {
+            grid.withPoints(near: p0, within: reach, gather)
+        } else {
+            points.withUnsafeBufferPointer(gather)
         }
         // Pass 1: a first centre from the points near the prediction.
         let r2 = Float(gate * gate)
@@ -89,9 +98,7 @@ public struct LidarAnchoring: Sendable, Equatable, Codable {
         guard xs.count >= need else { return nil }
         // Passes 2 and 3: the vehicle's box around the centre; its extent's midpoint is the next centre.
         // The first box reaches a whole length each way (the first centre may sit on an end face).
-        xs.sort()
-        ys.sort()
-        var centre = SIMD2(Self.quantile(sorted: xs, 0.5), Self.quantile(sorted: ys, 0.5))
+        var centre = SIMD2(Self.quantiles(&xs, 0.5, 0.5).low, Self.quantiles(&ys, 0.5, 0.5).low)
         var along: [Float] = [], across: [Float] = []
         for (halfAlong, halfAcross) in [(length + margin, width / 2 + margin), (length / 2 + margin, width / 2 + margin)] {
             along.removeAll(keepingCapacity: true)
@@ -104,10 +111,9 @@ public struct LidarAnchoring: Sendable, Equatable, Codable {
             }
             guard along.count >= need else { return nil }
             let q = Float(min(max(trim, 0), 0.49))
-            along.sort()
-            across.sort()
-            let midAlong = (Self.quantile(sorted: along, q) + Self.quantile(sorted: along, 1 - q)) / 2
-            let midAcross = (Self.quantile(sorted: across, q) + Self.quantile(sorted: across, 1 - q)) / 2
+            let a = Self.quantiles(&along, q, 1 - q), b = Self.quantiles(&across, q, 1 - q)
+            let midAlong = (a.low + a.high) / 2
+            let midAcross = (b.low + b.high) / 2
             centre += midAlong * u + midAcross * SIMD2(-u.y, u.x)
         }
         return SIMD2(Double(centre.x), Double(centre.y))
@@ -115,7 +121,45 @@ public struct LidarAnchoring: Sendable, Equatable, Codable {
 
     /// The `q` quantile (nearest rank) of a sorted, non-empty buffer.
     static func quantile(sorted values: [Float], _ q: Float) -> Float {
-        let i = Int((Float(values.count - 1) * q).rounded())
-        return values[min(max(i, 0), values.count - 1)]
+        values[rank(q, count: values.count)]
+    }
+
+    /// The nearest rank of quantile `q` among `count` values.
+    static func rank(_ q: Float, count: Int) -> Int {
+        min(max(Int((Float(count - 1) * q).rounded()), 0), count - 1)
+    }
+
+    /// The `lowQ` and `highQ` quantiles (nearest rank, `lowQ` ≤ `highQ`) of a non-empty buffer — the
+    /// values ``quantile(sorted:_:)`` gives on the sorted buffer — found by selection in linear
+    /// time; `values` is left partly reordered.
+    static func quantiles(_ values: inout [Float], _ lowQ: Float, _ highQ: Float) -> (low: Float, high: Float) {
+        let n = values.count
+        let lo = rank(lowQ, count: n), hi = max(rank(highQ, count: n), lo)
+        return values.withUnsafeMutableBufferPointer { v in
+            select(v, lo, from: 0, to: n - 1)
+            if hi > lo { select(v, hi, from: lo + 1, to: n - 1) }
+            return (v[lo], v[hi])
+        }
+    }
+
+    /// Reorders `v[from...to]` so that `v[k]` holds the value a sort would put there, smaller-or-equal
+    /// values before it and greater-or-equal ones after it (quickselect, median-of-three pivot).
+    static func select(_ v: UnsafeMutableBufferPointer<Float>, _ k: Int, from: Int, to: Int) {
+        var left = from, right = to
+        while right > left {
+            let mid = left + (right - left) / 2
+            // Median of three to v[mid], then Hoare partition around it.
+            if v[mid] < v[left] { v.swapAt(mid, left) }
+            if v[right] < v[left] { v.swapAt(right, left) }
+            if v[right] < v[mid] { v.swapAt(right, mid) }
+            let pivot = v[mid]
+            var i = left, j = right
+            while i <= j {
+                while v[i] < pivot { i += 1 }
+                while pivot < v[j] { j -= 1 }
+                if i <= j { v.swapAt(i, j); i += 1; j -= 1 }
+            }
+            if k <= j { right = j } else if k >= i { left = i } else { return }
+        }
     }
 }

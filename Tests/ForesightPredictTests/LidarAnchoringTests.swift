@@ -51,6 +51,73 @@ import Testing
         }
     }
 
+    /// A deterministic cluttered street: `count` points over 100 × 27 × 4 m, plus a car.
+    static func clutter(count: Int, seed: UInt64, car centre: SIMD2<Double>) -> [SIMD3<Float>] {
+        var state = seed
+        func uniform() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(state >> 40) / Float(1 << 24)
+        }
+        var cloud = (0..<count).map { _ in SIMD3(-50 + 100 * uniform(), -4 + 27 * uniform(), 4 * uniform()) }
+        cloud += car(at: centre, heading: 0)
+        return cloud
+    }
+
+    @Test func theGridFindsExactlyWhatTheScanFinds() throws {
+        let anchoring = LidarAnchoring()
+        var found = 0
+        for seed in UInt64(1)...12 {
+            let centre = SIMD2(Double(seed) * 7 - 45, seed % 2 == 0 ? 8.5 : 12.0)
+            let cloud = Self.clutter(count: 4_000 + Int(seed) * 500, seed: seed, car: centre)
+            let grid = try #require(LidarGrid(points: cloud))
+            #expect(grid.points.count == cloud.count)
+            for offset in [SIMD2(0.0, 0.0), SIMD2(1.5, -1.0), SIMD2(-2.5, 0.7), SIMD2(30.0, 3.0)] {
+                for heading in [0.0, 0.3, Double.pi] {
+                    let scanned = anchoring.locate(points: cloud, near: centre + offset, heading: heading)
+                    let gridded = anchoring.locate(points: cloud, near: centre + offset, heading: heading, grid: grid)
+                    #expect(scanned == gridded, "seed \(seed) offset \(offset) heading \(heading)")
+                    if scanned != nil { found += 1 }
+                }
+            }
+        }
+        #expect(found > 50)
+    }
+
+    @Test func theGridLeavesOutNonFinitePointsAndRefusesAbsurdSpreads() throws {
+        let cloud: [SIMD3<Float>] = [SIMD3(1, 1, 1), SIMD3(.nan, 2, 1), SIMD3(3, .infinity, 1), SIMD3(2, 2, .nan)]
+        let grid = try #require(LidarGrid(points: cloud))
+        #expect(grid.points.count == 2)
+        #expect(LidarGrid(points: []) == nil)
+        #expect(LidarGrid(points: [SIMD3(.nan, 0, 0)]) == nil)
+        #expect(LidarGrid(points: [SIMD3(0, 0, 0), SIMD3(1e7, 1e7, 0)]) == nil)
+        #expect(LidarGrid(points: cloud, cellSize: 0) == nil)
+        var seen = 0
+        grid.withPoints(near: SIMD2(1.5, 1.5), within: 1) { seen += $0.count }
+        #expect(seen == 2)
+        grid.withPoints(near: SIMD2(500, 500), within: 1) { seen += $0.count }
+        #expect(seen == 2)
+    }
+
+    @Test func selectionGivesTheSortedQuantiles() {
+        var state: UInt64 = 9
+        for n in [1, 2, 3, 7, 50, 333, 1000] {
+            for _ in 0..<5 {
+                var values = (0..<n).map { _ -> Float in
+                    state = state &* 6364136223846793005 &+ 1442695040888963407
+                    return Float(Int(state >> 54)) / 8   // many ties
+                }
+                let sorted = values.sorted()
+                for (lo, hi) in [(Float(0.5), Float(0.5)), (0.03, 0.97), (0, 1), (0.2, 0.21)] {
+                    var v = values
+                    let q = LidarAnchoring.quantiles(&v, lo, hi)
+                    #expect(q.low == LidarAnchoring.quantile(sorted: sorted, lo) && q.high == LidarAnchoring.quantile(sorted: sorted, hi),
+                            "n \(n) q \(lo)/\(hi)")
+                }
+                values.reverse()
+            }
+        }
+    }
+
     @Test func noVehicleNearTheTrackGivesNoMeasurement() {
         let anchoring = LidarAnchoring()
         let cloud = Self.car(at: SIMD2(20, 12), heading: 0)
