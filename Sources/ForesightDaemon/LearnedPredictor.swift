@@ -162,7 +162,8 @@ public final class LearnedPredictor: InputScreeningPredictor {
                 for r in rejected { counts[r.modality] = ((counts[r.modality]?.frames ?? 0) + 1, r.description) }
             }
         }
-        let prediction = try await engine.push(usable, coarse: coarse?.estimates(history: history, horizon: horizon))
+        let estimates = coarse?.estimates(history: history, horizon: horizon)
+        let prediction = try await engine.push(usable, coarse: estimates)
         let count = min(horizon.count, prediction.steps.count)
         let steps = prediction.steps.prefix(count).map { s -> PredictionSet.Step in
             func finite(_ v: Float, _ fallback: Double = 0) -> Double { v.isFinite ? Double(v) : fallback }
@@ -172,12 +173,13 @@ public final class LearnedPredictor: InputScreeningPredictor {
                                       powerBeam: beams.first ?? s.chosenBeam, powerDBm: finite(s.chosenBeamPower, -300),
                                       blockageProbability: min(1, max(0, finite(s.blockageProbability))))
         }
-        // As the classical and persistence predictors: without any GNSS fix in the window the
-        // positions are not a measurement-based estimate — the model name says so (`:no-gnss`) and
+        // As the classical and persistence predictors: without any GNSS fix in the window the model
+        // name says so (`:no-gnss`), and the positions are a measurement-based estimate only when the
+        // classical estimates the heads start from found the UE in the LiDAR clouds; otherwise
         // scoring skips them.
         let fixed = history.contains { $0.finiteGNSS != nil }
         return PredictionSet(model: fixed ? model : model + ":no-gnss", horizon: Array(horizon.prefix(count)), steps: steps,
-                             positionKnown: fixed)
+                             positionKnown: fixed || estimates?.positionKnown == true)
     }
 
     /// The modalities treated as missing since the last call (another size than the model's input,

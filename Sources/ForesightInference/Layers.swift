@@ -625,9 +625,11 @@ struct TaskHeadsLayer: Sendable {
         let constantVelocity = o.coarsePositions
         var coarse = constantVelocity
         if let e, e.positionKnown { coarse = e.positions; o.coarsePositions = coarse }
+        // Without any GNSS fix in the window (a classical position then comes from the LiDAR clouds
+        // alone, if at all) both terms are zero.
         var diff = [Float](repeating: 0, count: 2 * F), hold = [Float](repeating: 0, count: 2 * F)
-        for i in 0..<(2 * F) { diff[i] = constantVelocity[i] - coarse[i] }
-        if let e, e.positionKnown {
+        if o.hasFix { for i in 0..<(2 * F) { diff[i] = constantVelocity[i] - coarse[i] } }
+        if let e, e.positionKnown, o.hasFix {
             for k in 0..<F { hold[2 * k] = o.heldPosition[0] - coarse[2 * k]; hold[2 * k + 1] = o.heldPosition[1] - coarse[2 * k + 1] }
         }
         // Classical inputs per step: relative measured power profile (dB / 10, floored at −30 dB),

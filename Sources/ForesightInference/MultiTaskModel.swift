@@ -15,6 +15,9 @@ public struct ModelOutputs: Sendable {
     public var coarsePower: [Float]
     /// The newest GNSS fix of the window (east, north), zeros without one (what persistence predicts).
     public var heldPosition: [Float] = [0, 0]
+    /// Whether the window has a GNSS fix at all (without one, the heads leave out the
+    /// constant-velocity and held-fix terms).
+    public var hasFix: Bool = false
     /// Final positions `[future, 2]` (east, north, m).
     public var positions: [Float]
     /// Beam logits `[future, beams]`.
@@ -489,6 +492,8 @@ func fillCoarse(_ out: inout ModelOutputs, window: WindowHistory, future F: Int,
     power.withUnsafeMutableBufferPointer { window.coarsePower(future: F, fallback: fallback, into: $0.baseAddress!) }
     out.coarsePositions = coarse
     out.coarsePower = power
-    let held = window.newestFix() ?? .zero
+    let fix = window.newestFix()
+    let held = fix ?? .zero
     out.heldPosition = [held.x, held.y]
+    out.hasFix = fix != nil
 }

@@ -56,11 +56,13 @@ public struct BeamAnchoring: Sendable, Equatable, Codable {
 /// - Blockage: LiDAR points (and radar detections) inside the corridor between the array and the
 ///   predicted UE position of each step; without either, a power-drop heuristic.
 ///
-/// Without any GNSS fix in the window the beam is held at the azimuth measured by the newest
-/// beam-power scan (its strongest beam and angular neighbours), the model name becomes `classical-ctrv:no-gnss`, the set's
-/// `positionKnown` is false and the reported positions are the array position (a placeholder —
-/// the wire does not allow NaN); scoring skips such positions. Without GNSS and beam power the beam
-/// is the beam nearest boresight.
+/// Without any GNSS fix in the window the model name becomes `classical-ctrv:no-gnss` and the track
+/// comes from the LiDAR clouds alone: the first vehicle along each frame's measured beam direction
+/// (``LidarAnchoring/alongRay(points:origin:azimuth:)``), found in at least `minFixes` clouds. When
+/// that fails too, the beam is held at the azimuth measured by the newest beam-power scan (its
+/// strongest beam and angular neighbours), the set's `positionKnown` is false and the reported
+/// positions are the array position (a placeholder — the wire does not allow NaN); scoring skips
+/// such positions. Without GNSS, LiDAR and beam power the beam is the beam nearest boresight.
 public struct ClassicalPredictor: Predictor {
     /// Everything the classical predictor needs from the site calibration and tuning.
     public struct Configuration: Sendable, Equatable {
@@ -185,15 +187,19 @@ public struct ClassicalPredictor: Predictor {
         let fixes = frames.map { f -> (stamp: Int64, position: SIMD2<Double>?) in
             (f.gnssStamp ?? f.stamp, f.finiteGNSS)
         }.sorted { $0.stamp < $1.stamp }
-        let tracked = CTRVFilter.trackWithEstimates(afterLastJump(fixes), noise: configuration.motion)
+        let gnssTrack = CTRVFilter.trackWithEstimates(afterLastJump(fixes), noise: configuration.motion)
+        // Without any fix: the first vehicle along each measured beam direction in the LiDAR clouds.
+        let tracked = gnssTrack ?? rayTrack(frames: frames)
         var positions: [SIMD2<Double>] = []
         positions.reserveCapacity(horizon.count)
         if let tracked {
             // The UE's car in the LiDAR clouds, found around the GNSS track, is the better track when
             // seen often enough; no beam correction on top (the beam directions were measured less
             // precisely than the car: with them, top-1 fell on the training drives). Otherwise the
-            // GNSS track corrected by the bias the beam directions reveal.
-            let beamBias = gnssBias(scans: scans, estimates: tracked.estimates)
+            // GNSS track corrected by the bias the beam directions reveal. A track found along the
+            // beam directions has no bias to correct; it is refined the same way (car boxes aligned
+            // with its heading).
+            let beamBias = gnssTrack == nil ? .zero : gnssBias(scans: scans, estimates: tracked.estimates)
             let filter: CTRVFilter
             let bias: SIMD2<Double>
             if let seen = lidarTrack(frames: frames, gnss: tracked, beamBias: beamBias) {
@@ -248,8 +254,39 @@ public struct ClassicalPredictor: Predictor {
                                             beamProbabilities: ranked[i].probabilities, powerBeam: best, powerDBm: power,
                                             blockageProbability: blockageProbabilities[i]))
         }
-        return PredictionSet(model: tracked == nil ? Self.noGNSSModelName : Self.modelName, horizon: horizon,
+        return PredictionSet(model: gnssTrack == nil ? Self.noGNSSModelName : Self.modelName, horizon: horizon,
                              steps: steps, positionKnown: tracked != nil)
+    }
+
+    /// Without GNSS: the track of the first vehicle along each frame's measured beam direction in
+    /// its LiDAR cloud (``LidarAnchoring/alongRay(points:origin:azimuth:)``, from the array), after
+    /// the last jump, or nil when it was found in fewer than `minFixes` clouds.
+    func rayTrack(frames: [FrameView]) -> (filter: CTRVFilter, estimates: [(stamp: Int64, state: CTRVState)])? {
+        let l = configuration.lidarAnchoring
+        let beamCount = configuration.steeringAngles.count
+        guard l.enabled, l.minFixes >= 1, l.fixSigma > 0 else { return nil }
+        // Towards end-fire the beams of a DFT codebook widen (1/cos of the angle off boresight) and a
+        // measured direction is too coarse to pick a vehicle: only directions where the codebook's
+        // local spacing is at most twice its median spacing are trusted (about ±60° for a uniform
+        // sine grid).
+        let steering = configuration.steeringAngles.sorted()
+        func trusted(_ azimuth: Double) -> Bool {
+            guard let upper = steering.firstIndex(where: { $0 >= azimuth }), upper > 0 else { return false }
+            return steering[upper] - steering[upper - 1] <= 2 * ranker.sigma
+        }
+        var fixes: [(stamp: Int64, position: SIMD2<Double>?)] = []
+        for f in frames {
+            guard let points = f.lidarPoints, let scan = f.beamPowerDBm, scan.count == beamCount,
+                  let measured = ranker.measuredAzimuth(powerDBm: scan, minPeakDB: configuration.anchoring.minPeakDB),
+                  trusted(measured) else { continue }
+            fixes.append((f.stamp, l.alongRay(points: points, origin: configuration.arrayPosition,
+                                              azimuth: configuration.boresightAzimuth + measured, grid: f.lidarGrid)))
+        }
+        let kept = afterLastJump(fixes)
+        guard kept.count(where: { $0.position != nil }) >= l.minFixes else { return nil }
+        var noise = configuration.motion
+        noise.gnssSigma = l.fixSigma
+        return CTRVFilter.trackWithEstimates(kept, noise: noise)
     }
 
     /// `fixes` (time-ordered) with every fix before the last jump removed (see `maxSpeed`).

@@ -19,6 +19,10 @@ import Foundation
 /// cluster needs `minPoints` points; an occluded or absent vehicle gives no measurement (never a
 /// guess). A track over the clusters that moves otherwise than the GNSS track (by more than
 /// `maxVelocityMismatch`) is something else — a parked car beside the lane — and is not used.
+///
+/// Without any GNSS fix (a dead receiver) the search starts from the beam-power scan instead
+/// (``alongRay(points:origin:azimuth:)``): with a line of sight, the strongest beam points at the UE
+/// and the UE's vehicle is the first one along that ray — anything nearer would block it.
 public struct LidarAnchoring: Sendable, Equatable, Codable {
     /// Whether the LiDAR track is used.
     public var enabled: Bool
@@ -44,11 +48,19 @@ public struct LidarAnchoring: Sendable, Equatable, Codable {
     public var fixSigma: Double
     /// Largest difference between the LiDAR track's and the GNSS track's velocity, m/s.
     public var maxVelocityMismatch: Double
+    /// Without GNSS: half-width of the corridor around the measured beam direction searched for the
+    /// first vehicle, metres at the array, widening by `rayAngularHalfWidth` radians with range.
+    public var rayHalfWidth: Double
+    /// Without GNSS: how fast the corridor widens with range, radians (the measured direction's error).
+    public var rayAngularHalfWidth: Double
+    /// Without GNSS: points nearer to the array than this are the mast's surroundings, metres.
+    public var rayMinRange: Double
 
     /// Creates LiDAR track parameters (defaults suit a passenger car seen from a mast).
     public init(enabled: Bool = true, gate: Double = 3.0, length: Double = 4.6, width: Double = 1.85, margin: Double = 0.5,
                 minHeight: Float = 0.4, maxHeight: Float = 2.0, minPoints: Int = 8, trim: Double = 0.03, minFixes: Int = 3,
-                fixSigma: Double = 0.3, maxVelocityMismatch: Double = 4) {
+                fixSigma: Double = 0.3, maxVelocityMismatch: Double = 4, rayHalfWidth: Double = 1.0,
+                rayAngularHalfWidth: Double = 0.04, rayMinRange: Double = 2.0) {
         self.enabled = enabled
         self.gate = gate
         self.length = length
@@ -61,6 +73,96 @@ public struct LidarAnchoring: Sendable, Equatable, Codable {
         self.minFixes = minFixes
         self.fixSigma = fixSigma
         self.maxVelocityMismatch = maxVelocityMismatch
+        self.rayHalfWidth = rayHalfWidth
+        self.rayAngularHalfWidth = rayAngularHalfWidth
+        self.rayMinRange = rayMinRange
+    }
+
+    /// The position of the first vehicle along the ray from `origin` (east/north metres) at site
+    /// azimuth `azimuth` (radians counter-clockwise from east), or nil when the corridor around the
+    /// ray holds no cluster of `minPoints` points above the road.
+    ///
+    /// The first cluster is the nearest stretch of `width` + `margin` metres along the ray holding
+    /// `minPoints` points of the corridor. Its vehicle is then gathered as in
+    /// ``locate(points:near:heading:)`` around the point half a width behind the near face, with the
+    /// heading of the points' principal axis there (the vehicle's long visible side; the sign does
+    /// not matter to its box).
+    /// With `grid` (the same points bucketed) the searches around the first cluster read only its cells.
+    public func alongRay(points: [SIMD3<Float>], origin: SIMD2<Double>, azimuth: Double, grid: LidarGrid? = nil) -> SIMD2<Double>? {
+        guard origin.x.isFinite, origin.y.isFinite, azimuth.isFinite, width > 0, rayHalfWidth >= 0, rayAngularHalfWidth >= 0
+        else { return nil }
+        let need = max(1, minPoints)
+        let u = SIMD2<Float>(Float(cos(azimuth)), Float(sin(azimuth)))
+        let o = SIMD2<Float>(Float(origin.x), Float(origin.y))
+        let w0 = Float(rayHalfWidth), slope = Float(rayAngularHalfWidth), minRange = Float(rayMinRange)
+        var ranges: [Float] = []
+        points.withUnsafeBufferPointer { pts in
+            for p in pts where p.z >= minHeight && p.z <= maxHeight {
+                let d = SIMD2(p.x, p.y) - o
+                let a = d.x * u.x + d.y * u.y
+                guard a >= minRange else { continue }
+                let b = d.y * u.x - d.x * u.y
+                if abs(b) <= w0 + slope * a { ranges.append(a) }
+            }
+        }
+        guard ranges.count >= need else { return nil }
+        ranges.sort()
+        let depth = Float(width + margin)
+        var j = 0
+        var nearFace: Float?
+        for i in ranges.indices {
+            if j < i { j = i }
+            while j < ranges.count && ranges[j] <= ranges[i] + depth { j += 1 }
+            if j - i >= need { nearFace = ranges[i]; break }
+        }
+        guard let face = nearFace else { return nil }
+        let guess = o + (face + Float(width / 2)) * u
+        // The heading: the principal axis of the points within the gate around the guess.
+        let r2 = Float(gate * gate)
+        var n = 0
+        var mean = SIMD2<Float>.zero
+        var sxx: Float = 0, sxy: Float = 0, syy: Float = 0
+        func gather(_ pts: UnsafeBufferPointer<SIMD3<Float>>) {
+            for p in pts where p.z >= minHeight && p.z <= maxHeight {
+                let d = SIMD2(p.x, p.y) - guess
+                guard (d * d).sum() <= r2 else { continue }
+                n += 1
+                mean += d
+                sxx += d.x * d.x; sxy += d.x * d.y; syy += d.y * d.y
+            }
+        }
+        // (A scan in cloud order even with a grid: the sums, hence the heading, stay bit for bit the same.)
+        points.withUnsafeBufferPointer(gather)
+        guard n >= need else { return nil }
+        let m = mean / Float(n)
+        let cxx = sxx / Float(n) - m.x * m.x, cxy = sxy / Float(n) - m.x * m.y, cyy = syy / Float(n) - m.y * m.y
+        let heading = 0.5 * atan2(2 * Double(cxy), Double(cxx - cyy))
+        guard let centre = locate(points: points, near: SIMD2(Double(guess.x), Double(guess.y)), heading: heading, grid: grid),
+              isolated(points: points, centre: centre, heading: heading, grid: grid) else { return nil }
+        return centre
+    }
+
+    /// Whether the vehicle box at `centre` stands alone: within two metres beyond its ends lie fewer
+    /// than a quarter as many points as in it — along a wall or a bus or truck the points go on.
+    func isolated(points: [SIMD3<Float>], centre: SIMD2<Double>, heading: Double, grid: LidarGrid? = nil) -> Bool {
+        let u = SIMD2<Float>(Float(cos(heading)), Float(sin(heading)))
+        let c = SIMD2<Float>(Float(centre.x), Float(centre.y))
+        let half = Float(length / 2 + margin), beyond = half + 2, across = Float(width / 2 + margin)
+        var inside = 0, outside = 0
+        func count(_ pts: UnsafeBufferPointer<SIMD3<Float>>) {
+            for p in pts where p.z >= minHeight && p.z <= maxHeight {
+                let d = SIMD2(p.x, p.y) - c
+                let a = abs(d.x * u.x + d.y * u.y), b = abs(d.y * u.x - d.x * u.y)
+                guard b <= across, a <= beyond else { continue }
+                if a <= half { inside += 1 } else { outside += 1 }
+            }
+        }
+        if let grid {
+            grid.withPoints(near: c, within: (beyond * beyond + across * across).squareRoot() + 0.01, count)
+        } else {
+            points.withUnsafeBufferPointer(count)
+        }
+        return 4 * outside < inside
     }
 
     /// The UE position (east/north metres) the cloud shows near `predicted` for a vehicle heading

@@ -194,4 +194,52 @@ import Testing
             #expect(anchored.steps[k].east == plain.steps[k].east && anchored.steps[k].north == plain.steps[k].north)
         }
     }
+
+    @Test func theFirstVehicleAlongARayIsFoundAndAWallIsNot() throws {
+        let anchoring = LidarAnchoring()
+        var wall: [SIMD3<Float>] = []
+        for x in stride(from: -30.0, through: 30.0, by: 0.1) {
+            for z in stride(from: 0.5, through: 1.9, by: 0.2) { wall.append(SIMD3(Float(x), 20, Float(z))) }
+        }
+        #expect(anchoring.alongRay(points: wall, origin: .zero, azimuth: atan2(20, 5)) == nil)
+        let ue = SIMD2(5.0, 12.0)
+        let cloud = wall + Self.car(at: ue, heading: 0)
+        let seen = try #require(anchoring.alongRay(points: cloud, origin: .zero, azimuth: atan2(12, 5)))
+        #expect(Self.distance(seen, ue) < 0.3, "seen \(seen)")
+        #expect(anchoring.alongRay(points: cloud, origin: .zero, azimuth: atan2(12, 5), grid: LidarGrid(points: cloud)) == seen)
+        // A ray that misses the car reaches only the wall.
+        #expect(anchoring.alongRay(points: cloud, origin: .zero, azimuth: atan2(12, -20)) == nil)
+        #expect(anchoring.alongRay(points: cloud, origin: SIMD2(.nan, 0), azimuth: 1) == nil)
+    }
+
+    @Test func withoutGnssTheFirstVehicleAlongTheMeasuredBeamIsTracked() throws {
+        // The UE's car drives east at 10 m/s, 12 m in front of the array; GNSS is dead. A second car
+        // further out on the same bearing is behind the UE, not taken for it.
+        func truth(_ stamp: Int64) -> SIMD2<Double> { SIMD2(-10 + 10 * Fixture.seconds(stamp), 12) }
+        let p = try predictor(lidar: true)
+        let steering = p.configuration.steeringAngles
+        func scan(toward q: SIMD2<Double>) -> [Float] {
+            let az = p.relativeAzimuth(of: q)
+            return steering.map { Float(-60 - 200 * ($0 - az) * ($0 - az)) }
+        }
+        let history = Fixture.stamps(frames: 8).map { s in
+            FrameView(stamp: s, beamPowerDBm: scan(toward: truth(s)),
+                      lidarPoints: Self.car(at: truth(s), heading: 0) + Self.car(at: truth(s) * 1.5, heading: 0), missing: [.gnss])
+        }
+        let horizon = Fixture.horizon(after: 8)
+        let set = p.predict(history: history, horizon: horizon)
+        #expect(set.model == ClassicalPredictor.noGNSSModelName)
+        #expect(set.positionKnown)
+        for (k, t) in horizon.enumerated() {
+            let q = SIMD2(set.steps[k].east, set.steps[k].north)
+            #expect(Self.distance(q, truth(t)) < 0.6, "step \(k): \(q), truth \(truth(t))")
+        }
+        // Without the clouds the position stays unknown (the beam is held from the newest scan).
+        let blind = history.map { f -> FrameView in
+            var o = f
+            o.lidarPoints = nil
+            return o
+        }
+        #expect(!p.predict(history: blind, horizon: horizon).positionKnown)
+    }
 }

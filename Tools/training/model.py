@@ -547,8 +547,9 @@ def _classical(c, classical):
     return classical
 
 
-def held_fix(c, gnss, present, anchors, segment_start_mask=None, stamps=None):
-    """The newest GNSS fix of each anchor's window [B, A, 2] (zeros without one): what persistence predicts."""
+def held_fix(c, gnss, present, anchors, segment_start_mask=None, stamps=None, with_flag=False):
+    """The newest GNSS fix of each anchor's window [B, A, 2] (zeros without one): what persistence predicts.
+    with_flag: also whether the window has a fix at all [B, A] bool."""
     B, N = present.shape[:2]
     dev = present.device
     anchors = _anchors(anchors, B, dev)
@@ -560,7 +561,8 @@ def held_fix(c, gnss, present, anchors, segment_start_mask=None, stamps=None):
     last = torch.where(gok, slot, -1).amax(-1)
     fr = idx.gather(2, last.clamp(min=0)[..., None]).squeeze(-1)
     p = _gather_frames(gnss, fr[..., None])[:, :, 0]
-    return torch.where((last >= 0)[..., None], p, torch.zeros_like(p))
+    held = torch.where((last >= 0)[..., None], p, torch.zeros_like(p))
+    return (held, last >= 0) if with_flag else held
 
 
 def apply_heads(c, heads: Heads, z, coarse_pos, coarse_pow, classical=None):
@@ -576,9 +578,13 @@ def apply_heads(c, heads: Heads, z, coarse_pos, coarse_pow, classical=None):
         return {"position": position, "beam_logits": beam_logits, "power_dbm": power, "blockage_logit": blockage,
                 "coarse_position": coarse_pos, "coarse_power_dbm": coarse_pow}
     known = classical["known"].to(torch.bool)[..., None, None]                 # [B, A, 1, 1]
+    # Without any GNSS fix in the window (the classical position then comes from the LiDAR clouds
+    # alone, if at all) the constant-velocity and held-fix terms are meaningless: zero.
+    has_fix = classical["has_fix"].to(torch.bool)[..., None, None] if "has_fix" in classical else torch.ones_like(known)
     base = torch.where(known, classical["position"].to(z.dtype), coarse_pos)
-    diff = coarse_pos - base                                                   # constant velocity - classical
-    hold = torch.where(known, classical["held"].to(z.dtype)[:, :, None, :].expand_as(base), base) - base  # last fix - classical
+    diff = torch.where(has_fix, coarse_pos - base, torch.zeros_like(base))    # constant velocity - classical
+    hold = torch.where(known & has_fix, classical["held"].to(z.dtype)[:, :, None, :].expand_as(base) - base,
+                       torch.zeros_like(base))                                 # last fix - classical
     position = (base + heads.loc.cv_gain[:, None] * diff + heads.loc.hold_gain[:, None] * hold
                 + heads.loc.residual(torch.cat([z, diff * 0.1, hold * 0.1], -1)))
     prior = classical["beam_logits"].to(z.dtype)                               # [B, A, F, Bm], in [-64, 0]
@@ -700,7 +706,8 @@ class MultiTaskModel(nn.Module):
         pos, pw = coarse_estimates(self.c, gnss, present, power_dbm, anchors, stamps, segment_start_mask)
         cl = _classical(self.c, classical)
         if cl is not None:
-            cl = dict(cl, held=held_fix(self.c, gnss, present, anchors, segment_start_mask, stamps))
+            held, has_fix = held_fix(self.c, gnss, present, anchors, segment_start_mask, stamps, with_flag=True)
+            cl = dict(cl, held=held, has_fix=has_fix)
         return apply_heads(self.c, self.task_heads, z, pos.to(z.dtype), pw.to(z.dtype), cl)
 
     @staticmethod
@@ -797,7 +804,8 @@ class GRUBaseline(nn.Module):
         pos, pw = coarse_estimates(self.c, gnss, present, power_dbm, anchors, stamps, segment_start_mask)
         cl = _classical(self.c, classical)
         if cl is not None:
-            cl = dict(cl, held=held_fix(self.c, gnss, present, anchors, segment_start_mask, stamps))
+            held, has_fix = held_fix(self.c, gnss, present, anchors, segment_start_mask, stamps, with_flag=True)
+            cl = dict(cl, held=held, has_fix=has_fix)
         return apply_heads(self.c, self.task_heads, z, pos.to(z.dtype), pw.to(z.dtype), cl)
 
     forward = MultiTaskModel.forward
