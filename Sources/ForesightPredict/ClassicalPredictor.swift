@@ -58,7 +58,7 @@ public struct BeamAnchoring: Sendable, Equatable, Codable {
 ///
 /// Without any GNSS fix in the window the model name becomes `classical-ctrv:no-gnss` and the track
 /// comes from the LiDAR clouds alone: the first vehicle along each frame's measured beam direction
-/// (``LidarAnchoring/alongRay(points:origin:azimuth:)``), found in at least `minFixes` clouds. When
+/// (``LidarAnchoring/alongRay(points:origin:azimuth:grid:)``), found in at least `minFixes` clouds. When
 /// that fails too, the beam is held at the azimuth measured by the newest beam-power scan (its
 /// strongest beam and angular neighbours), the set's `positionKnown` is false and the reported
 /// positions are the array position (a placeholder — the wire does not allow NaN); scoring skips
@@ -259,7 +259,7 @@ public struct ClassicalPredictor: Predictor {
     }
 
     /// Without GNSS: the track of the first vehicle along each frame's measured beam direction in
-    /// its LiDAR cloud (``LidarAnchoring/alongRay(points:origin:azimuth:)``, from the array), after
+    /// its LiDAR cloud (``LidarAnchoring/alongRay(points:origin:azimuth:grid:)``, from the array), after
     /// the last jump, or nil when it was found in fewer than `minFixes` clouds.
     func rayTrack(frames: [FrameView]) -> (filter: CTRVFilter, estimates: [(stamp: Int64, state: CTRVState)])? {
         let l = configuration.lidarAnchoring

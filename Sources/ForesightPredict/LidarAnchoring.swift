@@ -21,7 +21,7 @@ import Foundation
 /// `maxVelocityMismatch`) is something else — a parked car beside the lane — and is not used.
 ///
 /// Without any GNSS fix (a dead receiver) the search starts from the beam-power scan instead
-/// (``alongRay(points:origin:azimuth:)``): with a line of sight, the strongest beam points at the UE
+/// (``alongRay(points:origin:azimuth:grid:)``): with a line of sight, the strongest beam points at the UE
 /// and the UE's vehicle is the first one along that ray — anything nearer would block it.
 public struct LidarAnchoring: Sendable, Equatable, Codable {
     /// Whether the LiDAR track is used.

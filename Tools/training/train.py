@@ -124,15 +124,16 @@ PRESETS = {
                          head_lr=3e-3, gru_epochs=3, cache_views=2, model={"size": "quick"}),
     # d = 96, 3 encoder + 2 predictor layers: 1.0 M parameters, 1.55x the training speed of model.py's
     # default d = 128, 4 + 2 (measured 36 vs 23 anchors per CPU-second).
-    # Three JEPA epochs and 3 GRU epochs over 40 drives: what fits `time make train` <= 60 min on 2 idle cores
-    # (measured 42-48 anchors/s for JEPA, 7-8 min per epoch; docs/training.md, third shipped run).
+    # Two JEPA epochs and 3 GRU epochs over the 40 street + 20 crossing drives (34,480 frames): the same number of
+    # JEPA steps as the third shipped run's 3 epochs over 40 street drives, to fit `time make train` <= 60 min on
+    # 2 idle cores (measured 42-48 anchors/s for JEPA; docs/training.md, third and fifth shipped runs).
     # Heads: the power and blockage heads read the measured power profile (head_power_profile), which lifted
     # blockage F1 from 0.64 to 0.74 and cut the power RMSE by 0.85 dB on the validation drives.
     # Heads: 1 clean + 3 dead-sensor views per anchor (each with the classical estimates of that dead sensor), so
     # the heads see every single-modality loss often enough to keep working without it (issue 10's ablation).
     # Every view weighs the same (clean_view_share 0.25 of 4 views): what the shipped heads were trained with; a run
     # with the clean view at half of the loss did no better on the validation drives (docs/training.md).
-    "full": TrainConfig(preset="full", pretrain_epochs=3, gru_epochs=3, cache_views=4, head_epochs=24, clean_view_share=0.25,
+    "full": TrainConfig(preset="full", pretrain_epochs=2, gru_epochs=3, cache_views=4, head_epochs=24, clean_view_share=0.25,
                         model={"size": "full", "d_model": 96, "encoder_layers": 3, "predictor_layers": 2,
                                "head_power_profile": True}),
 }
@@ -1067,15 +1068,19 @@ def metrics_table(columns: dict[str, dict]) -> str:
 
 def data_summary(ds_train: ForesightDataset, ds_val: ForesightDataset) -> str:
     m = ds_train.manifest
-    tr = sorted(s.seed for s in ds_train.shards)
-    va = sorted(s.seed for s in ds_val.shards)
     scen = sorted({s.scenario for s in ds_train.shards + ds_val.shards})
+
+    def seeds(shards) -> str:
+        """Seed ranges per scenario (e.g. `street 1-9, 11-19; crossing 1-9`)."""
+        by = {sc: sorted(s.seed for s in shards if s.scenario == sc) for sc in scen}
+        parts = [f"{sc} {compact(v)}" if len(scen) > 1 else compact(v) for sc, v in by.items() if v]
+        return "; ".join(parts) or "none"
     return (f"- dataset: `{ds_train.root}` (format {m['format']} v{m['version']}, launch `{m.get('launch')}`, "
             f"site `{m.get('site')}`, scenario(s) {', '.join(scen)}, dataset commit `{m.get('git_commit')}`)\n"
             f"- preprocessing version: `{ds_train.preprocessing_version}`\n"
             f"- history {ds_train.history} frames, future {ds_train.future} steps of {ds_train.step_ms} ms, {ds_train.beams} beams\n"
-            f"- training drives: {len(tr)} (seeds {compact(tr)}), {ds_train.frames} frames\n"
-            f"- validation drives: {len(va)} (seeds {compact(va)}), {ds_val.frames} frames\n"
+            f"- training drives: {len(ds_train.shards)} (seeds {seeds(ds_train.shards)}), {ds_train.frames} frames\n"
+            f"- validation drives: {len(ds_val.shards)} (seeds {seeds(ds_val.shards)}), {ds_val.frames} frames\n"
             f"- split by drive (simulation seed), never by window; test drives (seeds 1000-1019) and the held-out "
             f"scenario are never used for training, validation or tuning")
 
