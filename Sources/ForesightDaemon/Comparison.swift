@@ -132,21 +132,28 @@ public struct ComparativeEvaluation: Sendable {
         public var predictorQueue: Int
         /// Threads sharing one radar cube (nil: the launch file's front end, `RadarParameters.threads`).
         public var radarThreads: Int?
+        /// Whether a front end computes only the tensors its predictors read
+        /// (``PredictorFactory/modelInputs(_:)``): the classical predictor's camera images and radar
+        /// cubes are then not processed and its LiDAR clouds give points without a depth image.
+        /// The predictions are the same either way.
+        public var onlyReadInputs: Bool
 
         /// Creates a setting (negative values count as 0).
-        public init(readAhead: Int, lookahead: Int, predictorQueue: Int, radarThreads: Int? = nil) {
+        public init(readAhead: Int, lookahead: Int, predictorQueue: Int, radarThreads: Int? = nil, onlyReadInputs: Bool = false) {
             self.readAhead = max(0, readAhead)
             self.lookahead = max(0, lookahead)
             self.predictorQueue = max(0, predictorQueue)
             self.radarThreads = radarThreads
+            self.onlyReadInputs = onlyReadInputs
         }
 
         /// The default: 32 messages read ahead, 2 frames in the front end, 2 waiting per predictor,
-        /// one thread per radar cube (frames in flight fill the cores instead).
+        /// one thread per radar cube (frames in flight fill the cores instead), only the tensors
+        /// the predictors read.
         public static let pipelined = Pipelining(readAhead: 32, lookahead: FusionPipeline.defaultLookahead, predictorQueue: 2,
-                                                 radarThreads: 1)
-        /// One message, one frame and one prediction at a time, with the launch file's front end
-        /// (the reference the tests compare with).
+                                                 radarThreads: 1, onlyReadInputs: true)
+        /// One message, one frame and one prediction at a time, with the launch file's whole front
+        /// end (the reference the tests compare with).
         public static let serial = Pipelining(readAhead: 0, lookahead: 0, predictorQueue: 0)
     }
 
@@ -259,8 +266,13 @@ public struct ComparativeEvaluation: Sendable {
         for (g, group) in groups.enumerated() {
             let launch = entries[group.members[0]].launch
             let dummy = try PersistencePredictor(configuration: .init(site: launch.site, topK: 1))
+            // Only the tensors some predictor of the group reads (the classical predictor reads no
+            // camera or radar tensor): the same predictions, less work.
+            let inputs = pipelining.onlyReadInputs
+                ? group.members.reduce(into: Set<Modality>()) { $0.formUnion(PredictorFactory.modelInputs(self.entries[$1].launch)) }
+                : Set(Modality.allCases)
             pipelines.append(try FusionPipeline(launch: launch, predictor: dummy, lookahead: pipelining.lookahead,
-                                                radarThreads: pipelining.radarThreads, logger: logger) { event in
+                                                radarThreads: pipelining.radarThreads, modelInputs: inputs, logger: logger) { event in
                 // Every front end sees the same truth messages: keep the first one's.
                 guard g == 0, case .truth(let message) = event else { return }
                 truth.withLock { t in

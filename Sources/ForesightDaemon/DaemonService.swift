@@ -22,6 +22,20 @@ public enum PredictorFactory {
             throw LaunchError("predictor.kind: '\(launch.predictor.kind)' is not one of \(LaunchFile.PredictorSettings.kinds.joined(separator: ", "))")
         }
     }
+
+    /// The modalities whose model-input tensor the predictor of `launch` reads (what an offline
+    /// front end has to compute for it; ``FrontEndConfiguration/modelInputs``). The classical and
+    /// persistence predictors read GNSS, the beam-power scan and LiDAR's site points — and the radar
+    /// map only with `radar_detections` — never the camera image or the LiDAR depth image; a
+    /// model (`learned`, `gru`) reads all five. An unknown kind reads all five.
+    public static func modelInputs(_ launch: LaunchFile) -> Set<Modality> {
+        switch launch.predictor.kind {
+        case "classical-ctrv", "persistence":
+            return launch.predictor.radarDetections ? [.gnss, .beamPower, .radar] : [.gnss, .beamPower]
+        default:
+            return Set(Modality.allCases)
+        }
+    }
 }
 
 /// `foresight run`: the live daemon as a service — subscribe, synchronize, preprocess, predict,

@@ -42,7 +42,8 @@ public struct Evaluation {
         let cursor = try reader.messages { topics.contains($0.topic) }
         let collected = Locked<(predictions: [PredictionSet], truth: TruthTimeline)>(([], TruthTimeline()))
         let pipeline = try FusionPipeline(launch: launch, predictor: try PredictorFactory.make(launch),
-                                          radarThreads: ComparativeEvaluation.Pipelining.pipelined.radarThreads, logger: logger) { event in
+                                          radarThreads: ComparativeEvaluation.Pipelining.pipelined.radarThreads,
+                                          modelInputs: PredictorFactory.modelInputs(launch), logger: logger) { event in
             switch event {
             case .prediction(let set, _): collected.withLock { $0.predictions.append(set) }
             case .truth(let message):

@@ -60,9 +60,12 @@ public final class FusionPipeline: Sendable {
     /// how many frames the front end works on ahead of the one being predicted. `radarThreads`
     /// overrides the threads sharing one radar cube (`RadarParameters.threads`; the map is the
     /// same for any count): offline runs pass 1, because frames in flight already keep the cores
-    /// busy and a second member would only spin between the regions of a cube.
+    /// busy and a second member would only spin between the regions of a cube. `modelInputs`
+    /// (offline evaluation) limits the tensors the front end computes to what the predictors read
+    /// (``FrontEndConfiguration/modelInputs``; default all five).
     public init(launch: LaunchFile, predictor: any Predictor, reference: (any Predictor)? = nil,
-                lookahead: Int = FusionPipeline.defaultLookahead, radarThreads: Int? = nil, logger: Logger,
+                lookahead: Int = FusionPipeline.defaultLookahead, radarThreads: Int? = nil,
+                modelInputs: Set<Modality> = Set(Modality.allCases), logger: Logger,
                 sink: @escaping @Sendable (PipelineEvent) -> Void) throws {
         self.launch = launch
         self.logger = logger
@@ -73,6 +76,7 @@ public final class FusionPipeline: Sendable {
         ingest = IngestStage(assembler: try FrameAssembler(launch: launch, counters: stats.wire), stats: stats, logger: logger)
         var frontEndConfiguration = try FrontEndSettings.configuration(for: launch)
         if let radarThreads { frontEndConfiguration.radar.threads = radarThreads }
+        frontEndConfiguration.modelInputs = modelInputs
         frontEnd = try FramePreprocessor(configuration: frontEndConfiguration)
         prediction = try PredictionStage(predictor: predictor, reference: reference, site: launch.site, settings: launch.predictor)
     }

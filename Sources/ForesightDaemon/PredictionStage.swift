@@ -171,7 +171,7 @@ public struct ObservationBuilder: Sendable {
             o.gnss = SIMD2(Double(g.values[0]), Double(g.values[1]))
         }
         if frame.tensors[.beamPower] != nil { o.beamPowerDBm = frame.beamPowerDBm }
-        if includePoints, frame.tensors[.lidar] != nil {
+        if includePoints, frame.tensors[.lidar] != nil || frame.unprocessed.contains(.lidar) {
             o.lidarPoints = frame.lidarPoints
             o.lidarGrid = frame.lidarPoints.flatMap { LidarGrid(points: $0) }
         }
@@ -187,11 +187,13 @@ public struct ObservationBuilder: Sendable {
         o.radarMap = frame.tensors[.radar]?.values
         o.lidarDepth = frame.tensors[.lidar]?.values
         o.beamPowerNormalized = frame.tensors[.beamPower]?.values
+        // A modality the front end skipped because this predictor does not read its tensor
+        // (`FrontEndConfiguration.modelInputs`) was there: present, not missing.
         let present: [(Modality, Bool)] = [
             (.camera, o.camera != nil), (.radar, o.radarMap != nil), (.lidar, o.lidarDepth != nil),
             (.gnss, o.gnss != nil), (.beamPower, o.beamPowerNormalized != nil),
         ]
-        o.missing = Set(present.filter { !$0.1 }.map(\.0))
+        o.missing = Set(present.filter { !$0.1 && !frame.unprocessed.contains($0.0) }.map(\.0))
         return o
     }
 }

@@ -69,12 +69,16 @@ public struct PreprocessedFrame: Sendable, Equatable {
     public var lidarPoints: [SIMD3<Float>]?
     /// The measured beam power in dBm, floored (when beam power was processed).
     public var beamPowerDBm: [Float]?
+    /// Modalities present in the frame whose model-input tensor was not computed because no
+    /// consumer reads it (``FrontEndConfiguration/modelInputs``): present, not missing, no tensor.
+    /// LiDAR may be here with ``lidarPoints`` set (what the classical predictor reads of it).
+    public var unprocessed: Set<Modality>
 
     /// Creates a processed frame.
     public init(header: FrameHeader, tensors: ModalityMap<PreprocessedTensor> = [:], failures: ModalityMap<PreprocessError> = [:],
-                lidarPoints: [SIMD3<Float>]? = nil, beamPowerDBm: [Float]? = nil) {
+                lidarPoints: [SIMD3<Float>]? = nil, beamPowerDBm: [Float]? = nil, unprocessed: Set<Modality> = []) {
         self.header = header; self.tensors = tensors; self.failures = failures
-        self.lidarPoints = lidarPoints; self.beamPowerDBm = beamPowerDBm
+        self.lidarPoints = lidarPoints; self.beamPowerDBm = beamPowerDBm; self.unprocessed = unprocessed
     }
 
     /// Creates a processed frame with a bare header (number and stamp only).
@@ -87,6 +91,7 @@ public struct PreprocessedFrame: Sendable, Equatable {
     public mutating func drop(_ modality: Modality) {
         tensors[modality] = nil
         failures[modality] = nil
+        unprocessed.remove(modality)
         switch modality {
         case .lidar: lidarPoints = nil
         case .beamPower: beamPowerDBm = nil
@@ -108,6 +113,14 @@ public struct FrontEndConfiguration: Sendable {
     public var gnss: GnssProjector
     /// Beam power parameters.
     public var beamPower = BeamPowerParameters()
+    /// The modalities whose model-input tensor is computed (default: all five). Leave out what no
+    /// consumer reads: a camera image or radar cube left out is not processed at all, and a LiDAR
+    /// cloud left out yields only its site-frame points (no depth image); the frame lists them in
+    /// ``PreprocessedFrame/unprocessed``. GNSS and beam power are always processed (they cost
+    /// microseconds, and the classical predictor reads them). Offline evaluation of predictors that
+    /// read no camera or radar tensor uses this; the live daemon and `foresight dataset` process
+    /// everything (every input checked and counted, every tensor exported).
+    public var modelInputs: Set<Modality> = Set(Modality.allCases)
     /// Frames waiting to be processed; beyond this the oldest waiting frame is dropped.
     public var inputCapacity = 4
     /// Processed frames waiting for the consumer; beyond this the oldest is dropped.
@@ -146,6 +159,8 @@ public final class FramePreprocessor: Sendable {
     private let gnss: PreprocessingStage<GnssProjector>
     private let beamPower: PreprocessingStage<BeamPowerPreprocessor>
     private let lightExecutor: DedicatedThreadExecutor
+    /// The modalities whose model-input tensor is computed (``FrontEndConfiguration/modelInputs``).
+    public let modelInputs: Set<Modality>
     private let input: AsyncStream<RawFrame>.Continuation
     private let submitted = Atomic<Int>(0)
     private let droppedInput = Atomic<Int>(0)
@@ -165,6 +180,7 @@ public final class FramePreprocessor: Sendable {
         radar = PreprocessingStage(try RadarPreprocessor(parameters: configuration.radar), name: "fs-pre-radar")
         lidar = PreprocessingStage(try LidarPreprocessor(parameters: configuration.lidar), name: "fs-pre-lidar")
         lightExecutor = DedicatedThreadExecutor(name: "fs-pre-light")
+        modelInputs = configuration.modelInputs.union([.gnss, .beamPower])
         gnss = PreprocessingStage(configuration.gnss, sharing: lightExecutor)
         beamPower = PreprocessingStage(try BeamPowerPreprocessor(parameters: configuration.beamPower), sharing: lightExecutor)
 
@@ -217,21 +233,29 @@ public final class FramePreprocessor: Sendable {
     }
 
     /// Processes one frame directly (bypassing the queue): the present modalities run
-    /// concurrently on their own actors; returns when all of them are done.
+    /// concurrently on their own actors; returns when all of them are done. Modalities outside
+    /// ``FrontEndConfiguration/modelInputs`` are skipped (LiDAR: site points only) and listed in
+    /// ``PreprocessedFrame/unprocessed``.
     public func process(_ frame: RawFrame) async -> PreprocessedFrame {
-        async let c = Self.run(camera, frame.camera)
-        async let r = Self.run(radar, frame.radar)
-        async let l = Self.run(lidar, frame.lidar)
+        let wanted = modelInputs
+        let skippedCamera = frame.camera != nil && !wanted.contains(.camera)
+        let skippedRadar = frame.radar != nil && !wanted.contains(.radar)
+        let pointsOnly = frame.lidar != nil && !wanted.contains(.lidar)
+        async let c = Self.run(camera, skippedCamera ? nil : frame.camera)
+        async let r = Self.run(radar, skippedRadar ? nil : frame.radar)
+        async let l = pointsOnly ? Self.sitePoints(lidar, frame.lidar) : Self.run(lidar, frame.lidar)
         async let g = Self.run(gnss, frame.gnss)
         async let b = Self.run(beamPower, frame.beamPower)
         let results: [(Modality, Result<ModalityOutput, PreprocessError>?)] =
             [(.camera, await c), (.radar, await r), (.lidar, await l), (.gnss, await g), (.beamPower, await b)]
         var out = PreprocessedFrame(header: frame.header)
+        if skippedCamera { out.unprocessed.insert(.camera) }
+        if skippedRadar { out.unprocessed.insert(.radar) }
         for (modality, result) in results {
             switch result {
             case .none: break
             case let .success(output)?:
-                out.tensors[modality] = output.tensor
+                if pointsOnly && modality == .lidar { out.unprocessed.insert(.lidar) } else { out.tensors[modality] = output.tensor }
                 if let points = output.sitePoints { out.lidarPoints = points }
                 if let dBm = output.dBm { out.beamPowerDBm = dBm }
             case let .failure(error)?:
@@ -246,6 +270,17 @@ public final class FramePreprocessor: Sendable {
         -> Result<ModalityOutput, PreprocessError>? {
         guard let input else { return nil }
         do { return .success(try await stage.processAll(input)) } catch { return .failure(error) }
+    }
+
+    /// A LiDAR cloud's site-frame points alone (no depth image): an output with an empty tensor
+    /// that `process` does not store.
+    private static func sitePoints(_ stage: PreprocessingStage<LidarPreprocessor>, _ input: PointCloud?) async
+        -> Result<ModalityOutput, PreprocessError>? {
+        guard let input else { return nil }
+        do {
+            let points = try await stage.sitePoints(input)
+            return .success(ModalityOutput(tensor: PreprocessedTensor(shape: [0], values: []), sitePoints: points))
+        } catch { return .failure(error) }
     }
 }
 

@@ -168,6 +168,20 @@ public final class LidarPreprocessor {
         return (out, site)
     }
 
+    /// Every finite point of a cloud (before the PCL filters) in the site frame, without the depth
+    /// image — the same points, bit for bit, as ``processWithSitePoints(points:count:fields:)``;
+    /// nil when ``LidarParameters/sitePose`` is not set. The cloud is checked as for the depth image
+    /// (fields, size, point limit).
+    public func sitePoints(points: [UInt8], count: Int, fields: [String]) throws(PreprocessError) -> [SIMD3<Float>]? {
+        let result = points.withUnsafeBytes { p in
+            Result { () throws(PreprocessError) -> [SIMD3<Float>]? in
+                let kept = try pack(points: p, count: count, fields: fields)
+                return parameters.sitePose.map { Self.transform(packed, count: kept, pose: $0) }
+            }
+        }
+        return try result.get()
+    }
+
     /// `origin + rx·x + ry·y + rz·z` for the first `count` points, lane by lane in that order (the
     /// same rounding as the SIMD expression; scalar so that debug builds stay fast).
     private static func transform(_ points: UnsafeMutableBufferPointer<SIMD4<Float>>, count: Int, pose: LidarSitePose) -> [SIMD3<Float>] {

@@ -118,6 +118,14 @@ extension LidarPreprocessor: ModalityProcessing {
     }
 }
 
+extension PreprocessingStage where Processor == LidarPreprocessor {
+    /// A cloud's finite points in the site frame (nil without a site pose), without the depth image
+    /// or the PCL filters: what the classical predictor reads of a LiDAR cloud.
+    public func sitePoints(_ input: PointCloud) throws(PreprocessError) -> [SIMD3<Float>]? {
+        try processor.sitePoints(points: input.data, count: input.count, fields: input.fields)
+    }
+}
+
 extension GnssProjector: ModalityProcessing {
     /// Projects a `sensor/gnss` fix into a [2] tensor (east, north metres).
     public func run(_ input: GnssFix) throws(PreprocessError) -> PreprocessedTensor {

@@ -97,6 +97,11 @@ public final class RadarPreprocessor {
 
     /// Convenience: processes one cube into a new array.
     public func process(cube: [UInt8], rx: Int, samples: Int, chirps: Int, type: RadarSampleType) throws(PreprocessError) -> [Float] {
+        try process(cube: cube[...], rx: rx, samples: samples, chirps: chirps, type: type)
+    }
+
+    /// Convenience: processes a cube read in place from a slice (e.g. of a received payload) into a new array.
+    public func process(cube: ArraySlice<UInt8>, rx: Int, samples: Int, chirps: Int, type: RadarSampleType) throws(PreprocessError) -> [Float] {
         _ = try checkShape(rx: rx, samples: samples, chirps: chirps)
         var out = [Float](repeating: 0, count: outputCount(samples: samples))
         let result = cube.withUnsafeBytes { c in

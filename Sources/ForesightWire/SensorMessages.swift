@@ -181,11 +181,18 @@ public struct RadarCube: WireMessage, Equatable {
     public var chirps: Int
     /// Sample type.
     public var dtype: RadarSampleType
-    /// `rx × samples × chirps` complex samples, little-endian, C order.
-    public var data: [UInt8]
+    /// `rx × samples × chirps` complex samples, little-endian, C order (decoded: a slice of the
+    /// payload, so the 2 MB of a DeepSense-size cube are not copied between the socket and the
+    /// radar preprocessor).
+    public var data: ArraySlice<UInt8>
 
     /// Creates a cube.
     public init(header: Header, rx: Int, samples: Int, chirps: Int, dtype: RadarSampleType, data: [UInt8]) {
+        self.init(header: header, rx: rx, samples: samples, chirps: chirps, dtype: dtype, data: data[...])
+    }
+
+    /// Creates a cube over a slice of bytes (no copy).
+    public init(header: Header, rx: Int, samples: Int, chirps: Int, dtype: RadarSampleType, data: ArraySlice<UInt8>) {
         self.header = header
         self.rx = rx
         self.samples = samples
@@ -215,13 +222,13 @@ public struct RadarCube: WireMessage, Equatable {
             throw WireError(field: "dtype", reason: .unknownDtype, detail: "radar dtype '\(dtypeText)' is not 'cf32' or 'ci16'")
         }
         self.dtype = dtype
-        data = try fields.binary("data")
+        data = try fields.binarySlice("data")
         let expected = rx * samples * chirps * dtype.bytesPerSample  // bounded by the limits above
         guard data.count == expected else {
             throw WireError(field: "data", reason: .shapeMismatch,
                             detail: "shape [\(rx), \(samples), \(chirps)] \(dtype.rawValue) needs \(expected) bytes, got \(data.count)")
         }
-        if dtype == .cf32 && !PackedArray.allFiniteFloat32(data) {
+        if dtype == .cf32 && !data.withUnsafeBytes({ PackedArray.allFiniteFloat32($0) }) {
             throw WireError(field: "data", reason: .nonFinite, detail: "radar samples contain NaN or infinity")
         }
     }

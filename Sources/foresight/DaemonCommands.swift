@@ -296,6 +296,12 @@ struct EvalCommand: AsyncParsableCommand {
         modality dropped. --json writes pooled and per-drive scores (for bootstrap intervals over \
         drives) and, with --traces, per-frame beams and position errors for plots.
 
+        The front end computes only the tensors some predictor reads: with the classical or \
+        persistence predictor alone, camera images and radar cubes are not preprocessed and LiDAR \
+        clouds give their points without a depth image (the scores are the same). \
+        --preprocess-all processes everything, as the live daemon does (every input checked, \
+        every preprocessing rejection counted).
+
         Examples:
           foresight sim --bag drive.mcap --duration 120 && foresight eval drive.mcap --json scores.json
           foresight eval --sim --seeds 1000..1019 --duration 60 --launch launch/sim.yaml --launch launch/sim-learned.yaml
@@ -318,6 +324,9 @@ struct EvalCommand: AsyncParsableCommand {
 
     @Flag(help: "Include per-frame beams, true beams and position errors in the JSON (for plots).")
     var traces = false
+
+    @Flag(help: "Preprocess every modality even when no predictor reads it, as the live daemon does (slower).")
+    var preprocessAll = false
 
     @Option(help: "Site calibration to use instead of the launch file's (e.g. the one `foresight import deepsense` wrote).")
     var site: String?
@@ -360,6 +369,7 @@ struct EvalCommand: AsyncParsableCommand {
         for case .bag(let path) in drives { warnIfUnclosed(path) }
         var evaluation = try ComparativeEvaluation(entries: entries, logger: logger)
         evaluation.traces = traces
+        if preprocessAll { evaluation.pipelining.onlyReadInputs = false }
         let line = ProgressLine("eval")
         let perDrive: Double? = input.sim ? input.duration * 10 : nil
         let result: ComparativeEvaluation.Result

@@ -155,7 +155,9 @@ import ForesightWire
 
     /// `foresight eval` of two predictors with different front ends (the classical one at the
     /// default camera size, a learned model on a 32×32 camera) on a short simulated drive: the
-    /// pipelined run gives exactly the scores and per-frame traces of the serial one.
+    /// pipelined run gives exactly the scores and per-frame traces of the serial one. The pipelined
+    /// classical front end computes only what the classical predictor reads (no camera, radar or
+    /// depth image: `Pipelining.onlyReadInputs`), the serial one everything.
     @Test func comparativeEvaluationScoresEqualTheSerialRun() async throws {
         let model = try LearnedFixture.model(history: 3, future: 2)
         defer { try? FileManager.default.removeItem(at: model) }
@@ -184,5 +186,31 @@ import ForesightWire
         #expect(serial.frames.allSatisfy { $0 >= 20 }, "\(serial.frames)")
         #expect(pipelined.frames == serial.frames)
         #expect(pipelined.json == serial.json)
+    }
+
+    /// What the classical predictor reads of a frame whose camera, radar and depth image were not
+    /// computed (`PreprocessedFrame.unprocessed`): the LiDAR points and grid, GNSS and power as
+    /// usual, nothing missing; a modality that is really absent is still missing.
+    @Test func skippedModalitiesArePresentInThePredictorsView() throws {
+        let launch = try TestLaunch().configuration()
+        let builder = try ObservationBuilder(site: launch.site)
+        #expect(PredictorFactory.modelInputs(launch) == [.gnss, .beamPower])
+        let points: [SIMD3<Float>] = [SIMD3(1, 2, 0.5), SIMD3(3, 4, 1)]
+        var frame = PreprocessedFrame(seq: 1, stamp: 100)
+        frame.tensors[.gnss] = PreprocessedTensor(shape: [2], values: [5, 6])
+        frame.tensors[.beamPower] = PreprocessedTensor(shape: [2], values: [0, 1])
+        frame.beamPowerDBm = [-70, -60]
+        frame.lidarPoints = points
+        frame.unprocessed = [.camera, .radar, .lidar]
+        let view = builder.observation(frame)
+        #expect(view.missing.isEmpty)
+        #expect(view.lidarPoints == points && view.lidarGrid != nil)
+        #expect(view.gnss == SIMD2(5, 6) && view.beamPowerDBm == [-70, -60])
+        #expect(view.camera == nil && view.radarMap == nil && view.lidarDepth == nil)
+
+        frame.unprocessed = [.camera]
+        frame.lidarPoints = nil
+        #expect(builder.observation(frame).missing == [.radar, .lidar])
+        #expect(PredictorFactory.modelInputs(try LaunchFile.load(path: TestSupport.path("launch/sim-learned.yaml"))) == Set(Modality.allCases))
     }
 }

@@ -193,7 +193,7 @@ func makeFixture(_ arguments: [String]) throws -> URL {
             #expect(report.messages["sensor/radar"] == 12, "\(format)")
             let cubes = try #require(try decodedMessages(bag)["sensor/radar"]).map { $0.message as! RadarCube }
             #expect(cubes.allSatisfy { $0.rx == 4 && $0.samples == 256 && $0.chirps == 128 && $0.dtype == .cf32 }, "\(format)")
-            radar[format] = cubes.map(\.data)
+            radar[format] = cubes.map { Array($0.data) }
             let siteFile = try #require(report.siteWritten)
             #expect(try Site.load(path: siteFile).radar.chirps == 128, "\(format): the site file has the cube's shape")
         }

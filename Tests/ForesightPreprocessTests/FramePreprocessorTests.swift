@@ -53,6 +53,44 @@ import ForesightWire
         #expect(frame.tensors[.lidar]?.values == (try LidarPreprocessor(parameters: config.lidar).process(points: cloud.littleEndianBytes, count: 2, fields: ["x", "y", "z"])))
     }
 
+    /// `modelInputs` without camera, radar and LiDAR (what the classical predictor reads): the
+    /// camera image and radar cube are not processed, the LiDAR cloud gives the same site-frame
+    /// points as the full pass without a depth image, and all three are listed as unprocessed —
+    /// present, not missing. A broken cloud is still rejected (its points are read).
+    @Test func modalitiesNoConsumerReadsAreSkippedButTheClassicalViewIsTheSame() async throws {
+        var config = try Self.configuration()
+        config.lidar.sitePose = LidarSitePose(rx: SIMD3(0, 1, 0), ry: SIMD3(-1, 0, 0), rz: SIMD3(0, 0, 1), origin: SIMD3(1, 2, 3))
+        let full = try FramePreprocessor(configuration: config)
+        config.modelInputs = [.gnss]
+        let lean = try FramePreprocessor(configuration: config)
+        defer { full.finish(); lean.finish() }
+        #expect(lean.modelInputs == [.gnss, .beamPower], "GNSS and beam power are always processed")
+        let cloud: [Float] = [1, 0, 0, 0, 2, 0, .nan, 1, 1, 5, 5, 1]
+        var raw = Self.frame(4)
+        raw.lidar = PointCloud(header: Self.header(4), fields: ["x", "y", "z"], count: 4, data: cloud.littleEndianBytes)
+        raw.beamPower = BeamPower(header: Self.header(4), power: [1, 10, 100], unit: .mw)
+
+        let all = await full.process(raw)
+        let some = await lean.process(raw)
+        #expect(Set(all.tensors.keys) == Set(Modality.allCases) && all.unprocessed.isEmpty)
+        #expect(Set(some.tensors.keys) == [.gnss, .beamPower])
+        #expect(some.unprocessed == [.camera, .radar, .lidar])
+        #expect(some.failures.isEmpty)
+        #expect(some.lidarPoints != nil && some.lidarPoints == all.lidarPoints, "the same points, bit for bit")
+        #expect(some.lidarPoints?.count == 3, "the non-finite point is dropped as in the full pass")
+        #expect(some.beamPowerDBm == all.beamPowerDBm && some.tensors[.gnss] == all.tensors[.gnss])
+
+        // Dropping a skipped modality (an ablation) makes it missing, not unprocessed.
+        var dropped = some
+        dropped.drop(.lidar)
+        #expect(!dropped.unprocessed.contains(.lidar) && dropped.lidarPoints == nil)
+
+        // A cloud whose size does not match its fields is still rejected without the depth image.
+        raw.lidar = PointCloud(header: Self.header(4), fields: ["x", "y", "z"], count: 5, data: cloud.littleEndianBytes)
+        let broken = await lean.process(raw)
+        #expect(broken.failures[.lidar] != nil && broken.lidarPoints == nil && !broken.unprocessed.contains(.lidar))
+    }
+
     @Test func presentModalitiesAreProcessedLikeTheDirectFunctions() async throws {
         let frontEnd = try FramePreprocessor(configuration: try Self.configuration())
         defer { frontEnd.finish() }
