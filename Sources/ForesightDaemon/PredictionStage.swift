@@ -171,9 +171,9 @@ public struct ObservationBuilder: Sendable {
             o.gnss = SIMD2(Double(g.values[0]), Double(g.values[1]))
         }
         if frame.tensors[.beamPower] != nil { o.beamPowerDBm = frame.beamPowerDBm }
-        if includePoints, frame.tensors[.lidar] != nil || frame.unprocessed.contains(.lidar) {
-            o.lidarPoints = frame.lidarPoints
-            o.lidarGrid = frame.lidarPoints.flatMap { LidarGrid(points: $0) }
+        if includePoints, let points = frame.lidarPoints {
+            o.lidarPoints = points
+            o.lidarGrid = LidarGrid(points: points)
         }
         if let detector = radarDetector, let map = frame.tensors[.radar], map.shape.count == 2 {
             o.radar = detector.detect(map: map.values, angleBins: map.shape[0], rangeBins: map.shape[1])

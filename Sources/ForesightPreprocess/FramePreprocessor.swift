@@ -255,7 +255,7 @@ public final class FramePreprocessor: Sendable {
             switch result {
             case .none: break
             case let .success(output)?:
-                if pointsOnly && modality == .lidar { out.unprocessed.insert(.lidar) } else { out.tensors[modality] = output.tensor }
+                if let tensor = output.tensor { out.tensors[modality] = tensor } else { out.unprocessed.insert(modality) }
                 if let points = output.sitePoints { out.lidarPoints = points }
                 if let dBm = output.dBm { out.beamPowerDBm = dBm }
             case let .failure(error)?:
@@ -272,15 +272,11 @@ public final class FramePreprocessor: Sendable {
         do { return .success(try await stage.processAll(input)) } catch { return .failure(error) }
     }
 
-    /// A LiDAR cloud's site-frame points alone (no depth image): an output with an empty tensor
-    /// that `process` does not store.
+    /// A LiDAR cloud's site-frame points alone: an output without a tensor (no depth image).
     private static func sitePoints(_ stage: PreprocessingStage<LidarPreprocessor>, _ input: PointCloud?) async
         -> Result<ModalityOutput, PreprocessError>? {
         guard let input else { return nil }
-        do {
-            let points = try await stage.sitePoints(input)
-            return .success(ModalityOutput(tensor: PreprocessedTensor(shape: [0], values: []), sitePoints: points))
-        } catch { return .failure(error) }
+        do { return .success(ModalityOutput(tensor: nil, sitePoints: try await stage.sitePoints(input))) } catch { return .failure(error) }
     }
 }
 

@@ -15,15 +15,16 @@ public struct PreprocessedTensor: Sendable, Equatable {
 /// What one modality's processor gives for a frame: the model tensor and, for LiDAR and beam
 /// power, what the classical predictor reads of the same input (computed in the same pass).
 public struct ModalityOutput: Sendable, Equatable {
-    /// The model-input tensor.
-    public var tensor: PreprocessedTensor
+    /// The model-input tensor; nil when it was not asked for (a LiDAR cloud's site points alone,
+    /// ``FrontEndConfiguration/modelInputs``).
+    public var tensor: PreprocessedTensor?
     /// LiDAR: the points in the site frame (nil without a site pose).
     public var sitePoints: [SIMD3<Float>]?
     /// Beam power: the floored dBm vector the tensor was normalized from.
     public var dBm: [Float]?
 
     /// Creates an output.
-    public init(tensor: PreprocessedTensor, sitePoints: [SIMD3<Float>]? = nil, dBm: [Float]? = nil) {
+    public init(tensor: PreprocessedTensor?, sitePoints: [SIMD3<Float>]? = nil, dBm: [Float]? = nil) {
         self.tensor = tensor; self.sitePoints = sitePoints; self.dBm = dBm
     }
 }
