@@ -552,8 +552,14 @@ struct TaskHeadsLayer: Sendable {
     let beamMLP: MLPLayer
     let powerResidual: MLPLayer
     let blockage: MLPLayer
+    /// Taps of each beam filter (2J+1; `head_beam: filter`), 0 for the absolute beam head: the beam
+    /// MLP then gives per step the taps for the classical logits, then those for the measured profile,
+    /// then (`absoluteLogits`) a logit per beam added to the filtered ones.
+    let filterTaps: Int
+    /// Whether the beam MLP gives a logit per beam (always without filters).
+    let absoluteLogits: Bool
     /// Classical mode: per-step gains of the classical beam logits, of the last measured power
-    /// profile and of the classical blockage logit.
+    /// profile (both absolute beam head only) and of the classical blockage logit.
     let priorGain: [Float], powerGain: [Float], blockageGain: [Float]
     /// Classical mode: per-step shares of (constant-velocity − classical) and (newest fix − classical)
     /// added to the position.
@@ -566,8 +572,11 @@ struct TaskHeadsLayer: Sendable {
     let powerProfile: Bool
 
     init(_ r: inout WeightReader, zdim: Int, hidden hh: Int, beams: Int, future: Int, positionScale: Float,
-         powerDefault: Float, classical: Bool, powerProfile: Bool = false) throws(ModelError) {
+         powerDefault: Float, classical: Bool, powerProfile: Bool = false,
+         filterTaps: Int = 0, absoluteLogits: Bool = true) throws(ModelError) {
         self.zdim = zdim; hidden = hh; self.beams = beams; self.future = future; self.positionScale = positionScale
+        self.filterTaps = classical ? filterTaps : 0
+        self.absoluteLogits = absoluteLogits || self.filterTaps == 0
         self.powerDefault = powerDefault; self.classical = classical
         self.powerProfile = classical && powerProfile
         let extra = classical ? Self.classicalExtras : 0
@@ -575,14 +584,18 @@ struct TaskHeadsLayer: Sendable {
         locResidual = try MLPLayer(&r, "task_heads.loc.residual", in: zdim + (classical ? 4 : 0), hidden: hh, out: 2)
         beamProj = try LinearLayer(&r, "task_heads.beam.proj", in: zdim + 2 + (classical ? 2 * beams + extra : 0), out: hh)
         beamGRU = try GRUCellLayer(&r, "task_heads.beam.gru", input: hh, hidden: hh)
-        beamMLP = try MLPLayer(&r, "task_heads.beam.mlp", in: hh, hidden: hh, out: beams)
+        beamMLP = try MLPLayer(&r, "task_heads.beam.mlp", in: hh, hidden: hh, out: 2 * self.filterTaps + (self.absoluteLogits ? beams : 0))
         powerResidual = try MLPLayer(&r, "task_heads.power.residual", in: zdim + 2 + extra + profile, hidden: hh, out: beams)
         blockage = try MLPLayer(&r, "task_heads.blockage.mlp", in: zdim + 2 + extra + profile, hidden: hh, out: 1)
         if classical {
             cvGain = try r.take("task_heads.loc.cv_gain", [future])
             holdGain = try r.take("task_heads.loc.hold_gain", [future])
-            priorGain = try r.take("task_heads.beam.prior_gain", [future])
-            powerGain = try r.take("task_heads.beam.power_gain", [future])
+            if self.filterTaps > 0 {
+                priorGain = []; powerGain = []
+            } else {
+                priorGain = try r.take("task_heads.beam.prior_gain", [future])
+                powerGain = try r.take("task_heads.beam.power_gain", [future])
+            }
             blockageGain = try r.take("task_heads.blockage.gain", [future])
         } else {
             priorGain = []; powerGain = []; blockageGain = []; cvGain = []; holdGain = []
@@ -706,10 +719,30 @@ struct TaskHeadsLayer: Sendable {
             (states + k * hh).update(from: h, count: hh)
         }
         var logits = [Float](repeating: 0, count: F * B)
-        logits.withUnsafeMutableBufferPointer { beamMLP(states, rows: F, hidden: hiddenBuf, into: $0.baseAddress!) }
-        if let e {
+        if let e, filterTaps > 0 {
+            // The classical logits and the measured profile, each filtered along the beam axis with
+            // this step's taps (edge beams repeated): model.py beam_filter.
+            let T = filterTaps, J = (filterTaps - 1) / 2
+            let width = 2 * T + (absoluteLogits ? B : 0)
+            let taps = scratch.buffer(Slot.headBeamTaps, F * width)
+            beamMLP(states, rows: F, hidden: hiddenBuf, into: taps)
             for k in 0..<F {
-                for b in 0..<B { logits[k * B + b] += priorGain[k] * e.beamLogits[k * B + b] + powerGain[k] * rel[k * B + b] }
+                let a = taps + k * width, c = a + T, absolute = a + 2 * T
+                for b in 0..<B {
+                    var sum: Float = absoluteLogits ? absolute[b] : 0
+                    for j in 0..<T {
+                        let i = min(max(b + j - J, 0), B - 1)
+                        sum += a[j] * e.beamLogits[k * B + i] + c[j] * rel[k * B + i]
+                    }
+                    logits[k * B + b] = sum
+                }
+            }
+        } else {
+            logits.withUnsafeMutableBufferPointer { beamMLP(states, rows: F, hidden: hiddenBuf, into: $0.baseAddress!) }
+            if let e {
+                for k in 0..<F {
+                    for b in 0..<B { logits[k * B + b] += priorGain[k] * e.beamLogits[k * B + b] + powerGain[k] * rel[k * B + b] }
+                }
             }
         }
         // Power and blockage: the fused row, plus (head_power_profile) the relative measured power
@@ -748,6 +781,7 @@ struct TaskHeadsLayer: Sendable {
     func flops(future F: Int) -> Int {
         locResidual.flops(rows: F) + blockage.flops(rows: F) + powerResidual.flops(rows: F) + beamMLP.flops(rows: F)
             + 2 * F * (beamProj.inFeatures * beamProj.outFeatures) + 2 * F * (6 * hidden * hidden)
+            + 4 * F * beams * filterTaps
     }
 }
 
@@ -757,5 +791,5 @@ enum Slot {
     static let gruGX = 20, gruGH = 21
     static let normed = 10, qkv = 11, scores = 12, heads = 13, delta = 14, mlpHidden = 15
     static let x = 30, context = 31, queries = 32, crossQ = 33, crossKV = 34, bias = 35, features = 36
-    static let headHidden = 40, headFused = 41, headProjected = 42, headStates = 43, headState = 44, headBeamInput = 45, headLocInput = 46, headProfileInput = 47
+    static let headHidden = 40, headFused = 41, headProjected = 42, headStates = 43, headState = 44, headBeamInput = 45, headLocInput = 46, headProfileInput = 47, headBeamTaps = 48
 }

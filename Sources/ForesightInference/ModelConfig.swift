@@ -81,6 +81,16 @@ public struct CNNConfig: Codable, Sendable, Equatable {
     }
 }
 
+extension ModelConfig {
+    /// Taps per beam filter (2J+1) with `head_beam: filter` or `filter+absolute`, 0 with the absolute beam head.
+    public var beamFilterWidth: Int {
+        headBeam == "filter" || headBeam == "filter+absolute" ? 2 * (beamFilterTaps ?? 4) + 1 : 0
+    }
+
+    /// Whether the beam MLP gives a logit per beam (`head_beam` absent, `absolute` or `filter+absolute`).
+    public var beamAbsoluteLogits: Bool { headBeam != "filter" }
+}
+
 /// Sizes shared by every model format: what the daemon needs to feed a model and to check it
 /// against its launch file.
 public protocol StreamingModelConfig: Sendable {
@@ -158,6 +168,14 @@ public struct ModelConfig: Codable, Sendable, Equatable, StreamingModelConfig {
     /// power profile relative to its peak and the peak level (`head_power_profile`; a config
     /// without the key, from before it existed, decodes as nil = false).
     public var headPowerProfile: Bool? = false
+    /// How the beam head forms its logits: `"absolute"` (an MLP's logit per beam plus per-step gains
+    /// times the classical logits and the measured profile), `"filter"` (the MLP gives per step the
+    /// taps of two filters along the beam axis, applied to the classical logits and to the measured
+    /// profile relative to its peak; needs classical coarse inputs) or `"filter+absolute"` (both: the
+    /// filtered logits plus the MLP's logit per beam). nil = absolute.
+    public var headBeam: String? = "absolute"
+    /// With `head_beam: filter`: taps on each side of the centre (the filters have 2J+1 taps). nil = 4.
+    public var beamFilterTaps: Int? = 4
     /// Camera tokenizer (3×96×96 → 9 tokens by default).
     public var vision = ModelConfig.cameraTokenizer
     /// Radar range-angle tokenizer (1×64×256 → 16 tokens by default).
@@ -212,6 +230,18 @@ public struct ModelConfig: Codable, Sendable, Equatable, StreamingModelConfig {
         }
         guard maxIntraTokens > 0 else { throw fail("max_intra_tokens must be positive") }
         try validateShared(self, headHidden: headHidden, layerNormEps: layerNormEps, batchNormEps: batchNormEps)
+        switch headBeam ?? "absolute" {
+        case "absolute": break
+        case "filter", "filter+absolute":
+            guard takesClassicalEstimates else {
+                throw fail("head_beam '\(headBeam ?? "")' filters the classical beam logits: it needs coarse_inputs 'classical'")
+            }
+            guard (0...16).contains(beamFilterTaps ?? 4) else {
+                throw fail("beam_filter_taps is \(beamFilterTaps ?? 4), expected 0...16")
+            }
+        default:
+            throw fail("head_beam is '\(headBeam ?? "")', expected 'absolute', 'filter' or 'filter+absolute'")
+        }
         for (name, cnn) in [("vision", vision), (Modality.radar.rawValue, radar), (Modality.lidar.rawValue, lidar)] where cnn.tokens > maxIntraTokens {
             throw fail("\(name) produces \(cnn.tokens) tokens but max_intra_tokens is \(maxIntraTokens)")
         }

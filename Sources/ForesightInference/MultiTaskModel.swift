@@ -149,7 +149,8 @@ public final class MultiTaskModel: Sendable {
         predictorNorm = try LayerNormLayer(&r, "predictor.norm", dim: d, eps: c.layerNormEps)
         heads = try TaskHeadsLayer(&r, zdim: d, hidden: c.headHidden, beams: c.numBeams, future: c.future,
                                    positionScale: c.positionScale, powerDefault: c.powerDefaultDbm, classical: c.takesClassicalEstimates,
-                                   powerProfile: c.headPowerProfile ?? false)
+                                   powerProfile: c.headPowerProfile ?? false,
+                                   filterTaps: c.beamFilterWidth, absoluteLogits: c.beamAbsoluteLogits)
         let unused = r.unused
         guard unused.isEmpty else { throw .unexpectedTensors(unused) }
 

@@ -133,6 +133,29 @@ import Testing
         c.heads = 1
         #expect(throws: ModelError.self) { try c.validate() }
         #expect(throws: ModelError.self) { try ModelConfig.decode(json: Data("{\"d_model\": 3}".utf8)) }
+        c = config
+        c.headBeam = "sideways"
+        #expect(throws: ModelError.self) { try c.validate() }
+        c.headBeam = "filter"
+        c.coarseInputs = "window"
+        #expect {
+            try c.validate()
+        } throws: { error in
+            "\(error)".contains("coarse_inputs 'classical'")
+        }
+        c.coarseInputs = "classical"
+        c.beamFilterTaps = 40
+        #expect(throws: ModelError.self) { try c.validate() }
+        c.beamFilterTaps = 2
+        #expect(throws: Never.self) { try c.validate() }
+        #expect(c.beamFilterWidth == 5 && !c.beamAbsoluteLogits)
+        c.headBeam = "filter+absolute"
+        #expect(throws: Never.self) { try c.validate() }
+        #expect(c.beamFilterWidth == 5 && c.beamAbsoluteLogits)
+        // A config from before the key (no head_beam) has the absolute head.
+        c.headBeam = nil
+        #expect(throws: Never.self) { try c.validate() }
+        #expect(c.beamFilterWidth == 0 && c.beamAbsoluteLogits)
         // JSON round trip through the snake_case coding keeps the default config.
         #expect(try ModelConfig.decode(json: ModelConfig().encodedJSON()) == ModelConfig())
         #expect(ModelConfig().tokensPerModality == [9, 16, 16, 1, 1])

@@ -76,6 +76,16 @@ extension FixtureStream {
         #expect(failures.isEmpty, "\(failures.prefix(10))")
     }
 
+    @Test("the filter beam head with absolute logits (multitask-filter) matches PyTorch at every frame, on 1 and 2 threads",
+          arguments: [1, 2])
+    func multitaskFilter(threads: Int) throws {
+        let model = try MultiTaskModel(directory: Fixture.folder("multitask-filter"))
+        #expect(model.config.beamFilterWidth == 7 && model.config.beamAbsoluteLogits)
+        let stream = try FixtureStream(tensors: Fixture.cases("multitask-filter"), config: model.config)
+        let failures = try streamingParityFailures(.multitask(model), stream, threads: threads)
+        #expect(failures.isEmpty, "\(failures.prefix(10))")
+    }
+
     @Test("GRU baseline: every submodule at every frame matches PyTorch, on 1 and 2 threads", arguments: [1, 2])
     func gru(threads: Int) throws {
         let model = try Fixture.gru()

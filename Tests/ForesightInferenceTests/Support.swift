@@ -4,7 +4,7 @@ import Foundation
 
 /// Shared helpers for the inference tests.
 enum Fixture {
-    /// The committed parity fixture directory (`multitask/`, `gru/`).
+    /// The committed parity fixture directory (`multitask/`, `gru/`, `multitask-filter/`).
     static var directory: URL {
         get throws {
             guard let url = Bundle.module.url(forResource: "Fixtures", withExtension: nil) else {

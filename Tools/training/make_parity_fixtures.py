@@ -173,6 +173,13 @@ def small_multitask() -> ModelConfig:
                        coarse_inputs="classical", head_power_profile=True, **small_cnns())
 
 
+def small_multitask_filter() -> ModelConfig:
+    """The small model with the filter beam head plus absolute logits (head_beam "filter+absolute")."""
+    c = small_multitask()
+    c.head_beam, c.beam_filter_taps = "filter+absolute", 3
+    return c
+
+
 def small_gru() -> GRUConfig:
     return GRUConfig(d_model=16, hidden=24, history=4, future=3, num_beams=64, head_hidden=32,
                      preprocessing_version="parity-fixture", **small_cnns())
@@ -216,7 +223,8 @@ def main() -> None:
         ap.error("give --out and/or --model")
     torch.manual_seed(args.seed)
     if args.out:
-        for sub, model in (("multitask", MultiTaskModel(small_multitask())), ("gru", GRUBaseline(small_gru()))):
+        for sub, model in (("multitask", MultiTaskModel(small_multitask())), ("gru", GRUBaseline(small_gru())),
+                           ("multitask-filter", MultiTaskModel(small_multitask_filter()))):
             g = torch.Generator().manual_seed(args.seed)
             model.eval()
             randomise(model, g)

@@ -138,6 +138,15 @@ class ModelConfig:
     # relative to its peak (dB / 10, floored at -30 dB, as the beam head) and the peak level ((dBm + 60) / 20).
     # Blockage is mostly the current LoS state, which shows in that profile (a ~20 dB drop of the LoS beam).
     head_power_profile: bool = False
+    # How the beam head forms its logits (coarse_inputs "classical" only):
+    # "absolute": an MLP's 64 logits + per-step gains times the classical logits and the measured profile;
+    # "filter": the MLP gives per step 2 x (2 * beam_filter_taps + 1) taps, and the logits are the classical logits
+    # and the measured profile (relative to its peak) each filtered along the beam axis with those taps (edge
+    # samples repeated; beam_filter). The codebook is uniform in sin(angle), so a shift of the peak by j beams means
+    # the same on every street, while an absolute map from the latents to beam indices is one street's map;
+    # "filter+absolute": both, the MLP's 64 absolute logits added to the filtered ones.
+    head_beam: str = "absolute"
+    beam_filter_taps: int = 4
     vision: CNNConfig = field(default_factory=default_camera)
     radar: CNNConfig = field(default_factory=default_map)
     lidar: CNNConfig = field(default_factory=default_map)
@@ -447,24 +456,60 @@ class BeamHead(nn.Module):
 CLASSICAL_EXTRAS = 3   # per step: (power + 60) / 20, logit(blockage) / 4, position known
 
 
+BEAM_HEADS = ("absolute", "filter", "filter+absolute")
+
+
+def beam_absolute(c) -> bool:
+    """Whether the beam MLP also gives 64 absolute logits (head_beam "absolute" or "filter+absolute")."""
+    return getattr(c, "head_beam", "absolute") != "filter"
+
+
+def beam_taps(c) -> int:
+    """Taps per filtered profile (2 * beam_filter_taps + 1) with head_beam "filter" or "filter+absolute", else 0."""
+    kind = getattr(c, "head_beam", "absolute")
+    if kind not in BEAM_HEADS:
+        raise ValueError(f"head_beam {kind!r}: expected one of {', '.join(BEAM_HEADS)}")
+    if kind == "absolute":
+        return 0
+    if getattr(c, "coarse_inputs", "window") != "classical":
+        raise ValueError(f"head_beam {kind!r} filters the classical beam logits: it needs coarse_inputs 'classical'")
+    J = int(getattr(c, "beam_filter_taps", 4))
+    if not 0 <= J <= 16:
+        raise ValueError(f"beam_filter_taps {J}: expected 0...16")
+    return 2 * J + 1
+
+
+def beam_filter(x: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
+    """x [..., Bm] filtered along the beam axis: out[b] = sum_j taps[j] * x[clamp(b + j - J)], taps [..., 2J+1]."""
+    T = taps.shape[-1]
+    J = (T - 1) // 2
+    Bm = x.shape[-1]
+    idx = (torch.arange(Bm, device=x.device)[:, None] + torch.arange(-J, J + 1, device=x.device)[None, :]).clamp(0, Bm - 1)
+    return (x[..., idx] * taps[..., None, :]).sum(-1)
+
+
 class Heads(nn.Module):
     """Task heads on the per-step latents z [.., F, zdim] (shared by the v2 model and the GRU baseline).
 
     With `classical`, the heads also take the classical predictor's estimates of each step (docs/inference.md):
     the position starts from its position (+ a learned per-step share of the constant-velocity estimate's
     difference, which the residual MLP also sees), the beam logits add its ranker logits and the last
-    measured power profile with learned per-step gains (and see both as inputs), the power and blockage
+    measured power profile with learned per-step gains (and see both as inputs; with `filter_taps` the beam MLP
+    instead gives per-step taps that filter both along the beam axis, plus 64 logits if `absolute`), the power and blockage
     heads see its power and blockage, and the blockage logit adds its logit with a learned per-step gain."""
 
     def __init__(self, zdim: int, hh: int, beams: int, future: int = 5, classical: bool = False,
-                 power_profile: bool = False):
+                 power_profile: bool = False, filter_taps: int = 0, absolute: bool = True):
         super().__init__()
+        self.filter_taps = filter_taps
+        self.absolute = absolute or not filter_taps
         extra = CLASSICAL_EXTRAS if classical else 0
         profile = beams + 1 if (classical and power_profile) else 0
         self.power_profile = profile > 0
         self.loc = nn.Module()
         self.loc.residual = MLP(zdim + (4 if classical else 0), hh, 2)
-        self.beam = BeamHead(zdim + 2 + (2 * beams + extra if classical else 0), hh, beams)
+        self.beam = BeamHead(zdim + 2 + (2 * beams + extra if classical else 0), hh,
+                             2 * filter_taps + (beams if self.absolute else 0))
         self.power = nn.Module()
         self.power.residual = MLP(zdim + 2 + extra + profile, hh, beams)
         self.blockage = nn.Module()
@@ -472,8 +517,15 @@ class Heads(nn.Module):
         if classical:
             self.loc.cv_gain = nn.Parameter(torch.zeros(future))
             self.loc.hold_gain = nn.Parameter(torch.zeros(future))
-            self.beam.prior_gain = nn.Parameter(torch.ones(future))
-            self.beam.power_gain = nn.Parameter(torch.zeros(future))
+            if filter_taps:
+                # Start as the absolute head's gains start: the classical logits' own centre tap 1, the rest 0.
+                with torch.no_grad():
+                    self.beam.mlp.fc2.weight.mul_(0.1)
+                    self.beam.mlp.fc2.bias.zero_()
+                    self.beam.mlp.fc2.bias[filter_taps // 2] = 1.0    # taps first, then any absolute logits
+            else:
+                self.beam.prior_gain = nn.Parameter(torch.ones(future))
+                self.beam.power_gain = nn.Parameter(torch.zeros(future))
             self.blockage.gain = nn.Parameter(torch.full((future,), 0.5))
 
 
@@ -594,8 +646,14 @@ def apply_heads(c, heads: Heads, z, coarse_pos, coarse_pow, classical=None):
                           known[..., 0].to(z.dtype).expand(B, A, Fu)], -1)     # [B, A, F, 3]
     fused = torch.cat([z, position * c.position_scale, extras], -1)
     beam_in = torch.cat([z, position * c.position_scale, prior / 10.0, rel, extras], -1)
-    beam_logits = heads.beam(beam_in.reshape(B * A, Fu, -1)).reshape(B, A, Fu, -1)
-    beam_logits = beam_logits + heads.beam.prior_gain[:, None] * prior + heads.beam.power_gain[:, None] * rel
+    beam_out = heads.beam(beam_in.reshape(B * A, Fu, -1)).reshape(B, A, Fu, -1)
+    if heads.filter_taps:
+        T = heads.filter_taps
+        beam_logits = beam_filter(prior, beam_out[..., :T]) + beam_filter(rel, beam_out[..., T:2 * T])
+        if heads.absolute:
+            beam_logits = beam_logits + beam_out[..., 2 * T:]
+    else:
+        beam_logits = beam_out + heads.beam.prior_gain[:, None] * prior + heads.beam.power_gain[:, None] * rel
     if heads.power_profile:
         peak = (coarse_pow.amax(-1, keepdim=True) + 60.0) / 20.0
         fused = torch.cat([fused, rel, peak], -1)
@@ -633,7 +691,8 @@ class MultiTaskModel(nn.Module):
         self.predictor.query = nn.Parameter(torch.randn(c.queries_per_step, d) * 0.02)
         self.predictor.layers = nn.ModuleList(PredictorBlock(c) for _ in range(c.predictor_layers))
         self.predictor.norm = nn.LayerNorm(d, eps=c.layer_norm_eps)
-        self.task_heads = Heads(d, c.head_hidden, c.num_beams, c.future, c.coarse_inputs == "classical", c.head_power_profile)
+        self.task_heads = Heads(d, c.head_hidden, c.num_beams, c.future, c.coarse_inputs == "classical", c.head_power_profile,
+                                beam_taps(c), beam_absolute(c))
 
     # --- embeddings -----------------------------------------------------------------------------
     def token_embedding(self) -> torch.Tensor:
@@ -859,7 +918,8 @@ class FullAttentionModel(nn.Module):
         self.predictor.query = nn.Parameter(torch.randn(c.queries_per_step, d) * 0.02)
         self.predictor.layers = nn.ModuleList(FullBlock(c) for _ in range(c.predictor_layers))
         self.predictor.norm = nn.LayerNorm(d, eps=c.layer_norm_eps)
-        self.task_heads = Heads(d, c.head_hidden, c.num_beams, c.future, c.coarse_inputs == "classical", c.head_power_profile)
+        self.task_heads = Heads(d, c.head_hidden, c.num_beams, c.future, c.coarse_inputs == "classical", c.head_power_profile,
+                                beam_taps(c), beam_absolute(c))
 
     token_embedding = MultiTaskModel.token_embedding
     query_tokens = MultiTaskModel.query_tokens
