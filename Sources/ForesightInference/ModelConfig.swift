@@ -81,16 +81,6 @@ public struct CNNConfig: Codable, Sendable, Equatable {
     }
 }
 
-extension ModelConfig {
-    /// Taps per beam filter (2J+1) with `head_beam: filter` or `filter+absolute`, 0 with the absolute beam head.
-    public var beamFilterWidth: Int {
-        headBeam == "filter" || headBeam == "filter+absolute" ? 2 * (beamFilterTaps ?? 4) + 1 : 0
-    }
-
-    /// Whether the beam MLP gives a logit per beam (`head_beam` absent, `absolute` or `filter+absolute`).
-    public var beamAbsoluteLogits: Bool { headBeam != "filter" }
-}
-
 /// Sizes shared by every model format: what the daemon needs to feed a model and to check it
 /// against its launch file.
 public protocol StreamingModelConfig: Sendable {
@@ -174,7 +164,8 @@ public struct ModelConfig: Codable, Sendable, Equatable, StreamingModelConfig {
     /// profile relative to its peak; needs classical coarse inputs) or `"filter+absolute"` (both: the
     /// filtered logits plus the MLP's logit per beam). nil = absolute.
     public var headBeam: String? = "absolute"
-    /// With `head_beam: filter`: taps on each side of the centre (the filters have 2J+1 taps). nil = 4.
+    /// With `head_beam: filter` or `filter+absolute`: taps J on each side of the centre (the filters
+    /// have 2J+1 taps). nil = 4.
     public var beamFilterTaps: Int? = 4
     /// Camera tokenizer (3×96×96 → 9 tokens by default).
     public var vision = ModelConfig.cameraTokenizer
@@ -256,6 +247,16 @@ public struct ModelConfig: Codable, Sendable, Equatable, StreamingModelConfig {
 
     /// Encodes the config as pretty JSON with snake_case keys.
     public func encodedJSON() -> Data { encodeConfig(self) }
+}
+
+extension ModelConfig {
+    /// Taps per beam filter (2J+1) with `head_beam: filter` or `filter+absolute`, 0 with the absolute beam head.
+    public var beamFilterWidth: Int {
+        headBeam == "filter" || headBeam == "filter+absolute" ? 2 * (beamFilterTaps ?? 4) + 1 : 0
+    }
+
+    /// Whether the beam MLP gives a logit per beam (`head_beam` absent, `absolute` or `filter+absolute`).
+    public var beamAbsoluteLogits: Bool { headBeam != "filter" }
 }
 
 /// The GRU baseline's configuration (`"format": "foresight-gru"`, `"version": 1`); mirrors `GRUConfig`
