@@ -84,13 +84,12 @@ raytrace: release
 ## Training (docs/training.md): regenerate the dataset with the daemon's own front end, train the
 ## learned model (JEPA + heads) and the GRU baseline, export both to models/, regenerate their parity
 ## fixtures and print an evaluation summary on unseen drives. `time make train` fits in 60 minutes on
-## 2 CPU cores. Sizes: TRAIN_SEEDS (street drives, split by seed; 1..40 = 36 training + 4 validation drives),
-## TRAIN_EXTRA_SCENARIO / TRAIN_EXTRA_SEEDS (drives of a second street geometry, for a model that generalises —
-## never the held-out boulevard; TRAIN_EXTRA_SEEDS= to leave out), TRAIN_DURATION (s per drive), TRAIN_ARGS
+## 2 CPU cores. Sizes: TRAIN_SEEDS (street drives, split by seed; 1..34 = 31 training + 3 validation drives),
+## TRAIN_EXTRA (drives of other street geometries as SCENARIO=SEEDS words, for a model that generalises —
+## never the held-out boulevard; TRAIN_EXTRA= to leave out), TRAIN_DURATION (s per drive), TRAIN_ARGS
 ## (extra train.py options, e.g. --set pretrain_epochs=2), TRAIN_NPROC (processes: torchrun DDP).
-TRAIN_SEEDS    ?= 1..40
-TRAIN_EXTRA_SCENARIO ?= launch/scenarios/crossing.yaml
-TRAIN_EXTRA_SEEDS    ?= 1..20
+TRAIN_SEEDS    ?= 1..34
+TRAIN_EXTRA    ?= crossing=1..13 avenue=1..13
 TRAIN_DURATION ?= 60
 TRAIN_DATA     ?= data/train
 TRAIN_RUN      ?= runs/train
@@ -103,11 +102,12 @@ train: release
 	rm -rf $(TRAIN_DATA) $(TRAIN_RUN)
 	.build/release/foresight dataset --sim --seeds $(TRAIN_SEEDS) --duration $(TRAIN_DURATION) \
 	    --launch launch/sim-learned.yaml --out $(TRAIN_DATA) --jobs 2
-	$(if $(TRAIN_EXTRA_SEEDS),.build/release/foresight dataset --sim --scenario $(TRAIN_EXTRA_SCENARIO) --seeds $(TRAIN_EXTRA_SEEDS) \
-	    --duration $(TRAIN_DURATION) --launch launch/sim-learned.yaml --out $(TRAIN_DATA) --jobs 2)
+	$(foreach x,$(TRAIN_EXTRA),.build/release/foresight dataset --sim --scenario $(word 1,$(subst =, ,$(x))) \
+	    --seeds $(word 2,$(subst =, ,$(x))) --duration $(TRAIN_DURATION) --launch launch/sim-learned.yaml \
+	    --out $(TRAIN_DATA) --jobs 2 &&) true
 	$(TRAIN_CMD) Tools/training/train.py --data $(TRAIN_DATA) --out $(TRAIN_RUN) \
 	    --export-learned models/foresight-learned --export-gru models/foresight-gru \
-	    --command "make train TRAIN_SEEDS=$(TRAIN_SEEDS) TRAIN_EXTRA_SEEDS=$(TRAIN_EXTRA_SEEDS) TRAIN_DURATION=$(TRAIN_DURATION) TRAIN_ARGS='$(TRAIN_ARGS)'" $(TRAIN_ARGS)
+	    --command "make train TRAIN_SEEDS=$(TRAIN_SEEDS) TRAIN_EXTRA='$(TRAIN_EXTRA)' TRAIN_DURATION=$(TRAIN_DURATION) TRAIN_ARGS='$(TRAIN_ARGS)'" $(TRAIN_ARGS)
 	$(PY) Tools/training/make_parity_fixtures.py --model models/foresight-learned --model models/foresight-gru
 	$(PY) Tools/training/eval_summary.py --seeds $(TRAIN_EVAL_SEEDS) --duration $(TRAIN_DURATION) --out $(TRAIN_RUN)/eval
 

@@ -14,7 +14,7 @@ struct DriveOptions: ParsableArguments {
     @Option(help: "Simulation seeds, inclusive range A..B or one seed (with --sim).")
     var seeds: String?
 
-    @Option(help: "Scenario file for --sim; repeat for several scenarios (default: launch/scenarios/street.yaml).")
+    @Option(help: "Scenario for --sim: a name from launch/scenarios (street, crossing, avenue, boulevard) or a YAML file; repeat for several scenarios (default: street).")
     var scenario: [String] = []
 
     @Option(help: "Simulated seconds per drive (with --sim).")
@@ -35,8 +35,7 @@ struct DriveOptions: ParsableArguments {
     func drives() throws -> [Drive] {
         guard sim else { return bags.map { .bag(path: $0) } }
         let range = Drive.seedRange(seeds ?? "") ?? 0...0
-        let scenarios = scenario.isEmpty ? ["launch/scenarios/street.yaml"] : scenario
-        for s in scenarios where !FileManager.default.fileExists(atPath: s) { throw CLIError("scenario file \(s) does not exist") }
+        let scenarios = try (scenario.isEmpty ? ["street"] : scenario).map(scenarioFile)
         return scenarios.flatMap { Drive.simulations(scenario: $0, seeds: range, duration: duration) }
     }
 }

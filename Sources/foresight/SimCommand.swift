@@ -21,7 +21,7 @@ struct SimCommand: AsyncParsableCommand {
         """
     )
 
-    @Option(help: "Scenario: a name from launch/scenarios (street, boulevard, crossing) or a YAML file (default: the built-in street scenario).")
+    @Option(help: "Scenario: a name from launch/scenarios (street, boulevard, crossing, avenue) or a YAML file (default: the built-in street scenario).")
     var scenario: String?
 
     @Option(help: "Site calibration file (default: the built-in Calibration/sim-site.yaml).")
@@ -149,32 +149,6 @@ struct SimCommand: AsyncParsableCommand {
     /// Bag bytes per simulated second of the built-in street scenario (measured; see docs/simulator.md).
     static let bagBytesPerSecond: [BagCompression: Double] = [.zstd: 14e6, .lz4: 15e6, .none: 16e6]
 
-    /// The scenario file for `--scenario`: a path, or a name (`boulevard`) looked up in
-    /// `launch/scenarios/` of the working directory, then of the package the executable was built in.
-    private func scenarioFile(_ scenario: String) throws -> String {
-        // the working directory first, then the package the executable was built in
-        // (.build/<triple>/release/foresight → walk up to the directory holding launch/scenarios)
-        var directories = ["launch/scenarios"]
-        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<5 {
-            let candidate = url.appendingPathComponent("launch/scenarios").path
-            if FileManager.default.fileExists(atPath: candidate) {
-                directories.append(candidate)
-                // a relative path such as the default launch/scenarios/street.yaml, from the package
-                let inPackage = url.appendingPathComponent(scenario).path
-                if !scenario.hasPrefix("/"), !FileManager.default.fileExists(atPath: scenario),
-                   FileManager.default.fileExists(atPath: inPackage) { return inPackage }
-                break
-            }
-            url.deleteLastPathComponent()
-        }
-        guard let path = Scenario.resolve(scenario, directories: directories) else {
-            let known = Set(directories.flatMap { Scenario.names(in: $0) }).sorted()
-            throw CLIError("--scenario '\(scenario)': no such file or scenario name"
-                + (known.isEmpty ? "" : "; known scenarios: \(known.joined(separator: ", "))"))
-        }
-        return path
-    }
 
     /// `--bag`: every message of `--duration` simulated seconds into an MCAP file, with
     /// `log_time` = `publish_time` = the acquisition stamp (a simulation has no transport delay).
@@ -232,4 +206,32 @@ struct SimCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data(("\r" + line).utf8))
         }
     }
+}
+
+/// The scenario file for a `--scenario` option (`foresight sim`, `foresight dataset`, `foresight eval`):
+/// a path, or a name (`boulevard`) looked up in
+/// `launch/scenarios/` of the working directory, then of the package the executable was built in.
+func scenarioFile(_ scenario: String) throws -> String {
+    // the working directory first, then the package the executable was built in
+    // (.build/<triple>/release/foresight → walk up to the directory holding launch/scenarios)
+    var directories = ["launch/scenarios"]
+    var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    for _ in 0..<5 {
+        let candidate = url.appendingPathComponent("launch/scenarios").path
+        if FileManager.default.fileExists(atPath: candidate) {
+            directories.append(candidate)
+            // a relative path such as the default launch/scenarios/street.yaml, from the package
+            let inPackage = url.appendingPathComponent(scenario).path
+            if !scenario.hasPrefix("/"), !FileManager.default.fileExists(atPath: scenario),
+               FileManager.default.fileExists(atPath: inPackage) { return inPackage }
+            break
+        }
+        url.deleteLastPathComponent()
+    }
+    guard let path = Scenario.resolve(scenario, directories: directories) else {
+        let known = Set(directories.flatMap { Scenario.names(in: $0) }).sorted()
+        throw CLIError("--scenario '\(scenario)': no such file or scenario name"
+            + (known.isEmpty ? "" : "; known scenarios: \(known.joined(separator: ", "))"))
+    }
+    return path
 }

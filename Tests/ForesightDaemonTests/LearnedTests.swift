@@ -254,6 +254,28 @@ extension EndToEndTests {
         print(json.dumps(out))
         """
 
+        @Test func datasetScenariosAreNamedLikeTheSimulatorsOrGivenAsFiles() throws {
+            let dir = try TestSupport.temporaryDirectory("dataset-names")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let out = dir.appendingPathComponent("data").path
+            let launch = try TestLaunch(extra: LearnedFixture.preprocess)
+            // Names from launch/scenarios, as `foresight sim --scenario` takes them, mixed with a file.
+            let run = try TestSupport.run(TestSupport.foresightBinary, ["dataset", "--sim", "--seeds", "3", "--duration", "1",
+                                                                        "--scenario", "avenue", "--scenario", TestSupport.path("launch/scenarios/crossing.yaml"),
+                                                                        "--launch", launch.path, "--out", out])
+            #expect(run.status == 0, "\(run.stderr)")
+            let files = try FileManager.default.contentsOfDirectory(atPath: out)
+            #expect(Set(files) == ["manifest.json", "avenue-3.safetensors", "crossing-3.safetensors"])
+            // An unknown name fails before any drive runs, listing the names there are.
+            let unknown = try TestSupport.run(TestSupport.foresightBinary, ["dataset", "--sim", "--seeds", "3", "--duration", "1",
+                                                                            "--scenario", "nowhere", "--launch", launch.path,
+                                                                            "--out", dir.appendingPathComponent("none").path])
+            #expect(unknown.status != 0)
+            #expect(unknown.stderr.contains("--scenario 'nowhere': no such file or scenario name") && unknown.stderr.contains("avenue, boulevard, crossing, street"),
+                    "\(unknown.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("none").path))
+        }
+
         @Test func aSimulatedDriveBecomesAShardWithTheTargetsEvalScores() throws {
             let dir = try TestSupport.temporaryDirectory("dataset")
             defer { try? FileManager.default.removeItem(at: dir) }

@@ -29,7 +29,7 @@ import Testing
     @Test func everyShippedScenarioRunsAndIsSelectableByName() throws {
         let directory = Fixtures.root + "/launch/scenarios"
         let names = Scenario.names(in: directory)
-        #expect(Set(["street", "boulevard", "crossing"]).isSubset(of: Set(names)))
+        #expect(Set(["street", "boulevard", "crossing", "avenue"]).isSubset(of: Set(names)))
         for name in names {
             let path = try #require(Scenario.resolve(name, directories: [directory]))
             #expect(Scenario.resolve(name + ".yaml", directories: [directory]) == path)
