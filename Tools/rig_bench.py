@@ -79,7 +79,7 @@ def learned_block(model):
     """Launch-file lines for the learned predictor (launch/sim-learned.yaml's front end and predictor)."""
     return ("preprocess:\n  camera: {width: 96, height: 96, reduced_jpeg_decode: true}\n"
             "predictor:\n  kind: learned\n  model: %s\n  history: 8\n  horizon: 5\n  step_ms: 100\n"
-            "  threads: 2\n  blas_threads: 1\n" % os.path.abspath(model))
+            "  threads: 1\n  blas_threads: 1\n" % os.path.abspath(model))
 
 
 def run(name, sync, arguments, binary, log, learned=None):

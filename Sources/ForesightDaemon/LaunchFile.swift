@@ -101,8 +101,10 @@ public struct LaunchFile: Sendable {
         /// `segment` tensor follows the same rule.
         public var resetGap: Int64 = 1_000_000_000
         /// Threads that share each frame of a learned model: the inference thread plus the workers
-        /// of its team, which split the tokenizers, attention heads and larger products.
-        public var threads: Int = 2
+        /// of its team, which split the tokenizers, attention heads and larger products. 1 by default:
+        /// on a 2-core host the front end and the transport keep the other core busy, and a team member
+        /// that loses its core stalls the whole frame (docs/performance.md, *The predict stage's tail*).
+        public var threads: Int = 1
         /// OpenBLAS's own threads inside each product of a learned model (process-wide). The engine's
         /// products are small; 1 leaves the splitting to `threads` (more made OpenBLAS's workers spin).
         public var blasThreads: Int = 1
@@ -117,7 +119,7 @@ public struct LaunchFile: Sendable {
         /// Predictor settings with the loader's defaults: classical CTRV, history 8, horizon 5,
         /// step 100 ms, top-3.
         public init(kind: String = "classical-ctrv", modelDirectory: String? = nil, history: Int = 8, horizon: Int = 5,
-                    step: Int64 = 100_000_000, topK: Int = 3, resetGap: Int64 = 1_000_000_000, threads: Int = 2, blasThreads: Int = 1,
+                    step: Int64 = 100_000_000, topK: Int = 3, resetGap: Int64 = 1_000_000_000, threads: Int = 1, blasThreads: Int = 1,
                     radarDetections: Bool = false, memberStamps: Bool = false) {
             self.kind = kind
             self.modelDirectory = modelDirectory
@@ -355,7 +357,7 @@ public struct LaunchFile: Sendable {
             memberStamps: try predMap?.bool("member_stamps", default: false) ?? false)
         if let predMap {
             predictor.resetGap = ms(try predMap.double("reset_gap_ms", default: 1000, in: 1...3_600_000))
-            predictor.threads = try predMap.int("threads", default: 2, in: 1...64)
+            predictor.threads = try predMap.int("threads", default: 1, in: 1...64)
             predictor.blasThreads = try predMap.int("blas_threads", default: 1, in: 1...64)
             // The folder itself is loaded and checked against this file by the predictor factory
             // before the daemon binds any socket (a dataset can be generated before the model exists).
