@@ -149,7 +149,6 @@ struct SimCommand: AsyncParsableCommand {
     /// Bag bytes per simulated second of the built-in street scenario (measured; see docs/simulator.md).
     static let bagBytesPerSecond: [BagCompression: Double] = [.zstd: 14e6, .lz4: 15e6, .none: 16e6]
 
-
     /// `--bag`: every message of `--duration` simulated seconds into an MCAP file, with
     /// `log_time` = `publish_time` = the acquisition stamp (a simulation has no transport delay).
     private func writeBag(_ path: String, simulator: inout Simulator) throws {
