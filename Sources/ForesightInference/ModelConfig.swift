@@ -227,8 +227,8 @@ public struct ModelConfig: Codable, Sendable, Equatable, StreamingModelConfig {
             guard takesClassicalEstimates else {
                 throw fail("head_beam '\(headBeam ?? "")' filters the classical beam logits: it needs coarse_inputs 'classical'")
             }
-            guard (0...16).contains(beamFilterTaps ?? 4) else {
-                throw fail("beam_filter_taps is \(beamFilterTaps ?? 4), expected 0...16")
+            guard (0...16).contains(beamFilterTapsPerSide) else {
+                throw fail("beam_filter_taps is \(beamFilterTapsPerSide), expected 0...16")
             }
         default:
             throw fail("head_beam is '\(headBeam ?? "")', expected 'absolute', 'filter' or 'filter+absolute'")
@@ -250,9 +250,12 @@ public struct ModelConfig: Codable, Sendable, Equatable, StreamingModelConfig {
 }
 
 extension ModelConfig {
+    /// `beam_filter_taps` with its default: J taps on each side of the centre (nil = 4).
+    var beamFilterTapsPerSide: Int { beamFilterTaps ?? 4 }
+
     /// Taps per beam filter (2J+1) with `head_beam: filter` or `filter+absolute`, 0 with the absolute beam head.
     public var beamFilterWidth: Int {
-        headBeam == "filter" || headBeam == "filter+absolute" ? 2 * (beamFilterTaps ?? 4) + 1 : 0
+        headBeam == "filter" || headBeam == "filter+absolute" ? 2 * beamFilterTapsPerSide + 1 : 0
     }
 
     /// Whether the beam MLP gives a logit per beam (`head_beam` absent, `absolute` or `filter+absolute`).
